@@ -1,0 +1,206 @@
+"""Mel codec: audio <-> normalised log-mel image, and back to audio with Griffin-Lim.
+
+The image is a float array of shape ``(n_mels, frames)`` in ``[-1, 1]``; row 0 is
+the lowest mel band.  No 8-bit quantisation happens anywhere.
+
+Absolute level is recoverable because the dB scale has a *fixed* reference
+(``reference="fixed"``): the STFT magnitude is divided by half the window sum, so
+a full-scale sine reads about 0 dB in its band (``db_max`` leaves 10 dB of
+headroom for energy that several FFT bins add to one band), and an
+image value maps to the same dB value in every clip.  ``decode(encode(x))``
+therefore returns audio at the level of ``x`` (within Griffin-Lim's error), unlike
+audio-diffusion, whose ``ref=np.max`` rescales every slice to its own peak.
+
+``reference="peak"`` reproduces that audio-diffusion convention for imported
+checkpoints; decoding such an image cannot know the original level, so callers
+restore it from the source audio.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal
+
+import librosa
+import numpy as np
+
+Reference = Literal["fixed", "peak"]
+
+#: Floor added before the log so silence maps to ``db_min`` rather than -inf.
+_AMIN = 1e-10
+
+
+@dataclass(frozen=True)
+class MelCodec:
+    """Parameters of the mel representation; shared by training and runtime.
+
+    power=2 (default, as audio-diffusion) is a power mel: its NNLS inverse keeps
+    energy, so decoded audio keeps its level; power=1 is a magnitude mel.
+    ``db_min``/``db_max`` map linearly to image values -1/+1 (clipped).
+    """
+
+    sample_rate: int = 22050
+    n_fft: int = 2048
+    hop_length: int = 1024
+    n_mels: int = 64
+    frames: int = 96
+    fmin: float = 0.0
+    fmax: float | None = None
+    power: float = 2.0
+    mel_norm: str | None = None
+    db_min: float = -80.0
+    db_max: float = 10.0
+    reference: Reference = "fixed"
+    griffin_lim_iters: int = 32
+
+    def __post_init__(self) -> None:
+        if self.reference not in ("fixed", "peak"):
+            raise ValueError(f"reference must be 'fixed' or 'peak', got {self.reference!r}")
+        if self.db_max <= self.db_min:
+            raise ValueError("db_max must be greater than db_min")
+        if self.hop_length <= 0 or self.n_fft <= 0 or self.n_mels <= 0 or self.frames <= 0:
+            raise ValueError("n_fft, hop_length, n_mels and frames must be positive")
+
+    # ----------------------------------------------------------------- geometry
+    @property
+    def window_samples(self) -> int:
+        """Samples covered by one image (frames * hop_length)."""
+        return self.frames * self.hop_length
+
+    @property
+    def window_seconds(self) -> float:
+        return self.window_samples / self.sample_rate
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return (self.n_mels, self.frames)
+
+    @cached_property
+    def mel_basis(self) -> np.ndarray:
+        return librosa.filters.mel(
+            sr=self.sample_rate,
+            n_fft=self.n_fft,
+            n_mels=self.n_mels,
+            fmin=self.fmin,
+            fmax=self.fmax,
+            norm=self.mel_norm,
+        ).astype(np.float32)
+
+    @cached_property
+    def _magnitude_scale(self) -> float:
+        """STFT magnitude of a full-scale sine with a Hann window (fixed reference)."""
+        if self.reference == "peak":
+            return 1.0
+        return float(np.sum(librosa.filters.get_window("hann", self.n_fft)) / 2.0)
+
+    # ------------------------------------------------------------- serialise
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "MelCodec":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown mel codec fields: {sorted(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "MelCodec":
+        return cls.from_dict(json.loads(text))
+
+    def audio_parameters(self) -> dict[str, Any]:
+        """The fields two models must share to be combined on the same audio."""
+        data = self.to_dict()
+        data.pop("griffin_lim_iters")
+        return data
+
+    # ------------------------------------------------------------ analysis
+    def mel_magnitude(self, audio: np.ndarray) -> np.ndarray:
+        """Mel spectrogram (``power`` applied, fixed reference) of mono audio."""
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.ndim != 1:
+            raise ValueError(f"mel codec takes mono audio (1-D), got shape {audio.shape}")
+        stft = librosa.stft(audio, n_fft=self.n_fft, hop_length=self.hop_length, center=True)
+        magnitude = np.abs(stft) / self._magnitude_scale
+        return self.mel_basis @ (magnitude**self.power)
+
+    def encode(self, audio: np.ndarray) -> np.ndarray:
+        """Mono audio of exactly ``window_samples`` samples -> image ``(n_mels, frames)``.
+
+        Longer or shorter audio is accepted; the result then has
+        ``1 + len(audio) // hop_length`` frames, and callers slice it.
+        """
+        mel = self.mel_magnitude(audio)
+        if len(audio) == self.window_samples:
+            mel = mel[:, : self.frames]
+        return self.mel_to_image(mel)
+
+    def mel_to_image(self, mel: np.ndarray) -> np.ndarray:
+        """Mel spectrogram (``power`` applied) -> image in [-1, 1]."""
+        # 20/power * log10: 10*log10 of a power mel, 20*log10 of a magnitude mel.
+        db = (20.0 / self.power) * np.log10(np.maximum(mel, _AMIN))
+        if self.reference == "peak":
+            db = db - db.max()
+        image = (db - self.db_min) / (self.db_max - self.db_min) * 2.0 - 1.0
+        return np.clip(image, -1.0, 1.0).astype(np.float32)
+
+    def image_to_mel(self, image: np.ndarray) -> np.ndarray:
+        """Image in [-1, 1] -> mel spectrogram (``power`` applied); values below -1 are silence."""
+        image = np.clip(np.asarray(image, dtype=np.float32), -1.0, 1.0)
+        db = (image + 1.0) / 2.0 * (self.db_max - self.db_min) + self.db_min
+        mel = 10.0 ** (db * self.power / 20.0)
+        mel[image <= -1.0] = 0.0
+        return mel
+
+    # ------------------------------------------------------------ synthesis
+    def image_to_stft_magnitude(self, image: np.ndarray) -> np.ndarray:
+        """Image -> linear STFT magnitude (NNLS through the mel basis), at audio scale."""
+        mel = self.image_to_mel(image)
+        linear_power = librosa.util.nnls(self.mel_basis, mel)
+        magnitude = np.power(np.maximum(linear_power, 0.0), 1.0 / self.power)
+        return magnitude * self._magnitude_scale
+
+    def decode(self, image: np.ndarray, n_iter: int | None = None, seed: int = 0) -> np.ndarray:
+        """Image ``(n_mels, frames)`` -> mono audio of ``frames * hop_length`` samples."""
+        image = np.asarray(image, dtype=np.float32)
+        if image.ndim != 2 or image.shape[0] != self.n_mels:
+            raise ValueError(f"expected an image of shape ({self.n_mels}, frames), got {image.shape}")
+        if not np.all(np.isfinite(image)):
+            raise ValueError("image contains NaN or Inf")
+        # A centred STFT of frames*hop samples has frames+1 columns: repeat the last.
+        image = np.concatenate([image, image[:, -1:]], axis=1)
+        magnitude = self.image_to_stft_magnitude(image)
+        audio = librosa.griffinlim(
+            magnitude,
+            n_iter=self.griffin_lim_iters if n_iter is None else n_iter,
+            hop_length=self.hop_length,
+            n_fft=self.n_fft,
+            center=True,
+            random_state=np.random.default_rng(seed),
+        )
+        target = (image.shape[1] - 1) * self.hop_length
+        return librosa.util.fix_length(audio, size=target).astype(np.float32)
+
+
+#: Named geometries.  ``tiny`` trains on a 2-core CPU in about an hour;
+#: ``base`` is the audio-diffusion 256x256 geometry (5.9 s at 22.05 kHz).
+PRESETS: dict[str, MelCodec] = {
+    "tiny": MelCodec(n_fft=2048, hop_length=1024, n_mels=64, frames=96),
+    "small": MelCodec(n_fft=2048, hop_length=512, n_mels=128, frames=192),
+    "base": MelCodec(n_fft=2048, hop_length=512, n_mels=256, frames=256),
+}
+
+
+def preset(name: str) -> MelCodec:
+    """Look up a named codec geometry with a clear error."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown mel preset {name!r}; choose one of {sorted(PRESETS)}") from None
