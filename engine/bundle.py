@@ -1,0 +1,163 @@
+"""Model bundle: one self-describing ``.onnx`` file per instrument.
+
+Its ``metadata_props`` carry what the runtime needs (all values are strings):
+
+=========================  ===================================================
+``diffband.format``        ``"diffband-bundle"``
+``diffband.format_version``  integer, currently ``1``
+``diffband.instrument``    instrument name, e.g. ``"violin"``
+``diffband.sample_rate``   model sample rate in Hz
+``diffband.codec``         JSON of :class:`engine.mel.MelCodec` (STFT/mel, dB range, reference)
+``diffband.image_shape``   JSON ``[n_mels, frames]``
+``diffband.schedule``      JSON of :class:`engine.schedule.NoiseSchedule` (type, T, beta range)
+``diffband.betas``         JSON list of the T betas (checked against the schedule on load)
+``diffband.prediction_type``  ``"epsilon"``
+``diffband.training``      JSON provenance (steps, data, wall time, loss, ...)
+=========================  ===================================================
+
+The graph takes ``sample`` (float32, ``[batch, 1, n_mels, frames]``) and
+``timestep`` (float32, ``[batch]``) and returns ``noise_pred`` like ``sample``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.mel import MelCodec
+from engine.schedule import NoiseSchedule
+
+FORMAT = "diffband-bundle"
+FORMAT_VERSION = 1
+PREFIX = "diffband."
+INPUT_SAMPLE = "sample"
+INPUT_TIMESTEP = "timestep"
+OUTPUT_NOISE = "noise_pred"
+PREDICTION_TYPES = ("epsilon",)
+
+
+class BundleError(ValueError):
+    """A file is not a usable diffband bundle, or bundles cannot be combined."""
+
+
+@dataclass(frozen=True)
+class BundleInfo:
+    """Everything a bundle's metadata says, parsed and checked."""
+
+    path: Path
+    instrument: str
+    codec: MelCodec
+    schedule: NoiseSchedule
+    prediction_type: str = "epsilon"
+    format_version: int = FORMAT_VERSION
+    training: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def sample_rate(self) -> int:
+        return self.codec.sample_rate
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return self.codec.image_shape
+
+    def summary(self) -> dict[str, Any]:
+        """A flat description for listings."""
+        return {
+            "name": self.name,
+            "instrument": self.instrument,
+            "sample_rate": self.sample_rate,
+            "window_seconds": round(self.codec.window_seconds, 3),
+            "image_shape": list(self.image_shape),
+            "schedule": f"{self.schedule.schedule}/{self.schedule.num_train_timesteps}",
+            "prediction_type": self.prediction_type,
+            "train_steps": self.training.get("steps"),
+            "path": str(self.path),
+        }
+
+
+def bundle_metadata(
+    instrument: str,
+    codec: MelCodec,
+    schedule: NoiseSchedule,
+    training: dict[str, Any],
+    prediction_type: str = "epsilon",
+) -> dict[str, str]:
+    """The ``metadata_props`` that make an ONNX file a diffband bundle."""
+    if prediction_type not in PREDICTION_TYPES:
+        raise BundleError(f"prediction type {prediction_type!r} is not supported; use one of {PREDICTION_TYPES}")
+    if not instrument or not instrument.replace("_", "").replace("-", "").isalnum():
+        raise BundleError(f"instrument name {instrument!r} must be letters, digits, '-' or '_'")
+    return {
+        PREFIX + "format": FORMAT,
+        PREFIX + "format_version": str(FORMAT_VERSION),
+        PREFIX + "instrument": instrument,
+        PREFIX + "sample_rate": str(codec.sample_rate),
+        PREFIX + "codec": codec.to_json(),
+        PREFIX + "image_shape": json.dumps(list(codec.image_shape)),
+        PREFIX + "schedule": schedule.to_json(),
+        PREFIX + "betas": json.dumps([float(b) for b in schedule.betas]),
+        PREFIX + "prediction_type": prediction_type,
+        PREFIX + "training": json.dumps(training, sort_keys=True, default=str),
+    }
+
+
+def parse_metadata(props: dict[str, str], path: Path) -> BundleInfo:
+    """Check and parse ``metadata_props``; raise :class:`BundleError` naming what is wrong."""
+    if props.get(PREFIX + "format") != FORMAT:
+        raise BundleError(
+            f"{path} is an ONNX model but not a diffband bundle (no '{PREFIX}format' metadata); "
+            "export it with 'diffband export'"
+        )
+    try:
+        version = int(props[PREFIX + "format_version"])
+    except (KeyError, ValueError):
+        raise BundleError(f"{path}: missing or invalid {PREFIX}format_version") from None
+    if version > FORMAT_VERSION:
+        raise BundleError(f"{path}: bundle format {version} is newer than this diffband supports ({FORMAT_VERSION}); upgrade diffband")
+    try:
+        codec = MelCodec.from_json(props[PREFIX + "codec"])
+        schedule = NoiseSchedule.from_dict(json.loads(props[PREFIX + "schedule"]))
+        betas = np.asarray(json.loads(props[PREFIX + "betas"]), dtype=np.float64)
+        image_shape = tuple(json.loads(props[PREFIX + "image_shape"]))
+        training = json.loads(props.get(PREFIX + "training", "{}"))
+        instrument = props[PREFIX + "instrument"]
+        prediction_type = props.get(PREFIX + "prediction_type", "epsilon")
+        sample_rate = int(props[PREFIX + "sample_rate"])
+    except (KeyError, ValueError, TypeError) as error:
+        raise BundleError(f"{path}: corrupt diffband metadata ({type(error).__name__}: {error})") from None
+    if image_shape != codec.image_shape:
+        raise BundleError(f"{path}: image_shape {image_shape} disagrees with the codec {codec.image_shape}")
+    if sample_rate != codec.sample_rate:
+        raise BundleError(f"{path}: sample_rate {sample_rate} disagrees with the codec {codec.sample_rate}")
+    if betas.shape != schedule.betas.shape or not np.allclose(betas, schedule.betas, rtol=1e-5, atol=1e-8):
+        raise BundleError(f"{path}: stored betas do not match the '{schedule.schedule}' schedule")
+    if prediction_type not in PREDICTION_TYPES:
+        raise BundleError(f"{path}: prediction type {prediction_type!r} is not supported")
+    return BundleInfo(Path(path), instrument, codec, schedule, prediction_type, version, training)
+
+
+def check_compatible(bundles: list[BundleInfo]) -> None:
+    """Refuse to combine bundles whose audio parameters or noise schedules differ."""
+    if len(bundles) < 2:
+        return
+    first = bundles[0]
+    reference = first.codec.audio_parameters()
+    for other in bundles[1:]:
+        params = other.codec.audio_parameters()
+        differing = [k for k in reference if reference[k] != params.get(k)]
+        if differing:
+            details = ", ".join(f"{k}: {reference[k]} vs {params.get(k)}" for k in differing)
+            raise BundleError(f"models '{first.name}' and '{other.name}' use different audio parameters ({details})")
+        if first.schedule != other.schedule:
+            raise BundleError(
+                f"models '{first.name}' and '{other.name}' use different noise schedules "
+                f"({first.schedule.to_json()} vs {other.schedule.to_json()})"
+            )

@@ -1,0 +1,34 @@
+"""generate: pure noise denoised by one instrument's model."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from engine.model import DiffusionModel
+from engine.samplers import DDIMSampler
+
+Progress = Callable[[int, int], None]
+
+
+def generate(
+    model: DiffusionModel,
+    n: int = 1,
+    steps: int = 50,
+    seed: int = 0,
+    eta: float = 0.0,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """``n`` mel images ``(n, n_mels, frames)`` from noise, with DDIM in ``steps`` steps."""
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 1, *model.info.image_shape), dtype=np.float32)
+    sampler = DDIMSampler(model.info.schedule, eta=eta)
+    return sampler.run(model, x, steps, rng, progress=progress)[:, 0]
+
+
+def images_to_audio(model: DiffusionModel, images: np.ndarray) -> list[np.ndarray]:
+    """Decode each mel image to audio at the model's rate."""
+    return [model.info.codec.decode(image) for image in images]

@@ -1,0 +1,124 @@
+"""A loaded instrument model: an ONNX Runtime session plus its bundle metadata."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from engine.bundle import (
+    INPUT_SAMPLE,
+    INPUT_TIMESTEP,
+    OUTPUT_NOISE,
+    BundleError,
+    BundleInfo,
+    check_compatible,
+    parse_metadata,
+)
+from engine.providers import ProviderError, create_session
+
+MODELS_ENV = "DIFFBAND_MODELS"
+BUNDLE_SUFFIX = ".onnx"
+
+
+class DiffusionModel:
+    """Callable ``eps = model(x, t)`` for ``x: (B, 1, n_mels, frames)``, ``t: (B,)``."""
+
+    def __init__(self, info: BundleInfo, session: ort.InferenceSession):
+        self.info = info
+        self.session = session
+        names = {i.name for i in session.get_inputs()}
+        if names != {INPUT_SAMPLE, INPUT_TIMESTEP}:
+            raise BundleError(f"{info.path}: graph inputs {sorted(names)} are not ({INPUT_SAMPLE}, {INPUT_TIMESTEP})")
+
+    @classmethod
+    def load(cls, path: Path | str, device: str | None = None, threads: int | None = None) -> "DiffusionModel":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"model file not found: {path}")
+        try:
+            session = create_session(path, device=device, threads=threads)
+        except ProviderError:
+            raise
+        except Exception as error:  # onnxruntime raises its own types for corrupt protobufs
+            raise BundleError(f"{path} is not a readable ONNX model: {str(error).splitlines()[0][:200]}") from None
+        info = parse_metadata(session.get_modelmeta().custom_metadata_map, path)
+        return cls(info, session)
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def provider(self) -> str:
+        return self.session.get_providers()[0]
+
+    def __call__(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        feed = {
+            INPUT_SAMPLE: np.ascontiguousarray(x, dtype=np.float32),
+            INPUT_TIMESTEP: np.ascontiguousarray(t, dtype=np.float32),
+        }
+        return self.session.run([OUTPUT_NOISE], feed)[0]
+
+
+def model_dirs() -> list[Path]:
+    """Where bundles are looked up by name: ``$DIFFBAND_MODELS`` (os.pathsep list), then ./models."""
+    dirs = [Path(p) for p in os.environ.get(MODELS_ENV, "").split(os.pathsep) if p]
+    dirs.append(Path("models"))
+    dirs.append(Path(__file__).resolve().parent.parent / "models")  # a source checkout's shipped models
+    unique: list[Path] = []
+    for d in dirs:
+        if d.resolve() not in [u.resolve() for u in unique]:
+            unique.append(d)
+    return unique
+
+
+def find_bundle(name: str) -> Path:
+    """A bundle path from a name (``violin``) or a path (``models/violin.onnx``)."""
+    candidate = Path(name)
+    if candidate.suffix == BUNDLE_SUFFIX or os.sep in name:
+        if candidate.is_file():
+            return candidate
+        raise FileNotFoundError(f"model file not found: {name}")
+    for folder in model_dirs():
+        path = folder / f"{name}{BUNDLE_SUFFIX}"
+        if path.is_file():
+            return path
+    searched = ", ".join(str(d) for d in model_dirs())
+    available = sorted({p.stem for d in model_dirs() if d.is_dir() for p in d.glob(f"*{BUNDLE_SUFFIX}")})
+    raise FileNotFoundError(
+        f"no model named {name!r} (looked in {searched}); available: {', '.join(available) or 'none'}"
+    )
+
+
+def load_models(names: list[str], device: str | None = None, threads: int | None = None) -> list[DiffusionModel]:
+    """Load bundles by name or path and check they can be combined."""
+    models = [DiffusionModel.load(find_bundle(n), device=device, threads=threads) for n in names]
+    check_compatible([m.info for m in models])
+    return models
+
+
+def list_bundles(folder: Path | None = None) -> list[BundleInfo | tuple[Path, str]]:
+    """Bundles in ``folder`` (or every model dir): their info, or (path, error) for bad files."""
+    folders = [Path(folder)] if folder else model_dirs()
+    found: list[BundleInfo | tuple[Path, str]] = []
+    seen: set[Path] = set()
+    for d in folders:
+        if not d.is_dir():
+            continue
+        for path in sorted(d.glob(f"*{BUNDLE_SUFFIX}")):
+            if path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
+            try:
+                found.append(read_bundle_info(path))
+            except BundleError as error:
+                found.append((path, str(error)))
+    return found
+
+
+def read_bundle_info(path: Path) -> BundleInfo:
+    """Metadata of a bundle without choosing a GPU provider (a CPU session)."""
+    return DiffusionModel.load(path, device="cpu").info

@@ -1,0 +1,66 @@
+"""Spectrogram and curve PNGs (matplotlib, headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_spectrograms(
+    images: Sequence[np.ndarray],
+    titles: Sequence[str],
+    path: Path,
+    seconds_per_image: float | None = None,
+    suptitle: str | None = None,
+) -> Path:
+    """One row per mel image (values in [-1, 1], low bands at the bottom) -> PNG."""
+    plt = _pyplot()
+    rows = len(images)
+    fig, axes = plt.subplots(rows, 1, figsize=(8, 1.9 * rows + 0.4), squeeze=False)
+    for ax, image, title in zip(axes[:, 0], images, titles):
+        extent = None
+        if seconds_per_image is not None:
+            extent = (0.0, seconds_per_image * image.shape[1] / images[0].shape[1], 0, image.shape[0])
+        ax.imshow(image, origin="lower", aspect="auto", vmin=-1, vmax=1, cmap="magma", extent=extent)
+        ax.set_title(title, fontsize=9)
+        ax.set_ylabel("mel band")
+    axes[-1, 0].set_xlabel("seconds" if seconds_per_image is not None else "frame")
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def save_loss_curve(steps: Sequence[int], losses: Sequence[float], path: Path, title: str) -> Path:
+    """Raw and smoothed training loss against step -> PNG."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.plot(steps, losses, color="0.75", linewidth=0.6, label="loss")
+    if len(losses) >= 10:
+        width = max(len(losses) // 50, 5)
+        kernel = np.ones(width) / width
+        smooth = np.convolve(losses, kernel, mode="valid")
+        ax.plot(steps[width - 1 :], smooth, color="C0", label=f"moving mean ({width})")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title, fontsize=10)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

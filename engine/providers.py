@@ -1,0 +1,110 @@
+"""ONNX Runtime execution providers: which really work here, best first.
+
+``onnxruntime-gpu`` lists CUDA and TensorRT in ``get_available_providers()`` even on
+machines without a GPU or CUDA libraries; asking for them then logs errors and
+silently falls back to CPU.  So a provider counts as usable only after a session
+created with it reports it in ``get_providers()``.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import onnxruntime as ort
+
+#: Best first.
+PREFERENCE: tuple[str, ...] = (
+    "TensorrtExecutionProvider",
+    "CUDAExecutionProvider",
+    "CoreMLExecutionProvider",
+    "DmlExecutionProvider",
+    "CPUExecutionProvider",
+)
+DEVICE_NAMES: dict[str, str] = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "directml": "DmlExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+CPU = "CPUExecutionProvider"
+
+
+
+class ProviderError(ValueError):
+    """The requested device cannot be used with this onnxruntime build or machine."""
+
+
+#: Providers that failed a real probe in this process; not tried again.
+_unusable: dict[str, str] = {}
+
+
+@contextmanager
+def quiet_ort_logs() -> Iterator[None]:
+    """Silence ORT's default logger (errors of failed provider loads) for a block."""
+    ort.set_default_logger_severity(4)
+    try:
+        yield
+    finally:
+        ort.set_default_logger_severity(int(os.environ.get("DIFFBAND_ORT_LOG_LEVEL", "3")))
+
+
+def session_options(threads: int | None = None) -> ort.SessionOptions:
+    """Session options for inference: full graph optimisation, quiet logs, thread count."""
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    if threads is None:
+        threads = int(os.environ.get("DIFFBAND_THREADS", "0"))
+    if threads:
+        options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return options
+
+
+def resolve_device(device: str | None) -> list[str]:
+    """``None``/``"auto"`` -> all listed providers best first; ``"cuda"`` etc. -> that one."""
+    listed = ort.get_available_providers()
+    if device in (None, "", "auto"):
+        return [p for p in PREFERENCE if p in listed] or [CPU]
+    key = device.lower()
+    provider = DEVICE_NAMES.get(key, device if device.endswith("ExecutionProvider") else None)
+    if provider is None:
+        raise ProviderError(f"unknown device {device!r}; choose auto or one of {sorted(DEVICE_NAMES)}")
+    if provider not in listed:
+        raise ProviderError(f"device {device!r} ({provider}) is not offered by this onnxruntime build (it has {listed})")
+    return [provider]
+
+
+def create_session(path: Path | str, device: str | None = None, threads: int | None = None) -> ort.InferenceSession:
+    """A session on the best provider that really loads, trying each candidate in turn.
+
+    With an explicit ``device`` other than cpu, failure to run there is an error
+    rather than a silent CPU fallback.
+    """
+    candidates = resolve_device(device)
+    options = session_options(threads)
+    errors: list[str] = []
+    for provider in candidates:
+        if provider in _unusable and device in (None, "", "auto"):
+            continue
+        providers = [provider] if provider == CPU else [provider, CPU]
+        try:
+            with quiet_ort_logs():
+                session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        except Exception as error:  # provider libraries missing, bad file, ...
+            if provider == CPU:
+                raise
+            _unusable[provider] = str(error)
+            errors.append(f"{provider}: {error}")
+            continue
+        if session.get_providers()[0] == provider:
+            return session
+        _unusable[provider] = f"fell back to {session.get_providers()[0]}"
+        errors.append(f"{provider}: not usable on this machine ({_unusable[provider]})")
+    if device not in (None, "", "auto"):
+        raise ProviderError(f"device {device!r} is not usable here: " + "; ".join(errors))
+    raise RuntimeError("no usable ONNX Runtime provider: " + "; ".join(errors))
