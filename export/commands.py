@@ -1,0 +1,127 @@
+"""CLI subcommands of the training side: ``data``, ``train``, ``export``.
+
+Registered through the ``diffband.commands`` entry points; registering imports no
+torch, and a missing ``[train]`` extra gives one clear line when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+
+
+def _need(module: str):
+    """Import a training-side module, or explain which extra is missing."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        raise RuntimeError(
+            f"this command needs the training extra ({error.name} is missing): pip install 'diffband[train]'"
+        ) from None
+
+
+# ------------------------------------------------------------------ data
+def _render(args: argparse.Namespace) -> int:
+    render = _need("export.data_render")
+    from export.instruments import INSTRUMENTS
+
+    names = list(INSTRUMENTS) if args.instruments == "all" else args.instruments.split(",")
+    for name in names:
+        pieces = render.render_instrument(name, Path(args.out), args.minutes, args.seed)
+        seconds = sum(p.seconds for p in pieces)
+        print(f"{name}: {len(pieces)} pieces, {seconds / 60:.1f} min -> {Path(args.out) / name}")
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from engine.mel import preset
+    from export.data_prepare import prepare
+
+    report = prepare(Path(args.audio_dir), Path(args.out), preset(args.preset), args.instrument, args.silence_db)
+    print(
+        f"{report.windows} windows from {report.files_read} files ({report.seconds_read / 60:.1f} min), "
+        f"{report.silent_windows_skipped} silent windows skipped, {len(report.failed)} files failed -> {args.out}"
+    )
+    for failure in report.failed:
+        print(f"  skipped {failure['file']}: {failure['error']}")
+    return 0
+
+
+def register_data(sub: argparse._SubParsersAction) -> None:
+    from engine.mel import PRESETS
+    from export.instruments import INSTRUMENTS
+
+    data = sub.add_parser("data", help="render offline training audio, or prepare any audio folder")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    p = data_sub.add_parser("render", help="render music21 melodies with FluidSynth, per instrument")
+    p.add_argument("--instruments", default="guitar,violin,voice,flute", help=f"comma list of {sorted(INSTRUMENTS)} or 'all'")
+    p.add_argument("--minutes", type=float, default=30.0, help="minutes of audio per instrument")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="data/audio", help="folder; one subfolder per instrument")
+    p.set_defaults(func=_render)
+
+    p = data_sub.add_parser("prepare", help="audio folder -> mel-image dataset (memory-mapped) + manifest")
+    p.add_argument("audio_dir")
+    p.add_argument("--out", required=True, help="dataset folder")
+    p.add_argument("--preset", default="tiny", choices=sorted(PRESETS), help="mel geometry (image size, window length)")
+    p.add_argument("--instrument", help="instrument name (default: the folder's name)")
+    p.add_argument("--silence-db", type=float, default=-50.0, help="skip windows quieter than this RMS (dBFS)")
+    p.set_defaults(func=_prepare)
+
+
+# ------------------------------------------------------------------ train
+def _train(args: argparse.Namespace) -> int:
+    from export.train_config import config_from_args
+
+    train = _need("export.train")
+    result = train.train(config_from_args(args))
+    print(
+        f"trained {result['steps']} steps in {result['wall_seconds'] / 60:.1f} min; "
+        f"mean loss of the last 100 steps {result['final_loss_mean_last_100']} -> {args.out}"
+    )
+    return 0
+
+
+def register_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train one instrument's diffusion UNet on a prepared dataset")
+    from export.train_config import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=_train)
+
+
+# ------------------------------------------------------------------ export
+def _export(args: argparse.Namespace) -> int:
+    onnx_export = _need("export.onnx_export")
+    if args.from_diffusers:
+        mel = {k: v for k, v in (("sample_rate", args.sample_rate), ("n_fft", args.n_fft),
+                                 ("hop_length", args.hop_length), ("top_db", args.top_db)) if v is not None}
+        if not args.instrument:
+            raise ValueError("--instrument is required with --from-diffusers")
+        result = onnx_export.import_diffusers(Path(args.from_diffusers), Path(args.out), args.instrument, mel, args.opset)
+    else:
+        if not args.run_dir:
+            raise ValueError("give a training run folder, or --from-diffusers DIR")
+        result = onnx_export.export_run(Path(args.run_dir), Path(args.out), args.instrument, args.opset)
+    print(
+        f"wrote {args.out} ({result['bytes'] / 1e6:.1f} MB); ONNX Runtime vs torch max abs error "
+        f"{result['max_abs_error']:.2e} on {result['provider']}"
+    )
+    return 0
+
+
+def register_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a training run (EMA weights) or a diffusers UNet to an ONNX bundle")
+    p.add_argument("run_dir", nargs="?", help="training run folder")
+    p.add_argument("--out", required=True, help="bundle path, e.g. models/violin.onnx")
+    p.add_argument("--instrument", help="instrument name (default: the run's)")
+    p.add_argument("--opset", type=int, default=18)
+    g = p.add_argument_group("import a diffusers UNet2DModel (audio-diffusion layout)")
+    g.add_argument("--from-diffusers", metavar="DIR")
+    g.add_argument("--sample-rate", type=int)
+    g.add_argument("--n-fft", type=int)
+    g.add_argument("--hop-length", type=int)
+    g.add_argument("--top-db", type=float)
+    p.set_defaults(func=_export)

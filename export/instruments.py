@@ -1,0 +1,37 @@
+"""Instruments the offline data recipe can render: General MIDI programs and pitch ranges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """A rendered instrument: GM programs (one is drawn per piece) and a MIDI pitch range."""
+
+    name: str
+    programs: tuple[int, ...]
+    low: int
+    high: int
+
+
+INSTRUMENTS: dict[str, Instrument] = {
+    "guitar": Instrument("guitar", programs=(24, 25), low=40, high=76),  # E2..E5
+    "violin": Instrument("violin", programs=(40,), low=55, high=93),  # G3..A6
+    "voice": Instrument("voice", programs=(52, 53), low=48, high=74),  # C3..D5, choir aahs / voice oohs
+    "flute": Instrument("flute", programs=(73,), low=60, high=93),  # C4..A6
+}
+
+#: Soundfonts the recipe draws from, per piece.
+SOUNDFONTS: tuple[Path, ...] = (
+    Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+    Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
+)
+
+
+def instrument(name: str) -> Instrument:
+    try:
+        return INSTRUMENTS[name]
+    except KeyError:
+        raise ValueError(f"unknown instrument {name!r}; choose from {sorted(INSTRUMENTS)}") from None

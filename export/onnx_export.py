@@ -1,0 +1,192 @@
+"""Export a trained UNet to a diffband ONNX bundle, and check it against torch.
+
+``export_run`` takes a training run folder (EMA weights + ``training.json``);
+``import_diffusers`` takes a diffusers ``UNet2DModel`` directory in the layout of
+the public audio-diffusion checkpoints (``unet/``, ``scheduler/``, ``mel/``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+from diffusers import UNet2DModel
+
+from engine.bundle import INPUT_SAMPLE, INPUT_TIMESTEP, OUTPUT_NOISE, bundle_metadata
+from engine.mel import MelCodec
+from engine.model import DiffusionModel
+from engine.schedule import NoiseSchedule
+from export.train import EMA_DIR, TRAINING_JSON
+
+DEFAULT_OPSET = 18
+MAX_ABS_ERROR = 1e-4
+
+
+class ExportError(RuntimeError):
+    """Export failed or the exported graph disagrees with torch."""
+
+
+class _EpsilonGraph(torch.nn.Module):
+    """``noise_pred = unet(sample, timestep)`` with plain tensor outputs."""
+
+    def __init__(self, unet: UNet2DModel):
+        super().__init__()
+        self.unet = unet
+
+    def forward(self, sample: torch.Tensor, timestep: torch.Tensor) -> torch.Tensor:
+        return self.unet(sample, timestep).sample
+
+
+def _example_inputs(shape: tuple[int, int], batch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    sample = torch.randn((batch, 1, *shape), generator=generator)
+    timestep = torch.randint(0, 1000, (batch,), generator=generator).float()
+    return sample, timestep
+
+
+def export_unet(
+    unet: UNet2DModel,
+    out: Path,
+    instrument: str,
+    codec: MelCodec,
+    schedule: NoiseSchedule,
+    training: dict[str, Any],
+    opset: int = DEFAULT_OPSET,
+    max_abs_error: float = MAX_ABS_ERROR,
+) -> dict[str, Any]:
+    """Write ``out`` (one self-contained .onnx with metadata) and verify it; returns check figures."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    metadata = bundle_metadata(instrument, codec, schedule, training)  # validates before the slow export
+    graph = _EpsilonGraph(unet.eval().float().cpu())
+    sample, timestep = _example_inputs(codec.image_shape, 2, 0)
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in ("torch.onnx", "onnxscript", "torch._dynamo", "torch.export"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        raw = Path(tmp) / "model.onnx"
+        try:
+            torch.onnx.export(
+                graph,
+                (sample, timestep),
+                str(raw),
+                input_names=[INPUT_SAMPLE, INPUT_TIMESTEP],
+                output_names=[OUTPUT_NOISE],
+                dynamic_shapes={"sample": {0: batch}, "timestep": {0: batch}},
+                opset_version=opset,
+                dynamo=True,
+                verbose=False,
+            )
+        except Exception as error:
+            raise ExportError(f"torch.onnx.export failed: {error}") from error
+        proto = onnx.load(str(raw), load_external_data=True)
+    del proto.metadata_props[:]
+    for key, value in metadata.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = "diffband"
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(out))
+    return verify_against_torch(unet, out, max_abs_error)
+
+
+@torch.no_grad()
+def verify_against_torch(unet: UNet2DModel, bundle: Path, max_abs_error: float = MAX_ABS_ERROR) -> dict[str, Any]:
+    """Run the bundle in ONNX Runtime (CPU) and torch on random inputs; fail above the bound."""
+    model = DiffusionModel.load(bundle, device="cpu")
+    worst = 0.0
+    for batch, seed in ((1, 1), (3, 2)):
+        sample, timestep = _example_inputs(model.info.image_shape, batch, seed)
+        expected = unet(sample, timestep).sample.numpy()
+        got = model(sample.numpy(), timestep.numpy())
+        if got.shape != expected.shape:
+            raise ExportError(f"ONNX output shape {got.shape} differs from torch {expected.shape}")
+        worst = max(worst, float(np.max(np.abs(got - expected))))
+    if not worst <= max_abs_error:
+        bundle.unlink(missing_ok=True)
+        raise ExportError(f"ONNX Runtime disagrees with torch: max abs error {worst:.3g} > {max_abs_error:g}; bundle removed")
+    return {"max_abs_error": worst, "provider": model.provider, "bytes": bundle.stat().st_size}
+
+
+def export_run(run_dir: Path, out: Path, instrument: str | None = None, opset: int = DEFAULT_OPSET) -> dict[str, Any]:
+    """Export the EMA weights of a training run folder."""
+    run_dir = Path(run_dir)
+    provenance_path = run_dir / TRAINING_JSON
+    if not (run_dir / EMA_DIR).is_dir() or not provenance_path.exists():
+        raise ExportError(f"{run_dir} is not a finished training run (needs {EMA_DIR}/ and {TRAINING_JSON}); run 'diffband train' first")
+    provenance = json.loads(provenance_path.read_text())
+    unet = UNet2DModel.from_pretrained(run_dir / EMA_DIR)
+    codec = MelCodec.from_dict(provenance["codec"])
+    schedule = NoiseSchedule.from_dict(provenance["noise_schedule"])
+    training = {k: provenance[k] for k in provenance if k not in ("codec", "noise_schedule", "train_config")}
+    training["weights"] = "EMA"
+    return export_unet(unet, out, instrument or provenance["instrument"], codec, schedule, training, opset)
+
+
+# ------------------------------------------------------------------ audio-diffusion import
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def import_diffusers(
+    directory: Path,
+    out: Path,
+    instrument: str,
+    mel_options: dict[str, Any] | None = None,
+    opset: int = DEFAULT_OPSET,
+) -> dict[str, Any]:
+    """Import a diffusers ``UNet2DModel`` dir (audio-diffusion layout) as a bundle.
+
+    Reads ``unet/`` (or the directory itself), ``scheduler/scheduler_config.json`` and
+    ``mel/mel_config.json`` when present; ``mel_options`` fills or overrides the mel
+    settings (keys: sample_rate, n_fft, hop_length, top_db).  audio-diffusion images
+    are power mels scaled per slice to their peak (``ref=np.max``) over ``top_db``;
+    the bundle records that as ``reference="peak"``.
+    """
+    directory = Path(directory)
+    unet_dir = directory / "unet" if (directory / "unet").is_dir() else directory
+    if not (unet_dir / "config.json").exists():
+        raise ExportError(f"{directory} has no diffusers UNet (expected unet/config.json or config.json)")
+    if (directory / "vqvae").is_dir():
+        raise ExportError(f"{directory} is a latent audio-diffusion model (has vqvae/); only pixel-space UNets are supported")
+    unet = UNet2DModel.from_pretrained(unet_dir)
+    if unet.config.in_channels != 1 or unet.config.out_channels != 1:
+        raise ExportError(f"{directory}: UNet has {unet.config.in_channels} input channels; a mel UNet has 1")
+    mel = _read_json(directory / "mel" / "mel_config.json")
+    mel.update(mel_options or {})
+    sample_size = unet.config.sample_size
+    height, width = (sample_size, sample_size) if isinstance(sample_size, int) else tuple(sample_size)
+    height = int(mel.get("y_res", height))
+    width = int(mel.get("x_res", width))
+    top_db = float(mel.get("top_db", 80))
+    codec = MelCodec(
+        sample_rate=int(mel.get("sample_rate", 22050)),
+        n_fft=int(mel.get("n_fft", 2048)),
+        hop_length=int(mel.get("hop_length", 512)),
+        n_mels=height,
+        frames=width,
+        power=2.0,
+        mel_norm="slaney",
+        db_min=-top_db,
+        db_max=0.0,
+        reference="peak",
+    )
+    scheduler = _read_json(directory / "scheduler" / "scheduler_config.json")
+    schedule = NoiseSchedule(
+        schedule=scheduler.get("beta_schedule", "linear"),
+        num_train_timesteps=int(scheduler.get("num_train_timesteps", 1000)),
+        beta_start=float(scheduler.get("beta_start", 1e-4)),
+        beta_end=float(scheduler.get("beta_end", 0.02)),
+    )
+    if scheduler.get("prediction_type", "epsilon") != "epsilon":
+        raise ExportError(f"{directory}: prediction type {scheduler['prediction_type']!r} is not supported (epsilon only)")
+    training = {"imported_from": str(directory), "format": "diffusers UNet2DModel (audio-diffusion layout)"}
+    return export_unet(unet, out, instrument, codec, schedule, training, opset)

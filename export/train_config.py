@@ -1,0 +1,64 @@
+"""Training settings and their command-line flags (no torch import, so the CLI starts fast)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+
+from engine.schedule import SCHEDULE_TYPES, NoiseSchedule
+
+#: UNet sizes defined in export.unet (kept here as names so this module stays torch-free).
+UNET_SIZES = ("tiny", "small", "base")
+
+
+@dataclass
+class TrainConfig:
+    dataset: str
+    instrument: str
+    out: str
+    config: str = "tiny"
+    steps: int = 3000
+    batch_size: int = 16
+    learning_rate: float = 3e-4
+    warmup_steps: int = 200
+    weight_decay: float = 1e-6
+    loss: str = "l1"
+    grad_clip: float = 1.0
+    ema_max_decay: float = 0.9999
+    ema_power: float = 0.75
+    schedule: str = "squaredcos_cap_v2"
+    num_train_timesteps: int = 1000
+    seed: int = 0
+    checkpoint_every: int = 250
+    sample_every: int = 0
+    num_samples: int = 4
+    sample_steps: int = 50
+    threads: int = 0
+    max_minutes: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    def noise_schedule(self) -> NoiseSchedule:
+        return NoiseSchedule(self.schedule, self.num_train_timesteps)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("dataset", help="a folder made by 'diffband data prepare'")
+    parser.add_argument("--instrument", required=True, help="instrument name stored in the bundle")
+    parser.add_argument("--config", default="tiny", choices=UNET_SIZES)
+    parser.add_argument("--out", required=True, help="run folder (checkpoint, EMA weights, PNGs); resumes if it has a checkpoint")
+    parser.add_argument("--steps", type=int, default=TrainConfig.steps)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    parser.add_argument("--lr", dest="learning_rate", type=float, default=TrainConfig.learning_rate)
+    parser.add_argument("--warmup-steps", type=int, default=TrainConfig.warmup_steps)
+    parser.add_argument("--loss", choices=("l1", "mse"), default="l1")
+    parser.add_argument("--schedule", choices=SCHEDULE_TYPES, default=TrainConfig.schedule)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
+    parser.add_argument("--sample-every", type=int, default=0, help="write sample PNG/WAV every N steps (0: at the end only)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--max-minutes", type=float, default=0.0, help="stop (with a checkpoint) after this wall time")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    names = {f for f in TrainConfig.__dataclass_fields__}
+    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names})
