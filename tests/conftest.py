@@ -1,0 +1,89 @@
+"""Shared fixtures: real rendered audio, a tiny trained run and its exported bundle."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from engine.mel import MelCodec  # noqa: E402
+
+TINY_STEPS = 24
+
+
+def render_clip(instrument: str, seconds: float, seed: int) -> np.ndarray:
+    """A few seconds of a real FluidSynth render of a corpus melody (22.05 kHz mono)."""
+    from export.data_render import SOUNDFONTS, pick_melody, realise, render_notes, trim_and_normalise
+    from export.instruments import instrument as get_instrument
+
+    rng = random.Random(seed)
+    inst = get_instrument(instrument)
+    while True:
+        _, melody = pick_melody(rng)
+        notes, _, _ = realise(melody, inst, rng)
+        audio = trim_and_normalise(render_notes(notes, SOUNDFONTS[0], inst.programs[0]))
+        if audio.size >= seconds * 22050:
+            return audio[: int(seconds * 22050)]
+
+
+@pytest.fixture(scope="session")
+def guitar_clip() -> np.ndarray:
+    return render_clip("guitar", 6.0, seed=1)
+
+
+@pytest.fixture(scope="session")
+def violin_clip() -> np.ndarray:
+    return render_clip("violin", 6.0, seed=2)
+
+
+@pytest.fixture(scope="session")
+def tiny_codec() -> MelCodec:
+    from engine.mel import preset
+
+    return preset("tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory, guitar_clip, tiny_codec) -> Path:
+    """A prepared dataset from ~12 s of rendered guitar."""
+    import soundfile as sf
+
+    from export.data_prepare import prepare
+
+    audio_dir = tmp_path_factory.mktemp("audio")
+    sf.write(audio_dir / "a.wav", guitar_clip, 22050)
+    sf.write(audio_dir / "b.wav", render_clip("guitar", 6.0, seed=3), 22050)
+    out = tmp_path_factory.mktemp("dataset")
+    prepare(audio_dir, out, tiny_codec, instrument="guitar")
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_dataset) -> Path:
+    """A tiny UNet trained for a few steps (with a checkpoint), as a run folder."""
+    from export.train import train
+    from export.train_config import TrainConfig
+
+    out = tmp_path_factory.mktemp("run")
+    train(
+        TrainConfig(
+            dataset=str(tiny_dataset), instrument="guitar", out=str(out), steps=TINY_STEPS, batch_size=4,
+            warmup_steps=4, checkpoint_every=8, num_samples=1, sample_steps=4, threads=1,
+        )
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory, tiny_run) -> Path:
+    from export.onnx_export import export_run
+
+    out = tmp_path_factory.mktemp("models") / "tinyguitar.onnx"
+    export_run(tiny_run, out, instrument="guitar")
+    return out

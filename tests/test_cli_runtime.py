@@ -1,0 +1,123 @@
+"""The runtime without torch, the CLI on real bundles, and provider selection."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.conftest import REPO
+
+BLOCK_TORCH = (
+    "import sys; sys.modules['torch'] = None; sys.modules['diffusers'] = None; "
+    "sys.modules['export'] = None; sys.modules['bridge'] = None\n"
+)
+
+
+def run_python(code: str, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
+        env={**os.environ, **env},
+    )
+
+
+def test_engine_imports_no_torch():
+    code = (
+        "import sys, pkgutil, importlib, engine\n"
+        "for m in pkgutil.iter_modules(engine.__path__): importlib.import_module('engine.' + m.name)\n"
+        "bad = [m for m in ('torch', 'diffusers', 'export', 'bridge') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+        "print('ok')"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_engine_generates_with_torch_unimportable(tiny_bundle):
+    """What a runtime-only install does: load a bundle and generate, torch blocked."""
+    code = BLOCK_TORCH + (
+        "import numpy as np\n"
+        "from engine.model import load_models\n"
+        "from engine.generate import generate, images_to_audio\n"
+        f"[m] = load_models([{str(tiny_bundle)!r}])\n"
+        "audio = images_to_audio(m, generate(m, n=1, steps=3, seed=0))[0]\n"
+        "assert audio.shape == (m.info.codec.window_samples,) and np.all(np.isfinite(audio))\n"
+        "print(m.provider)"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert "ExecutionProvider" in result.stdout
+
+
+def diffband(*args: str, cwd: Path = REPO, **env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bridge.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600,
+        env={**os.environ, **env},
+    )
+
+
+def test_cli_models_lists_bundles_from_env(tiny_bundle, tmp_path):
+    result = diffband("models", cwd=tmp_path, DIFFBAND_MODELS=str(tiny_bundle.parent))
+    assert result.returncode == 0, result.stderr
+    line = next(l for l in result.stdout.splitlines() if l.startswith("tinyguitar"))
+    assert "guitar" in line and "22050" in line and "64x96" in line
+
+
+def test_cli_models_flags_foreign_files(tmp_path):
+    (tmp_path / "junk.onnx").write_bytes(b"junk")
+    result = diffband("models", str(tmp_path))
+    assert result.returncode == 0
+    assert "junk" in result.stdout and "NOT A BUNDLE" in result.stdout
+
+
+def test_cli_generate_writes_audio_and_png(tiny_bundle, tmp_path, tiny_codec):
+    out = tmp_path / "gen"
+    result = diffband(
+        "generate", "--model", "tinyguitar", "-n", "2", "--steps", "4", "--seed", "7", "-o", str(out), "--plot",
+        "--device", "cpu", DIFFBAND_MODELS=str(tiny_bundle.parent),
+    )
+    assert result.returncode == 0, result.stderr
+    for i in range(2):
+        audio, rate = sf.read(out / f"tinyguitar_{i}.wav")
+        assert rate == 22050 and audio.shape == (tiny_codec.window_samples,)
+        assert np.all(np.isfinite(audio))
+    assert (out / "generate.png").stat().st_size > 10_000
+    # Same seed, same output.
+    again = tmp_path / "again"
+    diffband("generate", "--model", str(tiny_bundle), "-n", "2", "--steps", "4", "--seed", "7", "-o", str(again))
+    np.testing.assert_array_equal(sf.read(again / "tinyguitar_0.wav")[0], sf.read(out / "tinyguitar_0.wav")[0])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["generate", "--model", "nosuchmodel", "-o", "x"], "no model named 'nosuchmodel'"),
+        (["generate", "--model", "guitar", "--device", "quantum", "-o", "x"], "unknown device 'quantum'"),
+        (["export", "/nonexistent/run", "--out", "x.onnx"], "is not a finished training run"),
+        (["train", "/nonexistent/ds", "--instrument", "x", "--out", "y"], "is not a prepared dataset"),
+    ],
+)
+def test_cli_errors_are_one_readable_line(args, message, tmp_path):
+    result = diffband(*args, cwd=tmp_path, DIFFBAND_MODELS=str(REPO / "models"))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("diffband: error:")
+    assert message in lines[0]
+
+
+def test_cuda_probe_falls_back_to_cpu_without_gpu(tiny_bundle):
+    """onnxruntime-gpu lists CUDA even without a GPU; auto must still end on a provider that works."""
+    from engine.model import DiffusionModel
+    from engine.providers import CPU, resolve_device
+
+    assert resolve_device("cpu") == [CPU]
+    model = DiffusionModel.load(tiny_bundle)  # auto
+    x = np.zeros((1, 1, 64, 96), dtype=np.float32)
+    assert np.all(np.isfinite(model(x, np.array([10.0], dtype=np.float32))))
+    assert model.provider in model.session.get_providers()

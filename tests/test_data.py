@@ -1,0 +1,98 @@
+"""Offline rendering and 'data prepare' on real files, including broken and foreign ones."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from bridge.cli import main as cli
+from export.data_prepare import load_dataset, prepare
+from export.data_render import PEAK_DBFS, SAMPLE_RATE, render_instrument
+
+
+def test_render_writes_trimmed_normalised_mono_22k(tmp_path):
+    pieces = render_instrument("voice", tmp_path, minutes=0.25, seed=5)
+    assert pieces and sum(p.seconds for p in pieces) >= 15
+    for piece in pieces:
+        audio, rate = sf.read(tmp_path / "voice" / piece.file)
+        assert rate == SAMPLE_RATE and audio.ndim == 1
+        assert np.max(np.abs(audio)) == pytest.approx(10 ** (PEAK_DBFS / 20), abs=0.01)
+        assert np.max(np.abs(audio[: SAMPLE_RATE // 20])) > 1e-3  # trimmed: sound starts at once
+        assert piece.program in (52, 53)
+        assert piece.source.startswith(("bach:", "abc:"))
+    info = json.loads((tmp_path / "voice" / "render.json").read_text())
+    assert info["instrument"] == "voice" and len(info["pieces"]) == len(pieces)
+
+
+def test_render_is_deterministic_for_a_seed(tmp_path):
+    a = render_instrument("violin", tmp_path / "a", minutes=0.1, seed=9)
+    b = render_instrument("violin", tmp_path / "b", minutes=0.1, seed=9)
+    assert [p.source for p in a] == [p.source for p in b]
+    first_a, _ = sf.read(tmp_path / "a" / "violin" / a[0].file)
+    first_b, _ = sf.read(tmp_path / "b" / "violin" / b[0].file)
+    np.testing.assert_array_equal(first_a, first_b)
+
+
+def test_render_refuses_unknown_instrument(tmp_path):
+    with pytest.raises(ValueError, match="unknown instrument 'kazoo'"):
+        render_instrument("kazoo", tmp_path, 0.1)
+
+
+@pytest.fixture
+def messy_folder(tmp_path, guitar_clip):
+    """A stereo 48 kHz WAV, a mono FLAC, an MP3, a broken file, a silent file and a text file."""
+    folder = tmp_path / "audio"
+    (folder / "sub").mkdir(parents=True)
+    at48 = soxr.resample(guitar_clip, 22050, 48000)
+    stereo = np.stack([at48, 0.5 * at48], axis=1)
+    sf.write(folder / "stereo48k.wav", stereo, 48000)
+    sf.write(folder / "sub" / "mono.flac", guitar_clip, 22050)
+    sf.write(folder / "clip.mp3", guitar_clip, 22050)
+    (folder / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunkjunkjunk")
+    sf.write(folder / "silence.wav", np.zeros(22050 * 6, dtype=np.float32), 22050)
+    (folder / "notes.txt").write_text("not audio")
+    return folder
+
+
+def test_prepare_handles_any_rate_channels_and_broken_files(tmp_path, messy_folder, tiny_codec, guitar_clip):
+    out = tmp_path / "dataset"
+    report = prepare(messy_folder, out, tiny_codec, instrument="guitar")
+    # 6 s of audio per readable clip holds one 4.46 s window; the silent file holds none.
+    assert report.files_read == 4
+    assert report.windows == 3
+    assert report.silent_windows_skipped == 1
+    assert [f["file"] for f in report.failed] == ["broken.wav"]
+    images, manifest, codec = load_dataset(out)
+    assert codec == tiny_codec
+    assert images.shape == (3, *tiny_codec.image_shape)
+    assert isinstance(images, np.memmap)
+    assert np.all(np.isfinite(images)) and images.min() >= -1 and images.max() <= 1
+    assert manifest["instrument"] == "guitar" and manifest["count"] == 3
+    assert manifest["failed"][0]["error"]
+    # The 48 kHz stereo file (left = clip, right = clip / 2) is downmixed and resampled:
+    # one stored image matches the 22.05 kHz encoding of 0.75 * clip.
+    expected = tiny_codec.encode(0.75 * guitar_clip[: tiny_codec.window_samples])
+    assert min(float(np.abs(image - expected).mean()) for image in images) < 0.02
+
+
+def test_prepare_cli_reports_skipped_file(tmp_path, messy_folder, capsys):
+    code = cli(["data", "prepare", str(messy_folder), "--out", str(tmp_path / "ds"), "--preset", "tiny"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "3 windows from 4 files" in out and "skipped broken.wav" in out
+
+
+def test_prepare_errors_are_clear(tmp_path, tiny_codec):
+    with pytest.raises(FileNotFoundError, match="audio folder not found"):
+        prepare(tmp_path / "nope", tmp_path / "out", tiny_codec)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no audio files"):
+        prepare(tmp_path / "empty", tmp_path / "out", tiny_codec)
+    (tmp_path / "short").mkdir()
+    sf.write(tmp_path / "short" / "a.wav", np.ones(1000, dtype=np.float32) * 0.1, 22050)
+    with pytest.raises(ValueError, match="no usable windows"):
+        prepare(tmp_path / "short", tmp_path / "out", tiny_codec)
