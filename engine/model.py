@@ -17,7 +17,7 @@ from engine.bundle import (
     check_compatible,
     parse_metadata,
 )
-from engine.providers import ProviderError, create_session
+from engine.providers import ProviderError, create_session, resolve_device
 
 MODELS_ENV = "DIFFBAND_MODELS"
 BUNDLE_SUFFIX = ".onnx"
@@ -95,6 +95,7 @@ def find_bundle(name: str) -> Path:
 
 def load_models(names: list[str], device: str | None = None, threads: int | None = None) -> list[DiffusionModel]:
     """Load bundles by name or path and check they can be combined."""
+    resolve_device(device)  # a bad --device fails before any file is read
     models = [DiffusionModel.load(find_bundle(n), device=device, threads=threads) for n in names]
     check_compatible([m.info for m in models])
     return models

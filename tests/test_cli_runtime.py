@@ -13,9 +13,14 @@ import soundfile as sf
 
 from tests.conftest import REPO
 
+# Makes torch & co. behave as not installed (ModuleNotFoundError on import).
 BLOCK_TORCH = (
-    "import sys; sys.modules['torch'] = None; sys.modules['diffusers'] = None; "
-    "sys.modules['export'] = None; sys.modules['bridge'] = None\n"
+    "import sys, importlib.abc\n"
+    "class Block(importlib.abc.MetaPathFinder):\n"
+    "    def find_spec(self, name, path, target=None):\n"
+    "        if name.split('.')[0] in ('torch', 'diffusers', 'export', 'bridge'):\n"
+    "            raise ModuleNotFoundError(name)\n"
+    "sys.meta_path.insert(0, Block())\n"
 )
 
 
@@ -48,6 +53,7 @@ def test_engine_generates_with_torch_unimportable(tiny_bundle):
         f"[m] = load_models([{str(tiny_bundle)!r}])\n"
         "audio = images_to_audio(m, generate(m, n=1, steps=3, seed=0))[0]\n"
         "assert audio.shape == (m.info.codec.window_samples,) and np.all(np.isfinite(audio))\n"
+        "assert not [k for k in sys.modules if k.split('.')[0] in ('torch', 'diffusers')]\n"
         "print(m.provider)"
     )
     result = run_python(code)

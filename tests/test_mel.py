@@ -52,7 +52,7 @@ def test_full_scale_sine_reads_about_zero_db(tiny_codec):
 def test_silence_encodes_to_floor(tiny_codec):
     image = tiny_codec.encode(np.zeros(tiny_codec.window_samples, dtype=np.float32))
     assert np.all(image == -1.0)
-    assert np.all(tiny_codec.decode(image) == 0.0)
+    assert np.max(np.abs(tiny_codec.decode(image))) < 1e-6  # below -120 dBFS
 
 
 def test_codec_json_round_trip_and_presets():

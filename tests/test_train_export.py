@@ -128,7 +128,8 @@ def test_foreign_onnx_is_refused(tmp_path):
         [onnx.helper.make_tensor_value_info("noise_pred", onnx.TensorProto.FLOAT, [1, 4])],
     )
     path = tmp_path / "foreign.onnx"
-    onnx.save(onnx.helper.make_model(graph), str(path))
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 18)], ir_version=10)
+    onnx.save(model, str(path))
     with pytest.raises(BundleError, match="not a diffband bundle"):
         DiffusionModel.load(path)
 
