@@ -1,4 +1,5 @@
-"""Numpy DDIM sampler whose step arithmetic follows diffusers' ``DDIMScheduler``.
+"""Numpy DDPM and DDIM samplers whose step arithmetic follows diffusers'
+``DDPMScheduler`` and ``DDIMScheduler``.
 
 The model is any callable ``eps = denoise(x, t)`` on batches ``x: (B, 1, H, W)``
 and timesteps ``t: (B,)``; the engine passes an ONNX Runtime session, training
@@ -18,8 +19,96 @@ Denoiser = Callable[[np.ndarray, np.ndarray], np.ndarray]
 Spacing = Literal["leading", "trailing"]
 
 
+class Sampler:
+    """Shared loop of the samplers: timesteps, then one ``step`` per timestep."""
+
+    schedule: NoiseSchedule
+
+    def timesteps(self, num_steps: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def step(
+        self, eps: np.ndarray, t: int, x: np.ndarray, num_steps: int, noise: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def needs_noise(self, t: int) -> bool:
+        raise NotImplementedError
+
+    def run(
+        self,
+        denoise: Denoiser,
+        x: np.ndarray,
+        num_steps: int,
+        rng: np.random.Generator,
+        start_index: int = 0,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
+        """Denoise ``x`` through ``timesteps(num_steps)[start_index:]``; returns x_0."""
+        steps = self.timesteps(num_steps)[start_index:]
+        for i, t in enumerate(steps):
+            t_batch = np.full((x.shape[0],), t, dtype=np.int64)
+            eps = denoise(x, t_batch)
+            noise = rng.standard_normal(x.shape, dtype=np.float32) if self.needs_noise(int(t)) else None
+            x, _ = self.step(eps, int(t), x, num_steps, noise)
+            if progress is not None:
+                progress(i + 1, len(steps))
+        return x
+
+
+def _leading_timesteps(T: int, num_steps: int, offset: int = 0) -> np.ndarray:
+    if not 1 <= num_steps <= T:
+        raise ValueError(f"steps must be between 1 and {T}, got {num_steps}")
+    ratio = T // num_steps
+    return (np.arange(0, num_steps) * ratio).round()[::-1].astype(np.int64) + offset
+
+
+def _predict_x0(x: np.ndarray, eps: np.ndarray, alpha_t: float, clip: float | None) -> np.ndarray:
+    x0 = (x - (1.0 - alpha_t) ** 0.5 * eps) / alpha_t**0.5
+    return np.clip(x0, -clip, clip) if clip is not None else x0
+
+
 @dataclass(frozen=True)
-class DDIMSampler:
+class DDPMSampler(Sampler):
+    """Ancestral DDPM (Ho et al. 2020), ``variance_type="fixed_small"``, epsilon prediction.
+
+    Defaults equal diffusers' ``DDPMScheduler`` (``clip_sample=True``, leading spacing).
+    """
+
+    schedule: NoiseSchedule
+    clip_sample: bool = True
+    clip_sample_range: float = 1.0
+
+    def timesteps(self, num_steps: int) -> np.ndarray:
+        return _leading_timesteps(self.schedule.num_train_timesteps, num_steps)
+
+    def needs_noise(self, t: int) -> bool:
+        return t > 0
+
+    def step(
+        self, eps: np.ndarray, t: int, x: np.ndarray, num_steps: int, noise: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One ancestral step from ``t``; returns ``(x_prev, predicted_x0)``."""
+        prev_t = t - self.schedule.num_train_timesteps // num_steps
+        abar = self.schedule.alphas_cumprod
+        alpha_t = float(abar[t])
+        alpha_prev = float(abar[prev_t]) if prev_t >= 0 else 1.0
+        current_alpha = alpha_t / alpha_prev
+        current_beta = 1.0 - current_alpha
+        x0 = _predict_x0(x, eps, alpha_t, self.clip_sample_range if self.clip_sample else None)
+        x0_coeff = alpha_prev**0.5 * current_beta / (1.0 - alpha_t)
+        x_coeff = current_alpha**0.5 * (1.0 - alpha_prev) / (1.0 - alpha_t)
+        x_prev = x0_coeff * x0 + x_coeff * x
+        if t > 0:
+            if noise is None:
+                raise ValueError("DDPM steps with t > 0 need a noise array")
+            variance = max((1.0 - alpha_prev) / (1.0 - alpha_t) * current_beta, 1e-20)
+            x_prev = x_prev + variance**0.5 * noise
+        return x_prev.astype(np.float32), x0.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class DDIMSampler(Sampler):
     """DDIM (Song et al. 2021) on a :class:`NoiseSchedule`, epsilon prediction.
 
     Defaults equal diffusers' ``DDIMScheduler`` defaults (``clip_sample=True``,
@@ -40,8 +129,7 @@ class DDIMSampler:
         if not 1 <= num_steps <= T:
             raise ValueError(f"steps must be between 1 and {T}, got {num_steps}")
         if self.spacing == "leading":
-            ratio = T // num_steps
-            steps = (np.arange(0, num_steps) * ratio).round()[::-1].astype(np.int64) + self.steps_offset
+            steps = _leading_timesteps(T, num_steps, self.steps_offset)
         elif self.spacing == "trailing":
             ratio = T / num_steps
             steps = np.round(np.arange(T, 0, -ratio)).astype(np.int64) - 1
@@ -67,9 +155,7 @@ class DDIMSampler:
         alpha_t = self._alpha_prod(t)
         alpha_prev = self._alpha_prod(prev_t)
         beta_t = 1.0 - alpha_t
-        x0 = (x - beta_t**0.5 * eps) / alpha_t**0.5
-        if self.clip_sample:
-            x0 = np.clip(x0, -self.clip_sample_range, self.clip_sample_range)
+        x0 = _predict_x0(x, eps, alpha_t, self.clip_sample_range if self.clip_sample else None)
         variance = (1.0 - alpha_prev) / beta_t * (1.0 - alpha_t / alpha_prev)
         std = self.eta * variance**0.5
         direction = max(1.0 - alpha_prev - std**2, 0.0) ** 0.5 * eps
@@ -80,22 +166,5 @@ class DDIMSampler:
             x_prev = x_prev + std * noise
         return x_prev.astype(np.float32), x0.astype(np.float32)
 
-    def run(
-        self,
-        denoise: Denoiser,
-        x: np.ndarray,
-        num_steps: int,
-        rng: np.random.Generator,
-        start_index: int = 0,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> np.ndarray:
-        """Denoise ``x`` through ``timesteps(num_steps)[start_index:]``; returns x_0."""
-        steps = self.timesteps(num_steps)[start_index:]
-        for i, t in enumerate(steps):
-            t_batch = np.full((x.shape[0],), t, dtype=np.int64)
-            eps = denoise(x, t_batch)
-            noise = rng.standard_normal(x.shape, dtype=np.float32) if self.eta > 0 else None
-            x, _ = self.step(eps, int(t), x, num_steps, noise)
-            if progress is not None:
-                progress(i + 1, len(steps))
-        return x
+    def needs_noise(self, t: int) -> bool:
+        return self.eta > 0

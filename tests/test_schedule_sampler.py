@@ -7,7 +7,7 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler
 
-from engine.samplers import DDIMSampler
+from engine.samplers import DDIMSampler, DDPMSampler
 from engine.schedule import SCHEDULE_TYPES, NoiseSchedule
 
 
@@ -79,3 +79,25 @@ def test_ddim_run_is_deterministic_for_a_seed():
 def test_ddim_refuses_bad_step_count():
     with pytest.raises(ValueError, match="steps must be between"):
         DDIMSampler(NoiseSchedule()).timesteps(0)
+
+
+@pytest.mark.parametrize("kind", ["linear", "squaredcos_cap_v2"])
+@pytest.mark.parametrize("steps", [1000, 25])
+def test_ddpm_steps_match_diffusers(kind, steps):
+    schedule = NoiseSchedule(kind)
+    ours = DDPMSampler(schedule)
+    theirs = DDPMScheduler(num_train_timesteps=1000, beta_schedule=kind)
+    theirs.set_timesteps(steps)
+    np.testing.assert_array_equal(ours.timesteps(steps), theirs.timesteps.numpy())
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 1, 8, 12), dtype=np.float32)
+    for i, t in enumerate(ours.timesteps(steps)[-12:]):  # the last steps, down to t = 0
+        eps = rng.standard_normal(x.shape, dtype=np.float32) * 0.9
+        expected = theirs.step(torch.from_numpy(eps), int(t), torch.from_numpy(x), generator=torch.Generator().manual_seed(i))
+        noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(i)).numpy()  # what diffusers drew
+        got, x0 = ours.step(eps, int(t), x, steps, noise if ours.needs_noise(int(t)) else None)
+        # diffusers forms the coefficients in float32; near t = 0, 1 - abar_t is ~1e-4 and its
+        # rounding shows at ~3e-5 (we use float64 scalars), hence 1e-4 here.
+        np.testing.assert_allclose(got, expected.prev_sample.numpy(), rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(x0, expected.pred_original_sample.numpy(), rtol=1e-5, atol=1e-4)
+        x = got
