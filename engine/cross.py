@@ -1,0 +1,93 @@
+"""cross-diffusion (report eq. 4.1): diffuse the source to step t, denoise with the target model.
+
+``strength = t / T`` is the share of the schedule the source is diffused through:
+0 returns the source's own mel (no model call), 1 starts from pure noise and so
+ignores the source (plain generation).  The source needs no model.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from engine.model import DiffusionModel
+from engine.samplers import DDIMSampler
+from engine.windowing import DEFAULT_MAX_SECONDS, check_audio, from_model_mono, overlap_add, split, to_model_mono
+
+Progress = Callable[[int, int], None]
+#: Share of a window that neighbouring windows overlap (crossfaded).
+DEFAULT_OVERLAP = 0.25
+
+
+def start_index(timesteps: np.ndarray, strength: float, num_train_timesteps: int) -> int:
+    """Index of the first sampler step at or below ``t = strength * T``."""
+    if not 0.0 <= strength <= 1.0:
+        raise ValueError(f"strength must be between 0 and 1, got {strength}")
+    limit = strength * num_train_timesteps
+    below = np.flatnonzero(timesteps <= limit)
+    return int(below[0]) if below.size else len(timesteps)
+
+
+def cross_images(
+    target: DiffusionModel,
+    images: np.ndarray,
+    strength: float,
+    steps: int = 50,
+    seed: int = 0,
+    eta: float = 0.0,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """Cross-diffuse a batch of source mel images ``(k, n_mels, frames)`` into ``target``."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 3 or images.shape[1:] != target.info.image_shape:
+        raise ValueError(f"images must be (k, {target.info.image_shape[0]}, {target.info.image_shape[1]}), got {images.shape}")
+    schedule = target.info.schedule
+    sampler = DDIMSampler(schedule, eta=eta)
+    timesteps = sampler.timesteps(steps)
+    first = start_index(timesteps, strength, schedule.num_train_timesteps)
+    if strength == 0.0 or first >= len(timesteps):
+        return images.copy()  # D_0(x) = x: nothing to denoise
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((images.shape[0], 1, *images.shape[1:]), dtype=np.float32)
+    if strength >= 1.0:
+        x = noise  # D_T: the source is gone entirely
+    else:
+        x = schedule.add_noise(images[:, None], noise, int(timesteps[first]))
+    return sampler.run(target, x, steps, rng, start_index=first, progress=progress)[:, 0]
+
+
+def encode_windows(model: DiffusionModel, audio: np.ndarray, sample_rate: int, overlap: float, max_seconds: float):
+    """Caller audio -> (layout, mono at model rate, window images, window starts)."""
+    layout = check_audio(audio, sample_rate, max_seconds)
+    codec = model.info.codec
+    mono = to_model_mono(audio, layout, codec.sample_rate)
+    windows, starts = split(mono, codec.window_samples, overlap)
+    images = np.stack([codec.encode(w) for w in windows])
+    return layout, mono, images, starts
+
+
+def decode_windows(model: DiffusionModel, images: np.ndarray, starts: list[int], length: int, overlap: float) -> np.ndarray:
+    """Window images -> one mono signal of ``length`` samples at the model rate."""
+    codec = model.info.codec
+    audio = np.stack([codec.decode(image) for image in images])
+    return overlap_add(audio, starts, length, int(overlap * codec.window_samples))
+
+
+def cross(
+    audio: np.ndarray,
+    sample_rate: int,
+    target: DiffusionModel,
+    strength: float = 0.5,
+    steps: int = 50,
+    seed: int = 0,
+    eta: float = 0.0,
+    overlap: float = DEFAULT_OVERLAP,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """Style-transfer ``audio`` into ``target``'s instrument; same rate, length and channels out."""
+    layout, mono, images, starts = encode_windows(target, audio, sample_rate, overlap, max_seconds)
+    out_images = cross_images(target, images, strength, steps, seed, eta, progress)
+    out = decode_windows(target, out_images, starts, mono.size, overlap)
+    return from_model_mono(out, layout, target.info.sample_rate)

@@ -1,0 +1,113 @@
+"""Audio of any length, rate and channel count <-> model-rate mono windows.
+
+Input is resampled to the model rate (soxr) and mixed to mono, cut into windows
+that overlap by ``overlap`` of a window (the last one padded with silence),
+processed, then overlap-added back with raised-cosine crossfades, resampled to
+the caller's rate, trimmed to the caller's length and copied to its channels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import soxr
+
+#: Longest input accepted, in seconds, unless a caller sets another bound.
+DEFAULT_MAX_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class AudioLayout:
+    """What the caller gave: rate, length in frames, channel count (0 = 1-D mono)."""
+
+    sample_rate: int
+    frames: int
+    channels: int
+
+
+def check_audio(audio: np.ndarray, sample_rate: int, max_seconds: float = DEFAULT_MAX_SECONDS) -> AudioLayout:
+    """Validate caller audio (``(frames,)`` or ``(frames, channels)``); raise ``ValueError`` with the reason."""
+    audio = np.asarray(audio)
+    if not isinstance(sample_rate, (int, np.integer)) or not 1000 <= sample_rate <= 768_000:
+        raise ValueError(f"sample rate must be an integer between 1000 and 768000 Hz, got {sample_rate!r}")
+    if audio.ndim not in (1, 2):
+        raise ValueError(f"audio must be (frames,) or (frames, channels), got shape {audio.shape}")
+    if audio.ndim == 2 and not 1 <= audio.shape[1] <= 64:
+        raise ValueError(f"audio has {audio.shape[1]} channels; expected (frames, channels) with 1-64 channels")
+    if not np.issubdtype(audio.dtype, np.floating) and not np.issubdtype(audio.dtype, np.integer):
+        raise ValueError(f"audio must be numeric, got dtype {audio.dtype}")
+    if audio.shape[0] == 0:
+        raise ValueError("audio is empty")
+    seconds = audio.shape[0] / sample_rate
+    if seconds > max_seconds:
+        raise ValueError(f"audio is {seconds:.1f} s long; the limit is {max_seconds:.0f} s")
+    if not np.all(np.isfinite(audio)):
+        raise ValueError("audio contains NaN or Inf samples")
+    return AudioLayout(int(sample_rate), audio.shape[0], 0 if audio.ndim == 1 else audio.shape[1])
+
+
+def to_model_mono(audio: np.ndarray, layout: AudioLayout, model_rate: int) -> np.ndarray:
+    """Mix to mono and resample to ``model_rate``."""
+    audio = np.asarray(audio)
+    if np.issubdtype(audio.dtype, np.integer):  # PCM integers -> [-1, 1)
+        audio = audio.astype(np.float32) / -float(np.iinfo(audio.dtype).min)
+    audio = audio.astype(np.float32, copy=False)
+    mono = audio if audio.ndim == 1 else audio.mean(axis=1)
+    if layout.sample_rate != model_rate:
+        mono = soxr.resample(mono, layout.sample_rate, model_rate, quality="HQ")
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def from_model_mono(mono: np.ndarray, layout: AudioLayout, model_rate: int) -> np.ndarray:
+    """Back to the caller's rate, length and channel layout."""
+    if layout.sample_rate != model_rate:
+        mono = soxr.resample(mono, model_rate, layout.sample_rate, quality="HQ")
+    out = np.zeros(layout.frames, dtype=np.float32)
+    n = min(layout.frames, mono.size)
+    out[:n] = mono[:n]
+    if layout.channels:
+        out = np.repeat(out[:, None], layout.channels, axis=1)
+    return out
+
+
+def window_starts(length: int, window: int, hop: int) -> list[int]:
+    """Start of each window so that ``length`` samples are covered (at least one window)."""
+    if length <= window:
+        return [0]
+    starts = list(range(0, length - window, hop))
+    starts.append(starts[-1] + hop)
+    return starts
+
+
+def split(mono: np.ndarray, window: int, overlap: float) -> tuple[np.ndarray, list[int]]:
+    """``(k, window)`` array of overlapping windows (zero-padded at the end) and their starts."""
+    if not 0.0 <= overlap < 1.0:
+        raise ValueError(f"overlap must be in [0, 1), got {overlap}")
+    hop = max(1, int(round(window * (1.0 - overlap))))
+    starts = window_starts(mono.size, window, hop)
+    padded = np.zeros(starts[-1] + window, dtype=np.float32)
+    padded[: mono.size] = mono
+    return np.stack([padded[s : s + window] for s in starts]), starts
+
+
+def overlap_add(windows: np.ndarray, starts: list[int], length: int, fade: int) -> np.ndarray:
+    """Join processed windows with raised-cosine crossfades of ``fade`` samples; trim to ``length``."""
+    window = windows.shape[-1]
+    fade = int(min(fade, window // 2))
+    weight = np.ones(window, dtype=np.float64)
+    if fade > 0:
+        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)
+        weight[:fade] = ramp
+        weight[-fade:] = ramp[::-1]
+    total = np.zeros(starts[-1] + window, dtype=np.float64)
+    norm = np.zeros_like(total)
+    for i, (chunk, start) in enumerate(zip(windows, starts)):
+        w = weight.copy()
+        if i == 0:
+            w[:fade] = 1.0  # nothing to fade in from
+        if i == len(starts) - 1:
+            w[window - fade :] = 1.0
+        total[start : start + window] += w * chunk
+        norm[start : start + window] += w
+    return (total / np.maximum(norm, 1e-8))[:length].astype(np.float32)

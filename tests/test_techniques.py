@@ -1,0 +1,93 @@
+"""cross- and double-diffusion on real ONNX Runtime sessions: structure, layout, errors, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soxr
+
+from engine.cross import cross, cross_images, start_index
+from engine.double import double
+from engine.model import DiffusionModel
+
+
+@pytest.fixture(scope="module")
+def model(tiny_bundle) -> DiffusionModel:
+    return DiffusionModel.load(tiny_bundle, device="cpu")
+
+
+def test_strength_zero_returns_the_source_mel(model, guitar_clip):
+    images = np.stack([model.info.codec.encode(guitar_clip[: model.info.codec.window_samples])])
+    np.testing.assert_array_equal(cross_images(model, images, strength=0.0, steps=10), images)
+    out = cross(guitar_clip[:22050 * 3], 22050, model, strength=0.0, steps=10)
+    reference = model.info.codec.encode(np.pad(guitar_clip[:22050 * 3], (0, model.info.codec.window_samples - 22050 * 3)))
+    again = model.info.codec.encode(np.pad(out, (0, model.info.codec.window_samples - out.size)))
+    assert np.mean(np.abs(again - reference)) < 0.06  # only the codec's Griffin-Lim error
+
+
+def test_strength_one_ignores_the_source(model, guitar_clip, violin_clip):
+    w = model.info.codec.window_samples
+    a = cross_images(model, model.info.codec.encode(guitar_clip[:w])[None], 1.0, steps=4, seed=3)
+    b = cross_images(model, model.info.codec.encode(violin_clip[:w])[None], 1.0, steps=4, seed=3)
+    np.testing.assert_array_equal(a, b)
+    mid_a = cross_images(model, model.info.codec.encode(guitar_clip[:w])[None], 0.5, steps=4, seed=3)
+    mid_b = cross_images(model, model.info.codec.encode(violin_clip[:w])[None], 0.5, steps=4, seed=3)
+    assert not np.allclose(mid_a, mid_b)
+
+
+def test_start_index_follows_strength():
+    timesteps = np.array([980, 960, 500, 20, 0])
+    assert start_index(timesteps, 1.0, 1000) == 0
+    assert start_index(timesteps, 0.5, 1000) == 2
+    assert start_index(timesteps, 0.0, 1000) == 4  # t = 0 step only... strength 0 is special-cased
+    with pytest.raises(ValueError, match="strength"):
+        start_index(timesteps, 1.5, 1000)
+
+
+@pytest.mark.parametrize("seconds", [1.0, 5.0, 17.0])
+@pytest.mark.parametrize("rate, channels", [(22050, 0), (44100, 2), (48000, 1)])
+def test_output_layout_equals_input(model, guitar_clip, seconds, rate, channels):
+    source = np.tile(guitar_clip, 3)[: int(seconds * 22050)]
+    audio = soxr.resample(source, 22050, rate)
+    if channels:
+        audio = np.stack([audio * (0.5 + 0.5 * c) for c in range(channels)], axis=1)
+    out = cross(audio, rate, model, strength=0.5, steps=4, seed=0)
+    assert out.shape == audio.shape and out.dtype == np.float32
+    assert np.all(np.isfinite(out))
+    assert np.sqrt(np.mean(out**2)) > 1e-4
+
+
+def test_cross_is_deterministic_for_a_seed(model, guitar_clip):
+    a = cross(guitar_clip, 22050, model, strength=0.6, steps=4, seed=11)
+    b = cross(guitar_clip, 22050, model, strength=0.6, steps=4, seed=11)
+    c = cross(guitar_clip, 22050, model, strength=0.6, steps=4, seed=12)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize(
+    "audio, rate, message",
+    [
+        (np.array([0.1, np.nan, 0.2] * 1000, dtype=np.float32), 22050, "NaN or Inf"),
+        (np.zeros(0, dtype=np.float32), 22050, "empty"),
+        (np.zeros((10, 2, 2), dtype=np.float32), 22050, "frames, channels"),
+        (np.zeros(1000, dtype=np.float32), 0, "sample rate"),
+        (np.zeros(22050 * 11, dtype=np.float32), 22050, "limit is 10 s"),
+    ],
+)
+def test_bad_input_is_a_clear_value_error(model, audio, rate, message):
+    with pytest.raises(ValueError, match=message):
+        cross(audio, rate, model, strength=0.5, steps=4, max_seconds=10)
+
+
+def test_double_layers_branch_from_one_intermediate(model):
+    layers = double(model, [model], steps=6, split=0.5, seed=1, n=2)
+    assert [name for name, _ in layers] == [model.name, model.name]
+    for _, images in layers:
+        assert images.shape == (2, *model.info.image_shape) and np.all(np.isfinite(images))
+    # The same model finishing the same intermediate deterministically gives the same layer.
+    np.testing.assert_array_equal(layers[0][1], layers[1][1])
+    with pytest.raises(ValueError, match="at least one target"):
+        double(model, [], steps=4)
+    with pytest.raises(ValueError, match="split"):
+        double(model, [model], steps=4, split=2.0)
