@@ -47,12 +47,17 @@ def check_audio(audio: np.ndarray, sample_rate: int, max_seconds: float = DEFAUL
     return AudioLayout(int(sample_rate), audio.shape[0], 0 if audio.ndim == 1 else audio.shape[1])
 
 
+def as_float32(audio: np.ndarray) -> np.ndarray:
+    """Float32 samples; PCM integers are scaled to [-1, 1)."""
+    audio = np.asarray(audio)
+    if np.issubdtype(audio.dtype, np.integer):
+        return audio.astype(np.float32) / -float(np.iinfo(audio.dtype).min)
+    return audio.astype(np.float32, copy=False)
+
+
 def to_model_mono(audio: np.ndarray, layout: AudioLayout, model_rate: int) -> np.ndarray:
     """Mix to mono and resample to ``model_rate``."""
-    audio = np.asarray(audio)
-    if np.issubdtype(audio.dtype, np.integer):  # PCM integers -> [-1, 1)
-        audio = audio.astype(np.float32) / -float(np.iinfo(audio.dtype).min)
-    audio = audio.astype(np.float32, copy=False)
+    audio = as_float32(audio)
     mono = audio if audio.ndim == 1 else audio.mean(axis=1)
     if layout.sample_rate != model_rate:
         mono = soxr.resample(mono, layout.sample_rate, model_rate, quality="HQ")

@@ -1,0 +1,125 @@
+"""accompany (report 5.2): vocals -> a cross-diffused layer per instrument -> band-pass
+clean-up -> loudness match against the vocal -> mix with the vocal, without clipping."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pyloudnorm
+from scipy.signal import butter, sosfiltfilt
+
+from engine.bundle import check_compatible
+from engine.cross import DEFAULT_OVERLAP, cross_images, decode_windows, encode_windows
+from engine.model import DiffusionModel
+from engine.windowing import DEFAULT_MAX_SECONDS, as_float32, from_model_mono
+
+Progress = Callable[[int, int], None]
+
+#: Pass bands (Hz) that keep each instrument's range and drop rumble and hiss.
+INSTRUMENT_BANDS: dict[str, tuple[float, float]] = {
+    "guitar": (70.0, 6000.0),
+    "violin": (180.0, 10000.0),
+    "voice": (80.0, 8000.0),
+    "flute": (240.0, 10000.0),
+}
+DEFAULT_BAND = (60.0, 10000.0)
+#: Loudness given to layers when the vocal itself is silent.
+FALLBACK_LUFS = -23.0
+PEAK_CEILING = 10 ** (-1.0 / 20)  # -1 dBFS
+
+
+@dataclass
+class Accompaniment:
+    """Each layer and the mix, in the caller's rate, length and channel layout."""
+
+    layers: dict[str, np.ndarray]
+    mix: np.ndarray
+    sample_rate: int
+    layer_lufs: dict[str, float] = field(default_factory=dict)
+    vocal_lufs: float = float("-inf")
+    mix_gain_db: float = 0.0
+
+
+def band_pass(audio: np.ndarray, sample_rate: int, low: float, high: float, order: int = 4) -> np.ndarray:
+    """Zero-phase Butterworth band-pass (high edge capped below Nyquist)."""
+    high = min(high, 0.45 * sample_rate)
+    sos = butter(order, [low, high], btype="bandpass", fs=sample_rate, output="sos")
+    return sosfiltfilt(sos, audio, axis=0).astype(np.float32)
+
+
+def loudness_lufs(audio: np.ndarray, sample_rate: int) -> float:
+    """Integrated loudness (ITU-R BS.1770 via pyloudnorm); -inf for silence or very short audio."""
+    if audio.shape[0] < int(0.4 * sample_rate) + 1:
+        audio = np.pad(audio, [(0, int(0.4 * sample_rate) + 1 - audio.shape[0])] + [(0, 0)] * (audio.ndim - 1))
+    with np.errstate(divide="ignore"):
+        return float(pyloudnorm.Meter(sample_rate).integrated_loudness(audio.astype(np.float64)))
+
+
+def match_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float) -> tuple[np.ndarray, float]:
+    """Scale ``audio`` to ``target_lufs``; silence stays silence."""
+    current = loudness_lufs(audio, sample_rate)
+    if not np.isfinite(current):
+        return audio, current
+    return (audio * 10 ** ((target_lufs - current) / 20)).astype(np.float32), target_lufs
+
+
+def accompany(
+    vocals: np.ndarray,
+    sample_rate: int,
+    instruments: list[DiffusionModel],
+    strength: float = 0.5,
+    steps: int = 50,
+    seed: int = 0,
+    layer_gain_db: float | list[float] = -3.0,
+    overlap: float = DEFAULT_OVERLAP,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    progress: Progress | None = None,
+) -> Accompaniment:
+    """Grow one layer per instrument from ``vocals`` and mix them under it."""
+    if not instruments:
+        raise ValueError("accompany needs at least one instrument model")
+    check_compatible([m.info for m in instruments])
+    gains = [layer_gain_db] * len(instruments) if np.isscalar(layer_gain_db) else list(layer_gain_db)
+    if len(gains) != len(instruments):
+        raise ValueError(f"{len(gains)} layer gains given for {len(instruments)} instruments")
+    first = instruments[0]
+    layout, mono, images, starts = encode_windows(first, vocals, sample_rate, overlap, max_seconds)
+    model_rate = first.info.sample_rate
+    vocal = as_float32(vocals)
+    vocal_lufs = loudness_lufs(vocal, sample_rate)
+    target_base = vocal_lufs if np.isfinite(vocal_lufs) else FALLBACK_LUFS
+
+    layers: dict[str, np.ndarray] = {}
+    layer_lufs: dict[str, float] = {}
+    done = [0]
+    per_model = max(1, steps)
+
+    def tick(i: int, n: int) -> None:
+        if progress:
+            progress(done[0] + i, per_model * len(instruments))
+
+    for index, (model, gain) in enumerate(zip(instruments, gains)):
+        out_images = cross_images(model, images, strength, steps, seed + index, progress=tick)
+        done[0] += per_model
+        layer = decode_windows(model, out_images, starts, mono.size, overlap)
+        low, high = INSTRUMENT_BANDS.get(model.info.instrument, DEFAULT_BAND)
+        layer = band_pass(layer, model_rate, low, high)
+        layer = from_model_mono(layer, layout, model_rate)
+        layer, lufs = match_loudness(layer, sample_rate, target_base + gain)
+        name = model.name if model.name not in layers else f"{model.name}_{index}"
+        layers[name] = layer
+        layer_lufs[name] = lufs
+
+    mix = vocal.astype(np.float64) + sum(layer.astype(np.float64) for layer in layers.values())
+    peak = float(np.max(np.abs(mix))) if mix.size else 0.0
+    mix_gain = PEAK_CEILING / peak if peak > PEAK_CEILING else 1.0
+    return Accompaniment(
+        layers=layers,
+        mix=(mix * mix_gain).astype(np.float32),
+        sample_rate=sample_rate,
+        layer_lufs=layer_lufs,
+        vocal_lufs=vocal_lufs,
+        mix_gain_db=float(20 * np.log10(mix_gain)),
+    )
