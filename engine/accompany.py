@@ -93,16 +93,13 @@ def accompany(
 
     layers: dict[str, np.ndarray] = {}
     layer_lufs: dict[str, float] = {}
-    done = [0]
-    per_model = max(1, steps)
-
-    def tick(i: int, n: int) -> None:
-        if progress:
-            progress(done[0] + i, per_model * len(instruments))
-
     for index, (model, gain) in enumerate(zip(instruments, gains)):
+
+        def tick(i: int, n: int, index: int = index) -> None:
+            if progress:
+                progress(index * n + i, n * len(instruments))
+
         out_images = cross_images(model, images, strength, steps, seed + index, progress=tick)
-        done[0] += per_model
         layer = decode_windows(model, out_images, starts, mono.size, overlap)
         low, high = INSTRUMENT_BANDS.get(model.info.instrument, DEFAULT_BAND)
         layer = band_pass(layer, model_rate, low, high)

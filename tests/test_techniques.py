@@ -91,3 +91,33 @@ def test_double_layers_branch_from_one_intermediate(model):
         double(model, [], steps=4)
     with pytest.raises(ValueError, match="split"):
         double(model, [model], steps=4, split=2.0)
+
+
+def test_accompany_layers_are_matched_cleaned_and_mixed_without_clipping(model, violin_clip):
+    from engine.accompany import INSTRUMENT_BANDS, accompany, loudness_lufs
+
+    vocals = soxr.resample(violin_clip, 22050, 44100)
+    stereo = np.stack([vocals, vocals * 0.9], axis=1) * 1.5  # hot input: the mix must not clip
+    result = accompany(stereo, 44100, [model, model], strength=0.5, steps=4, seed=0, layer_gain_db=[-3.0, -9.0])
+    assert list(result.layers) == [model.name, f"{model.name}_1"]
+    assert result.mix.shape == stereo.shape
+    for layer in result.layers.values():
+        assert layer.shape == stereo.shape and np.all(np.isfinite(layer))
+    lufs = [loudness_lufs(layer, 44100) for layer in result.layers.values()]
+    assert lufs[0] == pytest.approx(result.vocal_lufs - 3.0, abs=0.5)
+    assert lufs[1] == pytest.approx(result.vocal_lufs - 9.0, abs=0.5)
+    assert np.max(np.abs(result.mix)) <= 10 ** (-1 / 20) + 1e-6
+    assert result.mix_gain_db < 0
+    # Band-pass: almost nothing left below the guitar band's low edge.
+    low_edge = INSTRUMENT_BANDS["guitar"][0]
+    layer = next(iter(result.layers.values()))[:, 0]
+    spectrum = np.abs(np.fft.rfft(layer)) ** 2
+    freqs = np.fft.rfftfreq(layer.size, 1 / 44100)
+    assert spectrum[freqs < low_edge / 2].sum() < 1e-3 * spectrum.sum()
+
+
+def test_accompany_refuses_no_instruments(violin_clip):
+    from engine.accompany import accompany
+
+    with pytest.raises(ValueError, match="at least one instrument"):
+        accompany(violin_clip, 22050, [])
