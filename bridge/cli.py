@@ -135,9 +135,13 @@ def cmd_cross(args: argparse.Namespace) -> int:
     from engine.model import load_models
 
     audio, rate = _read_audio(args.input)
-    [target] = load_models([args.to], device=args.device)
+    names = [args.to] + ([args.invert] if args.invert else [])
+    target, *source = load_models(names, device=args.device)
     with _StepBar(f"cross -> {target.name} ({target.provider})") as bar:
-        out = cross(audio, rate, target, args.strength, args.steps, args.seed, progress=bar)
+        out = cross(
+            audio, rate, target, args.strength, args.steps, args.seed, progress=bar,
+            invert_with=source[0] if source else None,
+        )
     out_path = _write_audio(Path(args.out), out, rate)
     if args.plot:
         _plot_audio(out_path.with_suffix(".png"), [("input", audio, rate), (f"cross -> {target.name}", out, rate)], target.info.codec)
@@ -218,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="audio file (any rate and channels)")
     p.add_argument("--to", required=True, help="target model name or .onnx path")
     p.add_argument("-o", "--out", required=True, help="output WAV (same rate, length and channels as INPUT)")
+    p.add_argument("--invert", metavar="SOURCE_MODEL", help="reach t by DDIM inversion with the source's model (DDIB) instead of noising")
     _add_sampling(p)
     p.set_defaults(func=cmd_cross)
 

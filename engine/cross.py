@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 
+from engine.bundle import check_compatible
 from engine.model import DiffusionModel
 from engine.samplers import DDIMSampler
 from engine.windowing import DEFAULT_MAX_SECONDS, check_audio, from_model_mono, overlap_add, split, to_model_mono
@@ -29,6 +30,21 @@ def start_index(timesteps: np.ndarray, strength: float, num_train_timesteps: int
     return int(below[0]) if below.size else len(timesteps)
 
 
+def ddim_invert(source: DiffusionModel, images: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
+    """Deterministic DDIM inversion: walk clean images up through ascending ``timesteps``
+    with the source model (as diffusers' ``DDIMInverseScheduler``); returns x at the last."""
+    abar = source.info.schedule.alphas_cumprod
+    x = images[:, None].astype(np.float32)
+    alpha_prev = 1.0
+    for t in timesteps:
+        eps = source(x, np.full(x.shape[0], t))
+        alpha_t = float(abar[t])
+        x0 = (x - (1.0 - alpha_prev) ** 0.5 * eps) / alpha_prev**0.5
+        x = (alpha_t**0.5 * x0 + (1.0 - alpha_t) ** 0.5 * eps).astype(np.float32)
+        alpha_prev = alpha_t
+    return x
+
+
 def cross_images(
     target: DiffusionModel,
     images: np.ndarray,
@@ -37,8 +53,13 @@ def cross_images(
     seed: int = 0,
     eta: float = 0.0,
     progress: Progress | None = None,
+    invert_with: DiffusionModel | None = None,
 ) -> np.ndarray:
-    """Cross-diffuse a batch of source mel images ``(k, n_mels, frames)`` into ``target``."""
+    """Cross-diffuse a batch of source mel images ``(k, n_mels, frames)`` into ``target``.
+
+    With ``invert_with`` (a model of the source's instrument), the source is taken to
+    step t by deterministic DDIM inversion instead of random noising (the DDIB variant).
+    """
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 3 or images.shape[1:] != target.info.image_shape:
         raise ValueError(f"images must be (k, {target.info.image_shape[0]}, {target.info.image_shape[1]}), got {images.shape}")
@@ -49,6 +70,10 @@ def cross_images(
     if strength == 0.0 or first >= len(timesteps):
         return images.copy()  # D_0(x) = x: nothing to denoise
     rng = np.random.default_rng(seed)
+    if invert_with is not None:
+        check_compatible([invert_with.info, target.info])
+        x = ddim_invert(invert_with, images, timesteps[first:][::-1])
+        return sampler.run(target, x, steps, rng, start_index=first, progress=progress)[:, 0]
     noise = rng.standard_normal((images.shape[0], 1, *images.shape[1:]), dtype=np.float32)
     if strength >= 1.0:
         x = noise  # D_T: the source is gone entirely
@@ -85,9 +110,10 @@ def cross(
     overlap: float = DEFAULT_OVERLAP,
     max_seconds: float = DEFAULT_MAX_SECONDS,
     progress: Progress | None = None,
+    invert_with: DiffusionModel | None = None,
 ) -> np.ndarray:
     """Style-transfer ``audio`` into ``target``'s instrument; same rate, length and channels out."""
     layout, mono, images, starts = encode_windows(target, audio, sample_rate, overlap, max_seconds)
-    out_images = cross_images(target, images, strength, steps, seed, eta, progress)
+    out_images = cross_images(target, images, strength, steps, seed, eta, progress, invert_with)
     out = decode_windows(target, out_images, starts, mono.size, overlap)
     return from_model_mono(out, layout, target.info.sample_rate)
