@@ -8,8 +8,9 @@ created with it reports it in ``get_providers()``.
 
 from __future__ import annotations
 
+import io
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Iterator
 
@@ -44,10 +45,12 @@ _unusable: dict[str, str] = {}
 
 @contextmanager
 def quiet_ort_logs() -> Iterator[None]:
-    """Silence ORT's default logger (errors of failed provider loads) for a block."""
+    """Silence ORT's default logger and the "EP Error ... Falling back" banner its Python
+    layer prints when a provider fails to load, for a block."""
     ort.set_default_logger_severity(4)
     try:
-        yield
+        with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+            yield
     finally:
         ort.set_default_logger_severity(int(os.environ.get("DIFFBAND_ORT_LOG_LEVEL", "3")))
 

@@ -127,3 +127,16 @@ def test_cuda_probe_falls_back_to_cpu_without_gpu(tiny_bundle):
     x = np.zeros((1, 1, 64, 96), dtype=np.float32)
     assert np.all(np.isfinite(model(x, np.array([10.0], dtype=np.float32))))
     assert model.provider in model.session.get_providers()
+
+
+def test_provider_probe_is_quiet(tiny_bundle):
+    """Probing CUDA/TensorRT on a machine without them must not spray ORT's error banner."""
+    result = run_python(
+        "from engine.model import DiffusionModel\n"
+        f"m = DiffusionModel.load({str(tiny_bundle)!r})\n"
+        "print(m.provider)"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("ExecutionProvider")
+    assert "EP Error" not in result.stdout + result.stderr
+    assert result.stderr.strip() == ""
