@@ -140,3 +140,50 @@ def test_provider_probe_is_quiet(tiny_bundle):
     assert result.stdout.strip().endswith("ExecutionProvider")
     assert "EP Error" not in result.stdout + result.stderr
     assert result.stderr.strip() == ""
+
+
+@pytest.fixture(scope="module")
+def vocal_file(tmp_path_factory, violin_clip) -> Path:
+    """A 3 s stereo 44.1 kHz clip, as a DAW would bounce it."""
+    import soxr
+
+    audio = soxr.resample(violin_clip[: 3 * 22050], 22050, 44100)
+    path = tmp_path_factory.mktemp("vocal") / "vocal.wav"
+    sf.write(path, np.stack([audio, audio * 0.8], axis=1), 44100)
+    return path
+
+
+def test_cli_cross_keeps_the_input_layout(tiny_bundle, vocal_file, tmp_path):
+    out = tmp_path / "x" / "cross.wav"
+    result = diffband("cross", str(vocal_file), "--to", str(tiny_bundle), "--strength", "0.4", "--steps", "5",
+                      "-o", str(out), "--plot")
+    assert result.returncode == 0, result.stderr
+    audio, rate = sf.read(out)
+    source, _ = sf.read(vocal_file)
+    assert rate == 44100 and audio.shape == source.shape and np.all(np.isfinite(audio))
+    assert out.with_suffix(".png").exists()
+
+
+def test_cli_double_writes_a_layer_per_model(tiny_bundle, tmp_path):
+    result = diffband("double", "--from", str(tiny_bundle), "--to", f"{tiny_bundle},{tiny_bundle}", "--steps", "4",
+                      "--split", "0.5", "-o", str(tmp_path), "--plot")
+    assert result.returncode == 0, result.stderr
+    names = sorted(p.name for p in tmp_path.glob("*.wav"))
+    assert names == ["0_tinyguitar_0.wav", "1_tinyguitar_0.wav", "2_tinyguitar_0.wav"]
+    assert (tmp_path / "double.png").exists()
+
+
+def test_cli_accompany_writes_layers_and_mix(tiny_bundle, vocal_file, tmp_path):
+    result = diffband("accompany", str(vocal_file), "--with", str(tiny_bundle), "--steps", "4", "-o", str(tmp_path), "--plot")
+    assert result.returncode == 0, result.stderr
+    mix, rate = sf.read(tmp_path / "mix.wav")
+    layer, _ = sf.read(tmp_path / "tinyguitar.wav")
+    assert rate == 44100 and mix.shape == layer.shape == sf.read(vocal_file)[0].shape
+    assert np.max(np.abs(mix)) <= 1.0 and (tmp_path / "accompany.png").exists()
+
+
+def test_cli_refuses_unreadable_audio(tiny_bundle, tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio at all")
+    result = diffband("cross", str(bad), "--to", str(tiny_bundle), "-o", str(tmp_path / "o.wav"))
+    assert result.returncode == 1 and "cannot read audio file" in result.stderr
