@@ -73,11 +73,10 @@ def cross_images(
     if invert_with is not None:
         check_compatible([invert_with.info, target.info])
         x = ddim_invert(invert_with, images, timesteps[first:][::-1])
-        return sampler.run(target, x, steps, rng, start_index=first, progress=progress)[:, 0]
-    noise = rng.standard_normal((images.shape[0], 1, *images.shape[1:]), dtype=np.float32)
-    if strength >= 1.0:
-        x = noise  # D_T: the source is gone entirely
+    elif strength >= 1.0:
+        x = rng.standard_normal((images.shape[0], 1, *images.shape[1:]), dtype=np.float32)  # D_T: source gone
     else:
+        noise = rng.standard_normal((images.shape[0], 1, *images.shape[1:]), dtype=np.float32)
         x = schedule.add_noise(images[:, None], noise, int(timesteps[first]))
     return sampler.run(target, x, steps, rng, start_index=first, progress=progress)[:, 0]
 

@@ -39,7 +39,7 @@ def test_start_index_follows_strength():
     timesteps = np.array([980, 960, 500, 20, 0])
     assert start_index(timesteps, 1.0, 1000) == 0
     assert start_index(timesteps, 0.5, 1000) == 2
-    assert start_index(timesteps, 0.0, 1000) == 4  # t = 0 step only... strength 0 is special-cased
+    assert start_index(timesteps, 0.0, 1000) == 4  # only the t = 0 step; cross_images skips even that
     with pytest.raises(ValueError, match="strength"):
         start_index(timesteps, 1.5, 1000)
 
