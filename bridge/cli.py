@@ -59,7 +59,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     images_all, titles = [], []
     for model in models:
         with tqdm(total=args.steps, desc=f"generate {model.name} ({model.provider})", unit="step") as bar:
-            images = generate(model, args.n, args.steps, args.seed, args.eta, progress=lambda i, n: bar.update(1))
+            images = generate(
+                model, args.n, args.steps, args.seed, args.eta, lambda i, n: bar.update(1), args.sampler
+            )
         for i, audio in enumerate(images_to_audio(model, images)):
             path = out / f"{model.name}_{i}.wav"
             sf.write(path, audio, model.info.sample_rate, subtype="FLOAT")
@@ -140,7 +142,7 @@ def cmd_cross(args: argparse.Namespace) -> int:
     with _StepBar(f"cross -> {target.name} ({target.provider})") as bar:
         out = cross(
             audio, rate, target, args.strength, args.steps, args.seed, progress=bar,
-            invert_with=source[0] if source else None,
+            invert_with=source[0] if source else None, eta=args.eta, sampler_kind=args.sampler,
         )
     out_path = _write_audio(Path(args.out), out, rate)
     if args.plot:
@@ -154,7 +156,7 @@ def cmd_double(args: argparse.Namespace) -> int:
 
     source, *targets = load_models([args.source, *[n for n in args.to.split(",") if n]], device=args.device)
     with _StepBar(f"double {source.name} -> {','.join(t.name for t in targets)}") as bar:
-        layers = double(source, targets, args.steps, args.split, args.seed, args.n, progress=bar)
+        layers = double(source, targets, args.steps, args.split, args.seed, args.n, args.eta, bar, args.sampler)
     out = Path(args.out)
     images, titles = [], []
     for index, (name, layer_images) in enumerate(layers):
@@ -177,7 +179,10 @@ def cmd_accompany(args: argparse.Namespace) -> int:
     vocals, rate = _read_audio(args.input)
     models = load_models([n for n in args.with_.split(",") if n], device=args.device)
     with _StepBar(f"accompany with {','.join(m.name for m in models)}") as bar:
-        result = accompany(vocals, rate, models, args.strength, args.steps, args.seed, args.layer_gain, progress=bar)
+        result = accompany(
+            vocals, rate, models, args.strength, args.steps, args.seed, args.layer_gain,
+            progress=bar, eta=args.eta, sampler_kind=args.sampler,
+        )
     out = Path(args.out)
     for name, layer in result.layers.items():
         _write_audio(out / f"{name}.wav", layer, rate)
@@ -189,9 +194,13 @@ def cmd_accompany(args: argparse.Namespace) -> int:
 
 
 def _add_sampling(parser: argparse.ArgumentParser, strength: bool = True) -> None:
+    from engine.samplers import SAMPLERS
+
     if strength:
         parser.add_argument("--strength", type=float, default=0.5, help="t/T the source is diffused to (0 keeps it, 1 ignores it)")
-    parser.add_argument("--steps", type=int, default=50, help="DDIM steps over the whole schedule")
+    parser.add_argument("--steps", type=int, default=50, help="sampler steps over the whole schedule")
+    parser.add_argument("--sampler", choices=SAMPLERS, default="ddim", help="ddim (deterministic at eta 0) or ddpm (ancestral)")
+    parser.add_argument("--eta", type=float, default=0.0, help="DDIM eta (0: deterministic)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", action="store_true", help="write a spectrogram PNG")
     _add_device(parser)
@@ -210,12 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="generate audio from noise with one or more instrument models")
     p.add_argument("--model", required=True, help="model name(s) or .onnx path(s), comma-separated")
     p.add_argument("-n", type=int, default=1, help="clips per model")
-    p.add_argument("--steps", type=int, default=50, help="DDIM steps")
-    p.add_argument("--eta", type=float, default=0.0, help="DDIM eta (0: deterministic)")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--out", required=True, help="output folder")
-    p.add_argument("--plot", action="store_true", help="write a spectrogram PNG")
-    _add_device(p)
+    _add_sampling(p, strength=False)
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("cross", help="style transfer: diffuse INPUT to t and denoise with the target model")

@@ -76,6 +76,8 @@ def accompany(
     overlap: float = DEFAULT_OVERLAP,
     max_seconds: float = DEFAULT_MAX_SECONDS,
     progress: Progress | None = None,
+    eta: float = 0.0,
+    sampler_kind: str = "ddim",
 ) -> Accompaniment:
     """Grow one layer per instrument from ``vocals`` and mix them under it."""
     if not instruments:
@@ -99,7 +101,9 @@ def accompany(
             if progress:
                 progress(index * n + i, n * len(instruments))
 
-        out_images = cross_images(model, images, strength, steps, seed + index, progress=tick)
+        out_images = cross_images(
+            model, images, strength, steps, seed + index, eta, tick, sampler_kind=sampler_kind
+        )
         layer = decode_windows(model, out_images, starts, mono.size, overlap)
         low, high = INSTRUMENT_BANDS.get(model.info.instrument, DEFAULT_BAND)
         layer = band_pass(layer, model_rate, low, high)

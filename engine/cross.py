@@ -13,7 +13,7 @@ import numpy as np
 
 from engine.bundle import check_compatible
 from engine.model import DiffusionModel
-from engine.samplers import DDIMSampler
+from engine.samplers import make_sampler
 from engine.windowing import DEFAULT_MAX_SECONDS, check_audio, from_model_mono, overlap_add, split, to_model_mono
 
 Progress = Callable[[int, int], None]
@@ -54,6 +54,7 @@ def cross_images(
     eta: float = 0.0,
     progress: Progress | None = None,
     invert_with: DiffusionModel | None = None,
+    sampler_kind: str = "ddim",
 ) -> np.ndarray:
     """Cross-diffuse a batch of source mel images ``(k, n_mels, frames)`` into ``target``.
 
@@ -64,7 +65,7 @@ def cross_images(
     if images.ndim != 3 or images.shape[1:] != target.info.image_shape:
         raise ValueError(f"images must be (k, {target.info.image_shape[0]}, {target.info.image_shape[1]}), got {images.shape}")
     schedule = target.info.schedule
-    sampler = DDIMSampler(schedule, eta=eta)
+    sampler = make_sampler(schedule, sampler_kind, eta)
     timesteps = sampler.timesteps(steps)
     first = start_index(timesteps, strength, schedule.num_train_timesteps)
     if strength == 0.0 or first >= len(timesteps):
@@ -110,9 +111,10 @@ def cross(
     max_seconds: float = DEFAULT_MAX_SECONDS,
     progress: Progress | None = None,
     invert_with: DiffusionModel | None = None,
+    sampler_kind: str = "ddim",
 ) -> np.ndarray:
     """Style-transfer ``audio`` into ``target``'s instrument; same rate, length and channels out."""
     layout, mono, images, starts = encode_windows(target, audio, sample_rate, overlap, max_seconds)
-    out_images = cross_images(target, images, strength, steps, seed, eta, progress, invert_with)
+    out_images = cross_images(target, images, strength, steps, seed, eta, progress, invert_with, sampler_kind)
     out = decode_windows(target, out_images, starts, mono.size, overlap)
     return from_model_mono(out, layout, target.info.sample_rate)

@@ -13,7 +13,7 @@ import numpy as np
 
 from engine.bundle import check_compatible
 from engine.model import DiffusionModel
-from engine.samplers import DDIMSampler
+from engine.samplers import make_sampler
 
 Progress = Callable[[int, int], None]
 
@@ -27,6 +27,7 @@ def double(
     n: int = 1,
     eta: float = 0.0,
     progress: Progress | None = None,
+    sampler_kind: str = "ddim",
 ) -> list[tuple[str, np.ndarray]]:
     """Layers ``[(model name, images (n, n_mels, frames)), ...]``: the source's first, then each target's."""
     if not targets:
@@ -35,7 +36,7 @@ def double(
         raise ValueError(f"split must be between 0 and 1, got {split}")
     models = [source, *targets]
     check_compatible([m.info for m in models])
-    sampler = DDIMSampler(source.info.schedule, eta=eta)
+    sampler = make_sampler(source.info.schedule, sampler_kind, eta)
     timesteps = sampler.timesteps(steps)
     branch = int(round(split * steps))
     rng = np.random.default_rng(seed)

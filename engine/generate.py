@@ -7,7 +7,7 @@ from typing import Callable
 import numpy as np
 
 from engine.model import DiffusionModel
-from engine.samplers import DDIMSampler
+from engine.samplers import make_sampler
 
 Progress = Callable[[int, int], None]
 
@@ -19,13 +19,14 @@ def generate(
     seed: int = 0,
     eta: float = 0.0,
     progress: Progress | None = None,
+    sampler_kind: str = "ddim",
 ) -> np.ndarray:
-    """``n`` mel images ``(n, n_mels, frames)`` from noise, with DDIM in ``steps`` steps."""
+    """``n`` mel images ``(n, n_mels, frames)`` from noise in ``steps`` sampler steps."""
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, 1, *model.info.image_shape), dtype=np.float32)
-    sampler = DDIMSampler(model.info.schedule, eta=eta)
+    sampler = make_sampler(model.info.schedule, sampler_kind, eta)
     return sampler.run(model, x, steps, rng, progress=progress)[:, 0]
 
 

@@ -168,3 +168,15 @@ class DDIMSampler(Sampler):
 
     def needs_noise(self, t: int) -> bool:
         return self.eta > 0
+
+
+SAMPLERS: tuple[str, ...] = ("ddim", "ddpm")
+
+
+def make_sampler(schedule: NoiseSchedule, kind: str = "ddim", eta: float = 0.0) -> Sampler:
+    """``"ddim"`` (with ``eta``) or ``"ddpm"`` (ancestral; ``eta`` does not apply)."""
+    if kind == "ddim":
+        return DDIMSampler(schedule, eta=eta)
+    if kind == "ddpm":
+        return DDPMSampler(schedule)
+    raise ValueError(f"unknown sampler {kind!r}; choose one of {SAMPLERS}")

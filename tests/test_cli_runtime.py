@@ -94,6 +94,10 @@ def test_cli_generate_writes_audio_and_png(tiny_bundle, tmp_path, tiny_codec):
         assert rate == 22050 and audio.shape == (tiny_codec.window_samples,)
         assert np.all(np.isfinite(audio))
     assert (out / "generate.png").stat().st_size > 10_000
+    ddpm = tmp_path / "ddpm"
+    result = diffband("generate", "--model", str(tiny_bundle), "--sampler", "ddpm", "--steps", "4", "-o", str(ddpm))
+    assert result.returncode == 0, result.stderr
+    assert np.all(np.isfinite(sf.read(ddpm / "tinyguitar_0.wav")[0]))
     # Same seed, same output.
     again = tmp_path / "again"
     diffband("generate", "--model", str(tiny_bundle), "-n", "2", "--steps", "4", "--seed", "7", "-o", str(again))

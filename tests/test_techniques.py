@@ -132,3 +132,19 @@ def test_inversion_mode_is_deterministic_and_ignores_the_seed(model, guitar_clip
     noised = cross_images(model, images, 0.6, steps=5, seed=1)
     assert not np.allclose(a, noised)
     assert a.shape == images.shape and np.all(np.isfinite(a))
+
+
+def test_ddpm_sampler_runs_the_techniques_repeatably(model, guitar_clip):
+    from engine.samplers import make_sampler
+
+    w = model.info.codec.window_samples
+    images = model.info.codec.encode(guitar_clip[:w])[None]
+    a = cross_images(model, images, 0.5, steps=6, seed=4, sampler_kind="ddpm")
+    b = cross_images(model, images, 0.5, steps=6, seed=4, sampler_kind="ddpm")
+    ddim = cross_images(model, images, 0.5, steps=6, seed=4)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, ddim) and np.all(np.isfinite(a))
+    layers = double(model, [model], steps=4, split=0.5, seed=0, sampler_kind="ddpm")
+    assert all(np.all(np.isfinite(images)) for _, images in layers)
+    with pytest.raises(ValueError, match="unknown sampler 'euler'"):
+        make_sampler(model.info.schedule, "euler")
