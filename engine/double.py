@@ -42,24 +42,19 @@ def double(
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, 1, *source.info.image_shape), dtype=np.float32)
 
-    for i, t in enumerate(timesteps[:branch]):  # shared trunk, eq. 4.2 up to the split
-        noise = rng.standard_normal(x.shape, dtype=np.float32) if sampler.needs_noise(int(t)) else None
-        x, _ = sampler.step(source(x, np.full(n, t)), int(t), x, steps, noise)
-        if progress:
-            progress(i + 1, steps)
+    trunk_progress = (lambda i, _: progress(i, steps)) if progress else None
+    x = sampler.run(source, x, steps, rng, progress=trunk_progress, stop_index=branch)  # eq. 4.2 to the split
 
-    # Group the layers by model so that each model runs once per step on all its layers.
-    unique: dict[int, DiffusionModel] = {}
-    for m in models:
-        unique.setdefault(id(m), m)
-    layer_model = [id(m) for m in models]
+    # Each model runs once per step, on all of its layers (rows of ``branches``).
+    rows_of: dict[int, list[int]] = {}
+    for k, m in enumerate(models):
+        rows_of.setdefault(id(m), []).append(k)
     branches = np.repeat(x[None], len(models), axis=0)  # (layers, n, 1, H, W)
     for j, t in enumerate(timesteps[branch:]):
         noise = rng.standard_normal(branches.shape, dtype=np.float32) if sampler.needs_noise(int(t)) else None
-        for key, model in unique.items():
-            rows = [k for k, mk in enumerate(layer_model) if mk == key]
+        for rows in rows_of.values():
             batch = branches[rows].reshape(-1, *x.shape[1:])
-            eps = model(batch, np.full(batch.shape[0], t)).reshape(len(rows), *x.shape)
+            eps = models[rows[0]](batch, np.full(batch.shape[0], t)).reshape(len(rows), *x.shape)
             for r, k in enumerate(rows):
                 branches[k], _ = sampler.step(eps[r], int(t), branches[k], steps, None if noise is None else noise[k])
         if progress:

@@ -43,9 +43,11 @@ class Sampler:
         rng: np.random.Generator,
         start_index: int = 0,
         progress: Callable[[int, int], None] | None = None,
+        stop_index: int | None = None,
     ) -> np.ndarray:
-        """Denoise ``x`` through ``timesteps(num_steps)[start_index:]``; returns x_0."""
-        steps = self.timesteps(num_steps)[start_index:]
+        """Denoise ``x`` through ``timesteps(num_steps)[start_index:stop_index]``; returns the
+        last ``x`` (x_0 when the run goes to the end)."""
+        steps = self.timesteps(num_steps)[start_index:stop_index]
         for i, t in enumerate(steps):
             t_batch = np.full((x.shape[0],), t, dtype=np.int64)
             eps = denoise(x, t_batch)
