@@ -45,32 +45,25 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    import soundfile as sf
-    from tqdm import tqdm
-
     from engine.generate import generate, images_to_audio
     from engine.model import load_models
     from engine.plots import save_spectrograms
 
-    names = [n for n in args.model.split(",") if n]
-    models = load_models(names, device=args.device)
+    models = load_models([n for n in args.model.split(",") if n], device=args.device)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     images_all, titles = [], []
     for model in models:
-        with tqdm(total=args.steps, desc=f"generate {model.name} ({model.provider})", unit="step") as bar:
-            images = generate(
-                model, args.n, args.steps, args.seed, args.eta, lambda i, n: bar.update(1), args.sampler
-            )
+        with _StepBar(f"generate {model.name} ({model.provider})") as bar:
+            images = generate(model, args.n, args.steps, args.seed, args.eta, bar, args.sampler)
         for i, audio in enumerate(images_to_audio(model, images)):
-            path = out / f"{model.name}_{i}.wav"
-            sf.write(path, audio, model.info.sample_rate, subtype="FLOAT")
-            print(path)
+            _write_audio(out / f"{model.name}_{i}.wav", audio, model.info.sample_rate)
         images_all.extend(images)
-        titles.extend(f"{model.name} #{i} (seed {args.seed}, {args.steps} DDIM steps)" for i in range(len(images)))
+        titles.extend(
+            f"{model.name} #{i} (seed {args.seed}, {args.steps} {args.sampler.upper()} steps)" for i in range(len(images))
+        )
     if args.plot:
-        png = save_spectrograms(images_all, titles, out / "generate.png", models[0].info.codec.window_seconds)
-        print(png)
+        out.mkdir(parents=True, exist_ok=True)
+        print(save_spectrograms(images_all, titles, out / "generate.png", models[0].info.codec.window_seconds))
     return 0
 
 
