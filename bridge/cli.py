@@ -241,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sampling(p)
     p.set_defaults(func=cmd_accompany)
 
+    from bridge.cli_bridge import add_commands
+
+    add_commands(sub)
     for entry in sorted(entry_points(group="diffband.commands"), key=lambda e: e.name):
         entry.load()(sub)
     return parser

@@ -13,7 +13,7 @@ from scipy.signal import butter, sosfiltfilt
 from engine.bundle import check_compatible
 from engine.cross import DEFAULT_OVERLAP, cross_images, decode_windows, encode_windows
 from engine.model import DiffusionModel
-from engine.windowing import DEFAULT_MAX_SECONDS, as_float32, from_model_mono
+from engine.windowing import DEFAULT_MAX_SECONDS, as_float32, from_model_mono, peak_gain
 
 Progress = Callable[[int, int], None]
 
@@ -27,7 +27,6 @@ INSTRUMENT_BANDS: dict[str, tuple[float, float]] = {
 DEFAULT_BAND = (60.0, 10000.0)
 #: Loudness given to layers when the vocal itself is silent.
 FALLBACK_LUFS = -23.0
-PEAK_CEILING = 10 ** (-1.0 / 20)  # -1 dBFS
 
 
 @dataclass
@@ -114,8 +113,7 @@ def accompany(
         layer_lufs[name] = lufs
 
     mix = vocal.astype(np.float64) + sum(layer.astype(np.float64) for layer in layers.values())
-    peak = float(np.max(np.abs(mix))) if mix.size else 0.0
-    mix_gain = PEAK_CEILING / peak if peak > PEAK_CEILING else 1.0
+    mix_gain = peak_gain(mix)
     return Accompaniment(
         layers=layers,
         mix=(mix * mix_gain).astype(np.float32),

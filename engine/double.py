@@ -3,6 +3,11 @@
 The source model denoises noise for the first ``split`` share of the DDIM steps;
 the intermediate is then finished by the source model (its own layer) and by each
 target model.  Every model is called once per step, with all of its layers batched.
+
+``chorus`` is the same branching started from a captured clip instead of pure noise:
+the clip is diffused to ``strength`` (as in cross-diffusion), the trunk model denoises
+it down to the split, and every layer finishes from there; at strength 1 it is plain
+double-diffusion with the clip's length.
 """
 
 from __future__ import annotations
@@ -12,10 +17,56 @@ from typing import Callable
 import numpy as np
 
 from engine.bundle import check_compatible
+from engine.cross import DEFAULT_OVERLAP, decode_windows, encode_windows, start_index
 from engine.model import DiffusionModel
-from engine.samplers import make_sampler
+from engine.samplers import Sampler, make_sampler
+from engine.windowing import DEFAULT_MAX_SECONDS, from_model_mono, peak_gain
 
 Progress = Callable[[int, int], None]
+
+
+def _check_split(models: list[DiffusionModel], split: float) -> None:
+    if len(models) < 2:
+        raise ValueError("double-diffusion needs at least one target model")
+    if not 0.0 <= split <= 1.0:
+        raise ValueError(f"split must be between 0 and 1, got {split}")
+    check_compatible([m.info for m in models])
+
+
+def branch(
+    models: list[DiffusionModel],
+    sampler: Sampler,
+    x: np.ndarray,
+    steps: int,
+    first: int,
+    split: float,
+    rng: np.random.Generator,
+    progress: Progress | None = None,
+) -> list[tuple[str, np.ndarray]]:
+    """Denoise ``x`` (at sampler index ``first``) with ``models[0]`` down to the split,
+    then finish one copy per model; ``[(name, images (n, H, W)), ...]`` in model order."""
+    timesteps = sampler.timesteps(steps)
+    fork = max(first, int(round(split * steps)))
+    total = len(timesteps) - first
+
+    trunk_progress = (lambda i, _: progress(i, total)) if progress else None
+    x = sampler.run(models[0], x, steps, rng, start_index=first, progress=trunk_progress, stop_index=fork)
+
+    # Each model runs once per step, on all of its layers (rows of ``branches``).
+    rows_of: dict[int, list[int]] = {}
+    for k, m in enumerate(models):
+        rows_of.setdefault(id(m), []).append(k)
+    branches = np.repeat(x[None], len(models), axis=0)  # (layers, n, 1, H, W)
+    for j, t in enumerate(timesteps[fork:]):
+        noise = rng.standard_normal(branches.shape, dtype=np.float32) if sampler.needs_noise(int(t)) else None
+        for rows in rows_of.values():
+            batch = branches[rows].reshape(-1, *x.shape[1:])
+            eps = models[rows[0]](batch, np.full(batch.shape[0], t)).reshape(len(rows), *x.shape)
+            for r, k in enumerate(rows):
+                branches[k], _ = sampler.step(eps[r], int(t), branches[k], steps, None if noise is None else noise[k])
+        if progress:
+            progress(fork - first + j + 1, total)
+    return [(m.name, branches[k][:, 0]) for k, m in enumerate(models)]
 
 
 def double(
@@ -30,33 +81,51 @@ def double(
     sampler_kind: str = "ddim",
 ) -> list[tuple[str, np.ndarray]]:
     """Layers ``[(model name, images (n, n_mels, frames)), ...]``: the source's first, then each target's."""
-    if not targets:
-        raise ValueError("double-diffusion needs at least one target model")
-    if not 0.0 <= split <= 1.0:
-        raise ValueError(f"split must be between 0 and 1, got {split}")
     models = [source, *targets]
-    check_compatible([m.info for m in models])
+    _check_split(models, split)
     sampler = make_sampler(source.info.schedule, sampler_kind, eta)
-    timesteps = sampler.timesteps(steps)
-    branch = int(round(split * steps))
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, 1, *source.info.image_shape), dtype=np.float32)
+    return branch(models, sampler, x, steps, 0, split, rng, progress)
 
-    trunk_progress = (lambda i, _: progress(i, steps)) if progress else None
-    x = sampler.run(source, x, steps, rng, progress=trunk_progress, stop_index=branch)  # eq. 4.2 to the split
 
-    # Each model runs once per step, on all of its layers (rows of ``branches``).
-    rows_of: dict[int, list[int]] = {}
-    for k, m in enumerate(models):
-        rows_of.setdefault(id(m), []).append(k)
-    branches = np.repeat(x[None], len(models), axis=0)  # (layers, n, 1, H, W)
-    for j, t in enumerate(timesteps[branch:]):
-        noise = rng.standard_normal(branches.shape, dtype=np.float32) if sampler.needs_noise(int(t)) else None
-        for rows in rows_of.values():
-            batch = branches[rows].reshape(-1, *x.shape[1:])
-            eps = models[rows[0]](batch, np.full(batch.shape[0], t)).reshape(len(rows), *x.shape)
-            for r, k in enumerate(rows):
-                branches[k], _ = sampler.step(eps[r], int(t), branches[k], steps, None if noise is None else noise[k])
-        if progress:
-            progress(branch + j + 1, steps)
-    return [(m.name, branches[k][:, 0]) for k, m in enumerate(models)]
+def chorus(
+    audio: np.ndarray,
+    sample_rate: int,
+    models: list[DiffusionModel],
+    strength: float = 1.0,
+    split: float = 0.2,
+    steps: int = 50,
+    seed: int = 0,
+    eta: float = 0.0,
+    overlap: float = DEFAULT_OVERLAP,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    progress: Progress | None = None,
+    sampler_kind: str = "ddim",
+) -> list[tuple[str, np.ndarray]]:
+    """Paired layers the length of ``audio``: ``models[0]`` denoises the shared trunk.
+
+    Returns ``[(name, audio in the caller's rate, length and channels), ...]`` in model
+    order (each peak-limited to -1 dBFS); a model named twice gets a ``_<index>`` suffix."""
+    _check_split(models, split)
+    first_model = models[0]
+    layout, mono, images, starts = encode_windows(first_model, audio, sample_rate, overlap, max_seconds)
+    schedule = first_model.info.schedule
+    sampler = make_sampler(schedule, sampler_kind, eta)
+    timesteps = sampler.timesteps(steps)
+    first = start_index(timesteps, strength, schedule.num_train_timesteps)
+    if strength == 0.0 or first >= len(timesteps):
+        raise ValueError("chorus strength must be above 0 (at 0 every layer would be the input itself)")
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((images.shape[0], 1, *images.shape[1:]), dtype=np.float32)
+    x = noise if strength >= 1.0 else schedule.add_noise(images[:, None], noise, int(timesteps[first]))
+    layers = branch(models, sampler, x, steps, first, split, rng, progress)
+    out: list[tuple[str, np.ndarray]] = []
+    names: set[str] = set()
+    for index, (name, layer_images) in enumerate(layers):
+        label = name if name not in names else f"{name}_{index}"
+        names.add(label)
+        signal = decode_windows(first_model, layer_images, starts, mono.size, overlap)
+        signal = from_model_mono(signal, layout, first_model.info.sample_rate)
+        out.append((label, signal * np.float32(peak_gain(signal))))
+    return out

@@ -15,6 +15,8 @@ import soxr
 
 #: Longest input accepted, in seconds, unless a caller sets another bound.
 DEFAULT_MAX_SECONDS = 600.0
+#: Highest sample peak the techniques hand back: -1 dBFS.
+PEAK_CEILING = 10 ** (-1.0 / 20)
 
 
 @dataclass(frozen=True)
@@ -116,3 +118,9 @@ def overlap_add(windows: np.ndarray, starts: list[int], length: int, fade: int) 
         total[start : start + window] += w * chunk
         norm[start : start + window] += w
     return (total / np.maximum(norm, 1e-8))[:length].astype(np.float32)
+
+
+def peak_gain(audio: np.ndarray, ceiling: float = PEAK_CEILING) -> float:
+    """Gain (<= 1) that brings ``audio``'s sample peak down to ``ceiling``."""
+    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+    return ceiling / peak if peak > ceiling else 1.0

@@ -1,0 +1,142 @@
+"""``diffband serve``, ``diffband send`` and ``diffband live``: the DAW-facing commands."""
+
+from __future__ import annotations
+
+import argparse
+import time
+import uuid
+from pathlib import Path
+
+from bridge.protocol import DEFAULT_HOST, DEFAULT_PORT, OPTIONS, TECHNIQUES
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bridge.server import DiffbandServer, ServerConfig
+    from engine.model import list_bundles, load_models
+    from engine.bundle import BundleInfo
+
+    names = [n for n in (args.models or "").split(",") if n]
+    if not names:
+        names = [item.name for item in list_bundles() if isinstance(item, BundleInfo)]
+        if not names:
+            raise ValueError("no model bundles found; pass --models or set $DIFFBAND_MODELS")
+    models = {m.name: m for m in load_models(names, device=args.device, threads=args.threads)}
+    config = ServerConfig(
+        host=args.host, port=args.port, allow=[Path(a) for a in args.allow], max_seconds=args.max_seconds,
+        max_queue=args.max_queue, max_jobs_per_client=args.max_jobs_per_client, workers=args.workers,
+    )
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {args.host}: other machines can send jobs and read the allowed folders")
+    server = DiffbandServer(models, config).start()
+    provider = server.provider
+    print(f"diffband serve: UDP+TCP {args.host}:{server.port}  models {', '.join(models)}  ({provider})")
+    print(f"allowed folders: {server.sandbox.describe()}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopping")
+    finally:
+        server.stop()
+    return 0
+
+
+def _client(args: argparse.Namespace):
+    from bridge.client import DiffbandClient
+
+    return DiffbandClient(args.host, args.port, "tcp" if args.tcp else "udp", timeout=args.timeout)
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        if args.request == "ping":
+            started = time.perf_counter()
+            version = client.ping()
+            print(f"pong {version} ({(time.perf_counter() - started) * 1000:.1f} ms)")
+        elif args.request == "models":
+            for m in client.models():
+                print(f"{m['name']:<12} {m['instrument']:<10} {m['sample_rate']:>6} Hz {m['window_seconds']:.2f} s")
+        elif args.request == "status":
+            for key, value in client.status().items():
+                print(f"{key}: {value}")
+        elif args.request == "cancel":
+            job_id = args.job or args.input
+            if not job_id:
+                raise ValueError("cancel needs the job id: diffband send cancel JOB_ID")
+            client.cancel(job_id)
+            print(f"cancel sent for {job_id}")
+        else:
+            return _send_job(client, args)
+    return 0
+
+
+def _send_job(client, args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from bridge.cli import _read_audio, _write_audio
+
+    if not args.input:
+        raise ValueError(f"{args.request} needs an input audio file")
+    options = {k: getattr(args, k) for k in OPTIONS if getattr(args, k, None) is not None}
+    job_id = args.job or f"cli-{uuid.uuid4().hex[:8]}"
+    source = Path(args.input).resolve()
+    bar = tqdm(desc=f"{args.request} {job_id}", total=1.0, unit="job", bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
+
+    def progress(fraction: float) -> None:
+        bar.n = fraction
+        bar.refresh()
+
+    if args.buffer:
+        audio, rate = _read_audio(str(source))
+        client.submit_buffer(job_id, args.request, audio, rate, **options)
+        result = client.wait(job_id, progress)
+        bar.close()
+        out = Path(args.out or source.parent / "diffband-out")
+        for name, layer in result.layers.items():
+            _write_audio(out / f"{job_id}_{name}.wav", np.asarray(layer), result.sample_rate)
+    else:
+        out = Path(args.out).resolve() if args.out else source.parent / "diffband-out"
+        client.submit_file(job_id, args.request, source, out, **options)
+        result = client.wait(job_id, progress)
+        bar.close()
+        for path in result.layers.values():
+            print(path)
+    print(f"done in {result.seconds:.1f} s")
+    return 0
+
+
+def add_commands(sub) -> None:
+    from engine.samplers import SAMPLERS
+
+    p = sub.add_parser("serve", help="OSC server for Ableton Live / Max for Live, Reaper and scripts (UDP + TCP)")
+    p.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default loopback only)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="UDP and TCP port")
+    p.add_argument("--models", help="model names or paths, comma-separated (default: every bundle found)")
+    p.add_argument("--allow", action="append", default=[], metavar="DIR",
+                   help="folder file-mode jobs may read and write (repeatable; default <temp>/diffband)")
+    p.add_argument("--max-seconds", type=float, default=300.0, help="longest audio per job")
+    p.add_argument("--max-queue", type=int, default=8, help="jobs waiting at most")
+    p.add_argument("--max-jobs-per-client", type=int, default=2)
+    p.add_argument("--workers", type=int, default=1, help="worker threads running jobs")
+    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads per model")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, tensorrt, coreml or directml")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("send", help="talk to a running diffband server: ping, models, status, cancel, or a job")
+    p.add_argument("request", choices=["ping", "models", "status", "cancel", *TECHNIQUES])
+    p.add_argument("input", nargs="?", help="audio file (jobs)")
+    p.add_argument("--host", default=DEFAULT_HOST)
+    p.add_argument("--port", type=int, default=DEFAULT_PORT)
+    p.add_argument("--tcp", action="store_true", help="use TCP (SLIP) instead of UDP")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for each reply")
+    p.add_argument("--buffer", action="store_true", help="stream the audio as chunks instead of sending its path")
+    p.add_argument("--job", help="job id (default: random); for cancel, the job to cancel")
+    p.add_argument("-o", "--out", help="output folder (default: diffband-out next to the input)")
+    p.add_argument("--with", dest="with", help="instrument model(s), comma-separated")
+    for name in ("strength", "eta", "layer_gain", "split", "start", "duration"):
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float)
+    p.add_argument("--steps", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--sampler", choices=SAMPLERS)
+    p.set_defaults(func=cmd_send)

@@ -1,0 +1,210 @@
+"""The OSC protocol of ``diffband serve``: addresses, argument types, limits and options.
+
+``docs/osc.md`` documents exactly these tables; a test checks the two agree.
+Type tags follow OSC: ``i`` int32, ``f`` float32, ``s`` string, ``b`` blob.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from engine.samplers import SAMPLERS
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9000  # UDP and TCP (OSC 1.1, SLIP framing) on the same number
+#: Port the Max for Live device listens on for replies (it sends ``reply_port`` = this).
+DEFAULT_CLIENT_PORT = 9001
+#: Float32 samples per audio chunk over UDP: 6144-byte blob, datagram < 8 KB.
+UDP_CHUNK_SAMPLES = 1536
+#: Float32 samples per audio chunk the server streams over TCP.
+TCP_CHUNK_SAMPLES = 65536
+UDP_DATAGRAM_LIMIT = 8192
+
+PREFIX = "/diffband"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One OSC address: its required arguments and what may follow them."""
+
+    address: str
+    args: tuple[tuple[str, str], ...]  # (name, type tag)
+    tail: str = ""  # "reply_port": optional trailing int; "options+reply_port": key/value pairs, then it
+    doc: str = ""
+
+    @property
+    def typetags(self) -> str:
+        return "".join(tag for _, tag in self.args)
+
+
+def _m(address: str, args: str, tail: str = "", doc: str = "") -> Message:
+    pairs = tuple((item.split(":")[0], item.split(":")[1]) for item in args.split()) if args else ()
+    return Message(PREFIX + address, pairs, tail, doc)
+
+
+REQUESTS: dict[str, Message] = {
+    m.address: m
+    for m in [
+        _m("/ping", "", "reply_port", "answer /diffband/pong"),
+        _m("/models", "", "reply_port", "one /diffband/model per loaded model, then /diffband/models/done"),
+        _m("/status", "", "reply_port", "answer /diffband/state"),
+        _m("/submit/file", "job_id:s technique:s input:s output_dir:s", "options+reply_port",
+           "file mode job: read INPUT, write one WAV per layer into OUTPUT_DIR"),
+        _m("/submit/buffer", "job_id:s technique:s sample_rate:i channels:i frames:i chunks:i", "options+reply_port",
+           "buffer mode job: announce an upload of CHUNKS /diffband/chunk messages"),
+        _m("/chunk", "job_id:s index:i samples:b", "", "one piece of an upload: float32 little-endian, interleaved"),
+        _m("/end", "job_id:s", "reply_port", "upload complete: check the chunks and queue the job"),
+        _m("/cancel", "job_id:s", "reply_port", "cancel a queued, running or uploading job"),
+        _m("/resend", "job_id:s layer:s index:i", "reply_port", "send one chunk of a finished buffer-mode layer again"),
+    ]
+}
+
+REPLIES: dict[str, Message] = {
+    m.address: m
+    for m in [
+        _m("/pong", "version:s"),
+        _m("/model", "name:s instrument:s sample_rate:i window_seconds:f"),
+        _m("/models/done", "count:i"),
+        _m("/state", "queued:i running:i max_queue:i provider:s folder:s version:s"),
+        _m("/accepted", "job_id:s position:i"),
+        _m("/progress", "job_id:s fraction:f"),
+        _m("/layer", "job_id:s name:s path:s"),
+        _m("/layer/begin", "job_id:s name:s sample_rate:i channels:i frames:i chunks:i"),
+        _m("/layer/chunk", "job_id:s name:s index:i samples:b"),
+        _m("/done", "job_id:s layers:i seconds:f"),
+        _m("/cancelled", "job_id:s"),
+        _m("/error", "job_id:s code:s message:s"),
+    ]
+}
+
+#: ``code`` values of ``/diffband/error``.
+ERROR_CODES = {
+    "malformed": "not an OSC packet, or an unknown address",
+    "bad_args": "wrong argument count, type or value",
+    "path_refused": "a file path outside the allowed folders (or a symlink leading out)",
+    "too_large": "packet, chunk, upload or audio over the server's limits",
+    "queue_full": "the job queue is full; try again later",
+    "busy": "this client already has the most jobs it may have at once",
+    "duplicate_job": "a job with this id is still known to the server",
+    "unknown_job": "no such job (or it already finished)",
+    "missing_chunks": "the upload lacks chunks; the message lists them; resend them and /end again",
+    "bad_chunk": "a chunk with a wrong index or size, or one that repeats with other data",
+    "bad_audio": "unreadable audio, NaN/Inf samples, or empty",
+    "failed": "the job failed while running",
+}
+
+TECHNIQUES = ("cross", "accompany", "chorus")
+
+#: Job options: name -> (type, default).  ``with`` names the instrument model(s).
+OPTIONS: dict[str, tuple[type, Any]] = {
+    "with": (str, None),
+    "strength": (float, 0.5),
+    "steps": (int, 50),
+    "seed": (int, 0),
+    "sampler": (str, "ddim"),
+    "eta": (float, 0.0),
+    "layer_gain": (float, -3.0),  # accompany: layer loudness relative to the input, dB
+    "split": (float, 0.2),  # chorus: share of the steps the first model does alone
+    "start": (float, 0.0),  # file mode: read INPUT from this second
+    "duration": (float, 0.0),  # file mode: seconds to read (0 = to the end)
+}
+#: Chorus starts further from the clip by default: the layers should differ from it.
+CHORUS_STRENGTH = 0.8
+
+JOB_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class ProtocolError(ValueError):
+    """A request the server answers with ``/diffband/error`` (``code``, message)."""
+
+    def __init__(self, code: str, message: str, job_id: str = ""):
+        super().__init__(message)
+        self.code = code
+        self.job_id = job_id
+
+
+def _tag(value: Any) -> str:
+    if isinstance(value, bool):
+        return "T"
+    if isinstance(value, int):
+        return "i"
+    if isinstance(value, float):
+        return "f"
+    if isinstance(value, str):
+        return "s"
+    if isinstance(value, (bytes, bytearray)):
+        return "b"
+    return "?"
+
+
+def split_request(address: str, params: list[Any]) -> tuple[Message, list[Any], dict[str, Any], int | None]:
+    """Check a request against its ``Message``: (spec, required args, options, reply_port)."""
+    spec = REQUESTS.get(address)
+    if spec is None:
+        raise ProtocolError("malformed", f"unknown address {address}")
+    n = len(spec.args)
+    job_id = params[0] if spec.args and spec.args[0][0] == "job_id" and params and isinstance(params[0], str) else ""
+    if len(params) < n:
+        raise ProtocolError("bad_args", f"{address} needs {n} arguments ({spec.typetags}), got {len(params)}", job_id)
+    fixed, rest = list(params[:n]), list(params[n:])
+    for (name, tag), value in zip(spec.args, fixed):
+        got = _tag(value)
+        if got != tag and not (tag == "f" and got == "i"):
+            raise ProtocolError("bad_args", f"{address}: argument {name} must be type {tag}, got {got}", job_id)
+    reply_port = None
+    if spec.tail.endswith("reply_port") and rest and len(rest) % 2 == 1:
+        reply_port = rest.pop()
+        if _tag(reply_port) != "i" or not 1 <= reply_port <= 65535:
+            raise ProtocolError("bad_args", f"{address}: reply_port must be an int in 1-65535, got {reply_port!r}", job_id)
+    options: dict[str, Any] = {}
+    if rest and not spec.tail.startswith("options"):
+        raise ProtocolError("bad_args", f"{address}: {len(rest)} unexpected extra argument(s)", job_id)
+    for key, value in zip(rest[::2], rest[1::2]):
+        options[key] = value
+    if job_id and not JOB_ID.match(job_id):
+        raise ProtocolError("bad_args", "job_id must be 1-64 characters of A-Z a-z 0-9 _ . -", "")
+    return spec, fixed, options, reply_port
+
+
+def job_options(technique: str, raw: dict[str, Any], job_id: str = "") -> dict[str, Any]:
+    """Typed options with defaults for ``technique``; unknown keys or bad values raise."""
+    if technique not in TECHNIQUES:
+        raise ProtocolError("bad_args", f"technique must be one of {', '.join(TECHNIQUES)}, got {technique!r}", job_id)
+    out = {name: default for name, (_, default) in OPTIONS.items()}
+    if technique == "chorus":
+        out["strength"] = CHORUS_STRENGTH
+    for key, value in raw.items():
+        if key not in OPTIONS:
+            raise ProtocolError("bad_args", f"unknown option {key!r}; known: {', '.join(OPTIONS)}", job_id)
+        kind = OPTIONS[key][0]
+        if kind is float and _tag(value) in "if":
+            value = float(value)
+        elif kind is int and (_tag(value) == "i" or (_tag(value) == "f" and float(value).is_integer())):
+            value = int(value)
+        elif kind is str and _tag(value) == "s":
+            pass
+        else:
+            raise ProtocolError("bad_args", f"option {key} must be {kind.__name__}, got {value!r}", job_id)
+        if isinstance(value, float) and value != value:
+            raise ProtocolError("bad_args", f"option {key} is NaN", job_id)
+        out[key] = value
+    names = [n.strip() for n in (out["with"] or "").split(",") if n.strip()]
+    if not names:
+        raise ProtocolError("bad_args", f"{technique} needs the option 'with' (instrument model names)", job_id)
+    if technique == "cross" and len(names) != 1:
+        raise ProtocolError("bad_args", "cross takes exactly one model in 'with'", job_id)
+    if technique == "chorus" and len(names) < 2:
+        raise ProtocolError("bad_args", "chorus needs at least two models in 'with' (the first leads)", job_id)
+    out["with"] = names
+    if out["sampler"] not in SAMPLERS:
+        raise ProtocolError("bad_args", f"option sampler must be one of {', '.join(SAMPLERS)}, got {out['sampler']!r}", job_id)
+    for key, low, high in (("strength", 0.0, 1.0), ("split", 0.0, 1.0), ("eta", 0.0, 1.0)):
+        if not low <= out[key] <= high:
+            raise ProtocolError("bad_args", f"option {key} must be between {low} and {high}, got {out[key]}", job_id)
+    if not 1 <= out["steps"] <= 1000:
+        raise ProtocolError("bad_args", f"option steps must be 1-1000, got {out['steps']}", job_id)
+    if out["start"] < 0 or out["duration"] < 0:
+        raise ProtocolError("bad_args", "options start and duration must not be negative", job_id)
+    return out
