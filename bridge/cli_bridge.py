@@ -106,6 +106,40 @@ def _send_job(client, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_live(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from bridge.live import run_live
+    from engine.accompany import accompany
+    from engine.cross import cross
+    from engine.model import load_models
+
+    models = load_models([n for n in args.with_.split(",") if n], device=args.device, threads=args.threads)
+    if args.technique == "cross" and len(models) != 1:
+        raise ValueError("live --technique cross takes exactly one model in --with")
+    gate = 10 ** (args.gate / 20)
+
+    def process(window: np.ndarray, rate: int) -> np.ndarray:
+        if np.sqrt(np.mean(np.square(window))) < gate:
+            return np.zeros_like(window)  # silence in, silence out
+        if args.technique == "cross":
+            return cross(window, rate, models[0], args.strength, args.steps, args.seed)
+        result = accompany(window, rate, models, args.strength, args.steps, args.seed, args.layer_gain)
+        return np.sum(list(result.layers.values()), axis=0)
+
+    def device(value: str | None):
+        return int(value) if value is not None and value.isdigit() else value
+
+    stats = run_live(
+        process, args.window, args.duration, device(args.input_device), device(args.output_device),
+        args.budget, args.monitor,
+    )
+    if args.stats:
+        Path(args.stats).write_text(stats.to_json())
+        print(args.stats)
+    return 0
+
+
 def add_commands(sub) -> None:
     from engine.samplers import SAMPLERS
 
@@ -140,3 +174,22 @@ def add_commands(sub) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--sampler", choices=SAMPLERS)
     p.set_defaults(func=cmd_send)
+
+    p = sub.add_parser("live", help="live input: play or sing, hear generated layers after a fixed, reported latency")
+    p.add_argument("--with", dest="with_", required=True, help="instrument model(s), comma-separated")
+    p.add_argument("--technique", choices=["accompany", "cross"], default="accompany")
+    p.add_argument("--input-device", help="sounddevice input (index or name; default: the system default)")
+    p.add_argument("--output-device", help="sounddevice output (index or name)")
+    p.add_argument("--window", type=float, default=2.0, help="seconds of input per generated window")
+    p.add_argument("--budget", type=float, help="compute allowance per window, s (default: measured at start)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    p.add_argument("--monitor", action="store_true", help="mix the dry input into the output")
+    p.add_argument("--gate", type=float, default=-50.0, help="windows quieter than this (dBFS RMS) give silence")
+    p.add_argument("--strength", type=float, default=0.5)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--layer-gain", type=float, default=-3.0)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--device", default="auto", help="ONNX Runtime device: auto, cpu, cuda, ...")
+    p.add_argument("--stats", help="write the run's statistics (latency, late/dropped windows, levels) as JSON here")
+    p.set_defaults(func=cmd_live)

@@ -1,0 +1,239 @@
+"""``diffband live``: audio in -> layers out, with a constant, reported latency.
+
+The sounddevice callback only copies: input into a ring buffer, and a scheduled
+block out of the output ring (then zeroes it).  A worker thread waits for each
+filled window (hop = window minus a crossfade), turns it into layers with the
+engine, and adds them, crossfaded, into the output ring at
+
+    output start = input start + latency,   latency = window + compute budget,
+
+so every window comes out the same time after it went in.  A window that is not
+ready in time plays late and partially (counted as late); if the worker falls a
+whole window behind it skips to the newest one (counted as dropped); device
+under-/overflows are counted.  Nothing in the audio path raises.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+
+#: Share of the window crossfaded with its neighbour.
+FADE_SHARE = 0.1
+
+
+@dataclass
+class LiveStats:
+    sample_rate: int = 0
+    window_seconds: float = 0.0
+    compute_budget_seconds: float = 0.0
+    latency_seconds: float = 0.0  # window + compute budget: input -> output on the stream's timeline
+    device_latency_seconds: list[float] = field(default_factory=list)  # (input, output) reported by the device
+    windows: int = 0
+    late_windows: int = 0
+    dropped_windows: int = 0
+    input_overflows: int = 0
+    output_underflows: int = 0
+    callbacks: int = 0
+    compute_seconds: list[float] = field(default_factory=list)
+    output_peak: float = 0.0
+    output_rms: float = 0.0
+    input_rms: float = 0.0
+
+    def summary(self) -> str:
+        mean = float(np.mean(self.compute_seconds)) if self.compute_seconds else 0.0
+        return (
+            f"windows {self.windows} (late {self.late_windows}, dropped {self.dropped_windows}), "
+            f"compute {mean:.2f} s/window, latency {self.latency_seconds:.2f} s, "
+            f"overflows {self.input_overflows}, underflows {self.output_underflows}, "
+            f"output rms {20 * np.log10(self.output_rms + 1e-12):.1f} dBFS"
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+class Ring:
+    """Fixed float32 ring addressed by absolute frame number (one writer, one reader)."""
+
+    def __init__(self, frames: int, channels: int):
+        self.data = np.zeros((frames, channels), dtype=np.float32)
+        self.size = frames
+
+    def _spans(self, start: int, count: int):
+        first = start % self.size
+        head = min(count, self.size - first)
+        yield first, 0, head
+        if head < count:
+            yield 0, head, count - head
+
+    def write(self, start: int, block: np.ndarray) -> None:
+        for at, offset, n in self._spans(start, block.shape[0]):
+            self.data[at : at + n] = block[offset : offset + n]
+
+    def add(self, start: int, block: np.ndarray) -> None:
+        for at, offset, n in self._spans(start, block.shape[0]):
+            self.data[at : at + n] += block[offset : offset + n]
+
+    def read(self, start: int, out: np.ndarray, clear: bool = False) -> None:
+        for at, offset, n in self._spans(start, out.shape[0]):
+            out[offset : offset + n] = self.data[at : at + n]
+            if clear:
+                self.data[at : at + n] = 0.0
+
+
+Process = Callable[[np.ndarray, int], np.ndarray]  # mono window at the device rate -> mono layer mix
+
+
+class LiveEngine:
+    """The ring buffers, the callback and the worker; the stream itself is opened by ``run_live``."""
+
+    def __init__(self, process: Process, sample_rate: int, window_seconds: float, budget_seconds: float, out_channels: int,
+                 monitor: bool = False):
+        self.process = process
+        self.rate = sample_rate
+        self.window = int(round(window_seconds * sample_rate))
+        self.fade = int(FADE_SHARE * self.window)
+        self.hop = self.window - self.fade
+        self.delay = self.window + int(round(budget_seconds * sample_rate))
+        self.monitor = monitor
+        capacity = 4 * (self.window + self.delay)
+        self.inputs = Ring(capacity, 1)
+        self.outputs = Ring(capacity, out_channels)
+        self.frames_in = 0  # frames the callback has seen (the stream's timeline)
+        self.stop_event = threading.Event()
+        self.stats = LiveStats(
+            sample_rate=sample_rate, window_seconds=self.window / sample_rate,
+            compute_budget_seconds=(self.delay - self.window) / sample_rate, latency_seconds=self.delay / sample_rate,
+        )
+        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(self.fade) + 0.5) / max(self.fade, 1))
+        self.weight = np.ones(self.window, dtype=np.float32)
+        self.weight[: self.fade] = ramp
+        self.weight[self.window - self.fade :] = ramp[::-1]
+        self._energy_out = 0.0
+        self._energy_in = 0.0
+        self._block = np.zeros((0, out_channels), dtype=np.float32)
+
+    # ---- audio thread: copy in, copy out, count; nothing else ----
+    def callback(self, indata, outdata, frames, _time, status) -> None:
+        if status.input_overflow:
+            self.stats.input_overflows += 1
+        if status.output_underflow:
+            self.stats.output_underflows += 1
+        start = self.frames_in
+        mono = indata.mean(axis=1, keepdims=True) if indata.shape[1] > 1 else indata
+        self.inputs.write(start, mono)
+        self.outputs.read(start, outdata, clear=True)
+        if self.monitor:
+            outdata += mono
+        self.frames_in = start + frames
+        self.stats.callbacks += 1
+        self._energy_out += float(np.square(outdata).sum()) / outdata.shape[1]
+        self._energy_in += float(np.square(mono).sum())
+        peak = float(np.abs(outdata).max()) if frames else 0.0
+        if peak > self.stats.output_peak:
+            self.stats.output_peak = peak
+
+    # ---- worker thread ----
+    def work(self) -> None:
+        next_start = 0
+        window = np.zeros(self.window, dtype=np.float32)
+        while not self.stop_event.is_set():
+            if self.frames_in < next_start + self.window:
+                time.sleep(0.005)
+                continue
+            newest = (self.frames_in - self.window) // self.hop * self.hop
+            if newest > next_start:  # fell behind: skip to the newest complete window
+                self.stats.dropped_windows += (newest - next_start) // self.hop
+                next_start = newest
+            self.inputs.read(next_start, window[:, None])
+            began = time.perf_counter()
+            try:
+                layer = np.asarray(self.process(window.copy(), self.rate), dtype=np.float32).reshape(-1)[: self.window]
+            except Exception as error:  # a failed window is silence, not a crash
+                print(f"live: window at {next_start / self.rate:.1f} s failed: {error}")
+                layer = np.zeros(self.window, dtype=np.float32)
+            self.stats.compute_seconds.append(time.perf_counter() - began)
+            if layer.size < self.window:
+                layer = np.pad(layer, (0, self.window - layer.size))
+            faded = (layer * self.weight)[:, None].repeat(self.outputs.data.shape[1], axis=1)
+            out_start = next_start + self.delay
+            now = self.frames_in
+            if now > out_start:  # late: the part already played is lost
+                self.stats.late_windows += 1
+                skip = min(now - out_start, self.window)
+                out_start, faded = out_start + skip, faded[skip:]
+            self.outputs.add(out_start, faded)
+            self.stats.windows += 1
+            next_start += self.hop
+
+    def finish(self) -> LiveStats:
+        self.stop_event.set()
+        frames = max(self.frames_in, 1)
+        self.stats.output_rms = float(np.sqrt(self._energy_out / frames))
+        self.stats.input_rms = float(np.sqrt(self._energy_in / frames))
+        return self.stats
+
+
+def measure_budget(process: Process, sample_rate: int, window_seconds: float, runs: int = 2) -> float:
+    """Compute time allowance: 1.5x the slowest of ``runs`` timed windows (after one untimed
+    warm-up, which pays for first-run allocations), plus 50 ms."""
+    rng = np.random.default_rng(0)
+    probe = (0.1 * rng.standard_normal(int(window_seconds * sample_rate))).astype(np.float32)
+    times = []
+    for _ in range(runs + 1):
+        began = time.perf_counter()
+        process(probe, sample_rate)
+        times.append(time.perf_counter() - began)
+    return 1.5 * max(times[1:]) + 0.05
+
+
+def run_live(
+    process: Process,
+    window_seconds: float,
+    duration: float | None = None,
+    input_device=None,
+    output_device=None,
+    budget_seconds: float | None = None,
+    monitor: bool = False,
+    report: Callable[[str], None] = print,
+) -> LiveStats:
+    """Open a duplex stream, run until ``duration`` seconds pass (or Ctrl-C), return the stats."""
+    import sounddevice as sd
+
+    in_info = sd.query_devices(input_device, "input")
+    out_info = sd.query_devices(output_device, "output")
+    rate = int(out_info["default_samplerate"])
+    in_channels = min(2, int(in_info["max_input_channels"]))
+    out_channels = min(2, int(out_info["max_output_channels"]))
+    if in_channels < 1 or out_channels < 1:
+        raise ValueError(f"need an input and an output device; got {in_info['name']!r} and {out_info['name']!r}")
+    if budget_seconds is None:
+        budget_seconds = measure_budget(process, rate, window_seconds)
+    engine = LiveEngine(process, rate, window_seconds, budget_seconds, out_channels, monitor)
+    report(
+        f"live: {in_info['name']} -> {out_info['name']} at {rate} Hz; latency {engine.stats.latency_seconds:.2f} s "
+        f"(window {engine.stats.window_seconds:.2f} s + compute budget {engine.stats.compute_budget_seconds:.2f} s)"
+    )
+    worker = threading.Thread(target=engine.work, name="diffband-live", daemon=True)
+    with sd.Stream(
+        samplerate=rate, channels=(in_channels, out_channels), dtype="float32", callback=engine.callback,
+        device=(input_device, output_device),
+    ) as stream:
+        engine.stats.device_latency_seconds = [float(x) for x in np.atleast_1d(stream.latency)]
+        worker.start()
+        began = time.monotonic()
+        try:
+            while duration is None or time.monotonic() - began < duration:
+                time.sleep(0.1)
+        except KeyboardInterrupt:
+            pass
+        stats = engine.finish()
+    worker.join(timeout=30)
+    report("live: " + stats.summary())
+    return stats

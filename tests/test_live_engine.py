@@ -1,0 +1,80 @@
+"""The live engine's timing, driven callback by callback: constant latency, crossfades that
+add up, and late windows counted instead of crashing."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import SimpleNamespace
+
+import numpy as np
+
+from bridge.live import LiveEngine
+
+RATE = 8000
+BLOCK = 256
+OK = SimpleNamespace(input_overflow=False, output_underflow=False)
+
+
+def drive(engine: LiveEngine, signal: np.ndarray, wait_for_windows: bool = True) -> np.ndarray:
+    """Feed ``signal`` through ``engine.callback`` block by block, as an audio device would."""
+    worker = threading.Thread(target=engine.work, daemon=True)
+    worker.start()
+    out = np.zeros((signal.size, 1), dtype=np.float32)
+    for start in range(0, signal.size - BLOCK + 1, BLOCK):
+        before = engine.frames_in
+        engine.callback(signal[start : start + BLOCK, None], out[start : start + BLOCK], BLOCK, None, OK)
+        due = (engine.frames_in - engine.window) // engine.hop + 1 if engine.frames_in >= engine.window else 0
+        crossed = before < engine.window + (due - 1) * engine.hop <= engine.frames_in
+        deadline = time.monotonic() + 5
+        while wait_for_windows and crossed and engine.stats.windows < due and time.monotonic() < deadline:
+            time.sleep(0.001)
+    engine.finish()
+    worker.join(timeout=5)
+    return out[:, 0]
+
+
+def test_output_is_the_processed_input_after_exactly_the_reported_latency():
+    t = np.arange(RATE * 6) / RATE
+    signal = (0.5 * np.sin(2 * np.pi * 220 * t) * (1 + 0.5 * np.sin(2 * np.pi * 0.7 * t))).astype(np.float32)
+    engine = LiveEngine(lambda window, rate: 0.5 * window, RATE, window_seconds=0.5, budget_seconds=0.25, out_channels=1)
+    out = drive(engine, signal)
+    delay = engine.delay
+    assert engine.stats.latency_seconds == delay / RATE == 0.75
+    assert np.all(out[:delay] == 0)  # nothing before the latency has passed
+    steady = slice(delay + engine.fade, signal.size - engine.window)  # after the first fade-in
+    np.testing.assert_allclose(out[steady], 0.5 * signal[steady.start - delay : steady.stop - delay], atol=1e-5)
+    assert engine.stats.late_windows == engine.stats.dropped_windows == 0
+    assert engine.stats.windows >= 9
+
+
+def test_slow_windows_are_counted_late_and_dropped_not_crashed():
+    def slow(window, rate):
+        time.sleep(0.3)
+        return window
+
+    engine = LiveEngine(slow, RATE, window_seconds=0.25, budget_seconds=0.01, out_channels=2)
+    signal = np.ones(RATE * 3, dtype=np.float32) * 0.1
+    worker = threading.Thread(target=engine.work, daemon=True)
+    worker.start()
+    out = np.zeros((BLOCK, 2), dtype=np.float32)
+    for _ in range(signal.size // BLOCK):  # real time: the device does not wait for the worker
+        engine.callback(signal[:BLOCK, None], out, BLOCK, None, OK)
+        time.sleep(BLOCK / RATE)
+    stats = engine.finish()
+    worker.join(timeout=5)
+    assert stats.windows >= 2
+    assert stats.late_windows >= 1 and stats.dropped_windows >= 1
+
+
+def test_failing_window_gives_silence_and_overflows_are_counted():
+    def broken(window, rate):
+        raise RuntimeError("model exploded")
+
+    engine = LiveEngine(broken, RATE, window_seconds=0.25, budget_seconds=0.05, out_channels=1)
+    bad = SimpleNamespace(input_overflow=True, output_underflow=True)
+    engine.callback(np.zeros((BLOCK, 1), np.float32), np.zeros((BLOCK, 1), np.float32), BLOCK, None, bad)
+    out = drive(engine, np.full(RATE * 2, 0.2, dtype=np.float32))
+    assert np.all(out == 0)
+    assert engine.stats.windows >= 3
+    assert engine.stats.input_overflows == 1 and engine.stats.output_underflows == 1
