@@ -190,7 +190,7 @@ def job_options(technique: str, raw: dict[str, Any], job_id: str = "") -> dict[s
         if isinstance(value, float) and value != value:
             raise ProtocolError("bad_args", f"option {key} is NaN", job_id)
         out[key] = value
-    names = [n.strip() for n in (out["with"] or "").split(",") if n.strip()]
+    names = [n for n in re.split(r"[,+\s]+", out["with"] or "") if n]  # Max sends "+": "," splits its messages
     if not names:
         raise ProtocolError("bad_args", f"{technique} needs the option 'with' (instrument model names)", job_id)
     if technique == "cross" and len(names) != 1:
