@@ -271,3 +271,52 @@ def test_queue_and_per_client_limits(models, folder, vocal):
             a.expect("/diffband/cancelled")
             b.expect("/diffband/cancelled")
         assert_alive(srv)
+
+
+# ---- the commands: diffband serve in its own process (torch blocked), diffband send ---------------
+def test_cli_serve_and_send(tmp_path, vocal):
+    import subprocess
+    import sys
+
+    from tests.test_cli_runtime import BLOCK_TORCH
+
+    port = free_udp_port()
+    allowed = tmp_path / "allowed"
+    block = BLOCK_TORCH.replace(", 'export', 'bridge'", "")  # the server runs without torch
+    assert block != BLOCK_TORCH
+    code = block + "import sys; from bridge.cli import main; sys.exit(main(sys.argv[1:]))"
+    server = subprocess.Popen(
+        [sys.executable, "-c", code, "serve", "--port", str(port), "--allow", str(allowed), "--models", "violin,guitar",
+         "--threads", "1"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+    def send(*args: str, timeout: str = "120") -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "bridge.cli", "send", *args, "--port", str(port), "--timeout", timeout],
+                              cwd=REPO, capture_output=True, text=True, timeout=300)
+
+    try:
+        deadline = time.monotonic() + 60
+        while (ping := send("ping", timeout="1")).returncode != 0:  # until the server is up
+            assert server.poll() is None and time.monotonic() < deadline, server.stdout.read() if server.poll() is not None else ping.stderr
+        assert ping.stdout.startswith(f"pong {__version__}")
+        status = send("status", "--tcp")
+        assert f"folder: {allowed.resolve()}" in status.stdout
+
+        sf.write(allowed / "take.wav", vocal, RATE)
+        job = send("accompany", str(allowed / "take.wav"), "--with", "violin,guitar", "--steps", "4", "--job", "cli1")
+        assert job.returncode == 0, job.stderr
+        assert (allowed / "diffband-out" / "cli1_mix.wav").exists() and "done in" in job.stdout
+
+        outside = tmp_path / "outside.wav"
+        sf.write(outside, vocal, RATE)
+        refused = send("cross", str(outside), "--with", "violin")
+        assert refused.returncode == 1 and "path_refused" in refused.stderr
+        streamed = send("cross", str(outside), "--with", "violin", "--steps", "4", "--buffer", "--job", "cli2",
+                        "-o", str(tmp_path / "back"))
+        assert streamed.returncode == 0, streamed.stderr
+        audio, rate = sf.read(tmp_path / "back" / "cli2_violin.wav")
+        assert rate == RATE and audio.shape == vocal.shape
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
