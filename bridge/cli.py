@@ -241,9 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sampling(p)
     p.set_defaults(func=cmd_accompany)
 
-    from bridge.cli_bridge import add_commands
+    from bridge import cli_bridge, cli_eval
 
-    add_commands(sub)
+    cli_bridge.add_commands(sub)
+    cli_eval.add_commands(sub)
     for entry in sorted(entry_points(group="diffband.commands"), key=lambda e: e.name):
         entry.load()(sub)
     return parser

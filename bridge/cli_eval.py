@@ -1,0 +1,140 @@
+"""``diffband eval fad`` and ``diffband eval sweep``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x]
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x]
+
+
+def _embedding(args: argparse.Namespace):
+    from engine.embeddings import load_embedding
+
+    return load_embedding(args.embedding, args.vggish_weights, args.vggish_pca)
+
+
+def cmd_fad(args: argparse.Namespace) -> int:
+    from engine.embeddings import embed_folder
+    from engine.fad import fad, fad_inf
+
+    embedding = _embedding(args)
+    reference, n_ref = embed_folder(embedding, args.reference)
+    test, n_test = embed_folder(embedding, args.test)
+    print(f"embedding {embedding.name}: reference {n_ref} files / {len(reference)} frames, "
+          f"test {n_test} files / {len(test)} frames")
+    if args.inf:
+        result = fad_inf(reference, test)
+        print(f"FAD-inf fit: slope {result.slope:.3f}, r2 {result.r2:.3f}, subsets {[n for n, _ in result.points]}")
+        print(f"{result.score:.4f}")
+    else:
+        print(f"{fad(reference, test):.4f}")
+    return 0
+
+
+def _source_set(spec: str, clips: int, seed: int, like, device: str):
+    from engine.embeddings import audio_files, read_mono
+    from engine.model import load_models
+    from engine.sweep import generated_set, window_clips
+
+    if Path(spec).is_dir():
+        return Path(spec).name, window_clips(like, [read_mono(p) for p in audio_files(spec)], clips), None
+    [model] = load_models([spec], device=device)
+    return model.name, generated_set(model, clips, 50, seed), model
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from engine.embeddings import embed_clips, embed_folder
+    from engine.model import load_models
+    from engine.sweep import (
+        cross_sweep, generated_set, markdown_table, read_rows, recommend, save_heatmaps, split_sweep,
+    )
+
+    [target] = load_models([args.to], device=args.device)
+    embedding = _embedding(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name, source, source_model = _source_set(args.source, args.clips, args.seed, target, args.device)
+    if args.reference:
+        reference, n_ref = embed_folder(embedding, args.reference)
+        reference_label = f"{n_ref} files in {args.reference}"
+    else:
+        ref_set = generated_set(target, 2 * args.clips, 50, args.seed + 1)
+        reference = embed_clips(embedding, [(a, ref_set.rate) for a in ref_set.audio])
+        reference_label = f"{2 * args.clips} generations of the {target.name} model (no --reference given)"
+    direction = f"{name}->{target.name}"
+    strengths, steps = _floats(args.strengths), _ints(args.steps)
+    splits = _floats(args.splits) if args.splits and source_model is not None else []
+    bar = tqdm(total=len(strengths) * len(steps) + len(splits), desc=f"sweep {direction}", unit="cell")
+    tick = lambda label: (bar.set_postfix_str(label), bar.update(1))  # noqa: E731
+    cross_csv = out / "cross.csv"
+    cross_sweep(direction, source, target, reference, embedding, strengths, steps, cross_csv, args.seed, tick)
+    if splits:
+        split_sweep(direction, source_model, target, reference, embedding, splits, args.split_steps, args.clips,
+                    out / "split.csv", args.seed, tick)
+    bar.close()
+
+    rows = [r for r in read_rows(cross_csv) if r["embedding"] == embedding.name]
+    report = [f"# Cross-diffusion sweep ({embedding.name} embedding)", "",
+              f"Source clips: {len(source.audio)} windows of {source.audio[0].size / source.rate:.2f} s; "
+              f"reference for {target.name}: {reference_label}.", ""]
+    for d in sorted({r["direction"] for r in rows}):
+        mine = [r for r in rows if r["direction"] == d]
+        png = save_heatmaps(mine, out / f"heatmap_{d.replace('->', '_to_')}.png", f"{d} ({embedding.name})")
+        report += [f"## {d}", "", f"![heatmaps]({png.name})", ""]
+        for value, label in (("fad_target", "FAD to target"), ("fad_source", "FAD to source"), ("melody", "melody preservation")):
+            report += [f"**{label}**", "", markdown_table(mine, value), ""]
+    if rows:
+        best = recommend(rows)
+        report += [f"Recommended (lowest FAD to target with melody >= 0.6, over all directions): strength "
+                   f"{best['strength']:g}, {best['steps']} steps (FAD to target {best['fad_target']:.2f}, melody {best['melody']:.2f})."]
+        print(f"recommended: strength {best['strength']:g}, steps {best['steps']}")
+    if (out / "split.csv").exists():
+        split_rows = [r for r in read_rows(out / "split.csv") if r["embedding"] == embedding.name]
+        report += ["", "## Double-diffusion: pair similarity vs split", "",
+                   "| pair | split | pair melody | pair image corr | FAD(second layer, target ref) |", "|---|---|---|---|---|"]
+        report += [f"| {r['pair']} | {r['split']} | {r['pair_melody']} | {r['pair_image_corr']} | {r['fad_target_b']} |"
+                   for r in split_rows]
+    (out / "tables.md").write_text("\n".join(report) + "\n")
+    print(out / "tables.md")
+    return 0
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("eval", help="evaluation: Fréchet Audio Distance, cross-diffusion sweeps")
+    eval_sub = p.add_subparsers(dest="eval_command", metavar="EVAL", required=True)
+
+    def embedding_options(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--embedding", default="mfcc-stats", choices=["mfcc-stats", "vggish"])
+        q.add_argument("--vggish-weights", help="standard VGGish weights (torchvggish .pth, or .npz of its arrays)")
+        q.add_argument("--vggish-pca", help="optional VGGish PCA parameters (pca_eigen_vectors, pca_means)")
+
+    q = eval_sub.add_parser("fad", help="FAD between two folders of audio (value on the last line)")
+    q.add_argument("reference")
+    q.add_argument("test")
+    q.add_argument("--inf", action="store_true", help="FAD-inf: extrapolate to an infinite test set")
+    embedding_options(q)
+    q.set_defaults(func=cmd_fad)
+
+    q = eval_sub.add_parser("sweep", help="cross-diffusion over strength x steps: FAD tables, heatmaps, a recommendation")
+    q.add_argument("--from", dest="source", required=True, help="folder of source audio, or a source model name")
+    q.add_argument("--to", required=True, help="target model")
+    q.add_argument("--reference", help="folder of real target-instrument audio (default: target model generations)")
+    q.add_argument("--strengths", default="0,0.2,0.4,0.6,0.8,1.0", help="the report's 0,100..500 of 500 steps")
+    q.add_argument("--steps", default="10,20,30,40,50", help="sampler steps over the whole schedule")
+    q.add_argument("--clips", type=int, default=8)
+    q.add_argument("--splits", help="double-diffusion splits to sweep, e.g. 0,0.2,0.4,0.6,0.8 (source must be a model)")
+    q.add_argument("--split-steps", type=int, default=30)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--device", default="auto")
+    q.add_argument("-o", "--out", default="out/sweep")
+    embedding_options(q)
+    q.set_defaults(func=cmd_sweep)
