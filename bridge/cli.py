@@ -187,11 +187,12 @@ def cmd_accompany(args: argparse.Namespace) -> int:
 
 
 def _add_sampling(parser: argparse.ArgumentParser, strength: bool = True) -> None:
+    from engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
     from engine.samplers import SAMPLERS
 
     if strength:
-        parser.add_argument("--strength", type=float, default=0.5, help="t/T the source is diffused to (0 keeps it, 1 ignores it)")
-    parser.add_argument("--steps", type=int, default=50, help="sampler steps over the whole schedule")
+        parser.add_argument("--strength", type=float, default=DEFAULT_STRENGTH, help="t/T the source is diffused to (0 keeps it, 1 ignores it; default from docs/results.md)")
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="sampler steps over the whole schedule (default from docs/results.md)")
     parser.add_argument("--sampler", choices=SAMPLERS, default="ddim", help="ddim (deterministic at eta 0) or ddpm (ancestral)")
     parser.add_argument("--eta", type=float, default=0.0, help="DDIM eta (0: deterministic)")
     parser.add_argument("--seed", type=int, default=0)

@@ -7,6 +7,7 @@ import time
 import uuid
 from pathlib import Path
 
+from engine.defaults import DEFAULT_STRENGTH
 from bridge.protocol import DEFAULT_HOST, DEFAULT_PORT, OPTIONS, TECHNIQUES
 
 
@@ -185,7 +186,7 @@ def add_commands(sub) -> None:
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--monitor", action="store_true", help="mix the dry input into the output")
     p.add_argument("--gate", type=float, default=-50.0, help="windows quieter than this (dBFS RMS) give silence")
-    p.add_argument("--strength", type=float, default=0.5)
+    p.add_argument("--strength", type=float, default=DEFAULT_STRENGTH)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--layer-gain", type=float, default=-3.0)

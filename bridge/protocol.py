@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
 from engine.samplers import SAMPLERS
 
 DEFAULT_HOST = "127.0.0.1"
@@ -100,8 +101,8 @@ TECHNIQUES = ("cross", "accompany", "chorus")
 #: Job options: name -> (type, default).  ``with`` names the instrument model(s).
 OPTIONS: dict[str, tuple[type, Any]] = {
     "with": (str, None),
-    "strength": (float, 0.5),
-    "steps": (int, 50),
+    "strength": (float, DEFAULT_STRENGTH),
+    "steps": (int, DEFAULT_STEPS),
     "seed": (int, 0),
     "sampler": (str, "ddim"),
     "eta": (float, 0.0),

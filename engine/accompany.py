@@ -11,6 +11,7 @@ import pyloudnorm
 from scipy.signal import butter, sosfiltfilt
 
 from engine.bundle import check_compatible
+from engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
 from engine.cross import DEFAULT_OVERLAP, cross_images, decode_windows, encode_windows
 from engine.model import DiffusionModel
 from engine.windowing import DEFAULT_MAX_SECONDS, as_float32, from_model_mono, peak_gain
@@ -68,8 +69,8 @@ def accompany(
     vocals: np.ndarray,
     sample_rate: int,
     instruments: list[DiffusionModel],
-    strength: float = 0.5,
-    steps: int = 50,
+    strength: float = DEFAULT_STRENGTH,
+    steps: int = DEFAULT_STEPS,
     seed: int = 0,
     layer_gain_db: float | list[float] = -3.0,
     overlap: float = DEFAULT_OVERLAP,

@@ -12,6 +12,7 @@ from typing import Callable
 import numpy as np
 
 from engine.bundle import check_compatible
+from engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
 from engine.model import DiffusionModel
 from engine.samplers import make_sampler
 from engine.windowing import DEFAULT_MAX_SECONDS, check_audio, from_model_mono, overlap_add, split, to_model_mono
@@ -49,7 +50,7 @@ def cross_images(
     target: DiffusionModel,
     images: np.ndarray,
     strength: float,
-    steps: int = 50,
+    steps: int = DEFAULT_STEPS,
     seed: int = 0,
     eta: float = 0.0,
     progress: Progress | None = None,
@@ -103,8 +104,8 @@ def cross(
     audio: np.ndarray,
     sample_rate: int,
     target: DiffusionModel,
-    strength: float = 0.5,
-    steps: int = 50,
+    strength: float = DEFAULT_STRENGTH,
+    steps: int = DEFAULT_STEPS,
     seed: int = 0,
     eta: float = 0.0,
     overlap: float = DEFAULT_OVERLAP,

@@ -157,9 +157,10 @@ def grid(rows: list[dict], value: str) -> tuple[list[float], list[int], np.ndarr
     return strengths, steps, table
 
 
-def recommend(rows: list[dict], min_melody: float = 0.6) -> dict:
-    """The cell closest to the target (lowest FAD-to-target) that keeps the melody
-    (chroma similarity >= ``min_melody``), averaged over directions; fewer steps on ties."""
+def recommend(rows: list[dict], min_melody: float = 0.6, step_tolerance: float = 0.02) -> dict:
+    """The strength closest to the target (lowest FAD-to-target, averaged over directions)
+    that keeps the melody (chroma similarity >= ``min_melody``); at that strength, the
+    fewest steps whose FAD-to-target is within ``step_tolerance`` of the best."""
     cells: dict[tuple[float, int], list[dict]] = {}
     for r in rows:
         cells.setdefault((float(r["strength"]), int(r["steps"])), []).append(r)
@@ -172,8 +173,11 @@ def recommend(rows: list[dict], min_melody: float = 0.6) -> dict:
         scored.append((target, steps, strength, melody))
     if not scored:
         raise ValueError(f"no cell keeps the melody (chroma similarity >= {min_melody})")
-    target, steps, strength, melody = min(scored)
-    return {"strength": strength, "steps": steps, "fad_target": target, "melody": melody}
+    best_strength = min(scored)[2]
+    same = sorted((steps, target, melody) for target, steps, strength, melody in scored if strength == best_strength)
+    floor = min(target for _, target, _ in same)
+    steps, target, melody = next(c for c in same if c[1] <= floor * (1 + step_tolerance))
+    return {"strength": best_strength, "steps": steps, "fad_target": target, "melody": melody}
 
 
 def markdown_table(rows: list[dict], value: str, digits: int = 2) -> str:
