@@ -38,6 +38,27 @@ def cmd_fad(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_melody(args: argparse.Namespace) -> int:
+    from engine import notes
+    from engine.embeddings import read_mono
+    from engine.melody import chroma_similarity
+
+    import soxr
+
+    source, rate = read_mono(Path(args.source))
+    output, out_rate = read_mono(Path(args.output))
+    if out_rate != rate:
+        output = soxr.resample(output, out_rate, rate)
+    print(f"chroma cosine: {chroma_similarity(source, output, rate):.4f}")
+    if notes.available():
+        scores = notes.note_f1(source, output, rate)
+        print(f"note onset+pitch (basic-pitch, mir_eval): precision {scores['precision']:.3f} "
+              f"recall {scores['recall']:.3f} F1 {scores['f1']:.3f}")
+    else:
+        print("note F1: basic-pitch not installed (pip install 'diffband[notes]' && pip install --no-deps basic-pitch)")
+    return 0
+
+
 def _source_set(spec: str, clips: int, seed: int, like, device: str):
     from engine.embeddings import audio_files, read_mono
     from engine.model import load_models
@@ -123,6 +144,11 @@ def add_commands(sub) -> None:
     q.add_argument("--inf", action="store_true", help="FAD-inf: extrapolate to an infinite test set")
     embedding_options(q)
     q.set_defaults(func=cmd_fad)
+
+    q = eval_sub.add_parser("melody", help="melody preservation of OUTPUT against SOURCE (chroma cosine, note F1)")
+    q.add_argument("source")
+    q.add_argument("output")
+    q.set_defaults(func=cmd_melody)
 
     q = eval_sub.add_parser("sweep", help="cross-diffusion over strength x steps: FAD tables, heatmaps, a recommendation")
     q.add_argument("--from", dest="source", required=True, help="folder of source audio, or a source model name")

@@ -75,3 +75,10 @@ def test_eval_sweep_on_shipped_models_with_split_sweep(tmp_path):
     assert by_split["1"] == pytest.approx(1.0)  # split at the end: both layers are the source's trunk
     assert by_split["0"] < by_split["1"]
     assert "generations of the violin model" in (out / "tables.md").read_text()
+
+
+def test_eval_melody_scores_identity_as_one(folders):
+    clip = str(sorted((folders / "violin").iterdir())[0])
+    result = diffband("eval", "melody", clip, clip)
+    assert result.returncode == 0, result.stderr
+    assert "chroma cosine: 1.0000" in result.stdout and "F1 1.000" in result.stdout

@@ -138,3 +138,14 @@ def test_chroma_similarity_identity_and_unrelated(renders):
     assert unrelated < 0.8, unrelated
     with pytest.raises(ValueError, match="silent"):
         chroma_similarity(np.zeros(22050), clip[:22050], 22050)
+
+
+def test_note_f1_identity_and_unrelated(renders):
+    from engine import notes
+
+    if not notes.available():
+        pytest.fail("basic-pitch is not installed (.ci/setup installs it: pip install --no-deps basic-pitch)")
+    clip = renders["violin"][0]
+    assert notes.note_f1(clip, clip, 22050)["f1"] == pytest.approx(1.0)
+    unrelated = notes.note_f1(clip, renders["violin"][5], 22050)  # another melody
+    assert unrelated["f1"] < 0.3, unrelated
