@@ -32,7 +32,7 @@ class Gaussian:
 def frechet_distance(a: Gaussian, b: Gaussian, eps: float = 1e-6) -> float:
     """Fréchet distance of two Gaussians; an ``eps`` ridge when the product is singular."""
     diff = a.mean - b.mean
-    covmean, _ = linalg.sqrtm(a.cov @ b.cov, disp=False)
+    covmean = linalg.sqrtm(a.cov @ b.cov)
     if not np.all(np.isfinite(covmean)):
         ridge = np.eye(a.cov.shape[0]) * eps
         covmean = linalg.sqrtm((a.cov + ridge) @ (b.cov + ridge))

@@ -20,7 +20,7 @@ def chroma(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]
     y = np.asarray(audio, dtype=np.float32)
     if sample_rate != RATE:
         y = soxr.resample(y, sample_rate, RATE)
-    c = librosa.feature.chroma_cqt(y=y, sr=RATE, hop_length=HOP)
+    c = librosa.feature.chroma_cqt(y=y, sr=RATE, hop_length=HOP, tuning=0.0)  # A440: no per-clip tuning guess
     rms = librosa.feature.rms(y=y, frame_length=2048, hop_length=HOP)[0]
     n = min(c.shape[1], rms.size)
     return c[:, :n], rms[:n]
