@@ -44,7 +44,13 @@ rate = 44100
 t = np.arange(30 * rate) / rate
 vocal = (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t)) / 2).astype(np.float32)
 accompany(vocal, rate, models[:2], steps=int(sys.argv[2]))
-print(json.dumps({"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+def peak_mb():  # VmHWM is this process's own peak; ru_maxrss can carry the parent's across fork+exec
+    try:
+        line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"peak_rss_mb": peak_mb(),
                   "torch_imported": any(m.split(".")[0] in ("torch", "diffusers") for m in sys.modules)}))
 """
 

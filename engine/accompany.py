@@ -14,7 +14,7 @@ from engine.bundle import check_compatible
 from engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
 from engine.cross import DEFAULT_OVERLAP, cross_images, decode_windows, encode_windows
 from engine.model import DiffusionModel
-from engine.windowing import DEFAULT_MAX_SECONDS, as_float32, from_model_mono, peak_gain
+from engine.windowing import DEFAULT_MAX_SECONDS, as_float32, edge_fade, from_model_mono, peak_gain
 
 Progress = Callable[[int, int], None]
 
@@ -106,7 +106,7 @@ def accompany(
         )
         layer = decode_windows(model, out_images, starts, mono.size, overlap)
         low, high = INSTRUMENT_BANDS.get(model.info.instrument, DEFAULT_BAND)
-        layer = band_pass(layer, model_rate, low, high)
+        layer = edge_fade(band_pass(layer, model_rate, low, high), model_rate)
         layer = from_model_mono(layer, layout, model_rate)
         layer, lufs = match_loudness(layer, sample_rate, target_base + gain)
         name = model.name if model.name not in layers else f"{model.name}_{index}"

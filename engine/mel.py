@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
-import librosa
 import numpy as np
+
+from engine.stft import griffin_lim, mel_filters, stft, window_sum
 
 Reference = Literal["fixed", "peak"]
 
@@ -81,21 +82,14 @@ class MelCodec:
 
     @cached_property
     def mel_basis(self) -> np.ndarray:
-        return librosa.filters.mel(
-            sr=self.sample_rate,
-            n_fft=self.n_fft,
-            n_mels=self.n_mels,
-            fmin=self.fmin,
-            fmax=self.fmax,
-            norm=self.mel_norm,
-        ).astype(np.float32)
+        return mel_filters(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax, self.mel_norm)
 
     @cached_property
     def _magnitude_scale(self) -> float:
         """STFT magnitude of a full-scale sine with a Hann window (fixed reference)."""
         if self.reference == "peak":
             return 1.0
-        return float(np.sum(librosa.filters.get_window("hann", self.n_fft)) / 2.0)
+        return window_sum(self.n_fft) / 2.0
 
     # ------------------------------------------------------------- serialise
     def to_dict(self) -> dict[str, Any]:
@@ -129,8 +123,7 @@ class MelCodec:
         audio = np.asarray(audio, dtype=np.float32)
         if audio.ndim != 1:
             raise ValueError(f"mel codec takes mono audio (1-D), got shape {audio.shape}")
-        stft = librosa.stft(audio, n_fft=self.n_fft, hop_length=self.hop_length, center=True)
-        magnitude = np.abs(stft) / self._magnitude_scale
+        magnitude = (np.abs(stft(audio, self.n_fft, self.hop_length)) / self._magnitude_scale).astype(np.float32)
         return self.mel_basis @ (magnitude**self.power)
 
     def encode(self, audio: np.ndarray) -> np.ndarray:
@@ -178,16 +171,12 @@ class MelCodec:
         # A centred STFT of frames*hop samples has frames+1 columns: repeat the last.
         image = np.concatenate([image, image[:, -1:]], axis=1)
         magnitude = self.image_to_stft_magnitude(image)
-        audio = librosa.griffinlim(
-            magnitude,
-            n_iter=self.griffin_lim_iters if n_iter is None else n_iter,
-            hop_length=self.hop_length,
-            n_fft=self.n_fft,
-            center=True,
-            random_state=np.random.default_rng(seed),
-        )
         target = (image.shape[1] - 1) * self.hop_length
-        return librosa.util.fix_length(audio, size=target).astype(np.float32)
+        audio = griffin_lim(
+            magnitude, self.n_fft, self.hop_length, self.griffin_lim_iters if n_iter is None else n_iter, target,
+            np.random.default_rng(seed),
+        )
+        return audio.astype(np.float32)
 
 
 def nonnegative_least_squares(basis: np.ndarray, target: np.ndarray, iters: int) -> np.ndarray:

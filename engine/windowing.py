@@ -124,3 +124,17 @@ def peak_gain(audio: np.ndarray, ceiling: float = PEAK_CEILING) -> float:
     """Gain (<= 1) that brings ``audio``'s sample peak down to ``ceiling``."""
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     return ceiling / peak if peak > ceiling else 1.0
+
+
+def edge_fade(audio: np.ndarray, sample_rate: int, seconds: float = 0.01) -> np.ndarray:
+    """Raised-cosine fade-in and fade-out of ``seconds`` at the ends: generated audio
+    starts and stops mid-waveform, which clicks (and leaves filter edge transients)."""
+    n = min(int(seconds * sample_rate), audio.shape[0] // 2)
+    if n == 0:
+        return audio
+    ramp = (0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)).astype(np.float32)
+    shape = (n,) + (1,) * (audio.ndim - 1)
+    out = audio.copy()
+    out[:n] *= ramp.reshape(shape)
+    out[-n:] *= ramp[::-1].reshape(shape)
+    return out

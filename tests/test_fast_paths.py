@@ -1,0 +1,64 @@
+"""The engine's fast paths against their reference paths, with stated tolerances:
+batch chunking is exact; the 16-iteration vocoder stays within a spectral-distance
+bound of the training-time 32-iteration one (numbers in bench/RESULTS.md)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import librosa
+import numpy as np
+import pytest
+
+from engine.embeddings import MfccStats, embed_clips
+from engine.fad import fad
+from engine.model import RUNTIME_GRIFFIN_LIM_ITERS, DiffusionModel
+from tests.conftest import REPO, render_clip
+
+
+@pytest.fixture(scope="module")
+def violin():
+    return DiffusionModel.load(REPO / "models" / "violin.onnx", device="cpu")
+
+
+def test_chunked_batches_equal_one_big_batch(violin):
+    x = np.random.default_rng(0).standard_normal((9, 1, *violin.info.image_shape), dtype=np.float32)
+    t = np.full(9, 321.0)
+    assert violin.max_batch < 9
+    chunked = violin(x, t)
+    violin.max_batch, saved = 64, violin.max_batch
+    try:
+        whole = violin(x, t)
+    finally:
+        violin.max_batch = saved
+    np.testing.assert_array_equal(chunked, whole)
+
+
+def spectral_convergence(codec, image, audio) -> float:
+    target = codec.image_to_stft_magnitude(np.concatenate([image, image[:, -1:]], axis=1))
+    got = np.abs(librosa.stft(audio, n_fft=codec.n_fft, hop_length=codec.hop_length))
+    n = min(target.shape[1], got.shape[1])
+    return float(np.linalg.norm(target[:, :n] - got[:, :n]) / np.linalg.norm(target[:, :n]))
+
+
+def test_fast_vocoder_within_bounds_of_the_reference(violin):
+    fast = violin.info.codec
+    reference = replace(fast, griffin_lim_iters=32)
+    assert fast.griffin_lim_iters == RUNTIME_GRIFFIN_LIM_ITERS == 16
+    clips = [render_clip("violin", fast.window_seconds + 0.1, seed)[: fast.window_samples] for seed in (900, 901, 902, 903)]
+    images = [fast.encode(c) for c in clips]
+    fast_audio = [fast.decode(i) for i in images]
+    ref_audio = [reference.decode(i) for i in images]
+    sc_fast = np.mean([spectral_convergence(fast, i, a) for i, a in zip(images, fast_audio)])
+    sc_ref = np.mean([spectral_convergence(fast, i, a) for i, a in zip(images, ref_audio)])
+    assert sc_ref < sc_fast < sc_ref + 0.03 and sc_fast < 0.08, (sc_fast, sc_ref)
+    # the timbre metric of the evaluation barely moves: FAD to the original clips
+    embed = MfccStats()
+    original = embed_clips(embed, [(c, fast.sample_rate) for c in clips])
+    fad_fast = fad(original, embed_clips(embed, [(a, fast.sample_rate) for a in fast_audio]))
+    fad_ref = fad(original, embed_clips(embed, [(a, fast.sample_rate) for a in ref_audio]))
+    assert fad_fast < 1.15 * fad_ref + 50, (fad_fast, fad_ref)
+    for a in fast_audio:  # same level as the reference decode (the codec keeps level)
+        assert a.shape == (fast.window_samples,)
+    rms = lambda xs: 20 * np.log10(np.sqrt(np.mean(np.concatenate(xs) ** 2)))  # noqa: E731
+    assert abs(rms(fast_audio) - rms(ref_audio)) < 0.5
