@@ -167,14 +167,15 @@ def cmd_double(args: argparse.Namespace) -> int:
 
 def cmd_accompany(args: argparse.Namespace) -> int:
     from engine.accompany import accompany
-    from engine.model import load_models
+    from engine.model import load_models, threads_per_model
 
     vocals, rate = _read_audio(args.input)
-    models = load_models([n for n in args.with_.split(",") if n], device=args.device)
+    names = [n for n in args.with_.split(",") if n]
+    models = load_models(names, device=args.device, threads=threads_per_model(len(names)))
     with _StepBar(f"accompany with {','.join(m.name for m in models)}") as bar:
         result = accompany(
             vocals, rate, models, args.strength, args.steps, args.seed, args.layer_gain,
-            progress=bar, eta=args.eta, sampler_kind=args.sampler,
+            progress=bar, eta=args.eta, sampler_kind=args.sampler, workers=len(models),
         )
     out = Path(args.out)
     for name, layer in result.layers.items():

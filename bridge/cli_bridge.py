@@ -113,9 +113,10 @@ def cmd_live(args: argparse.Namespace) -> int:
     from bridge.live import run_live
     from engine.accompany import accompany
     from engine.cross import cross
-    from engine.model import load_models
+    from engine.model import load_models, threads_per_model
 
-    models = load_models([n for n in args.with_.split(",") if n], device=args.device, threads=args.threads)
+    names = [n for n in args.with_.split(",") if n]
+    models = load_models(names, device=args.device, threads=args.threads or threads_per_model(len(names)))
     if args.technique == "cross" and len(models) != 1:
         raise ValueError("live --technique cross takes exactly one model in --with")
     gate = 10 ** (args.gate / 20)
@@ -125,7 +126,8 @@ def cmd_live(args: argparse.Namespace) -> int:
             return np.zeros_like(window)  # silence in, silence out
         if args.technique == "cross":
             return cross(window, rate, models[0], args.strength, args.steps, args.seed)
-        result = accompany(window, rate, models, args.strength, args.steps, args.seed, args.layer_gain)
+        result = accompany(window, rate, models, args.strength, args.steps, args.seed, args.layer_gain,
+                           workers=len(models))
         return np.sum(list(result.layers.values()), axis=0)
 
     def device(value: str | None):

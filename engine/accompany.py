@@ -3,6 +3,8 @@ clean-up -> loudness match against the vocal -> mix with the vocal, without clip
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -78,8 +80,12 @@ def accompany(
     progress: Progress | None = None,
     eta: float = 0.0,
     sampler_kind: str = "ddim",
+    workers: int = 1,
 ) -> Accompaniment:
-    """Grow one layer per instrument from ``vocals`` and mix them under it."""
+    """Grow one layer per instrument from ``vocals`` and mix them under it.
+
+    ``workers > 1`` renders instruments concurrently (same result; pair it with
+    one-thread sessions on a CPU, see ``engine.model.threads_per_model``)."""
     if not instruments:
         raise ValueError("accompany needs at least one instrument model")
     check_compatible([m.info for m in instruments])
@@ -93,22 +99,35 @@ def accompany(
     vocal_lufs = loudness_lufs(vocal, sample_rate)
     target_base = vocal_lufs if np.isfinite(vocal_lufs) else FALLBACK_LUFS
 
-    layers: dict[str, np.ndarray] = {}
-    layer_lufs: dict[str, float] = {}
-    for index, (model, gain) in enumerate(zip(instruments, gains)):
+    done = [0] * len(instruments)
+    lock = threading.Lock()
 
-        def tick(i: int, n: int, index: int = index) -> None:
+    def render(index: int) -> tuple[np.ndarray, float]:
+        """One instrument's layer, finished: cross-diffused, decoded, cleaned, loudness-matched."""
+        model = instruments[index]
+
+        def tick(i: int, n: int) -> None:
             if progress:
-                progress(index * n + i, n * len(instruments))
+                with lock:
+                    done[index] = i
+                    progress(sum(done), n * len(instruments))
 
-        out_images = cross_images(
-            model, images, strength, steps, seed + index, eta, tick, sampler_kind=sampler_kind
-        )
+        out_images = cross_images(model, images, strength, steps, seed + index, eta, tick, sampler_kind=sampler_kind)
         layer = decode_windows(model, out_images, starts, mono.size, overlap)
         low, high = INSTRUMENT_BANDS.get(model.info.instrument, DEFAULT_BAND)
         layer = edge_fade(band_pass(layer, model_rate, low, high), model_rate)
         layer = from_model_mono(layer, layout, model_rate)
-        layer, lufs = match_loudness(layer, sample_rate, target_base + gain)
+        return match_loudness(layer, sample_rate, target_base + gains[index])
+
+    if workers > 1 and len(instruments) > 1:  # ONNX Runtime runs without the GIL: instruments overlap
+        with ThreadPoolExecutor(min(workers, len(instruments))) as pool:
+            rendered = list(pool.map(render, range(len(instruments))))
+    else:
+        rendered = [render(index) for index in range(len(instruments))]
+
+    layers: dict[str, np.ndarray] = {}
+    layer_lufs: dict[str, float] = {}
+    for index, (model, (layer, lufs)) in enumerate(zip(instruments, rendered)):
         name = model.name if model.name not in layers else f"{model.name}_{index}"
         layers[name] = layer
         layer_lufs[name] = lufs

@@ -110,6 +110,16 @@ def find_bundle(name: str) -> Path:
     )
 
 
+def threads_per_model(count: int) -> int | None:
+    """Intra-op threads for ``count`` models that run concurrently: the cores shared out
+    (None = ONNX Runtime's default, for a single model).  Measured on 2 cores: two
+    instruments on one-thread sessions side by side took 0.30 s where two-thread
+    sessions one after the other took 0.44 s (bench/RESULTS.md)."""
+    if count <= 1:
+        return None
+    return max(1, (os.cpu_count() or 1) // count)
+
+
 def load_models(names: list[str], device: str | None = None, threads: int | None = None) -> list[DiffusionModel]:
     """Load bundles by name or path and check they can be combined."""
     resolve_device(device)  # a bad --device fails before any file is read

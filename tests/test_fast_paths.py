@@ -62,3 +62,19 @@ def test_fast_vocoder_within_bounds_of_the_reference(violin):
         assert a.shape == (fast.window_samples,)
     rms = lambda xs: 20 * np.log10(np.sqrt(np.mean(np.concatenate(xs) ** 2)))  # noqa: E731
     assert abs(rms(fast_audio) - rms(ref_audio)) < 0.5
+
+
+def test_concurrent_instruments_give_the_same_accompaniment(violin):
+    from engine.accompany import accompany
+    from engine.model import threads_per_model
+
+    guitar = DiffusionModel.load(REPO / "models" / "guitar.onnx", device="cpu", threads=threads_per_model(2))
+    violin_1 = DiffusionModel.load(REPO / "models" / "violin.onnx", device="cpu", threads=threads_per_model(2))
+    vocal = render_clip("voice", 5.0, 77)
+    ticks: list[tuple[int, int]] = []
+    together = accompany(vocal, 22050, [guitar, violin_1], steps=6, workers=2, progress=lambda d, n: ticks.append((d, n)))
+    apart = accompany(vocal, 22050, [guitar, violin_1], steps=6, workers=1)
+    for name in apart.layers:
+        np.testing.assert_array_equal(together.layers[name], apart.layers[name])
+    np.testing.assert_array_equal(together.mix, apart.mix)
+    assert ticks[-1][0] == ticks[-1][1] and [d for d, _ in ticks] == sorted(d for d, _ in ticks)
