@@ -23,7 +23,7 @@ from engine.providers import ProviderError, create_session, resolve_device
 MODELS_ENV = "DIFFBAND_MODELS"
 BUNDLE_SUFFIX = ".onnx"
 #: Griffin-Lim iterations the runtime vocoder uses (bundles record the training-time 32).
-#: 16 with librosa's momentum: 35 % less decode time, spectral convergence 0.053 vs 0.039
+#: 16 with momentum (fast Griffin-Lim, engine/stft.py): 35 % less decode time, spectral convergence 0.053 vs 0.039
 #: and mfcc-stats FAD to real violin within 1.2 % (bench/RESULTS.md, 2026-11-24).
 RUNTIME_GRIFFIN_LIM_ITERS = int(os.environ.get("DIFFBAND_GL_ITERS", "16"))
 #: Largest batch one session call gets on CPU.  Measured on the 2-core CPU (30 s
