@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.engine import RESULTS, TorchModel, machine, median_seconds
+from bench.engine import RESULTS, TorchModel, append_results, machine, median_seconds
 from engine.accompany import accompany
 from engine.cross import cross, start_index
 from engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
@@ -214,10 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {name} | {unit(a)} | {unit(b)} | {unit(c)} | {a / c:.2f}x | {b / c:.2f}x | {rtf} |")
     lines += ["", f"- engine-only process (torch imported: {rss['torch_imported']}), guitar+violin+voice loaded, "
               f"30 s accompany: peak RSS **{rss['peak_rss_mb']:.0f} MB**", ""]
-    text = "\n".join(lines)
-    with open(args.out, "a") as handle:
-        handle.write(text + "\n")
-    print(text)
+    append_results(Path(args.out), "\n".join(lines) + "\n")
     return 0
 
 

@@ -61,6 +61,16 @@ def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 2) -> f
     return statistics.median(times)
 
 
+def append_results(path: Path, text: str) -> None:
+    """Append one run's section to the results file (created with a header) and print it."""
+    path = Path(path)
+    if not path.exists():
+        path.write_text("# Benchmark results\n\nAppended by the `bench` commands; each section is one run.\n\n")
+    with open(path, "a") as handle:
+        handle.write(text + "\n")
+    print(text)
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs ({cpu})"
@@ -116,13 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         f"| real-time factor of the job (time / audio) | {job_ort / seconds:.3f} | {job_torch / seconds:.3f} | |",
         "",
     ]
-    text = "\n".join(lines)
-    out = Path(args.out)
-    if not out.exists():
-        out.write_text("# Benchmark results\n\nAppended by `python -m bench.engine`; each section is one run.\n\n")
-    with open(out, "a") as handle:
-        handle.write(text + "\n")
-    print(text)
+    append_results(Path(args.out), "\n".join(lines))
     return 0
 
 

@@ -183,7 +183,7 @@ def add_commands(sub) -> None:
     p.add_argument("--technique", choices=["accompany", "cross"], default="accompany")
     p.add_argument("--input-device", help="sounddevice input (index or name; default: the system default)")
     p.add_argument("--output-device", help="sounddevice output (index or name)")
-    p.add_argument("--window", type=float, default=2.0, help="seconds of input per generated window")
+    p.add_argument("--window", type=float, default=1.5, help="seconds of input per generated window (1.5: see bench/RESULTS.md)")
     p.add_argument("--budget", type=float, help="compute allowance per window, s (default: measured at start)")
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--monitor", action="store_true", help="mix the dry input into the output")
