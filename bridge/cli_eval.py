@@ -135,8 +135,8 @@ def add_commands(sub) -> None:
 
     def embedding_options(q: argparse.ArgumentParser) -> None:
         q.add_argument("--embedding", default="mfcc-stats", choices=["mfcc-stats", "vggish"])
-        q.add_argument("--vggish-weights", help="standard VGGish weights (torchvggish .pth, or .npz of its arrays)")
-        q.add_argument("--vggish-pca", help="optional VGGish PCA parameters (pca_eigen_vectors, pca_means)")
+        q.add_argument("--vggish-weights", help="standard VGGish weights as .npz (python -m export.vggish_weights converts torchvggish's .pth)")
+        q.add_argument("--vggish-pca", help="optional VGGish PCA parameters as .npz (pca_eigen_vectors, pca_means)")
 
     q = eval_sub.add_parser("fad", help="FAD between two folders of audio (value on the last line)")
     q.add_argument("reference")

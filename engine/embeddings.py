@@ -70,7 +70,7 @@ def load_embedding(name: str, vggish_weights: str | None = None, vggish_pca: str
         from engine.vggish import VGGish
 
         if not vggish_weights:
-            raise ValueError("the vggish embedding needs --vggish-weights PATH (standard VGGish weights, .pth or .npz)")
+            raise ValueError("the vggish embedding needs --vggish-weights PATH (standard VGGish weights as .npz)")
         return VGGish.from_file(vggish_weights, vggish_pca)
     raise ValueError(f"unknown embedding {name!r}; choose mfcc-stats or vggish")
 

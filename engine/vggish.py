@@ -5,7 +5,7 @@ Preprocessing follows the reference ``vggish_input``/``mel_features``: 16 kHz mo
 125-7500 Hz (triangles in mel space, DC bin zeroed), log(mel + 0.01), examples of
 96 frames (0.96 s) every 96 frames.  The network is the VGG stack of the PyTorch port
 (``torchvggish``): its state-dict names are the weight names here, so its standard
-``vggish-10086976.pth`` (or the same arrays in an ``.npz``) loads as is.  Weights
+``vggish-10086976.pth``, converted to ``.npz`` by ``export.vggish_weights``, loads as is.  Weights
 cannot be downloaded here: the user supplies the file.
 """
 
@@ -138,12 +138,8 @@ def _load_arrays(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {path}")
-    if path.suffix == ".npz":
-        with np.load(path) as data:
-            return {k: np.asarray(data[k], dtype=np.float32) for k in data.files}
-    try:
-        import torch  # the .pth of torchvggish is a torch pickle: reading it needs torch
-    except ImportError:
-        raise ValueError(f"{path} is a torch file; install torch or convert it to .npz") from None
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return {k: v.numpy().astype(np.float32) for k, v in state.items()}
+    if path.suffix != ".npz":  # the engine never imports torch, which reading a .pth would need
+        raise ValueError(f"{path}: VGGish weights must be .npz; convert a torchvggish .pth with "
+                         "`python -m export.vggish_weights IN.pth OUT.npz`")
+    with np.load(path) as data:
+        return {k: np.asarray(data[k], dtype=np.float32) for k in data.files}
