@@ -27,11 +27,6 @@ def to_chunks(audio: np.ndarray, samples_per_chunk: int) -> list[bytes]:
     return [flat[i : i + per_chunk].tobytes() for i in range(0, flat.size, per_chunk)] or [b""]
 
 
-def chunk_count(frames: int, channels: int, samples_per_chunk: int) -> int:
-    per_chunk = max(channels, samples_per_chunk - samples_per_chunk % channels)
-    return max(1, -(-frames * channels // per_chunk))
-
-
 class Upload:
     """Chunks of one announced buffer: ``add`` them in any order, then ``assemble``."""
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 import soundfile as sf
 
-from bridge.chunks import chunk_count, to_chunks
+from bridge.chunks import to_chunks
 from bridge.protocol import ProtocolError
 from engine.model import DiffusionModel
 
@@ -244,7 +244,6 @@ class JobRunner:
         for name, layer in layers:
             channels = 1 if layer.ndim == 1 else layer.shape[1]
             chunks = to_chunks(layer, samples)
-            assert len(chunks) == chunk_count(layer.shape[0], channels, samples)
             job.channel.send("/diffband/layer/begin", job.job_id, name, rate, channels, layer.shape[0], len(chunks))
             for index, blob in enumerate(chunks):
                 if job.cancel.is_set():

@@ -150,9 +150,9 @@ class DiffbandServer:
                     self._refused.popitem(last=False)
                 raise
         elif name == "chunk":
-            self._chunk(*fixed, channel=channel)
+            self._chunk(*fixed)
         elif name == "end":
-            self._end_upload(fixed[0], channel)
+            self._end_upload(fixed[0])
         elif name == "cancel":
             self._cancel(fixed[0], channel)
         elif name == "resend":
@@ -200,25 +200,27 @@ class DiffbandServer:
                 raise ProtocolError("too_large", "the server holds too much uploading audio; try again later", job_id)
             self.uploads[job_id] = (upload, Job(job_id, technique, opts, channel, sample_rate=sample_rate))
 
-    def _chunk(self, job_id: str, index: int, blob: bytes, channel: Channel) -> None:
+    def _open_upload(self, job_id: str) -> tuple[Upload, Job] | None:
+        """The open upload of ``job_id``; None for a refused one (its error was sent at submit)."""
         with self.upload_lock:
             entry = self.uploads.get(job_id)
-        if entry is None:
-            if job_id in self._refused:
-                return
+        if entry is None and job_id not in self._refused:
             raise ProtocolError("unknown_job", f"no upload open for job {job_id}", job_id)
+        return entry
+
+    def _chunk(self, job_id: str, index: int, blob: bytes) -> None:
+        entry = self._open_upload(job_id)
+        if entry is None:
+            return
         try:
             entry[0].add(index, blob)
         except ProtocolError as error:  # to where the job's replies go: a chunk carries no reply port
             entry[1].channel.send("/diffband/error", job_id, error.code, str(error))
 
-    def _end_upload(self, job_id: str, channel: Channel) -> None:
-        with self.upload_lock:
-            entry = self.uploads.get(job_id)
+    def _end_upload(self, job_id: str) -> None:
+        entry = self._open_upload(job_id)
         if entry is None:
-            if job_id in self._refused:
-                return
-            raise ProtocolError("unknown_job", f"no upload open for job {job_id}", job_id)
+            return
         upload, job = entry
         try:
             audio = upload.assemble()  # missing chunks: error, the upload stays open for resends

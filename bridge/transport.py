@@ -36,8 +36,11 @@ class SlipReader:
         self.buffer = bytearray()
 
     def feed(self, data: bytes) -> list[bytes]:
-        self.buffer += data
-        *complete, rest = bytes(self.buffer).split(slip.END)
+        if slip.END not in data:  # mid-frame: collect, without re-splitting the whole buffer
+            self.buffer += data
+            complete, rest = [], self.buffer
+        else:
+            *complete, rest = (bytes(self.buffer) + data).split(slip.END)
         self.buffer = bytearray(rest)
         if len(self.buffer) > self.max_frame:
             self.buffer.clear()
