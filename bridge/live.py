@@ -23,6 +23,8 @@ from typing import Callable
 
 import numpy as np
 
+from engine.windowing import raised_cosine_edges
+
 #: Share of the window crossfaded with its neighbour.
 FADE_SHARE = 0.1
 
@@ -111,10 +113,7 @@ class LiveEngine:
             sample_rate=sample_rate, window_seconds=self.window / sample_rate,
             compute_budget_seconds=(self.delay - self.window) / sample_rate, latency_seconds=self.delay / sample_rate,
         )
-        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(self.fade) + 0.5) / max(self.fade, 1))
-        self.weight = np.ones(self.window, dtype=np.float32)
-        self.weight[: self.fade] = ramp
-        self.weight[self.window - self.fade :] = ramp[::-1]
+        self.weight = raised_cosine_edges(self.window, self.fade).astype(np.float32)
         self._energy_out = 0.0
         self._energy_in = 0.0
         self._block = np.zeros((0, out_channels), dtype=np.float32)

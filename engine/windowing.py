@@ -102,11 +102,7 @@ def overlap_add(windows: np.ndarray, starts: list[int], length: int, fade: int) 
     """Join processed windows with raised-cosine crossfades of ``fade`` samples; trim to ``length``."""
     window = windows.shape[-1]
     fade = int(min(fade, window // 2))
-    weight = np.ones(window, dtype=np.float64)
-    if fade > 0:
-        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)
-        weight[:fade] = ramp
-        weight[-fade:] = ramp[::-1]
+    weight = raised_cosine_edges(window, fade)
     total = np.zeros(starts[-1] + window, dtype=np.float64)
     norm = np.zeros_like(total)
     for i, (chunk, start) in enumerate(zip(windows, starts)):
@@ -126,15 +122,20 @@ def peak_gain(audio: np.ndarray, ceiling: float = PEAK_CEILING) -> float:
     return ceiling / peak if peak > ceiling else 1.0
 
 
+def raised_cosine_edges(length: int, fade: int) -> np.ndarray:
+    """Weights of ``length`` samples: 1, with raised-cosine ramps of ``fade`` samples at both
+    ends (complementary ramps of neighbouring windows add up to 1)."""
+    weight = np.ones(length, dtype=np.float64)
+    if fade > 0:
+        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)
+        weight[:fade] = ramp
+        weight[length - fade :] = ramp[::-1]
+    return weight
+
+
 def edge_fade(audio: np.ndarray, sample_rate: int, seconds: float = 0.01) -> np.ndarray:
     """Raised-cosine fade-in and fade-out of ``seconds`` at the ends: generated audio
     starts and stops mid-waveform, which clicks (and leaves filter edge transients)."""
     n = min(int(seconds * sample_rate), audio.shape[0] // 2)
-    if n == 0:
-        return audio
-    ramp = (0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)).astype(np.float32)
-    shape = (n,) + (1,) * (audio.ndim - 1)
-    out = audio.copy()
-    out[:n] *= ramp.reshape(shape)
-    out[-n:] *= ramp[::-1].reshape(shape)
-    return out
+    weight = raised_cosine_edges(audio.shape[0], n).astype(np.float32)
+    return audio * weight.reshape((-1,) + (1,) * (audio.ndim - 1))
