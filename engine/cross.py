@@ -15,6 +15,7 @@ from engine.bundle import check_compatible
 from engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
 from engine.model import DiffusionModel
 from engine.samplers import make_sampler
+from engine.schedule import NoiseSchedule
 from engine.windowing import DEFAULT_MAX_SECONDS, check_audio, from_model_mono, overlap_add, split, to_model_mono
 
 Progress = Callable[[int, int], None]
@@ -29,6 +30,13 @@ def start_index(timesteps: np.ndarray, strength: float, num_train_timesteps: int
     limit = strength * num_train_timesteps
     below = np.flatnonzero(timesteps <= limit)
     return int(below[0]) if below.size else len(timesteps)
+
+
+def diffuse(schedule: NoiseSchedule, images: np.ndarray, strength: float, t: int, rng: np.random.Generator) -> np.ndarray:
+    """``D_t(x)`` (eq. 4.1) of images ``(k, H, W)`` as ``(k, 1, H, W)``; at strength 1 pure
+    noise (the source is gone at t = T)."""
+    noise = rng.standard_normal((images.shape[0], 1, *images.shape[1:]), dtype=np.float32)
+    return noise if strength >= 1.0 else schedule.add_noise(images[:, None], noise, t)
 
 
 def ddim_invert(source: DiffusionModel, images: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
@@ -75,11 +83,8 @@ def cross_images(
     if invert_with is not None:
         check_compatible([invert_with.info, target.info])
         x = ddim_invert(invert_with, images, timesteps[first:][::-1])
-    elif strength >= 1.0:
-        x = rng.standard_normal((images.shape[0], 1, *images.shape[1:]), dtype=np.float32)  # D_T: source gone
     else:
-        noise = rng.standard_normal((images.shape[0], 1, *images.shape[1:]), dtype=np.float32)
-        x = schedule.add_noise(images[:, None], noise, int(timesteps[first]))
+        x = diffuse(schedule, images, strength, int(timesteps[first]), rng)
     return sampler.run(target, x, steps, rng, start_index=first, progress=progress)[:, 0]
 
 

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from engine.bundle import check_compatible
-from engine.cross import DEFAULT_OVERLAP, decode_windows, encode_windows, start_index
+from engine.cross import DEFAULT_OVERLAP, decode_windows, diffuse, encode_windows, start_index
 from engine.model import DiffusionModel
 from engine.samplers import Sampler, make_sampler
 from engine.windowing import DEFAULT_MAX_SECONDS, from_model_mono, peak_gain
@@ -117,8 +117,7 @@ def chorus(
     if strength == 0.0 or first >= len(timesteps):
         raise ValueError("chorus strength must be above 0 (at 0 every layer would be the input itself)")
     rng = np.random.default_rng(seed)
-    noise = rng.standard_normal((images.shape[0], 1, *images.shape[1:]), dtype=np.float32)
-    x = noise if strength >= 1.0 else schedule.add_noise(images[:, None], noise, int(timesteps[first]))
+    x = diffuse(schedule, images, strength, int(timesteps[first]), rng)
     layers = branch(models, sampler, x, steps, first, split, rng, progress)
     out: list[tuple[str, np.ndarray]] = []
     names: set[str] = set()
