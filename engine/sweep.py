@@ -8,6 +8,7 @@ Rows are appended to a CSV as each cell finishes, so an interrupted sweep resume
 from __future__ import annotations
 
 import csv
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -41,15 +42,16 @@ def window_clips(model: DiffusionModel, clips: list[tuple[np.ndarray, int]], lim
 
     codec = model.info.codec
     n = codec.window_samples
-    out: list[np.ndarray] = []
-    for audio, rate in clips:
-        y = soxr.resample(audio, rate, codec.sample_rate) if rate != codec.sample_rate else np.asarray(audio, np.float32)
-        for start in range(0, max(1, y.size - n // 2), n):
-            window = np.pad(y[start : start + n], (0, max(0, start + n - y.size))).astype(np.float32)
-            if np.sqrt(np.mean(window**2)) > 1e-3:
-                out.append(window)
-            if limit and len(out) >= limit:
-                return SweepSet(out, np.stack([codec.encode(w) for w in out]), codec.sample_rate)
+
+    def audible_windows():  # lazily, so clips past the limit are never resampled
+        for audio, rate in clips:
+            y = soxr.resample(audio, rate, codec.sample_rate) if rate != codec.sample_rate else np.asarray(audio, np.float32)
+            for start in range(0, max(1, y.size - n // 2), n):
+                window = np.pad(y[start : start + n], (0, max(0, start + n - y.size))).astype(np.float32)
+                if np.sqrt(np.mean(window**2)) > 1e-3:
+                    yield window
+
+    out = list(itertools.islice(audible_windows(), limit or None))
     if not out:
         raise ValueError("the source clips are silent")
     return SweepSet(out, np.stack([codec.encode(w) for w in out]), codec.sample_rate)
