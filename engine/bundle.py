@@ -13,6 +13,8 @@ Its ``metadata_props`` carry what the runtime needs (all values are strings):
 ``diffband.betas``         JSON list of the T betas (checked against the schedule on load)
 ``diffband.prediction_type``  ``"epsilon"``
 ``diffband.training``      JSON provenance (steps, data, wall time, loss, ...)
+``diffband.precision``     optional: ``"fp32"`` (default) or ``"fp16"`` (weights and
+                           activations in half precision; inputs/outputs stay float32)
 =========================  ===================================================
 
 The graph takes ``sample`` (float32, ``[batch, 1, n_mels, frames]``) and
@@ -38,6 +40,7 @@ INPUT_SAMPLE = "sample"
 INPUT_TIMESTEP = "timestep"
 OUTPUT_NOISE = "noise_pred"
 PREDICTION_TYPES = ("epsilon",)
+PRECISIONS = ("fp32", "fp16")
 
 
 class BundleError(ValueError):
@@ -55,6 +58,7 @@ class BundleInfo:
     prediction_type: str = "epsilon"
     format_version: int = FORMAT_VERSION
     training: dict[str, Any] = field(default_factory=dict)
+    precision: str = "fp32"
 
     @property
     def name(self) -> str:
@@ -79,6 +83,7 @@ class BundleInfo:
             "schedule": f"{self.schedule.schedule}/{self.schedule.num_train_timesteps}",
             "prediction_type": self.prediction_type,
             "train_steps": self.training.get("steps"),
+            "precision": self.precision,
             "path": str(self.path),
         }
 
@@ -130,6 +135,7 @@ def parse_metadata(props: dict[str, str], path: Path) -> BundleInfo:
         training = json.loads(props.get(PREFIX + "training", "{}"))
         instrument = props[PREFIX + "instrument"]
         prediction_type = props.get(PREFIX + "prediction_type", "epsilon")
+        precision = props.get(PREFIX + "precision", "fp32")
         sample_rate = int(props[PREFIX + "sample_rate"])
     except (KeyError, ValueError, TypeError) as error:
         raise BundleError(f"{path}: corrupt diffband metadata ({type(error).__name__}: {error})") from None
@@ -141,7 +147,9 @@ def parse_metadata(props: dict[str, str], path: Path) -> BundleInfo:
         raise BundleError(f"{path}: stored betas do not match the '{schedule.schedule}' schedule")
     if prediction_type not in PREDICTION_TYPES:
         raise BundleError(f"{path}: prediction type {prediction_type!r} is not supported")
-    return BundleInfo(Path(path), instrument, codec, schedule, prediction_type, version, training)
+    if precision not in PRECISIONS:
+        raise BundleError(f"{path}: precision {precision!r} is not one of {PRECISIONS}")
+    return BundleInfo(Path(path), instrument, codec, schedule, prediction_type, version, training, precision)
 
 
 def check_compatible(bundles: list[BundleInfo]) -> None:

@@ -18,7 +18,8 @@ from engine.bundle import (
     check_compatible,
     parse_metadata,
 )
-from engine.providers import ProviderError, create_session, resolve_device
+from engine.device_loop import CUDA_GRAPH_ENV, DeviceLoop, fused_step_graph, wants_device_loop
+from engine.providers import ProviderError, create_session, device_key, resolve_device
 
 MODELS_ENV = "DIFFBAND_MODELS"
 BUNDLE_SUFFIX = ".onnx"
@@ -36,9 +37,13 @@ GPU_MAX_BATCH = 64
 class DiffusionModel:
     """Callable ``eps = model(x, t)`` for ``x: (B, 1, n_mels, frames)``, ``t: (B,)``."""
 
-    def __init__(self, info: BundleInfo, session: ort.InferenceSession, max_batch: int | None = None):
+    def __init__(
+        self, info: BundleInfo, session: ort.InferenceSession, max_batch: int | None = None, threads: int | None = None
+    ):
         self.info = info
         self.session = session
+        self.threads = threads
+        self._device_loop: DeviceLoop | None = None
         on_cpu = session.get_providers()[0] == "CPUExecutionProvider"
         self.max_batch = max_batch or (CPU_MAX_BATCH if on_cpu else GPU_MAX_BATCH)
         names = {i.name for i in session.get_inputs()}
@@ -58,7 +63,7 @@ class DiffusionModel:
             raise BundleError(f"{path} is not a readable ONNX model: {str(error).splitlines()[0][:200]}") from None
         info = parse_metadata(session.get_modelmeta().custom_metadata_map, path)
         info = replace(info, codec=replace(info.codec, griffin_lim_iters=RUNTIME_GRIFFIN_LIM_ITERS))
-        return cls(info, session)
+        return cls(info, session, threads=threads)
 
     @property
     def name(self) -> str:
@@ -67,6 +72,20 @@ class DiffusionModel:
     @property
     def provider(self) -> str:
         return self.session.get_providers()[0]
+
+    @property
+    def device_loop(self) -> DeviceLoop | None:
+        """The on-device DDIM loop (engine/device_loop.py) when this provider uses one; built
+        on first use from the bundle's graph with the update step appended."""
+        if not wants_device_loop(self.provider):
+            return None
+        if self._device_loop is None:
+            cuda_graph = os.environ.get(CUDA_GRAPH_ENV) == "1"
+            session = create_session(
+                fused_step_graph(self.info.path), device=device_key(self.provider), threads=self.threads, cuda_graph=cuda_graph
+            )
+            self._device_loop = DeviceLoop(self, session)
+        return self._device_loop
 
     def __call__(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)

@@ -72,6 +72,32 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     return options
 
 
+#: Where TensorRT keeps its built engines and timing cache (built once per model and shape).
+TRT_CACHE_ENV = "DIFFBAND_TRT_CACHE"
+
+
+def provider_options(provider: str, cuda_graph: bool = False) -> dict[str, str]:
+    """ONNX Runtime options for a GPU provider: TensorRT with its engine and timing caches
+    on disk (the first session builds for minutes, later ones load in seconds; fp16
+    kernels with ``DIFFBAND_TRT_FP16=1``), CUDA with exhaustive cuDNN algorithm search
+    (shapes are static within a job) and, for the on-device loop, CUDA graphs."""
+    if provider == "TensorrtExecutionProvider":
+        cache = os.environ.get(TRT_CACHE_ENV) or str(Path.home() / ".cache" / "diffband" / "tensorrt")
+        return {
+            "trt_engine_cache_enable": "1",
+            "trt_engine_cache_path": cache,
+            "trt_timing_cache_enable": "1",
+            "trt_timing_cache_path": cache,
+            "trt_fp16_enable": "1" if os.environ.get("DIFFBAND_TRT_FP16") == "1" else "0",
+        }
+    if provider == "CUDAExecutionProvider":
+        options = {"cudnn_conv_algo_search": "EXHAUSTIVE", "do_copy_in_default_stream": "1"}
+        if cuda_graph:
+            options["enable_cuda_graph"] = "1"
+        return options
+    return {}
+
+
 def resolve_device(device: str | None) -> list[str]:
     """``None``/``"auto"`` -> all listed providers best first; ``"cuda"`` etc. -> that one."""
     listed = ort.get_available_providers()
@@ -86,22 +112,25 @@ def resolve_device(device: str | None) -> list[str]:
     return [provider]
 
 
-def create_session(path: Path | str, device: str | None = None, threads: int | None = None) -> ort.InferenceSession:
+def create_session(
+    model: Path | str | bytes, device: str | None = None, threads: int | None = None, cuda_graph: bool = False
+) -> ort.InferenceSession:
     """A session on the best provider that really loads, trying each candidate in turn.
 
-    With an explicit ``device`` other than cpu, failure to run there is an error
-    rather than a silent CPU fallback.
+    ``model`` is a file or serialised ONNX bytes.  With an explicit ``device`` other
+    than cpu, failure to run there is an error rather than a silent CPU fallback.
     """
     candidates = resolve_device(device)
     options = session_options(threads)
+    source = model if isinstance(model, bytes) else str(model)
     errors: list[str] = []
     for provider in candidates:
         if provider in _unusable and device in (None, "", "auto"):
             continue
-        providers = [provider] if provider == CPU else [provider, CPU]
+        providers = [provider] if provider == CPU else [(provider, provider_options(provider, cuda_graph)), CPU]
         try:
             with quiet_ort_logs():
-                session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+                session = ort.InferenceSession(source, sess_options=options, providers=providers)
         except Exception as error:  # provider libraries missing, bad file, ...
             if provider == CPU:
                 raise
@@ -115,3 +144,8 @@ def create_session(path: Path | str, device: str | None = None, threads: int | N
     if device not in (None, "", "auto"):
         raise ProviderError(f"device {device!r} is not usable here: " + "; ".join(errors))
     raise RuntimeError("no usable ONNX Runtime provider: " + "; ".join(errors))
+
+
+def device_key(provider: str) -> str:
+    """The ``--device`` name of a provider (``CUDAExecutionProvider`` -> ``cuda``)."""
+    return next((key for key, name in DEVICE_NAMES.items() if name == provider), provider)

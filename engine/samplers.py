@@ -46,8 +46,12 @@ class Sampler:
         stop_index: int | None = None,
     ) -> np.ndarray:
         """Denoise ``x`` through ``timesteps(num_steps)[start_index:stop_index]``; returns the
-        last ``x`` (x_0 when the run goes to the end)."""
+        last ``x`` (x_0 when the run goes to the end).  A model with a ``device_loop``
+        that supports this sampler runs the loop itself (engine/device_loop.py)."""
         steps = self.timesteps(num_steps)[start_index:stop_index]
+        loop = getattr(denoise, "device_loop", None)
+        if loop is not None and loop.supports(self):
+            return loop.run(self, x, num_steps, steps, progress)
         for i, t in enumerate(steps):
             t_batch = np.full((x.shape[0],), t, dtype=np.int64)
             eps = denoise(x, t_batch)
@@ -144,6 +148,18 @@ class DDIMSampler(Sampler):
             return float(self.schedule.alphas_cumprod[t])
         return 1.0 if self.set_alpha_to_one else float(self.schedule.alphas_cumprod[0])
 
+    def coefficients(self, t: int, num_steps: int) -> tuple[float, float, float, float, float]:
+        """The update from ``t`` as five numbers ``(c_eps, c_x, c_x0, c_dir, std)``:
+        ``x0 = clip((x - c_eps * eps) / c_x)``, ``x_prev = c_x0 * x0 + c_dir * eps + std * noise``.
+        Shared by :meth:`step` and the on-device loop (``engine.device_loop``)."""
+        prev_t = t - self.schedule.num_train_timesteps // num_steps
+        alpha_t = self._alpha_prod(t)
+        alpha_prev = self._alpha_prod(prev_t)
+        beta_t = 1.0 - alpha_t
+        variance = (1.0 - alpha_prev) / beta_t * (1.0 - alpha_t / alpha_prev)
+        std = self.eta * variance**0.5
+        return beta_t**0.5, alpha_t**0.5, alpha_prev**0.5, max(1.0 - alpha_prev - std**2, 0.0) ** 0.5, std
+
     def step(
         self,
         eps: np.ndarray,
@@ -153,15 +169,11 @@ class DDIMSampler(Sampler):
         noise: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """One DDIM update from ``t``; returns ``(x_prev, predicted_x0)``."""
-        prev_t = t - self.schedule.num_train_timesteps // num_steps
-        alpha_t = self._alpha_prod(t)
-        alpha_prev = self._alpha_prod(prev_t)
-        beta_t = 1.0 - alpha_t
-        x0 = _predict_x0(x, eps, alpha_t, self.clip_sample_range if self.clip_sample else None)
-        variance = (1.0 - alpha_prev) / beta_t * (1.0 - alpha_t / alpha_prev)
-        std = self.eta * variance**0.5
-        direction = max(1.0 - alpha_prev - std**2, 0.0) ** 0.5 * eps
-        x_prev = alpha_prev**0.5 * x0 + direction
+        c_eps, c_x, c_x0, c_dir, std = self.coefficients(t, num_steps)
+        x0 = (x - c_eps * eps) / c_x
+        if self.clip_sample:
+            x0 = np.clip(x0, -self.clip_sample_range, self.clip_sample_range)
+        x_prev = c_x0 * x0 + c_dir * eps
         if self.eta > 0:
             if noise is None:
                 raise ValueError("eta > 0 needs a noise array")

@@ -94,20 +94,42 @@ def register_train(sub: argparse._SubParsersAction) -> None:
 
 # ------------------------------------------------------------------ export
 def _export(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if args.from_bundle:
+        if not args.fp16:
+            raise ValueError("--from-bundle converts a bundle; it needs --fp16")
+        return _write_fp16(Path(args.from_bundle), out)
     onnx_export = _need("export.onnx_export")
+    fp32_out = out.with_name(out.stem + ".fp32-staging.onnx") if args.fp16 else out
     if args.from_diffusers:
         mel = {k: v for k, v in (("sample_rate", args.sample_rate), ("n_fft", args.n_fft),
                                  ("hop_length", args.hop_length), ("top_db", args.top_db)) if v is not None}
         if not args.instrument:
             raise ValueError("--instrument is required with --from-diffusers")
-        result = onnx_export.import_diffusers(Path(args.from_diffusers), Path(args.out), args.instrument, mel, args.opset)
+        result = onnx_export.import_diffusers(Path(args.from_diffusers), fp32_out, args.instrument, mel, args.opset)
     else:
         if not args.run_dir:
             raise ValueError("give a training run folder, or --from-diffusers DIR")
-        result = onnx_export.export_run(Path(args.run_dir), Path(args.out), args.instrument, args.opset)
+        result = onnx_export.export_run(Path(args.run_dir), fp32_out, args.instrument, args.opset)
     print(
-        f"wrote {args.out} ({result['bytes'] / 1e6:.1f} MB); ONNX Runtime vs torch max abs error "
+        f"exported fp32 graph ({result['bytes'] / 1e6:.1f} MB); ONNX Runtime vs torch max abs error "
         f"{result['max_abs_error']:.2e} on {result['provider']}"
+    )
+    if not args.fp16:
+        print(f"wrote {out}")
+        return 0
+    try:
+        return _write_fp16(fp32_out, out)
+    finally:
+        fp32_out.unlink(missing_ok=True)
+
+
+def _write_fp16(src: Path, out: Path) -> int:
+    fp16 = _need("export.fp16")
+    result = fp16.convert_bundle_to_fp16(src, out)
+    print(
+        f"wrote {out} (fp16, {result['bytes'] / 1e6:.1f} MB, was {result['fp32_bytes'] / 1e6:.1f} MB); "
+        f"fp16 vs fp32 max abs error {result['max_abs_error']:.2e}"
     )
     return 0
 
@@ -118,6 +140,9 @@ def register_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="bundle path, e.g. models/violin.onnx")
     p.add_argument("--instrument", help="instrument name (default: the run's)")
     p.add_argument("--opset", type=int, default=18)
+    p.add_argument("--fp16", action="store_true",
+                   help="write a half-precision bundle (float32 inputs/outputs), checked against the fp32 graph")
+    p.add_argument("--from-bundle", metavar="ONNX", help="with --fp16: convert an existing fp32 bundle instead of a run")
     g = p.add_argument_group("import a diffusers UNet2DModel (audio-diffusion layout)")
     g.add_argument("--from-diffusers", metavar="DIR")
     g.add_argument("--sample-rate", type=int)
