@@ -95,7 +95,7 @@ class DiffusersWay:
             mel, sr=codec.sample_rate, n_fft=codec.n_fft, hop_length=codec.hop_length, power=codec.power,
             n_iter=32, fmin=codec.fmin, fmax=codec.fmax, norm=codec.mel_norm, htk=False,
         )
-        return (audio * codec._magnitude_scale)[: codec.window_samples].astype(np.float32)
+        return (audio * codec.magnitude_scale)[: codec.window_samples].astype(np.float32)
 
 
 def diffusers_cross(way: DiffusersWay, audio: np.ndarray, rate: int, strength: float, steps: int) -> np.ndarray:

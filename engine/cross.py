@@ -100,9 +100,8 @@ def encode_windows(model: DiffusionModel, audio: np.ndarray, sample_rate: int, o
 
 def decode_windows(model: DiffusionModel, images: np.ndarray, starts: list[int], length: int, overlap: float) -> np.ndarray:
     """Window images -> one mono signal of ``length`` samples at the model rate."""
-    codec = model.info.codec
-    audio = np.stack([codec.decode(image) for image in images])
-    return overlap_add(audio, starts, length, int(overlap * codec.window_samples))
+    audio = model.decode(images)
+    return overlap_add(audio, starts, length, int(overlap * model.info.codec.window_samples))
 
 
 def cross(

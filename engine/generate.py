@@ -32,4 +32,4 @@ def generate(
 
 def images_to_audio(model: DiffusionModel, images: np.ndarray) -> list[np.ndarray]:
     """Decode each mel image to audio at the model's rate."""
-    return [model.info.codec.decode(image) for image in images]
+    return list(model.decode(images))

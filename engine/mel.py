@@ -86,7 +86,7 @@ class MelCodec:
         return mel_filters(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax, self.mel_norm)
 
     @cached_property
-    def _magnitude_scale(self) -> float:
+    def magnitude_scale(self) -> float:
         """STFT magnitude of a full-scale sine with a Hann window (fixed reference)."""
         if self.reference == "peak":
             return 1.0
@@ -124,7 +124,7 @@ class MelCodec:
         audio = np.asarray(audio, dtype=np.float32)
         if audio.ndim != 1:
             raise ValueError(f"mel codec takes mono audio (1-D), got shape {audio.shape}")
-        magnitude = (np.abs(stft(audio, self.n_fft, self.hop_length)) / self._magnitude_scale).astype(np.float32)
+        magnitude = (np.abs(stft(audio, self.n_fft, self.hop_length)) / self.magnitude_scale).astype(np.float32)
         return self.mel_basis @ (magnitude**self.power)
 
     def encode(self, audio: np.ndarray) -> np.ndarray:
@@ -160,7 +160,7 @@ class MelCodec:
         """Image -> linear STFT magnitude (NNLS through the mel basis), at audio scale."""
         linear_power = nonnegative_least_squares(self.mel_basis, self.image_to_mel(image), self.nnls_iters)
         magnitude = np.power(np.maximum(linear_power, 0.0), 1.0 / self.power)
-        return magnitude * self._magnitude_scale
+        return magnitude * self.magnitude_scale
 
     def decode(self, image: np.ndarray, n_iter: int | None = None, seed: int = 0) -> np.ndarray:
         """Image ``(n_mels, frames)`` -> mono audio of ``frames * hop_length`` samples."""

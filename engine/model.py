@@ -20,6 +20,7 @@ from engine.bundle import (
 )
 from engine.device_loop import CUDA_GRAPH_ENV, DeviceLoop, fused_step_graph, wants_device_loop
 from engine.providers import ProviderError, create_session, device_key, resolve_device
+from engine.vocoder_graph import GraphVocoder, vocoder_graph
 
 MODELS_ENV = "DIFFBAND_MODELS"
 BUNDLE_SUFFIX = ".onnx"
@@ -44,6 +45,7 @@ class DiffusionModel:
         self.session = session
         self.threads = threads
         self._device_loop: DeviceLoop | None = None
+        self._vocoder: GraphVocoder | None = None
         on_cpu = session.get_providers()[0] == "CPUExecutionProvider"
         self.max_batch = max_batch or (CPU_MAX_BATCH if on_cpu else GPU_MAX_BATCH)
         names = {i.name for i in session.get_inputs()}
@@ -86,6 +88,22 @@ class DiffusionModel:
             )
             self._device_loop = DeviceLoop(self, session)
         return self._device_loop
+
+    def decode(self, images: np.ndarray) -> np.ndarray:
+        """Window images ``(k, n_mels, frames)`` -> audio ``(k, samples)``: in one call of the
+        vocoder graph on this model's device with the on-device loop, else ``codec.decode``
+        per image (numpy + scipy.fft, faster on a CPU)."""
+        if len(images) == 0:
+            return np.zeros((0, self.info.codec.window_samples), dtype=np.float32)
+        if not wants_device_loop(self.provider):
+            return np.stack([self.info.codec.decode(image) for image in images])
+        if self._vocoder is None:
+            session = create_session(vocoder_graph(self.info.codec), device=device_key(self.provider), threads=self.threads)
+            self._vocoder = GraphVocoder(self.info.codec, session)
+        audio = np.empty((len(images), self.info.codec.window_samples), dtype=np.float32)
+        for start in range(0, len(images), self.max_batch):
+            audio[start : start + self.max_batch] = self._vocoder(images[start : start + self.max_batch])
+        return audio
 
     def __call__(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)
