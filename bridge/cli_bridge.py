@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from engine.defaults import DEFAULT_STRENGTH
-from bridge.protocol import DEFAULT_HOST, DEFAULT_PORT, OPTIONS, TECHNIQUES
+from bridge.protocol import DEFAULT_CLIENT_PORT, DEFAULT_HOST, DEFAULT_PORT, OPTIONS, TECHNIQUES
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -110,7 +110,7 @@ def _send_job(client, args: argparse.Namespace) -> int:
 def cmd_live(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from bridge.live import run_live
+    from bridge.live import LiveReporter, run_live
     from engine.accompany import accompany
     from engine.cross import cross
     from engine.model import load_models, threads_per_model
@@ -133,9 +133,15 @@ def cmd_live(args: argparse.Namespace) -> int:
     def device(value: str | None):
         return int(value) if value is not None and value.isdigit() else value
 
+    reporter = None
+    if args.report_to.lower() != "none":
+        host, _, port = args.report_to.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"--report-to wants HOST:PORT or none, got {args.report_to!r}")
+        reporter = LiveReporter(host, int(port))
     stats = run_live(
         process, args.window, args.duration, device(args.input_device), device(args.output_device),
-        args.budget, args.monitor,
+        args.budget, args.monitor, reporter=reporter,
     )
     if args.stats:
         Path(args.stats).write_text(stats.to_json())
@@ -194,5 +200,7 @@ def add_commands(sub) -> None:
     p.add_argument("--layer-gain", type=float, default=-3.0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="auto", help="ONNX Runtime device: auto, cpu, cuda, ...")
+    p.add_argument("--report-to", default=f"{DEFAULT_HOST}:{DEFAULT_CLIENT_PORT}", metavar="HOST:PORT",
+                   help="send /diffband/live/latency and /stats here over OSC (default: the Max device's port; none = off)")
     p.add_argument("--stats", help="write the run's statistics (latency, late/dropped windows, levels) as JSON here")
     p.set_defaults(func=cmd_live)

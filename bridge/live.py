@@ -23,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from bridge.protocol import PREFIX
 from engine.windowing import raised_cosine_edges
 
 #: Share of the window crossfaded with its neighbour.
@@ -35,6 +36,7 @@ class LiveStats:
     window_seconds: float = 0.0
     compute_budget_seconds: float = 0.0
     latency_seconds: float = 0.0  # window + compute budget: input -> output on the stream's timeline
+    latency_samples: int = 0  # the same in frames at sample_rate (what a DAW compensates)
     device_latency_seconds: list[float] = field(default_factory=list)  # (input, output) reported by the device
     windows: int = 0
     late_windows: int = 0
@@ -112,6 +114,7 @@ class LiveEngine:
         self.stats = LiveStats(
             sample_rate=sample_rate, window_seconds=self.window / sample_rate,
             compute_budget_seconds=(self.delay - self.window) / sample_rate, latency_seconds=self.delay / sample_rate,
+            latency_samples=self.delay,
         )
         self.weight = raised_cosine_edges(self.window, self.fade).astype(np.float32)
         self._energy_out = 0.0
@@ -179,6 +182,34 @@ class LiveEngine:
         return self.stats
 
 
+class LiveReporter:
+    """Sends ``/diffband/live/*`` (bridge.protocol.LIVE_REPORTS) over UDP to a client, e.g. the
+    Max for Live device's port, so the DAW side knows the layers' latency."""
+
+    def __init__(self, host: str, port: int):
+        from pythonosc.udp_client import SimpleUDPClient
+
+        self.client = SimpleUDPClient(host, port)
+        self.target = f"{host}:{port}"
+
+    def _send(self, name: str, *args) -> None:
+        try:
+            self.client.send_message(f"{PREFIX}/live/{name}", list(args))
+        except OSError:
+            pass  # nobody listening, or the network went away: live audio goes on
+
+    def latency(self, stats: LiveStats) -> None:
+        self._send("latency", float(stats.latency_seconds), int(stats.latency_samples), int(stats.sample_rate),
+                   float(stats.window_seconds), float(stats.compute_budget_seconds))
+
+    def progress(self, stats: LiveStats) -> None:
+        mean = float(np.mean(stats.compute_seconds)) if stats.compute_seconds else 0.0
+        self._send("stats", int(stats.windows), int(stats.late_windows), int(stats.dropped_windows), mean)
+
+    def stopped(self, stats: LiveStats) -> None:
+        self._send("stopped", int(stats.windows), int(stats.late_windows), int(stats.dropped_windows))
+
+
 def measure_budget(process: Process, sample_rate: int, window_seconds: float, runs: int = 2) -> float:
     """Compute time allowance: 1.5x the slowest of ``runs`` timed windows (after one untimed
     warm-up, which pays for first-run allocations), plus 50 ms."""
@@ -201,8 +232,10 @@ def run_live(
     budget_seconds: float | None = None,
     monitor: bool = False,
     report: Callable[[str], None] = print,
+    reporter: LiveReporter | None = None,
 ) -> LiveStats:
-    """Open a duplex stream, run until ``duration`` seconds pass (or Ctrl-C), return the stats."""
+    """Open a duplex stream, run until ``duration`` seconds pass (or Ctrl-C), return the stats;
+    ``reporter`` gets the latency at start and every second, and the totals at the end."""
     import sounddevice as sd
 
     in_info = sd.query_devices(input_device, "input")
@@ -226,13 +259,21 @@ def run_live(
     ) as stream:
         engine.stats.device_latency_seconds = [float(x) for x in np.atleast_1d(stream.latency)]
         worker.start()
-        began = time.monotonic()
+        began = last_report = time.monotonic()
+        if reporter is not None:
+            reporter.latency(engine.stats)
         try:
             while duration is None or time.monotonic() - began < duration:
                 time.sleep(0.1)
+                if reporter is not None and time.monotonic() - last_report >= 1.0:
+                    last_report = time.monotonic()
+                    reporter.latency(engine.stats)
+                    reporter.progress(engine.stats)
         except KeyboardInterrupt:
             pass
         stats = engine.finish()
     worker.join(timeout=30)
+    if reporter is not None:
+        reporter.stopped(stats)
     report("live: " + stats.summary())
     return stats

@@ -80,6 +80,19 @@ REPLIES: dict[str, Message] = {
     ]
 }
 
+#: What ``diffband live`` sends to the client port while it runs (``--report-to``): its
+#: latency as a DAW needs it for delay compensation, then running counts.
+LIVE_REPORTS: dict[str, Message] = {
+    m.address: m
+    for m in [
+        _m("/live/latency", "latency_seconds:f latency_samples:i sample_rate:i window_seconds:f compute_budget_seconds:f",
+           doc="input -> output delay of the layers; at start, then every second"),
+        _m("/live/stats", "windows:i late_windows:i dropped_windows:i compute_seconds:f",
+           doc="every second: windows done, late or dropped so far, mean compute per window"),
+        _m("/live/stopped", "windows:i late_windows:i dropped_windows:i", doc="once, when the stream closes"),
+    ]
+}
+
 #: ``code`` values of ``/diffband/error``.
 ERROR_CODES = {
     "malformed": "not an OSC packet, or an unknown address",

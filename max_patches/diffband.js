@@ -21,7 +21,7 @@ var SUBMIT_DELAY_MS = 400; // let [buffer~] finish writing the WAV before the se
 
 var state = {
     folder: "", technique: 0, instrument1: 0, instrument2: 1, strength: 0.5, steps: 20, seed: 0,
-    job: "", layers: 0, counter: 0
+    job: "", layers: 0, counter: 0, liveLatency: -1
 };
 
 function status(text) { outlet(2, text); }
@@ -86,6 +86,19 @@ function anything() {
     if (address === "/diffband/state") {
         state.folder = String(args[4]);
         status("ready: diffband " + args[5] + " on " + args[3] + ", folder " + state.folder);
+        return;
+    }
+    if (address === "/diffband/live/latency") { // from `diffband live`, every second
+        if ((args[1] | 0) !== state.liveLatency) {
+            state.liveLatency = args[1] | 0;
+            status("live: layers come " + Math.round(Number(args[0]) * 1000) + " ms (" + args[1] + " samples at " +
+                   args[2] + " Hz) after the input - delay the dry track by as much to line them up");
+        }
+        return;
+    }
+    if (address === "/diffband/live/stopped") {
+        state.liveLatency = -1;
+        status("live stopped: " + args[0] + " windows (" + args[1] + " late, " + args[2] + " dropped)");
         return;
     }
     if (address.indexOf("/diffband/") !== 0 || String(args[0]) !== state.job) {

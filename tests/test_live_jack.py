@@ -8,11 +8,14 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
 import pytest
 import soundfile as sf
+from pythonosc.dispatcher import Dispatcher
+from pythonosc.osc_server import ThreadingOSCUDPServer
 
 from tests.conftest import REPO
 
@@ -62,9 +65,15 @@ def test_live_cross_on_jack_dummy(jack_server, tmp_path):
     helpers.append(subprocess.Popen(["jack_metro", "-n", "metro", "-b", "150", "-f", "330", "-D", "300", "-A", "0.5"],
                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     stats_path = tmp_path / "stats.json"
+    reports: list[tuple] = []  # what a DAW-side client hears from `diffband live` (docs/osc.md)
+    dispatcher = Dispatcher()
+    dispatcher.map("/diffband/live/*", lambda address, *args: reports.append((address, *args)))
+    listener = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
     live = subprocess.Popen(
         [sys.executable, "-m", "bridge.cli", "live", "--with", "violin", "--technique", "cross", "--window", str(WINDOW),
-         "--steps", "4", "--duration", "14", "--threads", "1", "--stats", str(stats_path)],
+         "--steps", "4", "--duration", "14", "--threads", "1", "--stats", str(stats_path),
+         "--report-to", f"127.0.0.1:{listener.server_address[1]}"],
         env={**env, "DIFFBAND_MODELS": str(REPO / "models")}, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
@@ -82,6 +91,8 @@ def test_live_cross_on_jack_dummy(jack_server, tmp_path):
     finally:
         if live.poll() is None:
             live.kill()
+        listener.shutdown()
+        listener.server_close()
     assert live.returncode == 0, output
     stats = json.loads(stats_path.read_text())
 
@@ -95,6 +106,17 @@ def test_live_cross_on_jack_dummy(jack_server, tmp_path):
     for key in ("late_windows", "dropped_windows", "input_overflows", "output_underflows"):
         assert isinstance(stats[key], int) and stats[key] >= 0
 
+    # the latency went to the client: at start and every second, the same figure as the stats
+    latency = [r for r in reports if r[0] == "/diffband/live/latency"]
+    assert len(latency) >= 5
+    seconds, samples, rate, window, budget = latency[0][1:]
+    assert samples == stats["latency_samples"] and rate == 48000
+    assert seconds == pytest.approx(stats["latency_seconds"], abs=1e-5) and window == pytest.approx(WINDOW)
+    assert samples == round((window + budget) * rate)
+    assert all(r[1:] == latency[0][1:] for r in latency)  # constant for the run
+    progress = [r for r in reports if r[0] == "/diffband/live/stats"]
+    assert progress and [r[1] for r in progress] == sorted(r[1] for r in progress)
+    assert reports[-1] == ("/diffband/live/stopped", stats["windows"], stats["late_windows"], stats["dropped_windows"])
     heard, rate = sf.read(recording, dtype="float32")  # what an outside JACK client received from us
     assert rate == 48000 and heard.shape[0] > rate
     assert np.all(np.isfinite(heard)) and np.sqrt(np.mean(heard**2)) > 1e-3

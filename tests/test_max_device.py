@@ -95,7 +95,7 @@ def test_osc_ports_and_addresses_match_the_protocol():
     used = set(re.findall(r'"(/diffband/[a-z/]+)"', (PATCHES / "diffband.js").read_text()))
     assert {"/diffband/status", "/diffband/submit/file", "/diffband/cancel", "/diffband/layer"} <= used
     for address in used:
-        assert address in protocol.REQUESTS or address in protocol.REPLIES, address
+        assert address in protocol.REQUESTS or address in protocol.REPLIES or address in protocol.LIVE_REPORTS, address
         assert f"`{address}`" in DOC, address
 
 
@@ -234,5 +234,29 @@ def test_device_logic_reports_a_missing_server(tmp_path):
         host.to_js(call="capture")  # no /diffband/state ever came
         host.pump(lambda: any(n == 2 and "diffband serve" in a[0] for n, a in host.outlets), timeout=10)
         assert not any(n == 1 for n, _ in host.outlets)  # nothing written, nothing sent as a job
+    finally:
+        host.close()
+
+
+def test_device_shows_the_latency_diffband_live_reports(tmp_path):
+    """``diffband live``'s reporter -> real UDP -> the device's [js]: the musician reads
+    the layers' latency in samples (what the dry track must be delayed by)."""
+    if not shutil.which("node"):
+        pytest.fail("node is needed to run the device's [js] logic")
+    from bridge.live import LiveReporter, LiveStats
+
+    host = MaxHost(9, 0)
+    try:
+        reporter = LiveReporter("127.0.0.1", host.udp_receive.getsockname()[1])
+        stats = LiveStats(sample_rate=48000, window_seconds=1.5, compute_budget_seconds=0.4, latency_seconds=1.9,
+                          latency_samples=91200, windows=12, late_windows=1)
+        reporter.latency(stats)
+        host.pump(lambda: any(n == 2 and "91200 samples" in a[0] for n, a in host.outlets), timeout=10)
+        reporter.latency(stats)  # the same latency again (every second): no new status line
+        reporter.stopped(stats)
+        host.pump(lambda: any(n == 2 and a[0].startswith("live stopped") for n, a in host.outlets), timeout=10)
+        statuses = [a[0] for n, a in host.outlets if n == 2]
+        assert statuses == ["live: layers come 1900 ms (91200 samples at 48000 Hz) after the input - delay the dry "
+                            "track by as much to line them up", "live stopped: 12 windows (1 late, 0 dropped)"]
     finally:
         host.close()

@@ -38,6 +38,11 @@ def test_reply_table_matches_code():
     assert documented == {address: m.args for address, m in protocol.REPLIES.items()}
 
 
+def test_live_report_table_matches_code():
+    documented = {row[0]: arg_spec(row[1]) for row in table_rows("Live mode reports (diffband live -> client)")}
+    assert documented == {address: m.args for address, m in protocol.LIVE_REPORTS.items()}
+
+
 def test_options_and_error_codes_match_code():
     options = {row[0]: row for row in table_rows("Job options (`key value` pairs)")}
     assert set(options) == set(protocol.OPTIONS)
