@@ -31,6 +31,7 @@ from bench.engine import RESULTS, TorchModel, append_results, machine, median_se
 from engine.accompany import accompany
 from engine.cross import cross, start_index
 from engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
+from engine.device_loop import device_type, wants_device_loop
 from engine.model import DiffusionModel, find_bundle, threads_per_model
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,12 +80,12 @@ class DiffusersWay:
         generator = torch.Generator().manual_seed(seed)
         x = torch.from_numpy(images[:, None].astype(np.float32))
         noise = torch.randn(x.shape, generator=generator)
-        x = self.scheduler.add_noise(x, noise, torch.tensor([int(timesteps[first])]))
+        x = self.scheduler.add_noise(x, noise, torch.tensor([int(timesteps[first])])).to(self.model.device)
         with torch.inference_mode():
             for t in self.scheduler.timesteps[first:]:
                 eps = self.model.unet(x, t).sample
                 x = self.scheduler.step(eps, t, x).prev_sample
-        return x[:, 0].numpy()
+        return x[:, 0].cpu().numpy()
 
     def decode(self, image: np.ndarray) -> np.ndarray:
         import librosa
@@ -142,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     repeats, job_repeats = (3, 1) if args.quick else (20, 3)
 
     engine = DiffusionModel.load(find_bundle(args.model), device=args.device)
-    torch_model = TorchModel(REPO / args.torch_weights, engine, None)
+    torch_device = "cpu" if device_type(engine.provider) == "cpu" else device_type(engine.provider)
+    torch_model = TorchModel(REPO / args.torch_weights, engine, None, torch_device)
     way = DiffusersWay(torch_model)
     codec = engine.info.codec
     rate = codec.sample_rate
@@ -174,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def unet_torch():
         with torch_model.torch.inference_mode():
-            return torch_model.unet(torch_model.torch.from_numpy(x), torch_model.torch.from_numpy(t)).sample
+            sample = torch_model.torch.from_numpy(x).to(torch_model.device)
+            out = torch_model.unet(sample, torch_model.torch.from_numpy(t).to(torch_model.device)).sample
+            return out.cpu()  # waits for the GPU, as the engine's call does
 
     measure("one UNet call (batch 1)", 0.0, unet_torch, lambda: torch_model(x, t), lambda: engine(x, t), repeats)
     measure(f"cross, one {codec.window_seconds:.2f} s window", codec.window_seconds,
@@ -199,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"## {stamp} — `python -m bench` — {engine.name} on {engine.provider}",
         "",
-        f"- machine: {machine()}; runtimes' default thread counts",
+        f"- machine: {machine()}; runtimes' default thread counts; torch on {torch_device}; engine precision "
+        f"{engine.info.precision}, on-device loop and graph vocoder: {'yes' if wants_device_loop(engine.provider) else 'no'}",
         f"- same weights (`{args.model}` bundle and `{args.torch_weights}`), input, strength {s:g}, {n} DDIM steps, seed 0;"
         " (a) diffusers `DDIMScheduler` loop + librosa `mel_to_audio` (NNLS + 32 Griffin-Lim), (b) torch UNet in the"
         " engine's sampler and vocoder (two instruments: its faster of sequential or concurrent), (c) the engine"

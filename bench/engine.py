@@ -23,22 +23,27 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 class TorchModel:
     """The torch UNet behind the engine's model interface (``info``, ``name``, ``__call__``)."""
 
-    def __init__(self, weights: Path, bundle: DiffusionModel, threads: int | None):
+    def __init__(self, weights: Path, bundle: DiffusionModel, threads: int | None, device: str = "cpu"):
         import torch
         from diffusers import UNet2DModel
 
         if threads:
             torch.set_num_threads(threads)
         self.torch = torch
-        self.unet = UNet2DModel.from_pretrained(weights).eval()
+        self.device = torch.device(device)
+        self.unet = UNet2DModel.from_pretrained(weights).eval().to(self.device)
         self.info = bundle.info
         self.name = bundle.name
 
+    def decode(self, images: np.ndarray) -> np.ndarray:
+        """The engine's numpy vocoder (the torch way has no vocoder of its own)."""
+        return np.stack([self.info.codec.decode(image) for image in images])
+
     def __call__(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
         with self.torch.inference_mode():
-            sample = self.torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-            timestep = self.torch.from_numpy(np.asarray(t, dtype=np.float32))
-            return self.unet(sample, timestep).sample.numpy()
+            sample = self.torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
+            timestep = self.torch.from_numpy(np.asarray(t, dtype=np.float32)).to(self.device)
+            return self.unet(sample, timestep).sample.cpu().numpy()
 
 
 def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
