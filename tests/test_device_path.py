@@ -160,3 +160,18 @@ def test_cross_on_the_device_path_gives_the_cpu_path_audio(monkeypatch, violin):
     got = cross(source, 22050, violin, strength=0.6, steps=10, seed=4)
     assert got.shape == reference.shape == source.shape
     assert np.linalg.norm(got - reference) / np.linalg.norm(reference) < 1e-3
+
+
+@pytest.mark.slow
+def test_export_fp16_from_a_training_run(tiny_run, tmp_path):
+    pytest.importorskip("onnxconverter_common")
+    out = tmp_path / "tiny-fp16.onnx"
+    done = subprocess.run([sys.executable, "-m", "bridge.cli", "export", str(tiny_run), "--out", str(out), "--fp16"],
+                          capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert "vs torch" in done.stdout and "fp16 vs fp32" in done.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny-fp16.onnx"]  # the fp32 staging file is gone
+    model = DiffusionModel.load(out, device="cpu")
+    assert model.info.precision == "fp16" and model.info.instrument == "guitar"
+    x = np.random.default_rng(0).standard_normal((2, 1, *model.info.image_shape), dtype=np.float32)
+    assert np.all(np.isfinite(model(x, np.array([10.0, 900.0]))))
