@@ -14,8 +14,23 @@ import numpy as np
 from bridge.protocol import ProtocolError
 
 SAMPLE = np.dtype("<f4")
-#: Missing chunk indices named in one error reply (the message stays well under 8 KB).
+#: Missing chunk indices named in one reply (``/diffband/missing`` blob and error text, well under 8 KB).
 MISSING_LISTED = 200
+INDEX = np.dtype("<i4")
+
+
+class MissingChunks(ProtocolError):
+    """An upload ended without all its chunks: ``count`` missing, the first ``indices``."""
+
+    def __init__(self, job_id: str, count: int, expected: int, indices: list[int]):
+        shown = ", ".join(map(str, indices)) + (" ..." if count > len(indices) else "")
+        super().__init__("missing_chunks", f"{count} of {expected} chunks missing: {shown}", job_id)
+        self.count = count
+        self.indices = indices
+
+    def indices_blob(self) -> bytes:
+        """The listed indices as int32 little-endian (the ``/diffband/missing`` blob)."""
+        return np.asarray(self.indices, dtype=INDEX).tobytes()
 
 
 def to_chunks(audio: np.ndarray, samples_per_chunk: int) -> list[bytes]:
@@ -71,10 +86,7 @@ class Upload:
         """``(frames, channels)`` float32; raises ``missing_chunks`` / ``bad_chunk`` when incomplete."""
         missing = self.missing()
         if missing:
-            shown = ", ".join(map(str, missing[:MISSING_LISTED])) + (" ..." if len(missing) > MISSING_LISTED else "")
-            raise ProtocolError(
-                "missing_chunks", f"{len(missing)} of {self.expected} chunks missing: {shown}", self.job_id
-            )
+            raise MissingChunks(self.job_id, len(missing), self.expected, missing[:MISSING_LISTED])
         if self.bytes != self.total_bytes:
             raise ProtocolError(
                 "bad_chunk", f"chunks hold {self.bytes} bytes, the announced audio needs {self.total_bytes}", self.job_id

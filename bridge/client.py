@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 from pythonosc.osc_packet import OscPacket, ParseError
 
-from bridge.chunks import Upload, to_chunks
+from bridge.chunks import INDEX, Upload, to_chunks
 from bridge.protocol import DEFAULT_HOST, DEFAULT_PORT, TCP_CHUNK_SAMPLES, UDP_CHUNK_SAMPLES
 from bridge.transport import SlipReader, encode_message
 from pythonosc import slip
@@ -197,26 +197,35 @@ class DiffbandClient:
             self._confirm_upload(job_id, chunks)
         return chunks
 
-    def _confirm_upload(self, job_id: str, chunks: list[bytes], rounds: int = 8) -> None:
+    def _confirm_upload(self, job_id: str, chunks: list[bytes], rounds: int = 8, patience: float = 10.0) -> None:
+        """Wait for ``/diffband/accepted``; resend what a ``/diffband/missing`` lists, then ``/end``
+        again.  If the report itself is lost (UDP), ``/end`` is sent again after ``patience`` s."""
         held: list[tuple[str, list[Any]]] = []  # other jobs' replies, put back afterwards
         try:
             for _round in range(rounds):
                 while True:
-                    address, args = self.receive()
-                    if args and args[0] == job_id and address in ("/diffband/accepted", "/diffband/error"):
+                    try:
+                        address, args = self.receive(min(patience, self.timeout))
+                    except ServerError as error:
+                        if error.code != "timeout":
+                            raise
+                        address, args = "", []
                         break
-                    held.append((address, args))
-                if address == "/diffband/accepted":
-                    held.append((address, args))
-                    return
-                if args[1] != "missing_chunks":
-                    raise ServerError(args[1], args[2], job_id)
-                listed = args[2].split(":", 1)[1].replace("...", "")
-                for index in (int(i) for i in listed.split(",") if i.strip()):
-                    self.send("/diffband/chunk", job_id, index, chunks[index], with_reply_port=False)
+                    if not args or args[0] != job_id:
+                        held.append((address, args))
+                    elif address == "/diffband/accepted":
+                        held.append((address, args))
+                        return
+                    elif address == "/diffband/missing":
+                        break
+                    elif address == "/diffband/error" and args[1] != "missing_chunks":
+                        raise ServerError(args[1], args[2], job_id)
+                    # the missing_chunks error is the readable twin of /diffband/missing: skip it
+                for index in np.frombuffer(args[2], dtype=INDEX) if address else ():
+                    self.send("/diffband/chunk", job_id, int(index), chunks[index], with_reply_port=False)
                     time.sleep(0.0005)
                 self.send("/diffband/end", job_id)
-            raise ServerError("missing_chunks", f"upload of {job_id} still incomplete after {rounds} resends", job_id)
+            raise ServerError("missing_chunks", f"upload of {job_id} still incomplete after {rounds} rounds", job_id)
         finally:
             self.pending.extendleft(reversed(held))
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 from pythonosc.osc_packet import OscPacket, ParseError
 
-from bridge.chunks import Upload
+from bridge.chunks import MissingChunks, Upload
 from bridge.jobs import Channel, Job, JobRunner
 from bridge.protocol import DEFAULT_HOST, DEFAULT_PORT, JOB_ID, ProtocolError, job_options, split_request
 from bridge.sandbox import Sandbox
@@ -229,6 +229,8 @@ class DiffbandServer:
                     self.uploads.pop(job_id, None)
                 raise ProtocolError("bad_audio", "audio contains NaN or Inf samples", job_id)
         except ProtocolError as error:
+            if isinstance(error, MissingChunks):  # machine-readable first, then the readable error
+                job.channel.send("/diffband/missing", job_id, error.count, error.indices_blob())
             job.channel.send("/diffband/error", job_id, error.code, str(error))
             return
         with self.upload_lock:

@@ -147,11 +147,24 @@ def test_missing_chunk_is_reported_then_resent(server, vocal):
             c.wait("gap1")
         assert err.value.code == "missing_chunks"
         assert "2 of" in str(err.value) and "1, 5" in str(err.value)
+        c.send("/diffband/end", "gap1")  # asked again: the machine-readable report comes first
+        job_id, count, blob = c.expect("/diffband/missing")
+        assert (job_id, count) == ("gap1", 2) and np.frombuffer(blob, dtype="<i4").tolist() == [1, 5]
+        with pytest.raises(ServerError, match="1, 5"):
+            c.expect("/diffband/never")  # the readable twin follows
         for index in (5, 1):  # out of order: placed by index
             c.send("/diffband/chunk", "gap1", index, chunks[index], with_reply_port=False)
         c.send("/diffband/end", "gap1")
         result = c.wait("gap1")
     assert result.layers["guitar"].shape == vocal.shape
+
+
+def test_client_resends_what_the_missing_report_lists(server, vocal):
+    """The client reads /diffband/missing (not the error text) and completes the upload."""
+    with client(server) as c:
+        c.submit_buffer("gap2", "cross", vocal, RATE, skip_chunks=(0, 3, 4), **{"with": "guitar"}, **FAST)
+        result = c.wait("gap2")
+    assert result.layers["guitar"].shape == vocal.shape and np.all(np.isfinite(result.layers["guitar"]))
 
 
 # ---- security and robustness: every bad request gets an error reply, the server lives on ---------
