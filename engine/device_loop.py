@@ -5,9 +5,10 @@ step coefficients in, ``prev_sample`` out), so one session call per step does UN
 update.  The image lives in two ONNX Runtime ``OrtValue`` buffers on the session's
 device, bound once with IO binding and used in turn as input and output: on a GPU
 nothing but the timestep and the coefficients (24 bytes) crosses the bus until the
-last step.  With ``DIFFBAND_CUDA_GRAPH=1`` the two bindings are captured as two CUDA
-graphs (``gpu_graph_id`` 0 and 1) and replayed: buffers, shapes and addresses are
-fixed for the whole loop, which is what CUDA graph capture needs.
+last step.  Buffers and bindings are made once per batch size and kept, so with
+``DIFFBAND_CUDA_GRAPH=1`` each binding can be captured as a CUDA graph (one
+``gpu_graph_id`` per binding) and replayed: shapes and addresses never change,
+which is what CUDA graph capture needs.
 
 The arithmetic is :meth:`engine.samplers.DDIMSampler.coefficients`, the same numbers
 the numpy loop uses; outputs agree with it to float32 rounding (tests/test_fast_paths.py).
@@ -17,6 +18,8 @@ Covers DDIM with ``eta = 0`` (the engine's default); DDPM and ``eta > 0`` keep t
 from __future__ import annotations
 
 import os
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -99,11 +102,13 @@ def fused_step_graph(bundle: Path) -> bytes:
 class DeviceLoop:
     """``run`` = the numpy DDIM loop of :class:`Sampler` for one model, on its device."""
 
-    def __init__(self, model: "DiffusionModel", session: ort.InferenceSession):
+    def __init__(self, model: "DiffusionModel", session: ort.InferenceSession, cuda_graph: bool = False):
         self.model = model
         self.session = session
         self.device = device_type(session.get_providers()[0])
-        self.cuda_graph = os.environ.get(CUDA_GRAPH_ENV) == "1" and self.device == "cuda"
+        self.cuda_graph = cuda_graph and self.device == "cuda"
+        self._slots: dict[int, _Slots] = {}  # per batch size: buffers and bindings, kept for good
+        self._lock = threading.Lock()  # the buffers serve one run at a time
 
     def supports(self, sampler: Sampler) -> bool:
         return isinstance(sampler, DDIMSampler) and sampler.eta == 0
@@ -123,43 +128,55 @@ class DeviceLoop:
     ) -> np.ndarray:
         """Denoise ``x`` through ``timesteps`` (a slice of ``sampler.timesteps(num_steps)``)."""
         x = np.ascontiguousarray(x, dtype=np.float32)
+        if len(timesteps) == 0:
+            return x.copy()
         out = np.empty_like(x)
         coefficients = [self._coefficients(sampler, int(t), num_steps) for t in timesteps]
         size = self.model.max_batch
         chunks = [slice(s, s + size) for s in range(0, x.shape[0], size)]
         done, total = 0, len(timesteps) * len(chunks)
         for part in chunks:
-            for _ in self._chunk_steps(x[part], timesteps, coefficients, out[part]):
-                done += 1
-                if progress is not None:
-                    progress(done, total)
+            with self._lock:
+                slots = self._slots_for(x[part].shape)
+                slots.images[0].update_inplace(x[part])
+                for i, t in enumerate(timesteps):
+                    slots.timestep.update_inplace(np.full(x[part].shape[0], t, dtype=np.float32))
+                    slots.coefficients.update_inplace(coefficients[i])
+                    binding, run_options = slots.bindings[i % 2]
+                    self.session.run_with_iobinding(binding, run_options)
+                    done += 1
+                    if progress is not None:
+                        progress(done, total)
+                out[part] = slots.images[len(timesteps) % 2].numpy()
         return out
 
-    def _chunk_steps(self, x: np.ndarray, timesteps: np.ndarray, coefficients: list[np.ndarray], out: np.ndarray):
-        """Run the loop on one chunk, yielding after each step; the result lands in ``out``."""
-        if len(timesteps) == 0:
-            out[...] = x
-            return
-        start = x.copy()  # a CPU OrtValue shares its numpy array's memory: never the caller's
-        buffers = [ort.OrtValue.ortvalue_from_numpy(start, self.device, 0),
-                   ort.OrtValue.ortvalue_from_shape_and_type(x.shape, np.float32, self.device, 0)]
-        t_value = ort.OrtValue.ortvalue_from_shape_and_type((x.shape[0],), np.float32, self.device, 0)
-        c_value = ort.OrtValue.ortvalue_from_shape_and_type(coefficients[0].shape, np.float32, self.device, 0)
-        bindings = []
-        for parity in (0, 1):
-            binding = self.session.io_binding()
-            binding.bind_ortvalue_input(INPUT_SAMPLE, buffers[parity])
-            binding.bind_ortvalue_input(INPUT_TIMESTEP, t_value)
-            binding.bind_ortvalue_input(STEP_COEFFICIENTS, c_value)
-            binding.bind_ortvalue_output(OUTPUT_PREV_SAMPLE, buffers[1 - parity])
-            run_options = ort.RunOptions()
-            if self.cuda_graph:
-                run_options.add_run_config_entry("gpu_graph_id", str(parity))
-            bindings.append((binding, run_options))
-        for i, t in enumerate(timesteps):
-            t_value.update_inplace(np.full(x.shape[0], t, dtype=np.float32))
-            c_value.update_inplace(coefficients[i])
-            binding, run_options = bindings[i % 2]
-            self.session.run_with_iobinding(binding, run_options)
-            yield i
-        out[...] = buffers[len(timesteps) % 2].numpy()
+    def _slots_for(self, shape: tuple[int, ...]) -> "_Slots":
+        """Buffers and the two bindings (image A -> B, B -> A) for one batch size, made once:
+        fixed addresses are what lets CUDA graphs replay (graph ids 2k and 2k + 1)."""
+        if shape[0] not in self._slots:
+            def value(dims: tuple[int, ...]) -> ort.OrtValue:
+                return ort.OrtValue.ortvalue_from_shape_and_type(dims, np.float32, self.device, 0)
+
+            images = (value(shape), value(shape))
+            timestep, coefficients = value((shape[0],)), value((5,))
+            bindings = []
+            for parity in (0, 1):
+                binding = self.session.io_binding()
+                binding.bind_ortvalue_input(INPUT_SAMPLE, images[parity])
+                binding.bind_ortvalue_input(INPUT_TIMESTEP, timestep)
+                binding.bind_ortvalue_input(STEP_COEFFICIENTS, coefficients)
+                binding.bind_ortvalue_output(OUTPUT_PREV_SAMPLE, images[1 - parity])
+                run_options = ort.RunOptions()
+                if self.cuda_graph:
+                    run_options.add_run_config_entry("gpu_graph_id", str(2 * len(self._slots) + parity))
+                bindings.append((binding, run_options))
+            self._slots[shape[0]] = _Slots(images, timestep, coefficients, bindings)
+        return self._slots[shape[0]]
+
+
+@dataclass
+class _Slots:
+    images: tuple[ort.OrtValue, ort.OrtValue]
+    timestep: ort.OrtValue
+    coefficients: ort.OrtValue
+    bindings: list[tuple[ort.IOBinding, ort.RunOptions]]

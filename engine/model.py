@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -82,11 +83,17 @@ class DiffusionModel:
         if not wants_device_loop(self.provider):
             return None
         if self._device_loop is None:
-            cuda_graph = os.environ.get(CUDA_GRAPH_ENV) == "1"
-            session = create_session(
-                fused_step_graph(self.info.path), device=device_key(self.provider), threads=self.threads, cuda_graph=cuda_graph
-            )
-            self._device_loop = DeviceLoop(self, session)
+            graph, device = fused_step_graph(self.info.path), device_key(self.provider)
+            session = None
+            if os.environ.get(CUDA_GRAPH_ENV) == "1" and self.provider != "CPUExecutionProvider":
+                try:  # capture needs every node on the GPU; otherwise run without graphs
+                    session = create_session(graph, device=device, threads=self.threads, cuda_graph=True)
+                except Exception as error:
+                    warnings.warn(f"CUDA graphs unavailable for {self.name} ({str(error).splitlines()[0][:160]}); running without")
+            cuda_graph = session is not None
+            if session is None:
+                session = create_session(graph, device=device, threads=self.threads)
+            self._device_loop = DeviceLoop(self, session, cuda_graph=cuda_graph)
         return self._device_loop
 
     def decode(self, images: np.ndarray) -> np.ndarray:

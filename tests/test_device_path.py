@@ -50,6 +50,25 @@ def test_device_loop_equals_the_numpy_loop(monkeypatch, violin, batch, start, st
     assert ticks[-1][0] == ticks[-1][1] and len(ticks) == ticks[-1][1]
 
 
+def test_device_loop_reuses_its_buffers_safely(monkeypatch, violin):
+    """Buffers are kept per batch size (fixed addresses, for CUDA graphs): later runs, and
+    runs from two threads at once, still give each caller its own result."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sampler = make_sampler(violin.info.schedule, "ddim")
+    xs = [np.random.default_rng(s).standard_normal((2, 1, *violin.info.image_shape), dtype=np.float32) for s in (7, 8, 9)]
+    monkeypatch.setenv(DEVICE_LOOP_ENV, "0")
+    expected = [sampler.run(violin, x, 10, np.random.default_rng(0), start_index=4) for x in xs]
+    monkeypatch.setenv(DEVICE_LOOP_ENV, "1")
+    with ThreadPoolExecutor(3) as pool:
+        got = list(pool.map(lambda x: sampler.run(violin, x, 10, np.random.default_rng(0), start_index=4), xs))
+    slots = violin.device_loop._slots[2]
+    got.append(sampler.run(violin, xs[0], 10, np.random.default_rng(0), start_index=4))
+    for g, e in zip(got, [*expected, expected[0]]):
+        np.testing.assert_allclose(g, e, atol=1e-5, rtol=0)
+    assert violin.device_loop._slots[2] is slots  # the same buffers and bindings, not new ones
+
+
 def test_device_loop_leaves_other_samplers_to_numpy(monkeypatch, violin):
     monkeypatch.setenv(DEVICE_LOOP_ENV, "1")
     loop = violin.device_loop
