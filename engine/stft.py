@@ -19,22 +19,23 @@ from scipy.signal import get_window
 
 
 @lru_cache(maxsize=8)
-def _window(n_fft: int) -> np.ndarray:
-    return get_window("hann", n_fft).astype(np.float32)  # periodic Hann, as librosa
+def hann_window(n_fft: int) -> np.ndarray:
+    """Periodic Hann window, as librosa (cached and shared: read only)."""
+    return get_window("hann", n_fft).astype(np.float32)
 
 
 @lru_cache(maxsize=32)
-def _overlap_norm(n_fft: int, hop_length: int, frames: int) -> np.ndarray:
+def overlap_norm(n_fft: int, hop_length: int, frames: int) -> np.ndarray:
     """Sum of squared windows at each output sample (the ISTFT's normaliser), floored."""
     total = np.zeros(n_fft + hop_length * (frames - 1), dtype=np.float32)
-    square = _window(n_fft) ** 2
+    square = hann_window(n_fft) ** 2
     for k in range(frames):
         total[k * hop_length : k * hop_length + n_fft] += square
     return np.maximum(total, np.finfo(np.float32).tiny)
 
 
 def window_sum(n_fft: int) -> float:
-    return float(np.sum(_window(n_fft)))
+    return float(np.sum(hann_window(n_fft)))
 
 
 def stft(audio: np.ndarray, n_fft: int, hop_length: int, frames: int | None = None) -> np.ndarray:
@@ -47,17 +48,17 @@ def stft(audio: np.ndarray, n_fft: int, hop_length: int, frames: int | None = No
     usable = audio[: max(0, padded.size - half)]
     padded[half : half + usable.size] = usable
     framed = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length][:frames]
-    return scipy.fft.rfft(framed * _window(n_fft), axis=-1).T
+    return scipy.fft.rfft(framed * hann_window(n_fft), axis=-1).T
 
 
 def istft(spectrum: np.ndarray, n_fft: int, hop_length: int, length: int) -> np.ndarray:
     """Inverse of ``stft`` (windowed overlap-add, normalised by the summed squared windows)."""
     frames = spectrum.shape[1]
-    pieces = scipy.fft.irfft(spectrum.T, n=n_fft, axis=-1).astype(np.float32) * _window(n_fft)
+    pieces = scipy.fft.irfft(spectrum.T, n=n_fft, axis=-1).astype(np.float32) * hann_window(n_fft)
     out = np.zeros(n_fft + hop_length * (frames - 1), dtype=np.float32)
     for k in range(frames):
         out[k * hop_length : k * hop_length + n_fft] += pieces[k]
-    out /= _overlap_norm(n_fft, hop_length, frames)
+    out /= overlap_norm(n_fft, hop_length, frames)
     half = n_fft // 2
     result = out[half : half + length]
     return np.pad(result, (0, length - result.size)) if result.size < length else result

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.mel import MelCodec
-from engine.stft import _overlap_norm, _window
+from engine.stft import hann_window, overlap_norm
 
 INPUT_IMAGES = "images"
 INPUT_PHASE_COS = "phase_cos"
@@ -44,7 +44,7 @@ def _dft_kernels(n_fft: int) -> tuple[np.ndarray, np.ndarray]:
     n = np.arange(n_fft)
     k = np.arange(bins)[:, None]
     phase = 2.0 * np.pi * k * n / n_fft
-    window = _window(n_fft).astype(np.float64)
+    window = hann_window(n_fft).astype(np.float64)
     forward = np.concatenate([np.cos(phase) * window, -np.sin(phase) * window])
     weight = np.full((bins, 1), 2.0)
     weight[0] = weight[-1] = 1.0  # DC and Nyquist appear once in an irfft
@@ -80,7 +80,7 @@ def vocoder_graph(codec: MelCodec, griffin_lim_iters: int | None = None, opset: 
     const("stft_kernel", forward)
     const("istft_kernel", inverse)
     # istft -> crop -> zero-pad -> stft == stft(istft_raw / norm * keep): one constant per sample
-    norm = _overlap_norm(n_fft, hop, frames)
+    norm = overlap_norm(n_fft, hop, frames)
     keep = np.zeros_like(norm)
     keep[half : half + length] = 1.0
     const("ola_scale_masked", (keep / norm).astype(np.float32))
