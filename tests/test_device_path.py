@@ -122,6 +122,17 @@ def test_fp16_cross_stays_within_a_spectral_bound_of_fp32(violin, violin_fp16):
     assert audio.shape == (codec.window_samples,) and np.all(np.isfinite(audio))
 
 
+def test_fp16_bundle_runs_on_the_device_loop(monkeypatch, violin_fp16):
+    """The GPU combination: the DDIM update appended to an fp16 graph (float32 at its edges)."""
+    sampler = make_sampler(violin_fp16.info.schedule, "ddim")
+    x = np.random.default_rng(5).standard_normal((2, 1, *violin_fp16.info.image_shape), dtype=np.float32)
+    monkeypatch.setenv(DEVICE_LOOP_ENV, "0")
+    expected = sampler.run(violin_fp16, x, 20, np.random.default_rng(0), start_index=8)
+    monkeypatch.setenv(DEVICE_LOOP_ENV, "1")
+    got = sampler.run(violin_fp16, x, 20, np.random.default_rng(0), start_index=8)
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+
+
 def test_export_fp16_command(tmp_path):
     pytest.importorskip("onnxconverter_common")
     out = tmp_path / "guitar-fp16.onnx"
