@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     repeats, job_repeats = (3, 1) if args.quick else (20, 3)
 
     engine = DiffusionModel.load(find_bundle(args.model), device=args.device)
-    torch_device = "cpu" if device_type(engine.provider) == "cpu" else device_type(engine.provider)
+    torch_device = "cuda" if device_type(engine.provider) == "cuda" else "cpu"  # torch has no DirectML here
     torch_model = TorchModel(REPO / args.torch_weights, engine, None, torch_device)
     way = DiffusersWay(torch_model)
     codec = engine.info.codec

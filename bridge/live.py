@@ -190,7 +190,6 @@ class LiveReporter:
         from pythonosc.udp_client import SimpleUDPClient
 
         self.client = SimpleUDPClient(host, port)
-        self.target = f"{host}:{port}"
 
     def _send(self, name: str, *args) -> None:
         try:

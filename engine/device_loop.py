@@ -4,14 +4,13 @@ The bundle's UNet graph gets the DDIM update appended (``sample``, ``timestep`` 
 step coefficients in, ``prev_sample`` out), so one session call per step does UNet +
 update.  The image lives in two ONNX Runtime ``OrtValue`` buffers on the session's
 device, bound once with IO binding and used in turn as input and output: on a GPU
-nothing but the timestep and the coefficients (24 bytes) crosses the bus until the
-last step.  Buffers and bindings are made once per batch size and kept, so with
+nothing but the timesteps and the five coefficients crosses the bus until the last step.  Buffers and bindings are made once per batch size and kept, so with
 ``DIFFBAND_CUDA_GRAPH=1`` each binding can be captured as a CUDA graph (one
 ``gpu_graph_id`` per binding) and replayed: shapes and addresses never change,
 which is what CUDA graph capture needs.
 
 The arithmetic is :meth:`engine.samplers.DDIMSampler.coefficients`, the same numbers
-the numpy loop uses; outputs agree with it to float32 rounding (tests/test_fast_paths.py).
+the numpy loop uses; outputs agree with it to float32 rounding (tests/test_device_path.py).
 Covers DDIM with ``eta = 0`` (the engine's default); DDPM and ``eta > 0`` keep the numpy loop.
 """
 
@@ -136,11 +135,12 @@ class DeviceLoop:
         chunks = [slice(s, s + size) for s in range(0, x.shape[0], size)]
         done, total = 0, len(timesteps) * len(chunks)
         for part in chunks:
+            chunk = x[part]
             with self._lock:
-                slots = self._slots_for(x[part].shape)
-                slots.images[0].update_inplace(x[part])
+                slots = self._slots_for(chunk.shape)
+                slots.images[0].update_inplace(chunk)
                 for i, t in enumerate(timesteps):
-                    slots.timestep.update_inplace(np.full(x[part].shape[0], t, dtype=np.float32))
+                    slots.timestep.update_inplace(np.full(chunk.shape[0], t, dtype=np.float32))
                     slots.coefficients.update_inplace(coefficients[i])
                     binding, run_options = slots.bindings[i % 2]
                     self.session.run_with_iobinding(binding, run_options)

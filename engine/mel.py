@@ -180,6 +180,12 @@ class MelCodec:
         return audio.astype(np.float32)
 
 
+#: NNLS keeps every value >= -200 dB: out of denormals, which are ~100x slower.
+NNLS_FLOOR = 1e-20
+#: Smallest band energy the NNLS start divides by.
+NNLS_SPREAD_FLOOR = 1e-12
+
+
 def nonnegative_least_squares(basis: np.ndarray, target: np.ndarray, iters: int) -> np.ndarray:
     """``x >= 0`` minimising ``||basis @ x - target||`` by multiplicative updates (Lee & Seung).
 
@@ -195,8 +201,8 @@ def nonnegative_least_squares(basis: np.ndarray, target: np.ndarray, iters: int)
     target = np.maximum(target, 0.0).astype(np.float32)
     gram_target = backward @ target
     spread = basis @ basis.T.sum(axis=1, keepdims=True)
-    x = backward @ (target / np.maximum(spread, 1e-12))
-    floor = np.float32(1e-20)  # -200 dB; keeps values out of denormals, which are ~100x slower
+    x = backward @ (target / np.maximum(spread, NNLS_SPREAD_FLOOR))
+    floor = np.float32(NNLS_FLOOR)
     x = np.maximum(x, floor)
     for _ in range(iters):
         x *= gram_target / np.maximum(backward @ (forward @ x), floor)

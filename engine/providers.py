@@ -127,10 +127,11 @@ def create_session(
     for provider in candidates:
         if provider in _unusable and device in (None, "", "auto"):
             continue
-        providers = [(provider, provider_options(provider, cuda_graph))]
+        providers: list = [CPU]
+        if provider != CPU:
+            providers.insert(0, (provider, provider_options(provider, cuda_graph)))
         if provider == "TensorrtExecutionProvider" and "CUDAExecutionProvider" in ort.get_available_providers():
-            providers.append(("CUDAExecutionProvider", provider_options("CUDAExecutionProvider")))  # what TensorRT cannot take
-        providers = [provider] if provider == CPU else [*providers, CPU]
+            providers.insert(1, ("CUDAExecutionProvider", provider_options("CUDAExecutionProvider")))  # what TensorRT cannot take
         try:
             with quiet_ort_logs():
                 session = ort.InferenceSession(source, sess_options=options, providers=providers)

@@ -69,8 +69,9 @@ def _leading_timesteps(T: int, num_steps: int, offset: int = 0) -> np.ndarray:
     return (np.arange(0, num_steps) * ratio).round()[::-1].astype(np.int64) + offset
 
 
-def _predict_x0(x: np.ndarray, eps: np.ndarray, alpha_t: float, clip: float | None) -> np.ndarray:
-    x0 = (x - (1.0 - alpha_t) ** 0.5 * eps) / alpha_t**0.5
+def _predict_x0(x: np.ndarray, eps: np.ndarray, c_eps: float, c_x: float, clip: float | None) -> np.ndarray:
+    """``x0 = (x - c_eps * eps) / c_x`` with ``c_eps = sqrt(1 - alpha_t)``, ``c_x = sqrt(alpha_t)``, clipped."""
+    x0 = (x - c_eps * eps) / c_x
     return np.clip(x0, -clip, clip) if clip is not None else x0
 
 
@@ -101,7 +102,7 @@ class DDPMSampler(Sampler):
         alpha_prev = float(abar[prev_t]) if prev_t >= 0 else 1.0
         current_alpha = alpha_t / alpha_prev
         current_beta = 1.0 - current_alpha
-        x0 = _predict_x0(x, eps, alpha_t, self.clip_sample_range if self.clip_sample else None)
+        x0 = _predict_x0(x, eps, (1.0 - alpha_t) ** 0.5, alpha_t**0.5, self.clip_sample_range if self.clip_sample else None)
         x0_coeff = alpha_prev**0.5 * current_beta / (1.0 - alpha_t)
         x_coeff = current_alpha**0.5 * (1.0 - alpha_prev) / (1.0 - alpha_t)
         x_prev = x0_coeff * x0 + x_coeff * x
@@ -170,9 +171,7 @@ class DDIMSampler(Sampler):
     ) -> tuple[np.ndarray, np.ndarray]:
         """One DDIM update from ``t``; returns ``(x_prev, predicted_x0)``."""
         c_eps, c_x, c_x0, c_dir, std = self.coefficients(t, num_steps)
-        x0 = (x - c_eps * eps) / c_x
-        if self.clip_sample:
-            x0 = np.clip(x0, -self.clip_sample_range, self.clip_sample_range)
+        x0 = _predict_x0(x, eps, c_eps, c_x, self.clip_sample_range if self.clip_sample else None)
         x_prev = c_x0 * x0 + c_dir * eps
         if self.eta > 0:
             if noise is None:

@@ -64,9 +64,14 @@ def istft(spectrum: np.ndarray, n_fft: int, hop_length: int, length: int) -> np.
     return np.pad(result, (0, length - result.size)) if result.size < length else result
 
 
+#: Fast Griffin-Lim's momentum (librosa's default) and the guard of its phase normalisation.
+GRIFFIN_LIM_MOMENTUM = 0.99
+PHASE_EPSILON = 1e-16
+
+
 def griffin_lim(
     magnitude: np.ndarray, n_fft: int, hop_length: int, n_iter: int, length: int,
-    rng: np.random.Generator, momentum: float = 0.99,
+    rng: np.random.Generator, momentum: float = GRIFFIN_LIM_MOMENTUM,
 ) -> np.ndarray:
     """Audio whose STFT magnitude approaches ``magnitude`` (fast Griffin-Lim, random phase start)."""
     frames = magnitude.shape[1]
@@ -76,7 +81,7 @@ def griffin_lim(
         previous = rebuilt
         rebuilt = stft(istft(magnitude * angles, n_fft, hop_length, length), n_fft, hop_length, frames)
         angles = rebuilt - (momentum / (1.0 + momentum)) * previous
-        angles /= np.abs(angles) + 1e-16
+        angles /= np.abs(angles) + PHASE_EPSILON
     return istft(magnitude * angles, n_fft, hop_length, length)
 
 

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.mel import MelCodec
-from engine.stft import hann_window, overlap_norm
+from engine.mel import NNLS_FLOOR, NNLS_SPREAD_FLOOR, MelCodec
+from engine.stft import GRIFFIN_LIM_MOMENTUM, PHASE_EPSILON, hann_window, overlap_norm
 
 INPUT_IMAGES = "images"
 INPUT_PHASE_COS = "phase_cos"
 INPUT_PHASE_SIN = "phase_sin"
 OUTPUT_AUDIO = "audio"
-NNLS_FLOOR = 1e-20
-MOMENTUM = 0.99
 #: ONNX IR version written (onnx 1.19+ defaults to 11+; onnxruntime 1.20 reads up to 10).
 IR_VERSION = 10
 
@@ -103,7 +101,7 @@ def vocoder_graph(codec: MelCodec, griffin_lim_iters: int | None = None, opset: 
     # NNLS by multiplicative updates (engine.mel.nonnegative_least_squares), unrolled
     spread = basis @ basis.T.sum(axis=1, keepdims=True)
     gram_target = node("MatMul", ["mel_basis_t", mel], "gram_target")
-    x = node("MatMul", ["mel_basis_t", node("Div", [mel, const("spread", np.maximum(spread, 1e-12).astype(np.float32))], "mel_spread")], "nnls_start")
+    x = node("MatMul", ["mel_basis_t", node("Div", [mel, const("spread", np.maximum(spread, NNLS_SPREAD_FLOOR).astype(np.float32))], "mel_spread")], "nnls_start")
     x = node("Max", [x, const("floor", NNLS_FLOOR)], "nnls_0")
     for i in range(codec.nnls_iters):
         projected = node("MatMul", ["mel_basis_t", node("MatMul", ["mel_basis", x], f"nnls_fwd_{i}")], f"nnls_back_{i}")
@@ -119,7 +117,7 @@ def vocoder_graph(codec: MelCodec, griffin_lim_iters: int | None = None, opset: 
 
     re, im = INPUT_PHASE_COS, INPUT_PHASE_SIN
     prev_re = prev_im = None
-    step = MOMENTUM / (1.0 + MOMENTUM)
+    step = GRIFFIN_LIM_MOMENTUM / (1.0 + GRIFFIN_LIM_MOMENTUM)
     for i in range(iters):
         audio = node("Mul", [istft_raw(re, im, f"gl{i}"), "ola_scale_masked"], f"signal_{i}")
         rebuilt = node("Conv", [audio, "stft_kernel"], f"stft_{i}", strides=[hop])
@@ -131,7 +129,7 @@ def vocoder_graph(codec: MelCodec, griffin_lim_iters: int | None = None, opset: 
             a_re = node("Sub", [new_re, node("Mul", [prev_re, const("momentum", step)], f"mom_re_{i}")], f"a_re_{i}")
             a_im = node("Sub", [new_im, node("Mul", [prev_im, "momentum"], f"mom_im_{i}")], f"a_im_{i}")
         power = node("Add", [node("Mul", [a_re, a_re], f"re2_{i}"), node("Mul", [a_im, a_im], f"im2_{i}")], f"abs2_{i}")
-        scale = node("Add", [node("Sqrt", [power], f"abs_{i}"), const("tiny", 1e-16)], f"absd_{i}")
+        scale = node("Add", [node("Sqrt", [power], f"abs_{i}"), const("tiny", PHASE_EPSILON)], f"absd_{i}")
         re, im = node("Div", [a_re, scale], f"phase_re_{i}"), node("Div", [a_im, scale], f"phase_im_{i}")
         prev_re, prev_im = new_re, new_im
     signal = node("Mul", [istft_raw(re, im, "final"), "ola_scale"], "signal_final")
