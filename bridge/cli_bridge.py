@@ -45,7 +45,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _client(args: argparse.Namespace):
     from bridge.client import DiffbandClient
 
-    return DiffbandClient(args.host, args.port, "tcp" if args.tcp else "udp", timeout=args.timeout)
+    return DiffbandClient(args.host, args.port, "tcp" if args.tcp else "udp", timeout=args.timeout, reply_port=args.reply_port,
+                          listen=args.request != "cancel")
 
 
 def cmd_send(args: argparse.Namespace) -> int:
@@ -173,6 +174,8 @@ def add_commands(sub) -> None:
     p.add_argument("--port", type=int, default=DEFAULT_PORT)
     p.add_argument("--tcp", action="store_true", help="use TCP (SLIP) instead of UDP")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for each reply")
+    p.add_argument("--reply-port", type=int, help="UDP: receive replies on this port; a job can be cancelled only "
+                   "from the reply address that submitted it, so submit and cancel with the same --reply-port")
     p.add_argument("--buffer", action="store_true", help="stream the audio as chunks instead of sending its path")
     p.add_argument("--job", help="job id (default: random); for cancel, the job to cancel")
     p.add_argument("-o", "--out", help="output folder (default: diffband-out next to the input)")

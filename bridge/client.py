@@ -48,7 +48,10 @@ class DiffbandClient:
         transport: str = "udp",
         timeout: float = 30.0,
         reply_port: int | None = None,
+        listen: bool = True,
     ):
+        """``listen=False`` with a ``reply_port``: send as that reply address without receiving
+        (e.g. cancel a job while the process that submitted it holds the port)."""
         if transport not in ("udp", "tcp"):
             raise ValueError("transport must be udp or tcp")
         self.address = (host, port)
@@ -57,11 +60,12 @@ class DiffbandClient:
         self.reply_port = reply_port
         self.pending: deque[tuple[str, list[Any]]] = deque()
         if transport == "udp":
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            family = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0][0]  # IPv4 or IPv6 (::1)
+            self.sock = socket.socket(family, socket.SOCK_DGRAM)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 2**20)
             self.listen = None
-            if reply_port is not None:
-                self.listen = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            if reply_port is not None and listen:
+                self.listen = socket.socket(family, socket.SOCK_DGRAM)
                 self.listen.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 2**20)
                 self.listen.bind((host, reply_port))
         else:

@@ -19,6 +19,7 @@ import numpy as np
 import soundfile as sf
 
 from bridge.chunks import to_chunks
+from bridge.file_input import read_region
 from bridge.protocol import ProtocolError
 from engine.model import DiffusionModel
 
@@ -106,10 +107,11 @@ class JobRunner:
             running = sum(1 for job in self.jobs.values() if job.state == "running")
             return len(self.jobs) - running, running
 
-    def cancel(self, job_id: str) -> bool:
+    def cancel(self, job_id: str, owner: str) -> bool:
+        """Cancel ``job_id`` if the client ``owner`` (a channel key) submitted it."""
         with self.lock:
             job = self.jobs.get(job_id)
-        if job is None:
+        if job is None or job.channel.key != owner:
             return False
         job.cancel.set()
         return True
@@ -140,27 +142,31 @@ class JobRunner:
             job = self.queue.get()
             if job is None:
                 return
-            started = time.monotonic()
-            try:
-                if job.cancel.is_set():
-                    raise JobCancelled
-                job.state = "running"
-                layers = self._run(job)
-                self._deliver(job, layers)
-                job.channel.send("/diffband/done", job.job_id, len(layers), float(time.monotonic() - started))
-                self.log(f"job {job.job_id}: {job.technique} done in {time.monotonic() - started:.1f} s")
-            except JobCancelled:
-                job.channel.send("/diffband/cancelled", job.job_id)
-                self.log(f"job {job.job_id}: cancelled")
-            except ProtocolError as error:
-                job.channel.send("/diffband/error", job.job_id, error.code, str(error))
-            except Exception as error:  # the job fails, the server keeps serving
-                message = str(error).splitlines()[0] if str(error) else type(error).__name__
-                job.channel.send("/diffband/error", job.job_id, "failed", message[:500])
-                self.log(f"job {job.job_id}: failed: {message}")
-            finally:
-                with self.lock:
-                    self.jobs.pop(job.job_id, None)
+            final = self._execute(job)
+            with self.lock:  # released before the final reply: a client may resubmit at once
+                self.jobs.pop(job.job_id, None)
+            job.channel.send(*final)
+
+    def _execute(self, job: Job) -> tuple[Any, ...]:
+        """Run ``job`` and deliver its layers; the final reply (done, cancelled or error) to send."""
+        started = time.monotonic()
+        try:
+            if job.cancel.is_set():
+                raise JobCancelled
+            job.state = "running"
+            layers = self._run(job)
+            self._deliver(job, layers)
+            self.log(f"job {job.job_id}: {job.technique} done in {time.monotonic() - started:.1f} s")
+            return ("/diffband/done", job.job_id, len(layers), float(time.monotonic() - started))
+        except JobCancelled:
+            self.log(f"job {job.job_id}: cancelled")
+            return ("/diffband/cancelled", job.job_id)
+        except ProtocolError as error:
+            return ("/diffband/error", job.job_id, error.code, str(error))
+        except Exception as error:  # the job fails, the server keeps serving
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            self.log(f"job {job.job_id}: failed: {message}")
+            return ("/diffband/error", job.job_id, "failed", message[:500])
 
     def _progress(self, job: Job) -> Callable[[int, int], None]:
         last = [0.0]
@@ -178,17 +184,13 @@ class JobRunner:
     def _input(self, job: Job) -> tuple[np.ndarray, int]:
         if job.audio is not None:
             return job.audio, job.sample_rate
-        try:
-            info = sf.info(str(job.input_path))
-            start = int(job.options["start"] * info.samplerate)
-            frames = int(job.options["duration"] * info.samplerate) if job.options["duration"] else -1
-            if (frames if frames > 0 else info.frames - start) / info.samplerate > self.max_seconds:
-                raise ProtocolError("too_large", f"input is longer than the server's {self.max_seconds:.0f} s limit", job.job_id)
-            audio, rate = sf.read(str(job.input_path), start=start, frames=frames, dtype="float32", always_2d=True)
-        except ProtocolError:
-            raise
-        except Exception as error:
-            raise ProtocolError("bad_audio", f"cannot read {job.input_path.name}: {error}", job.job_id) from None
+        with job.input_path.open_file(job.job_id) as handle:  # opened again now: no symlink swapped in since submit
+            try:
+                audio, rate = read_region(handle, job.options["start"], job.options["duration"], self.max_seconds, job.job_id)
+            except ProtocolError:
+                raise
+            except Exception as error:
+                raise ProtocolError("bad_audio", f"cannot read {job.input_path.name}: {error}", job.job_id) from None
         if audio.shape[0] == 0:
             raise ProtocolError("bad_audio", "the input (or the requested region) is empty", job.job_id)
         job.sample_rate = rate
@@ -229,11 +231,10 @@ class JobRunner:
     def _deliver(self, job: Job, layers: list[tuple[str, np.ndarray]]) -> None:
         rate = job.sample_rate
         if job.mode == "file":
-            for name, layer in layers:
-                path = job.output_dir / f"{job.job_id}_{name}.wav"
-                partial = path.with_name(f".{path.name}.{os.getpid()}.part")
-                sf.write(str(partial), layer, rate, subtype="FLOAT", format="WAV")
-                os.replace(partial, path)  # atomic; replaces a planted symlink rather than following it
+            for name, layer in layers:  # the folder is opened again for each layer, refusing symlinks
+                path = job.output_dir.write_file(
+                    f"{job.job_id}_{name}.wav", lambda handle: sf.write(handle, layer, rate, subtype="FLOAT", format="WAV"), job.job_id
+                )
                 job.channel.send("/diffband/layer", job.job_id, name, str(path))
             return
         with self.lock:

@@ -6,6 +6,7 @@ Type tags follow OSC: ``i`` int32, ``f`` float32, ``s`` string, ``b`` blob.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -125,10 +126,25 @@ OPTIONS: dict[str, tuple[type, Any]] = {
     "start": (float, 0.0),  # file mode: read INPUT from this second
     "duration": (float, 0.0),  # file mode: seconds to read (0 = to the end)
 }
+#: Models named in one job's ``with``, at most.
+MAX_MODELS_PER_JOB = 8
+#: Inclusive ranges of the numeric options (``with`` counts names).
+OPTION_RANGES: dict[str, tuple[float, float]] = {
+    "with": (1, MAX_MODELS_PER_JOB),
+    "strength": (0.0, 1.0),
+    "steps": (1, 1000),
+    "seed": (0, 2**31 - 1),
+    "eta": (0.0, 1.0),
+    "layer_gain": (-60.0, 12.0),
+    "split": (0.0, 1.0),
+    "start": (0.0, 86400.0),
+    "duration": (0.0, 86400.0),
+}
 #: Chorus starts further from the clip by default: the layers should differ from it.
 CHORUS_STRENGTH = 0.8
 
-JOB_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+JOB_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # used with fullmatch: no trailing newline slips through
+JOB_ID_RULE = "job_id must be 1-64 characters of A-Z a-z 0-9 _ . -"
 
 
 class ProtocolError(ValueError):
@@ -154,13 +170,43 @@ def _tag(value: Any) -> str:
     return "?"
 
 
+def plain_number(value: float) -> str:
+    """``2147483647``, ``-60``, ``0.5``: a range bound as the docs write it."""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def describe(value: Any) -> str:
+    """A short, safe description of a received value for an error message (never echoes a blob)."""
+    if isinstance(value, (bytes, bytearray)):
+        return f"a {len(value)}-byte blob"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def as_int(value: Any) -> int | None:
+    """``value`` as an int when it is one, or an integral float (Pure Data and Max send floats)."""
+    tag = _tag(value)
+    if tag == "i":
+        return value
+    if tag == "f" and math.isfinite(value) and float(value).is_integer():
+        return int(value)
+    return None
+
+
+def check_job_id(job_id: Any) -> str:
+    if not isinstance(job_id, str) or not JOB_ID.fullmatch(job_id):
+        raise ProtocolError("bad_args", f"{JOB_ID_RULE}, got {describe(job_id)}")
+    return job_id
+
+
 def split_request(address: str, params: list[Any]) -> tuple[Message, list[Any], dict[str, Any], int | None]:
     """Check a request against its ``Message``: (spec, required args, options, reply_port)."""
     spec = REQUESTS.get(address)
     if spec is None:
-        raise ProtocolError("malformed", f"unknown address {address}")
+        raise ProtocolError("malformed", f"unknown address {describe(address)}")
     n = len(spec.args)
-    job_id = params[0] if spec.args and spec.args[0][0] == "job_id" and params and isinstance(params[0], str) else ""
+    has_job_id = bool(spec.args) and spec.args[0][0] == "job_id"
+    job_id = check_job_id(params[0] if params else None) if has_job_id else ""
     if len(params) < n:
         raise ProtocolError("bad_args", f"{address} needs {n} arguments ({spec.typetags}), got {len(params)}", job_id)
     fixed, rest = list(params[:n]), list(params[n:])
@@ -170,41 +216,45 @@ def split_request(address: str, params: list[Any]) -> tuple[Message, list[Any], 
             raise ProtocolError("bad_args", f"{address}: argument {name} must be type {tag}, got {got}", job_id)
     reply_port = None
     if spec.tail.endswith("reply_port") and rest and len(rest) % 2 == 1:
-        reply_port = rest.pop()
-        if _tag(reply_port) != "i" or not 1 <= reply_port <= 65535:
-            raise ProtocolError("bad_args", f"{address}: reply_port must be an int in 1-65535, got {reply_port!r}", job_id)
+        raw = rest.pop()
+        reply_port = as_int(raw)
+        if reply_port is None or not 1 <= reply_port <= 65535:
+            raise ProtocolError("bad_args", f"{address}: reply_port must be an int in 1-65535, got {describe(raw)}", job_id)
     options: dict[str, Any] = {}
     if rest and not spec.tail.startswith("options"):
         raise ProtocolError("bad_args", f"{address}: {len(rest)} unexpected extra argument(s)", job_id)
     for key, value in zip(rest[::2], rest[1::2]):
+        if not isinstance(key, str):
+            raise ProtocolError("bad_args", f"{address}: option names must be strings, got {describe(key)}", job_id)
         options[key] = value
-    if job_id and not JOB_ID.match(job_id):
-        raise ProtocolError("bad_args", "job_id must be 1-64 characters of A-Z a-z 0-9 _ . -", "")
     return spec, fixed, options, reply_port
+
+
+def _typed_option(key: str, value: Any, job_id: str) -> Any:
+    kind = OPTIONS[key][0]
+    if kind is float and _tag(value) in "if":
+        value = float(value)
+        if not math.isfinite(value):
+            raise ProtocolError("bad_args", f"option {key} must be a finite number, got {value}", job_id)
+        return value
+    if kind is int and as_int(value) is not None:
+        return as_int(value)
+    if kind is str and _tag(value) == "s":
+        return value
+    raise ProtocolError("bad_args", f"option {key} must be {kind.__name__}, got {describe(value)}", job_id)
 
 
 def job_options(technique: str, raw: dict[str, Any], job_id: str = "") -> dict[str, Any]:
     """Typed options with defaults for ``technique``; unknown keys or bad values raise."""
     if technique not in TECHNIQUES:
-        raise ProtocolError("bad_args", f"technique must be one of {', '.join(TECHNIQUES)}, got {technique!r}", job_id)
+        raise ProtocolError("bad_args", f"technique must be one of {', '.join(TECHNIQUES)}, got {describe(technique)}", job_id)
     out = {name: default for name, (_, default) in OPTIONS.items()}
     if technique == "chorus":
         out["strength"] = CHORUS_STRENGTH
     for key, value in raw.items():
         if key not in OPTIONS:
-            raise ProtocolError("bad_args", f"unknown option {key!r}; known: {', '.join(OPTIONS)}", job_id)
-        kind = OPTIONS[key][0]
-        if kind is float and _tag(value) in "if":
-            value = float(value)
-        elif kind is int and (_tag(value) == "i" or (_tag(value) == "f" and float(value).is_integer())):
-            value = int(value)
-        elif kind is str and _tag(value) == "s":
-            pass
-        else:
-            raise ProtocolError("bad_args", f"option {key} must be {kind.__name__}, got {value!r}", job_id)
-        if isinstance(value, float) and value != value:
-            raise ProtocolError("bad_args", f"option {key} is NaN", job_id)
-        out[key] = value
+            raise ProtocolError("bad_args", f"unknown option {describe(key)}; known: {', '.join(OPTIONS)}", job_id)
+        out[key] = _typed_option(key, value, job_id)
     names = [n for n in re.split(r"[,+\s]+", out["with"] or "") if n]  # Max sends "+": "," splits its messages
     if not names:
         raise ProtocolError("bad_args", f"{technique} needs the option 'with' (instrument model names)", job_id)
@@ -212,14 +262,15 @@ def job_options(technique: str, raw: dict[str, Any], job_id: str = "") -> dict[s
         raise ProtocolError("bad_args", "cross takes exactly one model in 'with'", job_id)
     if technique == "chorus" and len(names) < 2:
         raise ProtocolError("bad_args", "chorus needs at least two models in 'with' (the first leads)", job_id)
+    if len(names) > MAX_MODELS_PER_JOB:
+        raise ProtocolError("too_large", f"'with' names {len(names)} models; a job takes at most {MAX_MODELS_PER_JOB}", job_id)
     out["with"] = names
     if out["sampler"] not in SAMPLERS:
-        raise ProtocolError("bad_args", f"option sampler must be one of {', '.join(SAMPLERS)}, got {out['sampler']!r}", job_id)
-    for key, low, high in (("strength", 0.0, 1.0), ("split", 0.0, 1.0), ("eta", 0.0, 1.0)):
-        if not low <= out[key] <= high:
-            raise ProtocolError("bad_args", f"option {key} must be between {low} and {high}, got {out[key]}", job_id)
-    if not 1 <= out["steps"] <= 1000:
-        raise ProtocolError("bad_args", f"option steps must be 1-1000, got {out['steps']}", job_id)
-    if out["start"] < 0 or out["duration"] < 0:
-        raise ProtocolError("bad_args", "options start and duration must not be negative", job_id)
+        raise ProtocolError(
+            "bad_args", f"option sampler must be one of {', '.join(SAMPLERS)}, got {describe(out['sampler'])}", job_id
+        )
+    for key, (low, high) in OPTION_RANGES.items():
+        if key != "with" and not low <= out[key] <= high:
+            bounds = f"{plain_number(low)} and {plain_number(high)}"
+            raise ProtocolError("bad_args", f"option {key} must be between {bounds}, got {out[key]}", job_id)
     return out

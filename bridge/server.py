@@ -21,7 +21,9 @@ from pythonosc.osc_packet import OscPacket, ParseError
 
 from bridge.chunks import MissingChunks, Upload
 from bridge.jobs import Channel, Job, JobRunner
-from bridge.protocol import DEFAULT_HOST, DEFAULT_PORT, JOB_ID, ProtocolError, job_options, split_request
+from bridge.osc_guard import PacketLimits, PacketRejected, check_packet
+from bridge.peer_log import PeerLog
+from bridge.protocol import DEFAULT_HOST, DEFAULT_PORT, ProtocolError, check_job_id, job_options, split_request
 from bridge.sandbox import Sandbox
 from bridge.transport import FrameTooLarge, SlipReader, TcpChannel, UdpChannel
 from engine import __version__
@@ -42,6 +44,9 @@ class ServerConfig:
     max_channels: int = 2  # buffer mode
     upload_timeout: float = 30.0
     workers: int = 1
+    max_messages: int = 64  # OSC messages in one packet (bundles included)
+    max_connections: int = 16  # TCP connections open at once
+    idle_timeout: float = 300.0  # a TCP connection silent this long is closed
 
 
 class DiffbandServer:
@@ -53,6 +58,8 @@ class DiffbandServer:
         self.config = config or ServerConfig()
         self.models = models
         self.log = log
+        self.peer_log = PeerLog(log)
+        self.packet_limits = PacketLimits(max_messages=self.config.max_messages)
         self.sandbox = Sandbox(self.config.allow or None)
         self.runner = JobRunner(models, self.config.max_queue, self.config.workers, self.config.max_seconds, log)
         self.uploads: dict[str, tuple[Upload, Job]] = {}
@@ -107,12 +114,19 @@ class DiffbandServer:
         self.stop()
 
     # ---- packets ----
-    def handle_packet(self, data: bytes, channel_for: Callable[[int | None], Channel]) -> None:
-        """Parse one OSC packet (message or bundle) and answer each message."""
+    def handle_packet(self, data: bytes, channel_for: Callable[[int | None], Channel], peer: str) -> None:
+        """Check, parse and answer one OSC packet (message or bundle) from ``peer``.
+
+        The structure is checked before python-osc sees it, so a bad packet costs time
+        linear in its size and at most a rate-limited log line.
+        """
         try:
+            check_packet(data, self.packet_limits)
             messages = [m.message for m in OscPacket(data).messages]
-        except (ParseError, Exception):
-            channel_for(None).send("/diffband/error", "", "malformed", "not a valid OSC packet")
+        except (PacketRejected, ParseError, Exception) as error:
+            reason = str(error) if isinstance(error, PacketRejected) else "python-osc could not parse it"
+            self.peer_log(peer, f"refused a packet from {peer}: {reason}")
+            channel_for(None).send("/diffband/error", "", "malformed", f"not a valid OSC packet: {reason}")
             return
         for message in messages:
             reply_port = None
@@ -122,7 +136,7 @@ class DiffbandServer:
             except ProtocolError as error:
                 channel_for(reply_port).send("/diffband/error", error.job_id, error.code, str(error))
             except Exception as error:  # a bug must not take the server down
-                self.log(f"error handling {message.address}: {error!r}")
+                self.peer_log(peer, f"error handling {message.address} from {peer}: {error!r}")
                 channel_for(reply_port).send("/diffband/error", "", "failed", f"internal error: {error}")
 
     def _dispatch(self, address: str, fixed: list[Any], options: dict[str, Any], channel: Channel) -> None:
@@ -241,14 +255,18 @@ class DiffbandServer:
         self._queue(job)
 
     def _cancel(self, job_id: str, channel: Channel) -> None:
-        if not JOB_ID.match(job_id):
-            raise ProtocolError("bad_args", "job_id must be 1-64 characters of A-Z a-z 0-9 _ . -")
+        """Only the client that submitted a job (same reply address or connection) may cancel it."""
+        check_job_id(job_id)
         with self.upload_lock:
-            entry = self.uploads.pop(job_id, None)
+            entry = self.uploads.get(job_id)
+            if entry is not None and entry[1].channel.key == channel.key:
+                del self.uploads[job_id]
+            else:
+                entry = None
         if entry is not None:
             entry[1].channel.send("/diffband/cancelled", job_id)
-        elif not self.runner.cancel(job_id):
-            raise ProtocolError("unknown_job", f"no job {job_id} to cancel", job_id)
+        elif not self.runner.cancel(job_id, channel.key):  # another client's job looks like no job
+            raise ProtocolError("unknown_job", f"no job {job_id} of this client to cancel", job_id)
 
     def _sweep_uploads(self) -> None:
         while True:
@@ -267,19 +285,29 @@ class DiffbandServer:
 UDP_RECEIVE_BUFFER = 8 * 2**20
 
 
+def _address_family(host: str) -> socket.AddressFamily:
+    """AF_INET6 for an IPv6 host (``::1``), else AF_INET."""
+    try:
+        return socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)[0][0]
+    except socket.gaierror:
+        return socket.AF_INET
+
+
 class _UdpHandler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         data, sock = self.request
         owner: DiffbandServer = self.server.owner
         host, port = self.client_address[:2]
+        peer = f"udp:{host}:{port}"
 
         def channel_for(reply_port: int | None) -> UdpChannel:
             return UdpChannel(sock, (host, reply_port or port))
 
         if len(data) > owner.config.max_packet:
+            owner.peer_log(peer, f"refused a {len(data)}-byte datagram from {peer}")
             channel_for(None).send("/diffband/error", "", "too_large", f"packet over {owner.config.max_packet} bytes")
             return
-        owner.handle_packet(data, channel_for)
+        owner.handle_packet(data, channel_for, peer)
 
 
 class _UdpServer(socketserver.UDPServer):
@@ -287,6 +315,7 @@ class _UdpServer(socketserver.UDPServer):
 
     def __init__(self, address: tuple[str, int], owner: DiffbandServer):
         self.owner = owner
+        self.address_family = _address_family(address[0])
         self.max_packet_size = owner.config.max_packet + 1  # read one byte more to see oversize packets
         super().__init__(address, _UdpHandler)
         # Room for uploads while workers hold the CPU (the kernel caps it at net.core.rmem_max).
@@ -298,30 +327,56 @@ class _TcpHandler(socketserver.BaseRequestHandler):
         owner: DiffbandServer = self.server.owner
         channel = TcpChannel(self.request, self.client_address[:2])
         reader = SlipReader(owner.config.max_frame)
+        self.request.settimeout(owner.config.idle_timeout)
         while True:
             try:
                 data = self.request.recv(65536)
-            except OSError:
+            except OSError:  # idle timeout, reset
                 break
             if not data:
                 break
+            invalid = reader.invalid
             try:
                 packets = reader.feed(data)
             except FrameTooLarge as error:
                 channel.send("/diffband/error", "", "too_large", f"{error}; closing the connection")
                 break
-            except Exception:
+            if reader.invalid > invalid:
+                owner.peer_log(channel.key, f"{reader.invalid - invalid} invalid SLIP frame(s) from {channel.key}")
                 channel.send("/diffband/error", "", "malformed", "invalid SLIP framing")
-                continue
             for packet in packets:
-                owner.handle_packet(packet, lambda _port: channel)
+                owner.handle_packet(packet, lambda _port: channel, channel.key)
         channel.closed = True
+
+    def finish(self) -> None:
+        self.server.release_connection()
 
 
 class _TcpServer(socketserver.ThreadingTCPServer):
+    """Threads per connection, at most ``max_connections`` at once; more are refused and closed."""
+
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], owner: DiffbandServer):
         self.owner = owner
+        self.address_family = _address_family(address[0])
+        self.connections = 0
+        self.connections_lock = threading.Lock()
         super().__init__(address, _TcpHandler)
+
+    def verify_request(self, request: socket.socket, client_address) -> bool:
+        limit = self.owner.config.max_connections
+        with self.connections_lock:
+            if self.connections < limit:
+                self.connections += 1
+                return True
+        TcpChannel(request, client_address[:2]).send(
+            "/diffband/error", "", "too_large", f"the server has {limit} connections open already; closing this one"
+        )
+        self.owner.peer_log("tcp", f"refused a TCP connection from {client_address[0]}: {limit} open already")
+        return False
+
+    def release_connection(self) -> None:
+        with self.connections_lock:
+            self.connections -= 1

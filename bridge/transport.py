@@ -29,11 +29,15 @@ class FrameTooLarge(ValueError):
 
 
 class SlipReader:
-    """Split a TCP byte stream into SLIP-decoded OSC packets, bounding the unfinished frame."""
+    """Split a TCP byte stream into SLIP-decoded OSC packets, bounding the unfinished frame.
+
+    An invalid frame is counted and skipped; the valid frames around it are kept.
+    """
 
     def __init__(self, max_frame: int):
         self.max_frame = max_frame
         self.buffer = bytearray()
+        self.invalid = 0  # frames that were not valid SLIP, so far
 
     def feed(self, data: bytes) -> list[bytes]:
         if slip.END not in data:  # mid-frame: collect, without re-splitting the whole buffer
@@ -47,10 +51,14 @@ class SlipReader:
             raise FrameTooLarge(f"a SLIP frame is longer than {self.max_frame} bytes")
         packets = []
         for piece in complete:
-            if piece:
-                if len(piece) > self.max_frame:
-                    raise FrameTooLarge(f"a SLIP frame is longer than {self.max_frame} bytes")
+            if not piece:
+                continue
+            if len(piece) > self.max_frame:
+                raise FrameTooLarge(f"a SLIP frame is longer than {self.max_frame} bytes")
+            try:
                 packets.append(slip.decode(piece))
+            except slip.ProtocolError:
+                self.invalid += 1
         return packets
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 from bridge import protocol
+from bridge.osc_guard import PacketLimits
+from bridge.peer_log import PeerLog
 from bridge.server import ServerConfig
 from tests.conftest import REPO
 
@@ -50,6 +52,9 @@ def test_options_and_error_codes_match_code():
         assert options[key][1] == {str: "s", int: "i", float: "f"}[kind], key
         if default is not None:
             assert options[key][2].split()[0] == str(default), key
+        if key in protocol.OPTION_RANGES:
+            low, high = protocol.OPTION_RANGES[key]
+            assert options[key][3].split()[0] == f"{protocol.plain_number(low)}-{protocol.plain_number(high)}", key
     assert {row[0] for row in table_rows("Error codes")} == set(protocol.ERROR_CODES)
     assert set(protocol.TECHNIQUES) == {row[0] for row in table_rows("Layers")}
 
@@ -73,6 +78,13 @@ def test_defaults_and_limits_match_code():
     assert limits["queued jobs"] == str(config.max_queue)
     assert limits["jobs (queued, running or uploading) per client"] == str(config.max_jobs_per_client)
     assert limits["idle upload"] == f"{config.upload_timeout:.0f} s"
+    assert limits["OSC messages in one packet"].startswith(f"{config.max_messages} ")
+    assert limits["bundle nesting"] == f"{PacketLimits().max_depth} levels"
+    assert limits["TCP connections open at once"].startswith(f"{config.max_connections} ")
+    assert limits["idle TCP connection"].startswith(f"{config.idle_timeout:.0f} s")
+    assert limits["models in one job (`with`)"] == str(protocol.MAX_MODELS_PER_JOB)
+    log = PeerLog(print)
+    assert limits["log lines per peer"].startswith(f"{log.burst} per {log.interval:.0f} s")
 
 
 def test_flow_examples_use_documented_addresses():
