@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -12,10 +13,17 @@ from bridge.protocol import DEFAULT_CLIENT_PORT, DEFAULT_HOST, DEFAULT_PORT, OPT
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from bridge.sandbox import UnsafeFolderError, default_folder
     from bridge.server import DiffbandServer, ServerConfig
     from engine.model import list_bundles, load_models
     from engine.bundle import BundleInfo
 
+    if not args.allow:
+        try:
+            default_folder()  # created and checked before the models load
+        except UnsafeFolderError as error:
+            print(f"diffband serve: {error}", file=sys.stderr)
+            return 2
     names = [n for n in (args.models or "").split(",") if n]
     if not names:
         names = [item.name for item in list_bundles() if isinstance(item, BundleInfo)]
@@ -158,7 +166,7 @@ def add_commands(sub) -> None:
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="UDP and TCP port")
     p.add_argument("--models", help="model names or paths, comma-separated (default: every bundle found)")
     p.add_argument("--allow", action="append", default=[], metavar="DIR",
-                   help="folder file-mode jobs may read and write (repeatable; default <temp>/diffband)")
+                   help="folder file-mode jobs may read and write (repeatable; default <temp>/diffband-<uid>, mode 0700)")
     p.add_argument("--max-seconds", type=float, default=300.0, help="longest audio per job")
     p.add_argument("--max-queue", type=int, default=8, help="jobs waiting at most")
     p.add_argument("--max-jobs-per-client", type=int, default=2)

@@ -6,7 +6,6 @@ writing, and streaming results back all happen on worker threads.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
@@ -232,10 +231,10 @@ class JobRunner:
         rate = job.sample_rate
         if job.mode == "file":
             for name, layer in layers:  # the folder is opened again for each layer, refusing symlinks
-                path = job.output_dir.write_file(
-                    f"{job.job_id}_{name}.wav", lambda handle: sf.write(handle, layer, rate, subtype="FLOAT", format="WAV"), job.job_id
-                )
-                job.channel.send("/diffband/layer", job.job_id, name, str(path))
+                filename = f"{job.job_id}_{name}.wav"
+                with job.output_dir.new_file(filename, job.job_id) as handle:
+                    sf.write(handle, layer, rate, subtype="FLOAT", format="WAV")
+                job.channel.send("/diffband/layer", job.job_id, name, str(job.output_dir.path / filename))
             return
         with self.lock:
             self.results[job.job_id] = dict(layers)
