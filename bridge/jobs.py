@@ -11,7 +11,6 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import numpy as np
@@ -20,6 +19,7 @@ import soundfile as sf
 from bridge.chunks import to_chunks
 from bridge.file_input import read_region
 from bridge.protocol import ProtocolError
+from bridge.sandbox import SandboxPath
 from engine.model import DiffusionModel
 
 #: Progress replies per job per second, at most.
@@ -47,8 +47,8 @@ class Job:
     technique: str
     options: dict[str, Any]
     channel: Channel
-    input_path: Path | None = None  # file mode
-    output_dir: Path | None = None  # file mode
+    input_path: SandboxPath | None = None  # file mode: opened when the job runs
+    output_dir: SandboxPath | None = None  # file mode
     audio: np.ndarray | None = None  # buffer mode: (frames, channels)
     sample_rate: int = 0
     cancel: threading.Event = field(default_factory=threading.Event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bridge import protocol
+from bridge import file_input, protocol
 from bridge.osc_guard import PacketLimits
 from bridge.peer_log import PeerLog
 from bridge.server import ServerConfig
@@ -83,6 +83,10 @@ def test_defaults_and_limits_match_code():
     assert limits["TCP connections open at once"].startswith(f"{config.max_connections} ")
     assert limits["idle TCP connection"].startswith(f"{config.idle_timeout:.0f} s")
     assert limits["models in one job (`with`)"] == str(protocol.MAX_MODELS_PER_JOB)
+    file_limits = limits["input file in file mode (read from its header, before decoding)"]
+    assert file_limits == (f"{file_input.MAX_FILE_CHANNELS} channels, {file_input.MAX_FILE_RATE} Hz, `--max-seconds` x "
+                           f"{file_input.BUDGET_RATE} x {file_input.BUDGET_CHANNELS} samples")
+    assert limits["folders file mode may read and write"].startswith("<system temp>/diffband-<uid>` (mode 0700")
     log = PeerLog(print)
     assert limits["log lines per peer"].startswith(f"{log.burst} per {log.interval:.0f} s")
 
