@@ -1,0 +1,93 @@
+"""Technique options: one definition of each knob's type, default, range and help.
+
+The technique registry (``engine.techniques``) names which options each technique
+takes; the CLI, the OSC protocol, live mode and the DAW clients read them from there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+from engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
+from engine.samplers import SAMPLERS
+
+
+class OptionError(ValueError):
+    """A value outside an option's type or range."""
+
+
+def plain_number(value: float) -> str:
+    """``2147483647``, ``-60``, ``0.5``: a bound as the docs write it."""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One knob: ``kind`` is int, float or str; numbers have an inclusive range, strings may have choices."""
+
+    name: str
+    kind: type
+    default: Any
+    help: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+
+    @property
+    def range_text(self) -> str:
+        """``0-1``, ``ddim, ddpm`` or ``any``, as the docs show it."""
+        if self.choices:
+            return ", ".join(self.choices)
+        if self.low is not None and self.high is not None:
+            return f"{plain_number(self.low)}-{plain_number(self.high)}"
+        return "any"
+
+    def with_default(self, default: Any) -> "Option":
+        return replace(self, default=default)
+
+    def check(self, value: Any) -> Any:
+        """``value`` converted to ``kind`` and checked; raises ``OptionError`` with a readable reason.
+
+        Ints are accepted for floats, and integral floats for ints (Max and Pure Data send floats)."""
+        if isinstance(value, bool):
+            raise OptionError(f"{self.name} must be {self.kind.__name__}, got a boolean")
+        if self.kind is float and isinstance(value, (int, float)):
+            value = float(value)
+            if not math.isfinite(value):
+                raise OptionError(f"{self.name} must be a finite number, got {value}")
+        elif self.kind is int and isinstance(value, int):
+            pass
+        elif self.kind is int and isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            value = int(value)
+        elif self.kind is str and isinstance(value, str):
+            if self.choices and value not in self.choices:
+                raise OptionError(f"{self.name} must be one of {', '.join(self.choices)}, got {value!r}")
+            return value
+        else:
+            shown = f"a {len(value)}-byte blob" if isinstance(value, (bytes, bytearray)) else repr(value)[:40]
+            raise OptionError(f"{self.name} must be {self.kind.__name__}, got {shown}")
+        if self.low is not None and self.high is not None and not self.low <= value <= self.high:
+            raise OptionError(
+                f"{self.name} must be between {plain_number(self.low)} and {plain_number(self.high)}, got {value}"
+            )
+        return value
+
+
+def _options(*items: Option) -> dict[str, Option]:
+    return {item.name: item for item in items}
+
+
+#: Every technique option, once.  Defaults of strength and steps come from the measured sweep (engine.defaults).
+OPTIONS: dict[str, Option] = _options(
+    Option("strength", float, DEFAULT_STRENGTH, "t/T the input is diffused to: 0 keeps it, 1 ignores it (measured default, "
+           "docs/results.md)", 0.0, 1.0),
+    Option("steps", int, DEFAULT_STEPS, "sampler steps over the whole schedule (measured default, docs/results.md)", 1, 1000),
+    Option("seed", int, 0, "random seed; the same seed gives the same layers", 0, 2**31 - 1),
+    Option("sampler", str, "ddim", "ddim (deterministic at eta 0) or ddpm (ancestral)", choices=SAMPLERS),
+    Option("eta", float, 0.0, "DDIM eta (0: deterministic)", 0.0, 1.0),
+    Option("layer_gain", float, -3.0, "layer loudness relative to the input, dB", -60.0, 12.0),
+    Option("split", float, 0.2, "share of the steps the first model does alone before the layers branch", 0.0, 1.0),
+    Option("n", int, 1, "clips per model (generate) or pairs (double without input)", 1, 64),
+)
