@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 from engine.defaults import DEFAULT_STRENGTH
-from bridge.protocol import DEFAULT_CLIENT_PORT, DEFAULT_HOST, DEFAULT_PORT, OPTIONS, TECHNIQUES
+from bridge.protocol import DEFAULT_CLIENT_PORT, DEFAULT_HOST, DEFAULT_PORT, MAX_MODELS_PER_JOB, OPTIONS, TECHNIQUES, default_text
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -187,12 +187,12 @@ def add_commands(sub) -> None:
     p.add_argument("--buffer", action="store_true", help="stream the audio as chunks instead of sending its path")
     p.add_argument("--job", help="job id (default: random); for cancel, the job to cancel")
     p.add_argument("-o", "--out", help="output folder (default: diffband-out next to the input)")
-    p.add_argument("--with", dest="with", help="instrument model(s), comma-separated")
-    for name in ("strength", "eta", "layer_gain", "split", "start", "duration"):
-        p.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float)
-    p.add_argument("--steps", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--sampler", choices=SAMPLERS)
+    for option in OPTIONS.values():  # the job options, from the technique registry (docs/osc.md)
+        models = option.name == "with"
+        detail = f"at most {MAX_MODELS_PER_JOB}; required" if models else f"{option.range_text}; default {default_text(option.name)}"
+        metavar = "MODEL[,MODEL...]" if models else None if option.choices else option.name.upper()
+        p.add_argument(f"--{option.name.replace('_', '-')}", dest=option.name, type=option.kind,
+                       choices=option.choices or None, metavar=metavar, help=f"{option.help} ({detail})")
     p.set_defaults(func=cmd_send)
 
     p = sub.add_parser("live", help="live input: play or sing, hear generated layers after a fixed, reported latency")

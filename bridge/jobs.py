@@ -18,9 +18,11 @@ import soundfile as sf
 
 from bridge.chunks import to_chunks
 from bridge.file_input import read_region
-from bridge.protocol import ProtocolError
+from bridge.protocol import BRIDGE_OPTIONS, ProtocolError
 from bridge.sandbox import SandboxPath
 from engine.model import DiffusionModel
+from engine.techniques import Request
+from engine.techniques import run as run_technique
 
 #: Progress replies per job per second, at most.
 PROGRESS_RATE = 20.0
@@ -204,28 +206,16 @@ class JobRunner:
         return [self.models[n] for n in job.options["with"]]
 
     def _run(self, job: Job) -> list[tuple[str, np.ndarray]]:
-        from engine.accompany import accompany
-        from engine.cross import cross
-        from engine.double import chorus
-
+        """The job's technique from the registry, on its input audio: ``[(layer name, audio)]``."""
         models = self._models(job)
         audio, rate = self._input(job)
         if not np.all(np.isfinite(audio)):
             raise ProtocolError("bad_audio", "audio contains NaN or Inf samples", job.job_id)
-        o = job.options
-        common = dict(steps=o["steps"], seed=o["seed"], eta=o["eta"], sampler_kind=o["sampler"])
-        progress = self._progress(job)
-        mono_in = audio.shape[1] == 1
-        signal = audio[:, 0] if mono_in else audio
-        kw = dict(max_seconds=self.max_seconds, progress=progress, **common)
-        if job.technique == "cross":
-            layers = [(models[0].name, cross(signal, rate, models[0], o["strength"], **kw))]
-        elif job.technique == "accompany":
-            result = accompany(signal, rate, models, o["strength"], layer_gain_db=o["layer_gain"], **kw)
-            layers = [*result.layers.items(), ("mix", result.mix)]
-        else:
-            layers = chorus(signal, rate, models, o["strength"], o["split"], **kw)
-        return [(name, np.asarray(layer, dtype=np.float32)) for name, layer in layers]
+        signal = audio[:, 0] if audio.shape[1] == 1 else audio
+        options = {k: v for k, v in job.options.items() if k not in BRIDGE_OPTIONS and k != "technique"}
+        request = Request(models, options, signal, rate, self._progress(job), self.max_seconds)
+        layers = run_technique(job.technique, request)
+        return [(layer.name, np.asarray(layer.audio, dtype=np.float32)) for layer in layers]
 
     def _deliver(self, job: Job, layers: list[tuple[str, np.ndarray]]) -> None:
         rate = job.sample_rate

@@ -11,8 +11,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
-from engine.samplers import SAMPLERS
+from engine.options import OPTIONS as ENGINE_OPTIONS
+from engine.options import Option, OptionError, plain_number
+from engine.techniques import TECHNIQUES as ENGINE_TECHNIQUES
+from engine.techniques import technique as find_technique
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9000  # UDP and TCP (OSC 1.1, SLIP framing) on the same number
@@ -111,37 +113,48 @@ ERROR_CODES = {
     "failed": "the job failed while running",
 }
 
-TECHNIQUES = ("cross", "accompany", "chorus")
-
-#: Job options: name -> (type, default).  ``with`` names the instrument model(s).
-OPTIONS: dict[str, tuple[type, Any]] = {
-    "with": (str, None),
-    "strength": (float, DEFAULT_STRENGTH),
-    "steps": (int, DEFAULT_STEPS),
-    "seed": (int, 0),
-    "sampler": (str, "ddim"),
-    "eta": (float, 0.0),
-    "layer_gain": (float, -3.0),  # accompany: layer loudness relative to the input, dB
-    "split": (float, 0.2),  # chorus: share of the steps the first model does alone
-    "start": (float, 0.0),  # file mode: read INPUT from this second
-    "duration": (float, 0.0),  # file mode: seconds to read (0 = to the end)
-}
+#: Techniques a job can run: the registry's techniques that take input audio.
+TECHNIQUES: tuple[str, ...] = tuple(name for name, spec in ENGINE_TECHNIQUES.items() if spec.input != "none")
+#: Registry options a job does not take: ``n`` counts generations from noise, and a job always has input.
+NOT_JOB_OPTIONS = frozenset({"n"})
 #: Models named in one job's ``with``, at most.
 MAX_MODELS_PER_JOB = 8
-#: Inclusive ranges of the numeric options (``with`` counts names).
-OPTION_RANGES: dict[str, tuple[float, float]] = {
-    "with": (1, MAX_MODELS_PER_JOB),
-    "strength": (0.0, 1.0),
-    "steps": (1, 1000),
-    "seed": (0, 2**31 - 1),
-    "eta": (0.0, 1.0),
-    "layer_gain": (-60.0, 12.0),
-    "split": (0.0, 1.0),
-    "start": (0.0, 86400.0),
-    "duration": (0.0, 86400.0),
+#: Options of the bridge itself, beside the techniques' own: the models, and the region of a file.
+BRIDGE_OPTIONS: dict[str, Option] = {
+    option.name: option
+    for option in (
+        Option("with", str, None, "instrument model name(s), separated by `,` or `+`"),
+        Option("start", float, 0.0, "file mode: read the input from this second", 0.0, 86400.0),
+        Option("duration", float, 0.0, "file mode: seconds to read (0 = to the end)", 0.0, 86400.0),
+    )
 }
-#: Chorus starts further from the clip by default: the layers should differ from it.
-CHORUS_STRENGTH = 0.8
+
+
+def _job_options() -> dict[str, Option]:
+    """Every option a job may carry, once (with the option table's default)."""
+    table = {"with": BRIDGE_OPTIONS["with"]}
+    for name in TECHNIQUES:
+        for option in ENGINE_TECHNIQUES[name].options:
+            if option.name not in NOT_JOB_OPTIONS:
+                table.setdefault(option.name, ENGINE_OPTIONS[option.name])
+    table.update((k, v) for k, v in BRIDGE_OPTIONS.items() if k != "with")
+    return table
+
+
+#: Job options by name (docs/osc.md documents exactly these).
+OPTIONS: dict[str, Option] = _job_options()
+
+
+def default_text(name: str) -> str:
+    """An option's default as docs/osc.md shows it: ``0.6 (chorus 0.8)`` where a technique differs."""
+    option = OPTIONS[name]
+    if option.default is None:
+        return "(required)"
+    others = [
+        f"{t} {spec.defaults[name]}" for t in TECHNIQUES
+        if name in (spec := ENGINE_TECHNIQUES[t]).defaults and spec.defaults[name] != option.default
+    ]
+    return f"{option.default}" + (f" ({', '.join(others)})" if others else "")
 
 JOB_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # used with fullmatch: no trailing newline slips through
 JOB_ID_RULE = "job_id must be 1-64 characters of A-Z a-z 0-9 _ . -"
@@ -168,11 +181,6 @@ def _tag(value: Any) -> str:
     if isinstance(value, (bytes, bytearray)):
         return "b"
     return "?"
-
-
-def plain_number(value: float) -> str:
-    """``2147483647``, ``-60``, ``0.5``: a range bound as the docs write it."""
-    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def describe(value: Any) -> str:
@@ -230,47 +238,34 @@ def split_request(address: str, params: list[Any]) -> tuple[Message, list[Any], 
     return spec, fixed, options, reply_port
 
 
-def _typed_option(key: str, value: Any, job_id: str) -> Any:
-    kind = OPTIONS[key][0]
-    if kind is float and _tag(value) in "if":
-        value = float(value)
-        if not math.isfinite(value):
-            raise ProtocolError("bad_args", f"option {key} must be a finite number, got {value}", job_id)
-        return value
-    if kind is int and as_int(value) is not None:
-        return as_int(value)
-    if kind is str and _tag(value) == "s":
-        return value
-    raise ProtocolError("bad_args", f"option {key} must be {kind.__name__}, got {describe(value)}", job_id)
-
-
 def job_options(technique: str, raw: dict[str, Any], job_id: str = "") -> dict[str, Any]:
-    """Typed options with defaults for ``technique``; unknown keys or bad values raise."""
-    if technique not in TECHNIQUES:
+    """Every option of a job, typed and range-checked, with its technique's defaults; ``technique``
+    holds the registry's name (an alias resolved) and ``with`` the list of model names."""
+    try:
+        spec = find_technique(technique) if isinstance(technique, str) else None
+    except OptionError:
+        spec = None
+    if spec is None or spec.name not in TECHNIQUES:
         raise ProtocolError("bad_args", f"technique must be one of {', '.join(TECHNIQUES)}, got {describe(technique)}", job_id)
-    out = {name: default for name, (_, default) in OPTIONS.items()}
-    if technique == "chorus":
-        out["strength"] = CHORUS_STRENGTH
-    for key, value in raw.items():
-        if key not in OPTIONS:
-            raise ProtocolError("bad_args", f"unknown option {describe(key)}; known: {', '.join(OPTIONS)}", job_id)
-        out[key] = _typed_option(key, value, job_id)
+    allowed = [name for name in OPTIONS if name in BRIDGE_OPTIONS or name in spec.defaults]
+    unknown = [key for key in raw if key not in allowed]
+    if unknown:
+        raise ProtocolError("bad_args", f"unknown option {describe(unknown[0])} for {spec.name}; known: {', '.join(allowed)}", job_id)
+    try:
+        out = spec.resolve({k: v for k, v in raw.items() if k not in BRIDGE_OPTIONS})
+        for name, option in BRIDGE_OPTIONS.items():
+            out[name] = option.check(raw[name]) if name in raw else option.default
+    except OptionError as error:
+        raise ProtocolError("bad_args", f"option {error}", job_id) from None
     names = [n for n in re.split(r"[,+\s]+", out["with"] or "") if n]  # Max sends "+": "," splits its messages
     if not names:
-        raise ProtocolError("bad_args", f"{technique} needs the option 'with' (instrument model names)", job_id)
-    if technique == "cross" and len(names) != 1:
-        raise ProtocolError("bad_args", "cross takes exactly one model in 'with'", job_id)
-    if technique == "chorus" and len(names) < 2:
-        raise ProtocolError("bad_args", "chorus needs at least two models in 'with' (the first leads)", job_id)
+        raise ProtocolError("bad_args", f"{spec.name} needs the option 'with' (instrument model names)", job_id)
     if len(names) > MAX_MODELS_PER_JOB:
         raise ProtocolError("too_large", f"'with' names {len(names)} models; a job takes at most {MAX_MODELS_PER_JOB}", job_id)
+    try:
+        spec.check_models(len(names))
+    except OptionError as error:
+        raise ProtocolError("bad_args", f"{error} in 'with'", job_id) from None
     out["with"] = names
-    if out["sampler"] not in SAMPLERS:
-        raise ProtocolError(
-            "bad_args", f"option sampler must be one of {', '.join(SAMPLERS)}, got {describe(out['sampler'])}", job_id
-        )
-    for key, (low, high) in OPTION_RANGES.items():
-        if key != "with" and not low <= out[key] <= high:
-            bounds = f"{plain_number(low)} and {plain_number(high)}"
-            raise ProtocolError("bad_args", f"option {key} must be between {bounds}, got {out[key]}", job_id)
+    out["technique"] = spec.name
     return out

@@ -189,7 +189,7 @@ class DiffbandServer:
         self._check_client(channel, job_id)
         source = self.sandbox.readable(input_path, job_id)
         out = self.sandbox.writable_dir(output_dir, job_id)
-        self._queue(Job(job_id, technique, opts, channel, input_path=source, output_dir=out))
+        self._queue(Job(job_id, opts["technique"], opts, channel, input_path=source, output_dir=out))
 
     def _begin_upload(self, job_id, technique, sample_rate, channels, frames, chunks, options, channel) -> None:
         opts = job_options(technique, options, job_id)
@@ -212,7 +212,7 @@ class DiffbandServer:
             pending = sum(u.total_bytes for u, _ in self.uploads.values())
             if pending + upload.total_bytes > cfg.max_upload_bytes:
                 raise ProtocolError("too_large", "the server holds too much uploading audio; try again later", job_id)
-            self.uploads[job_id] = (upload, Job(job_id, technique, opts, channel, sample_rate=sample_rate))
+            self.uploads[job_id] = (upload, Job(job_id, opts["technique"], opts, channel, sample_rate=sample_rate))
 
     def _open_upload(self, job_id: str) -> tuple[Upload, Job] | None:
         """The open upload of ``job_id``; None for a refused one (its error was sent at submit)."""

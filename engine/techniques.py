@@ -122,7 +122,7 @@ def _run_cross(request: Request) -> list[Layer]:
     return [Layer(target.name, out, request.sample_rate)]
 
 
-def _run_double(request: Request) -> list[Layer]:
+def _run_chorus(request: Request) -> list[Layer]:
     from engine.double import chorus, double
 
     models, o = request.models, request.options
@@ -165,10 +165,10 @@ TECHNIQUES: dict[str, Technique] = {
             layers_help="the target model's name",
         ),
         Technique(
-            "double", "paired layers / chorus: one generation branched into several models (report eqs. 4.2-4.3); "
-            "with input audio it starts from the clip", "optional", 2, None,
+            "chorus", "double-diffusion (report eqs. 4.2-4.3): one generation branched into several models, paired "
+            "layers; with input audio it starts from the clip", "optional", 2, None,
             "the first model denoises the shared trunk, every model finishes a layer",
-            _pick("split", "strength", "n", *SAMPLING, strength=0.8), _run_double, aliases=("chorus",),
+            _pick("split", "strength", "n", *SAMPLING, strength=0.8), _run_chorus, aliases=("double",),
             layers_help="one per model in `with` (a name given twice gets `_<index>`)",
         ),
         Technique(

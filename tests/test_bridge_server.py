@@ -235,7 +235,7 @@ def test_malformed_packets_get_error_replies(server, transport):
         c.send("/diffband/submit/file", "../j", "cross", "a.wav", "out")
         assert "job_id" in expect_error(c, "bad_args")
         c.send("/diffband/submit/buffer", "j", "chorus", RATE, 1, 100, 1, "with", "violin")
-        assert "two models" in expect_error(c, "bad_args")
+        assert "2 or more model(s)" in expect_error(c, "bad_args")
         c.send("/diffband/submit/buffer", "j", "cross", RATE, 1, 10**9, 10, "with", "violin")
         expect_error(c, "too_large")
         c.send("/diffband/chunk", "nobody", 0, b"\0" * 8)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bridge import file_input, protocol
+from engine.techniques import TECHNIQUES as ENGINE_TECHNIQUES
 from bridge.osc_guard import PacketLimits
 from bridge.peer_log import PeerLog
 from bridge.server import ServerConfig
@@ -47,14 +48,15 @@ def test_live_report_table_matches_code():
 
 def test_options_and_error_codes_match_code():
     options = {row[0]: row for row in table_rows("Job options (`key value` pairs)")}
-    assert set(options) == set(protocol.OPTIONS)
-    for key, (kind, default) in protocol.OPTIONS.items():
-        assert options[key][1] == {str: "s", int: "i", float: "f"}[kind], key
-        if default is not None:
-            assert options[key][2].split()[0] == str(default), key
-        if key in protocol.OPTION_RANGES:
-            low, high = protocol.OPTION_RANGES[key]
-            assert options[key][3].split()[0] == f"{protocol.plain_number(low)}-{protocol.plain_number(high)}", key
+    assert list(options) == list(protocol.OPTIONS)
+    for key, option in protocol.OPTIONS.items():
+        _, kind, default, value_range, techniques, _ = options[key]
+        assert kind == {str: "s", int: "i", float: "f"}[option.kind], key
+        assert default == protocol.default_text(key), key
+        if key != "with":
+            assert value_range == option.range_text, key
+        taking = [t for t in protocol.TECHNIQUES if key in protocol.BRIDGE_OPTIONS or key in ENGINE_TECHNIQUES[t].defaults]
+        assert techniques == ("all" if len(taking) == len(protocol.TECHNIQUES) else ", ".join(taking)), key
     assert {row[0] for row in table_rows("Error codes")} == set(protocol.ERROR_CODES)
     assert set(protocol.TECHNIQUES) == {row[0] for row in table_rows("Layers")}
 

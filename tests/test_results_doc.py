@@ -24,4 +24,4 @@ def test_cli_and_protocol_use_the_defaults():
     assert (args.strength, args.steps) == (DEFAULT_STRENGTH, DEFAULT_STEPS)
     args = build_parser().parse_args(["accompany", "in.wav", "--with", "violin", "-o", "out"])
     assert (args.strength, args.steps) == (DEFAULT_STRENGTH, DEFAULT_STEPS)
-    assert OPTIONS["strength"][1] == DEFAULT_STRENGTH and OPTIONS["steps"][1] == DEFAULT_STEPS
+    assert OPTIONS["strength"].default == DEFAULT_STRENGTH and OPTIONS["steps"].default == DEFAULT_STEPS
