@@ -8,8 +8,9 @@ import time
 import uuid
 from pathlib import Path
 
-from engine.defaults import DEFAULT_STRENGTH
-from bridge.protocol import DEFAULT_CLIENT_PORT, DEFAULT_HOST, DEFAULT_PORT, MAX_MODELS_PER_JOB, OPTIONS, TECHNIQUES, default_text
+from bridge.cli_options import add_option_flags, option_values
+from bridge.protocol import DEFAULT_CLIENT_PORT, DEFAULT_HOST, DEFAULT_PORT, MAX_MODELS_PER_JOB, OPTIONS, TECHNIQUES
+from engine.techniques import TECHNIQUES as TECHNIQUE_REGISTRY
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -116,28 +117,40 @@ def _send_job(client, args: argparse.Namespace) -> int:
     return 0
 
 
+#: Techniques ``diffband live`` can run window by window (the registry marks them).
+LIVE_TECHNIQUES = [name for name, spec in TECHNIQUE_REGISTRY.items() if spec.live]
+#: Sampler steps per live window: fewer than offline, so a window's compute fits its budget.
+LIVE_STEPS = 10
+
+
+def live_options() -> list:
+    """The options of every live technique, once each."""
+    seen: dict[str, object] = {}
+    for name in LIVE_TECHNIQUES:
+        for option in TECHNIQUE_REGISTRY[name].options:
+            seen.setdefault(option.name, option)
+    return list(seen.values())
+
+
 def cmd_live(args: argparse.Namespace) -> int:
     import numpy as np
 
     from bridge.live import LiveReporter, run_live
-    from engine.accompany import accompany
-    from engine.cross import cross
     from engine.model import load_models, threads_per_model
+    from engine.techniques import Request, run
 
     names = [n for n in args.with_.split(",") if n]
+    spec = TECHNIQUE_REGISTRY[args.technique]
+    spec.check_models(len(names))
     models = load_models(names, device=args.device, threads=args.threads or threads_per_model(len(names)))
-    if args.technique == "cross" and len(models) != 1:
-        raise ValueError("live --technique cross takes exactly one model in --with")
+    options = {k: v for k, v in option_values(args, live_options()).items() if k in spec.defaults}
     gate = 10 ** (args.gate / 20)
 
     def process(window: np.ndarray, rate: int) -> np.ndarray:
         if np.sqrt(np.mean(np.square(window))) < gate:
             return np.zeros_like(window)  # silence in, silence out
-        if args.technique == "cross":
-            return cross(window, rate, models[0], args.strength, args.steps, args.seed)
-        result = accompany(window, rate, models, args.strength, args.steps, args.seed, args.layer_gain,
-                           workers=len(models))
-        return np.sum(list(result.layers.values()), axis=0)
+        layers = run(spec.name, Request(models, dict(options), window, rate, workers=len(models)))
+        return np.sum([layer.audio for layer in layers if layer.name != "mix"], axis=0)  # the layers, not the input
 
     def device(value: str | None):
         return int(value) if value is not None and value.isdigit() else value
@@ -187,17 +200,14 @@ def add_commands(sub) -> None:
     p.add_argument("--buffer", action="store_true", help="stream the audio as chunks instead of sending its path")
     p.add_argument("--job", help="job id (default: random); for cancel, the job to cancel")
     p.add_argument("-o", "--out", help="output folder (default: diffband-out next to the input)")
-    for option in OPTIONS.values():  # the job options, from the technique registry (docs/osc.md)
-        models = option.name == "with"
-        detail = f"at most {MAX_MODELS_PER_JOB}; required" if models else f"{option.range_text}; default {default_text(option.name)}"
-        metavar = "MODEL[,MODEL...]" if models else None if option.choices else option.name.upper()
-        p.add_argument(f"--{option.name.replace('_', '-')}", dest=option.name, type=option.kind,
-                       choices=option.choices or None, metavar=metavar, help=f"{option.help} ({detail})")
+    p.add_argument("--with", dest="with", metavar="MODEL[,MODEL...]",
+                   help=f"{OPTIONS['with'].help} (at most {MAX_MODELS_PER_JOB}; required for jobs)")
+    add_option_flags(p, [o for name, o in OPTIONS.items() if name != "with"], server_defaults=True)
     p.set_defaults(func=cmd_send)
 
     p = sub.add_parser("live", help="live input: play or sing, hear generated layers after a fixed, reported latency")
-    p.add_argument("--with", dest="with_", required=True, help="instrument model(s), comma-separated")
-    p.add_argument("--technique", choices=["accompany", "cross"], default="accompany")
+    p.add_argument("--with", dest="with_", required=True, metavar="MODEL[,MODEL...]", help="instrument model(s), comma-separated")
+    p.add_argument("--technique", choices=LIVE_TECHNIQUES, default="accompany", help="technique run on each window (default accompany)")
     p.add_argument("--input-device", help="sounddevice input (index or name; default: the system default)")
     p.add_argument("--output-device", help="sounddevice output (index or name)")
     p.add_argument("--window", type=float, default=1.5, help="seconds of input per generated window (1.5: see bench/RESULTS.md)")
@@ -205,11 +215,8 @@ def add_commands(sub) -> None:
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--monitor", action="store_true", help="mix the dry input into the output")
     p.add_argument("--gate", type=float, default=-50.0, help="windows quieter than this (dBFS RMS) give silence")
-    p.add_argument("--strength", type=float, default=DEFAULT_STRENGTH)
-    p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--layer-gain", type=float, default=-3.0)
-    p.add_argument("--threads", type=int, default=None)
+    add_option_flags(p, live_options(), defaults={"steps": LIVE_STEPS})
+    p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads per model (default: the cores shared out)")
     p.add_argument("--device", default="auto", help="ONNX Runtime device: auto, cpu, cuda, ...")
     p.add_argument("--report-to", default=f"{DEFAULT_HOST}:{DEFAULT_CLIENT_PORT}", metavar="HOST:PORT",
                    help="send /diffband/live/latency and /stats here over OSC (default: the Max device's port; none = off)")

@@ -81,9 +81,8 @@ def _options(*items: Option) -> dict[str, Option]:
 
 #: Every technique option, once.  Defaults of strength and steps come from the measured sweep (engine.defaults).
 OPTIONS: dict[str, Option] = _options(
-    Option("strength", float, DEFAULT_STRENGTH, "t/T the input is diffused to: 0 keeps it, 1 ignores it (measured default, "
-           "docs/results.md)", 0.0, 1.0),
-    Option("steps", int, DEFAULT_STEPS, "sampler steps over the whole schedule (measured default, docs/results.md)", 1, 1000),
+    Option("strength", float, DEFAULT_STRENGTH, "t/T the input is diffused to: 0 keeps it, 1 ignores it", 0.0, 1.0),
+    Option("steps", int, DEFAULT_STEPS, "sampler steps over the whole schedule", 1, 1000),
     Option("seed", int, 0, "random seed; the same seed gives the same layers", 0, 2**31 - 1),
     Option("sampler", str, "ddim", "ddim (deterministic at eta 0) or ddpm (ancestral)", choices=SAMPLERS),
     Option("eta", float, 0.0, "DDIM eta (0: deterministic)", 0.0, 1.0),

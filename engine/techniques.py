@@ -10,13 +10,15 @@ technique is one function and one entry here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 
-from engine.model import DiffusionModel
 from engine.options import OPTIONS, Option, OptionError
 from engine.windowing import DEFAULT_MAX_SECONDS
+
+if TYPE_CHECKING:
+    from engine.model import DiffusionModel
 
 Progress = Callable[[int, int], None]
 InputKind = Literal["audio", "none", "optional"]
