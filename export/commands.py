@@ -28,7 +28,7 @@ def _render(args: argparse.Namespace) -> int:
 
     names = list(INSTRUMENTS) if args.instruments == "all" else args.instruments.split(",")
     for name in names:
-        pieces = render.render_instrument(name, Path(args.out), args.minutes, args.seed)
+        pieces = render.render_instrument(name, Path(args.out), args.minutes, args.seed, args.split, args.soundfonts, args.augment)
         seconds = sum(p.seconds for p in pieces)
         print(f"{name}: {len(pieces)} pieces, {seconds / 60:.1f} min -> {Path(args.out) / name}")
     return 0
@@ -60,6 +60,11 @@ def register_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--minutes", type=float, default=30.0, help="minutes of audio per instrument")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="data/audio", help="folder; one subfolder per instrument")
+    p.add_argument("--split", choices=("train", "heldout"),
+                   help="draw only corpus pieces of this share (heldout: never drawn by --split train); default any")
+    p.add_argument("--soundfonts", choices=("training", "evaluation"), default="training",
+                   help="training soundfonts, or one no training render uses (for evaluation)")
+    p.add_argument("--augment", action="store_true", help="vary articulation, room (reverb) and EQ per piece")
     p.set_defaults(func=_render)
 
     p = data_sub.add_parser("prepare", help="audio folder -> mel-image dataset (memory-mapped) + manifest")

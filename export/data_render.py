@@ -1,23 +1,33 @@
 """Offline training data: music21 corpus melodies rendered in-process with FluidSynth.
 
 Each piece is a Bach chorale soprano line or an ABC folk tune, transposed into the
-instrument's range, given a random tempo and velocity shape, rendered through one of
-the GM soundfonts, trimmed and peak-normalised, and written as 22.05 kHz mono WAV.
+instrument's range, given a random tempo, velocity shape and articulation (legato,
+detached, staccato or sustained), rendered through one of the GM soundfonts and one
+of the instrument's GM programs with a random room (FluidSynth's reverb) and a random
+EQ tilt, trimmed and peak-normalised, and written as 22.05 kHz mono WAV.  Its notes
+are kept in ``render.json`` (ground truth for pitch evaluation).
+
+Corpus pieces are split once, by a hash of their name, into ``train`` and ``heldout``:
+``--split heldout`` renders only pieces that ``--split train`` never draws, and
+``--soundfonts evaluation`` renders through a soundfont no training render uses, so
+evaluation measures melodies and timbres the models never saw.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+from scipy.signal import butter, sosfilt
 from tqdm import tqdm
 
-from export.instruments import SOUNDFONTS, Instrument, instrument
+from export.instruments import EVALUATION_SOUNDFONTS, SOUNDFONTS, Instrument, instrument
 
 SAMPLE_RATE = 22050
 PEAK_DBFS = -1.0
@@ -34,6 +44,30 @@ class Note:
     velocity: int
 
 
+#: Note length as a share of the written length, per articulation; "sustained" also plays slowly.
+ARTICULATIONS: dict[str, tuple[float, float]] = {
+    "legato": (0.92, 1.0),
+    "detached": (0.6, 0.85),
+    "staccato": (0.3, 0.5),
+    "sustained": (1.0, 1.0),
+}
+SPLITS = ("train", "heldout")
+#: One corpus piece in this many is held out of training.
+HELDOUT_ONE_IN = 8
+
+
+@dataclass(frozen=True)
+class Room:
+    """FluidSynth reverb settings and an EQ tilt (dB at the low and high end)."""
+
+    roomsize: float = 0.2
+    damping: float = 0.5
+    width: float = 0.5
+    level: float = 0.0
+    low_db: float = 0.0
+    high_db: float = 0.0
+
+
 @dataclass
 class PieceInfo:
     file: str
@@ -43,6 +77,16 @@ class PieceInfo:
     transpose: int
     bpm: float
     seconds: float
+    articulation: str = "legato"
+    room: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)  # [start s, duration s, MIDI pitch, velocity], before trimming
+    offset: float = 0.0  # seconds trimmed from the start (note times minus this = times in the file)
+
+
+def split_of(source: str) -> str:
+    """``heldout`` for a fixed one-in-``HELDOUT_ONE_IN`` share of corpus pieces, else ``train``."""
+    digest = hashlib.sha1(source.split("#")[0].encode()).digest()
+    return "heldout" if digest[0] % HELDOUT_ONE_IN == 0 else "train"
 
 
 # ------------------------------------------------------------------ melodies
@@ -68,15 +112,18 @@ def _melody_from_stream(stream) -> list[tuple[float, float, int]]:
     return notes
 
 
-def pick_melody(rng: random.Random) -> tuple[str, list[tuple[float, float, int]]]:
-    """A random monophonic melody from the corpus, as (source, notes in quarters)."""
+def pick_melody(rng: random.Random, split: str | None = None) -> tuple[str, list[tuple[float, float, int]]]:
+    """A random monophonic melody from the corpus, as (source, notes in quarters); with
+    ``split``, only from that share of the corpus (see ``split_of``)."""
     from music21 import converter, stream as m21stream
 
     chorales, tunes = _corpus_paths()
-    for _ in range(20):
+    for _ in range(20 if split is None else 20 * HELDOUT_ONE_IN):
         try:
             if rng.random() < 0.5:
                 path = rng.choice(chorales)
+                if split is not None and split_of(f"bach:{path.name}") != split:
+                    continue
                 score = converter.parse(path)
                 parts = getattr(score, "parts", None)
                 if not parts:
@@ -85,6 +132,8 @@ def pick_melody(rng: random.Random) -> tuple[str, list[tuple[float, float, int]]
                 source = f"bach:{path.name}"
             else:
                 path = rng.choice(tunes)
+                if split is not None and split_of(f"abc:{path.parent.name}/{path.name}") != split:
+                    continue
                 parsed = converter.parse(path)
                 if isinstance(parsed, m21stream.Opus):
                     scores = list(parsed.scores)
@@ -110,14 +159,17 @@ def transpose_into_range(pitches: list[int], inst: Instrument, rng: random.Rando
 
 
 def realise(
-    notes: list[tuple[float, float, int]], inst: Instrument, rng: random.Random
+    notes: list[tuple[float, float, int]], inst: Instrument, rng: random.Random, articulation_name: str | None = None
 ) -> tuple[list[Note], int, float]:
-    """Quarters -> seconds with a random tempo, transposition and velocity shape."""
+    """Quarters -> seconds with a random tempo, transposition and velocity shape; notes are
+    played for a share of their written length set by the articulation (random when None:
+    the original recipe's 0.75-1.0)."""
     shift = transpose_into_range([p for _, _, p in notes], inst, rng)
-    bpm = rng.uniform(66.0, 144.0)
+    bpm = rng.uniform(50.0, 72.0) if articulation_name == "sustained" else rng.uniform(66.0, 144.0)
     seconds_per_quarter = 60.0 / bpm
     base_velocity = rng.randint(55, 110)
-    articulation = rng.uniform(0.75, 1.0)
+    low, high = ARTICULATIONS[articulation_name] if articulation_name else (0.75, 1.0)
+    articulation = rng.uniform(low, high)
     out: list[Note] = []
     first = notes[0][0]
     for offset, length, pitch in notes:
@@ -144,10 +196,12 @@ def _synth(soundfont: str):
     return synth, sfid
 
 
-def render_notes(notes: list[Note], soundfont: Path, program: int, release: float = 1.0) -> np.ndarray:
-    """Render a monophonic note list to mono float32 audio at SAMPLE_RATE."""
+def render_notes(notes: list[Note], soundfont: Path, program: int, release: float = 1.0, room: Room | None = None) -> np.ndarray:
+    """Render a monophonic note list to mono float32 audio at SAMPLE_RATE (in ``room``: its reverb, then its EQ)."""
     synth, sfid = _synth(str(soundfont))
     synth.program_select(0, sfid, 0, program)
+    if room is not None:
+        synth.set_reverb(room.roomsize, room.damping, room.width, room.level)
     events: list[tuple[float, int, int, int]] = []  # (time, order, pitch, velocity); note-offs first
     for note in notes:
         events.append((note.start, 1, note.pitch, note.velocity))
@@ -167,27 +221,67 @@ def render_notes(notes: list[Note], soundfont: Path, program: int, release: floa
     chunks.append(synth.get_samples(int(release * SAMPLE_RATE)))
     synth.delete()
     stereo = np.concatenate(chunks).astype(np.float32).reshape(-1, 2) / 32768.0
-    return stereo.mean(axis=1)
+    mono = stereo.mean(axis=1)
+    return tilt_eq(mono, room.low_db, room.high_db) if room is not None else mono
+
+
+def tilt_eq(audio: np.ndarray, low_db: float, high_db: float, low_hz: float = 300.0, high_hz: float = 3000.0) -> np.ndarray:
+    """Shelf-like EQ: the band below ``low_hz`` and above ``high_hz`` raised or cut by the given dB
+    (added through second-order Butterworth low- and high-passes)."""
+    out = audio.astype(np.float64)
+    for gain_db, kind, cutoff in ((low_db, "lowpass", low_hz), (high_db, "highpass", high_hz)):
+        if gain_db:
+            band = sosfilt(butter(2, cutoff, btype=kind, fs=SAMPLE_RATE, output="sos"), audio)
+            out += (10 ** (gain_db / 20) - 1.0) * band
+    return out.astype(np.float32)
+
+
+def random_room(rng: random.Random) -> Room:
+    """A room for augmentation: dry to a medium hall, EQ within +-6 dB."""
+    return Room(
+        roomsize=round(rng.uniform(0.1, 0.8), 3), damping=round(rng.uniform(0.2, 0.8), 3), width=round(rng.uniform(0.3, 1.0), 3),
+        level=round(rng.choice([0.0, rng.uniform(0.1, 0.6)]), 3),
+        low_db=round(rng.uniform(-6.0, 6.0), 2), high_db=round(rng.uniform(-6.0, 6.0), 2),
+    )
 
 
 def trim_and_normalise(audio: np.ndarray, threshold_db: float = -60.0) -> np.ndarray:
     """Cut leading/trailing silence (FluidSynth runs past the last note) and peak-normalise."""
+    return trim_offset_and_normalise(audio, threshold_db)[0]
+
+
+def trim_offset_and_normalise(audio: np.ndarray, threshold_db: float = -60.0) -> tuple[np.ndarray, int]:
+    """``trim_and_normalise``, and the number of samples cut from the start."""
     peak = float(np.max(np.abs(audio))) if audio.size else 0.0
     if peak <= 0:
-        return audio[:0]
+        return audio[:0], 0
     loud = np.flatnonzero(np.abs(audio) > peak * 10 ** (threshold_db / 20))
     audio = audio[loud[0] : loud[-1] + 1]
-    return (audio / peak * 10 ** (PEAK_DBFS / 20)).astype(np.float32)
+    return (audio / peak * 10 ** (PEAK_DBFS / 20)).astype(np.float32), int(loud[0])
 
 
 # ------------------------------------------------------------------ command
-def render_instrument(name: str, out_dir: Path, minutes: float, seed: int = 0) -> list[PieceInfo]:
-    """Render ``minutes`` of one instrument into ``out_dir/name``; returns the pieces written."""
+def render_instrument(
+    name: str, out_dir: Path, minutes: float, seed: int = 0, split: str | None = None, soundfont_set: str = "training",
+    augment: bool = False,
+) -> list[PieceInfo]:
+    """Render ``minutes`` of one instrument into ``out_dir/name``; returns the pieces written.
+
+    ``split`` draws only ``train`` or ``heldout`` corpus pieces (None: any, the original
+    recipe); ``soundfont_set`` is ``training`` or ``evaluation`` (a soundfont no training
+    render uses); ``augment`` varies articulation, room and EQ per piece.
+    """
     inst = instrument(name)
-    soundfonts = [sf2 for sf2 in SOUNDFONTS if sf2.exists()]
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    choices = {"training": SOUNDFONTS, "evaluation": EVALUATION_SOUNDFONTS}
+    if soundfont_set not in choices:
+        raise ValueError(f"soundfont set must be one of {sorted(choices)}, got {soundfont_set!r}")
+    soundfonts = [sf2 for sf2 in choices[soundfont_set] if sf2.exists()]
     if not soundfonts:
         raise RuntimeError(
-            "no GM soundfont found; install Debian's fluid-soundfont-gm and timgm6mb-soundfont"
+            f"no {soundfont_set} soundfont found ({', '.join(str(p) for p in choices[soundfont_set])}); install Debian's "
+            "fluid-soundfont-gm, timgm6mb-soundfont, csound-soundfont and musescore-general-soundfont-small"
         )
     rng = random.Random(f"{seed}:{name}")
     folder = out_dir / name
@@ -197,22 +291,29 @@ def render_instrument(name: str, out_dir: Path, minutes: float, seed: int = 0) -
     goal = minutes * 60.0
     with tqdm(total=round(goal), desc=f"render {name}", unit="s") as bar:
         while total < goal:
-            source, melody = pick_melody(rng)
-            notes, shift, bpm = realise(melody, inst, rng)
+            source, melody = pick_melody(rng, split)
+            articulation = rng.choice(list(ARTICULATIONS)) if augment else None
+            notes, shift, bpm = realise(melody, inst, rng, articulation)
             soundfont = rng.choice(soundfonts)
             program = rng.choice(inst.programs)
-            audio = trim_and_normalise(render_notes(notes, soundfont, program))
+            room = random_room(rng) if augment else None
+            audio, offset = trim_offset_and_normalise(render_notes(notes, soundfont, program, room=room))
             if audio.size < SAMPLE_RATE:  # under a second: nothing useful
                 continue
             file = folder / f"{name}_{len(pieces):04d}.wav"
             sf.write(file, audio, SAMPLE_RATE, subtype="PCM_16")
             seconds = audio.size / SAMPLE_RATE
-            pieces.append(PieceInfo(file.name, source, soundfont.name, program, shift, round(bpm, 1), round(seconds, 2)))
+            pieces.append(PieceInfo(
+                file.name, source, soundfont.name, program, shift, round(bpm, 1), round(seconds, 2),
+                articulation or "mixed", asdict(room) if room else {},
+                [[round(n.start, 4), round(n.duration, 4), n.pitch, n.velocity] for n in notes], round(offset / SAMPLE_RATE, 4),
+            ))
             total += seconds
             bar.update(min(round(seconds), max(round(goal) - bar.n, 0)))
     (folder / "render.json").write_text(
         json.dumps(
             {"instrument": name, "sample_rate": SAMPLE_RATE, "seed": seed, "seconds": round(total, 1),
+             "split": split or "any", "soundfonts": soundfont_set, "augment": augment,
              "pieces": [asdict(p) for p in pieces]},
             indent=1,
         )

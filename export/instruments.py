@@ -23,10 +23,15 @@ INSTRUMENTS: dict[str, Instrument] = {
     "flute": Instrument("flute", programs=(73,), low=60, high=93),  # C4..A6
 }
 
-#: Soundfonts the recipe draws from, per piece.
+#: Soundfonts training renders draw from, per piece (those installed).
 SOUNDFONTS: tuple[Path, ...] = (
     Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
     Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
+    Path("/usr/share/sounds/sf2/sf_GMbank.sf2"),  # Debian csound-soundfont
+)
+#: Soundfonts that no training render uses: evaluation hears timbres the models never saw.
+EVALUATION_SOUNDFONTS: tuple[Path, ...] = (
+    Path("/usr/share/sounds/sf3/MuseScore_General_Lite.sf3"),  # Debian musescore-general-soundfont-small
 )
 
 

@@ -96,3 +96,36 @@ def test_prepare_errors_are_clear(tmp_path, tiny_codec):
     sf.write(tmp_path / "short" / "a.wav", np.ones(1000, dtype=np.float32) * 0.1, 22050)
     with pytest.raises(ValueError, match="no usable windows"):
         prepare(tmp_path / "short", tmp_path / "out", tiny_codec)
+
+
+def test_heldout_pieces_never_enter_training_renders(tmp_path):
+    from export.data_render import split_of
+
+    train = render_instrument("guitar", tmp_path / "t", minutes=0.3, seed=2, split="train")
+    held = render_instrument("guitar", tmp_path / "h", minutes=0.3, seed=2, split="heldout")
+    assert {split_of(p.source) for p in train} == {"train"}
+    assert {split_of(p.source) for p in held} == {"heldout"}
+    assert not {p.source for p in train} & {p.source for p in held}
+    info = json.loads((tmp_path / "h" / "guitar" / "render.json").read_text())
+    assert info["split"] == "heldout"
+
+
+def test_evaluation_soundfont_is_never_a_training_one(tmp_path):
+    from export.instruments import EVALUATION_SOUNDFONTS, SOUNDFONTS
+
+    assert not {p.name for p in EVALUATION_SOUNDFONTS} & {p.name for p in SOUNDFONTS}
+    pieces = render_instrument("violin", tmp_path, minutes=0.2, seed=4, soundfont_set="evaluation")
+    assert {p.soundfont for p in pieces} <= {p.name for p in EVALUATION_SOUNDFONTS if p.exists()}
+
+
+def test_augmented_render_records_its_notes_articulation_and_room(tmp_path):
+    pieces = render_instrument("violin", tmp_path, minutes=0.5, seed=11, augment=True)
+    assert {p.articulation for p in pieces} <= {"legato", "detached", "staccato", "sustained"}
+    assert all(p.room and -6 <= p.room["low_db"] <= 6 for p in pieces)
+    piece = pieces[0]
+    audio, rate = sf.read(tmp_path / "violin" / piece.file)
+    start, duration, pitch, _ = piece.notes[0]
+    assert 0 <= piece.offset <= start + 0.05  # trimming cut silence before the first note, not the note
+    onset = max(0, int((start - piece.offset) * rate))
+    assert np.max(np.abs(audio[onset : onset + rate // 10])) > 0.01  # sound where the first note is written
+    assert all(40 <= n[2] <= 100 and n[1] > 0 for n in piece.notes)
