@@ -25,7 +25,7 @@ from bridge.osc_guard import PacketLimits, PacketRejected, check_packet
 from bridge.peer_log import PeerLog
 from bridge.protocol import DEFAULT_HOST, DEFAULT_PORT, ProtocolError, check_job_id, job_options, split_request
 from bridge.sandbox import Sandbox
-from bridge.transport import FrameTooLarge, SlipReader, TcpChannel, UdpChannel
+from bridge.transport import FrameTooLarge, TcpChannel, UdpChannel, stream_reader
 from engine import __version__
 from engine.model import DiffusionModel
 
@@ -323,10 +323,13 @@ class _UdpServer(socketserver.UDPServer):
 
 
 class _TcpHandler(socketserver.BaseRequestHandler):
+    """One TCP connection: its framing (SLIP or int32 length prefix) is read off its first
+    bytes, and every reply on it uses the same framing."""
+
     def handle(self) -> None:
         owner: DiffbandServer = self.server.owner
         channel = TcpChannel(self.request, self.client_address[:2])
-        reader = SlipReader(owner.config.max_frame)
+        reader = None
         self.request.settimeout(owner.config.idle_timeout)
         while True:
             try:
@@ -335,6 +338,9 @@ class _TcpHandler(socketserver.BaseRequestHandler):
                 break
             if not data:
                 break
+            if reader is None:
+                reader = stream_reader(data, owner.config.max_frame)
+                channel.framing = reader.framing
             invalid = reader.invalid
             try:
                 packets = reader.feed(data)

@@ -1,10 +1,12 @@
-"""Reply channels (UDP address, TCP connection) and OSC 1.1 SLIP stream framing."""
+"""Reply channels (UDP address, TCP connection) and the two OSC stream framings over TCP:
+OSC 1.1 SLIP and OSC 1.0's int32 length prefix (liblo and most OSC 1.0 clients)."""
 
 from __future__ import annotations
 
 import socket
+import struct
 import threading
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pythonosc import slip
@@ -28,11 +30,23 @@ class FrameTooLarge(ValueError):
     pass
 
 
+Framing = Literal["slip", "length"]
+#: First bytes that open a SLIP stream: END, or a packet sent without a leading END.
+SLIP_FIRST_BYTES = frozenset(slip.END + b"/#")
+
+
+def frame(packet: bytes, framing: Framing) -> bytes:
+    """``packet`` framed for a TCP stream: SLIP-encoded, or after its size as int32 big-endian."""
+    return slip.encode(packet) if framing == "slip" else struct.pack(">I", len(packet)) + packet
+
+
 class SlipReader:
     """Split a TCP byte stream into SLIP-decoded OSC packets, bounding the unfinished frame.
 
     An invalid frame is counted and skipped; the valid frames around it are kept.
     """
+
+    framing: Framing = "slip"
 
     def __init__(self, max_frame: int):
         self.max_frame = max_frame
@@ -62,6 +76,46 @@ class SlipReader:
         return packets
 
 
+class LengthPrefixReader:
+    """Split an OSC 1.0 TCP stream (each packet after its size, int32 big-endian) into packets.
+
+    A size over ``max_frame`` raises ``FrameTooLarge``: the stream cannot be resynchronised
+    after it, so the connection ends.  Empty packets are skipped.
+    """
+
+    framing: Framing = "length"
+    invalid = 0  # a length-prefixed stream has no invalid frame that can be skipped
+
+    def __init__(self, max_frame: int):
+        self.max_frame = max_frame
+        self.buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self.buffer += data
+        packets, at = [], 0
+        while len(self.buffer) - at >= 4:
+            size = int.from_bytes(self.buffer[at:at + 4], "big")
+            if size > self.max_frame:
+                self.buffer.clear()
+                raise FrameTooLarge(f"a length-prefixed packet of {size} bytes is over {self.max_frame} bytes")
+            if len(self.buffer) - at - 4 < size:
+                break
+            if size:
+                packets.append(bytes(self.buffer[at + 4:at + 4 + size]))
+            at += 4 + size
+        del self.buffer[:at]
+        return packets
+
+
+def stream_reader(first: bytes, max_frame: int) -> SlipReader | LengthPrefixReader:
+    """The reader for a TCP connection whose first received bytes are ``first``: SLIP when
+    they open with END, ``/`` or ``#``, else a length prefix (its first byte is 0 for any
+    packet under 16 MiB)."""
+    if first[:1] and first[0] in SLIP_FIRST_BYTES:
+        return SlipReader(max_frame)
+    return LengthPrefixReader(max_frame)
+
+
 class UdpChannel:
     """Replies as datagrams to ``(host, port)`` from the server's own socket."""
 
@@ -80,13 +134,14 @@ class UdpChannel:
 
 
 class TcpChannel:
-    """Replies SLIP-framed on the client's TCP connection."""
+    """Replies on the client's TCP connection, in the framing it sends (SLIP until known)."""
 
     chunk_samples = TCP_CHUNK_SAMPLES
 
-    def __init__(self, sock: socket.socket, peer: tuple[str, int]):
+    def __init__(self, sock: socket.socket, peer: tuple[str, int], framing: Framing = "slip"):
         self.sock = sock
         self.key = f"tcp:{peer[0]}:{peer[1]}"
+        self.framing = framing
         self.lock = threading.Lock()
         self.closed = False
 
@@ -95,6 +150,6 @@ class TcpChannel:
             return
         try:
             with self.lock:
-                self.sock.sendall(slip.encode(encode_message(address, *args)))
+                self.sock.sendall(frame(encode_message(address, *args), self.framing))
         except OSError:
             self.closed = True
