@@ -15,6 +15,8 @@ from typing import Callable
 
 import numpy as np
 
+from engine.vocoders import NumpyGriffinLim
+
 from engine.model import DiffusionModel
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -37,7 +39,7 @@ class TorchModel:
 
     def decode(self, images: np.ndarray) -> np.ndarray:
         """The engine's numpy vocoder (the torch way has no vocoder of its own)."""
-        return np.stack([self.info.codec.decode(image) for image in images])
+        return NumpyGriffinLim(self.info.codec, self.info.vocoder.at_runtime())(images)
 
     def __call__(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
         with self.torch.inference_mode():

@@ -8,7 +8,6 @@ the ``diffband.commands`` entry-point group, so this module never imports torch.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -155,7 +154,7 @@ def cmd_double(args: argparse.Namespace) -> int:
     for index, (name, layer_images) in enumerate(layers):
         label = f"{index}_{name}"
         for i, image in enumerate(layer_images):
-            _write_audio(out / f"{label}_{i}.wav", source.info.codec.decode(image), source.info.sample_rate)
+            _write_audio(out / f"{label}_{i}.wav", source.decode(image[None])[0], source.info.sample_rate)
             images.append(image)
             titles.append(f"layer {label} #{i} (split {args.split}, {args.steps} steps, seed {args.seed})")
     if args.plot:
@@ -264,7 +263,9 @@ def main(argv: list[str] | None = None) -> int:
         print("diffband: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # one readable line; --debug for the traceback
-        if args.debug or os.environ.get("DIFFBAND_DEBUG"):
+        from engine.settings import setting
+
+        if args.debug or setting("DIFFBAND_DEBUG"):
             raise
         print(f"diffband: error: {error}", file=sys.stderr)
         return 1

@@ -15,6 +15,9 @@ Its ``metadata_props`` carry what the runtime needs (all values are strings):
 ``diffband.training``      JSON provenance (steps, data, wall time, loss, ...)
 ``diffband.precision``     optional: ``"fp32"`` (default) or ``"fp16"`` (weights and
                            activations in half precision; inputs/outputs stay float32)
+``diffband.vocoder``       optional: JSON of :class:`engine.vocoders.VocoderSpec` (the
+                           vocoder the model expects and its settings); older bundles
+                           kept the Griffin-Lim settings in ``diffband.codec``
 =========================  ===================================================
 
 The graph takes ``sample`` (float32, ``[batch, 1, n_mels, frames]``) and
@@ -30,8 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.mel import MelCodec
+from engine.mel import LEGACY_VOCODER_FIELDS, MelCodec
 from engine.schedule import NoiseSchedule
+from engine.vocoders import VocoderSpec, check_vocoder
 
 FORMAT = "diffband-bundle"
 FORMAT_VERSION = 1
@@ -59,6 +63,7 @@ class BundleInfo:
     format_version: int = FORMAT_VERSION
     training: dict[str, Any] = field(default_factory=dict)
     precision: str = "fp32"
+    vocoder: VocoderSpec = VocoderSpec()
 
     @property
     def name(self) -> str:
@@ -94,6 +99,7 @@ def bundle_metadata(
     schedule: NoiseSchedule,
     training: dict[str, Any],
     prediction_type: str = "epsilon",
+    vocoder: VocoderSpec = VocoderSpec(),
 ) -> dict[str, str]:
     """The ``metadata_props`` that make an ONNX file a diffband bundle."""
     if prediction_type not in PREDICTION_TYPES:
@@ -111,6 +117,7 @@ def bundle_metadata(
         PREFIX + "betas": json.dumps([float(b) for b in schedule.betas]),
         PREFIX + "prediction_type": prediction_type,
         PREFIX + "training": json.dumps(training, sort_keys=True, default=str),
+        PREFIX + "vocoder": vocoder.to_json(),
     }
 
 
@@ -128,7 +135,13 @@ def parse_metadata(props: dict[str, str], path: Path) -> BundleInfo:
     if version > FORMAT_VERSION:
         raise BundleError(f"{path}: bundle format {version} is newer than this diffband supports ({FORMAT_VERSION}); upgrade diffband")
     try:
-        codec = MelCodec.from_json(props[PREFIX + "codec"])
+        codec_fields = json.loads(props[PREFIX + "codec"])
+        codec = MelCodec.from_dict(codec_fields)
+        if PREFIX + "vocoder" in props:
+            vocoder = VocoderSpec.from_json(props[PREFIX + "vocoder"])
+        else:  # format 1 before the vocoder key: Griffin-Lim settings inside the codec
+            vocoder = VocoderSpec(**{k: codec_fields[k] for k in LEGACY_VOCODER_FIELDS if k in codec_fields})
+        check_vocoder(vocoder)
         schedule = NoiseSchedule.from_dict(json.loads(props[PREFIX + "schedule"]))
         betas = np.asarray(json.loads(props[PREFIX + "betas"]), dtype=np.float64)
         image_shape = tuple(json.loads(props[PREFIX + "image_shape"]))
@@ -149,7 +162,7 @@ def parse_metadata(props: dict[str, str], path: Path) -> BundleInfo:
         raise BundleError(f"{path}: prediction type {prediction_type!r} is not supported")
     if precision not in PRECISIONS:
         raise BundleError(f"{path}: precision {precision!r} is not one of {PRECISIONS}")
-    return BundleInfo(Path(path), instrument, codec, schedule, prediction_type, version, training, precision)
+    return BundleInfo(Path(path), instrument, codec, schedule, prediction_type, version, training, precision, vocoder)
 
 
 def check_compatible(bundles: list[BundleInfo]) -> None:

@@ -16,7 +16,6 @@ Covers DDIM with ``eta = 0`` (the engine's default); DDPM and ``eta > 0`` keep t
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import onnxruntime as ort
 
 from engine.bundle import INPUT_SAMPLE, INPUT_TIMESTEP, OUTPUT_NOISE
 from engine.samplers import DDIMSampler, Sampler
+from engine.settings import setting
 
 if TYPE_CHECKING:
     from engine.model import DiffusionModel
@@ -52,9 +52,9 @@ def device_type(provider: str) -> str:
 
 def wants_device_loop(provider: str) -> bool:
     """Whether models on ``provider`` use the on-device loop (``$DIFFBAND_DEVICE_LOOP`` overrides)."""
-    setting = os.environ.get(DEVICE_LOOP_ENV, "")
-    if setting in ("0", "1"):
-        return setting == "1"
+    forced = setting(DEVICE_LOOP_ENV)
+    if forced in ("0", "1"):
+        return forced == "1"
     return device_type(provider) != "cpu"
 
 

@@ -1,4 +1,4 @@
-"""Mel codec: audio <-> normalised log-mel image, and back to audio with Griffin-Lim.
+"""Mel codec: audio <-> normalised log-mel image (the vocoder, image -> audio, is ``engine.vocoders``).
 
 The image is a float array of shape ``(n_mels, frames)`` in ``[-1, 1]``; row 0 is
 the lowest mel band.  No 8-bit quantisation happens anywhere.
@@ -8,7 +8,7 @@ Absolute level is recoverable because the dB scale has a *fixed* reference
 a full-scale sine reads about 0 dB in its band (``db_max`` leaves 10 dB of
 headroom for energy that several FFT bins add to one band), and an
 image value maps to the same dB value in every clip.  ``decode(encode(x))``
-therefore returns audio at the level of ``x`` (within Griffin-Lim's error), unlike
+(through the vocoder) therefore returns audio at the level of ``x`` (within Griffin-Lim's error), unlike
 audio-diffusion, whose ``ref=np.max`` rescales every slice to its own peak.
 
 ``reference="peak"`` reproduces that audio-diffusion convention for imported
@@ -27,12 +27,14 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse
 
-from engine.stft import griffin_lim, mel_filters, stft, window_sum
+from engine.stft import mel_filters, stft, window_sum
 
 Reference = Literal["fixed", "peak"]
 
 #: Floor added before the log so silence maps to ``db_min`` rather than -inf.
 _AMIN = 1e-10
+#: Vocoder settings that format-1 bundles kept in the codec's JSON.
+LEGACY_VOCODER_FIELDS = ("griffin_lim_iters", "nnls_iters")
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,6 @@ class MelCodec:
     db_min: float = -80.0
     db_max: float = 10.0
     reference: Reference = "fixed"
-    griffin_lim_iters: int = 32
-    nnls_iters: int = 100
 
     def __post_init__(self) -> None:
         if self.reference not in ("fixed", "peak"):
@@ -101,7 +101,10 @@ class MelCodec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "MelCodec":
+        """A codec from its fields; the vocoder settings older bundles stored here are skipped
+        (``engine.bundle`` reads them into the bundle's ``VocoderSpec``)."""
         names = {f.name for f in dataclasses.fields(cls)}
+        data = {k: v for k, v in data.items() if k not in LEGACY_VOCODER_FIELDS}
         unknown = set(data) - names
         if unknown:
             raise ValueError(f"unknown mel codec fields: {sorted(unknown)}")
@@ -112,11 +115,8 @@ class MelCodec:
         return cls.from_dict(json.loads(text))
 
     def audio_parameters(self) -> dict[str, Any]:
-        """The fields two models must share to be combined on the same audio."""
-        data = self.to_dict()
-        data.pop("griffin_lim_iters")
-        data.pop("nnls_iters")
-        return data
+        """The fields two models must share to be combined on the same audio (all of them)."""
+        return self.to_dict()
 
     # ------------------------------------------------------------ analysis
     def mel_magnitude(self, audio: np.ndarray) -> np.ndarray:
@@ -154,30 +154,6 @@ class MelCodec:
         mel = 10.0 ** (db * self.power / 20.0)
         mel[image <= -1.0] = 0.0
         return mel
-
-    # ------------------------------------------------------------ synthesis
-    def image_to_stft_magnitude(self, image: np.ndarray) -> np.ndarray:
-        """Image -> linear STFT magnitude (NNLS through the mel basis), at audio scale."""
-        linear_power = nonnegative_least_squares(self.mel_basis, self.image_to_mel(image), self.nnls_iters)
-        magnitude = np.power(np.maximum(linear_power, 0.0), 1.0 / self.power)
-        return magnitude * self.magnitude_scale
-
-    def decode(self, image: np.ndarray, n_iter: int | None = None, seed: int = 0) -> np.ndarray:
-        """Image ``(n_mels, frames)`` -> mono audio of ``frames * hop_length`` samples."""
-        image = np.asarray(image, dtype=np.float32)
-        if image.ndim != 2 or image.shape[0] != self.n_mels:
-            raise ValueError(f"expected an image of shape ({self.n_mels}, frames), got {image.shape}")
-        if not np.all(np.isfinite(image)):
-            raise ValueError("image contains NaN or Inf")
-        # A centred STFT of frames*hop samples has frames+1 columns: repeat the last.
-        image = np.concatenate([image, image[:, -1:]], axis=1)
-        magnitude = self.image_to_stft_magnitude(image)
-        target = (image.shape[1] - 1) * self.hop_length
-        audio = griffin_lim(
-            magnitude, self.n_fft, self.hop_length, self.griffin_lim_iters if n_iter is None else n_iter, target,
-            np.random.default_rng(seed),
-        )
-        return audio.astype(np.float32)
 
 
 #: NNLS keeps every value >= -200 dB: out of denormals, which are ~100x slower.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,20 +18,18 @@ from engine.bundle import (
     check_compatible,
     parse_metadata,
 )
-from engine.device_loop import CUDA_GRAPH_ENV, DeviceLoop, fused_step_graph, wants_device_loop
+from engine.device_loop import DeviceLoop, fused_step_graph, wants_device_loop
 from engine.providers import ProviderError, create_session, device_key, resolve_device
-from engine.vocoder_graph import GraphVocoder, vocoder_graph
+from engine.settings import setting
+from engine.vocoders import VOCODERS, Vocoder
 
-MODELS_ENV = "DIFFBAND_MODELS"
 BUNDLE_SUFFIX = ".onnx"
-#: Griffin-Lim iterations the runtime vocoder uses (bundles record the training-time 32).
-#: 16 with momentum (fast Griffin-Lim, engine/stft.py): 35 % less decode time, spectral convergence 0.053 vs 0.039
-#: and mfcc-stats FAD to real violin within 1.2 % (bench/RESULTS.md, 2026-11-24).
-RUNTIME_GRIFFIN_LIM_ITERS = int(os.environ.get("DIFFBAND_GL_ITERS", "16"))
-#: Largest batch one session call gets on CPU.  Measured on the 2-core CPU (30 s
-#: accompany, two instruments): batch 1/2/4 all take the same time, while peak RSS grows
-#: with the batch (264/273/292 MB without ORT arenas, 301/355/430 MB with them).
-CPU_MAX_BATCH = int(os.environ.get("DIFFBAND_MAX_BATCH", "2"))
+#: The runtime vocoder's Griffin-Lim iterations are ``DIFFBAND_GL_ITERS`` (16; bundles record the
+#: training-time 32).  16 with momentum (fast Griffin-Lim, engine/stft.py): 35 % less decode time,
+#: spectral convergence 0.053 vs 0.039 and mfcc-stats FAD to real violin within 1.2 % (bench/RESULTS.md, 2026-11-24).
+#: The largest batch one session call gets on CPU is ``DIFFBAND_MAX_BATCH`` (2).  Measured on the 2-core CPU
+#: (30 s accompany, two instruments): batch 1/2/4 all take the same time, while peak RSS grows with the batch
+#: (264/273/292 MB without ORT arenas, 301/355/430 MB with them).
 GPU_MAX_BATCH = 64
 
 
@@ -46,9 +43,9 @@ class DiffusionModel:
         self.session = session
         self.threads = threads
         self._device_loop: DeviceLoop | None = None
-        self._vocoder: GraphVocoder | None = None
+        self._vocoder: Vocoder | None = None
         on_cpu = session.get_providers()[0] == "CPUExecutionProvider"
-        self.max_batch = max_batch or (CPU_MAX_BATCH if on_cpu else GPU_MAX_BATCH)
+        self.max_batch = max_batch or (setting("DIFFBAND_MAX_BATCH") if on_cpu else GPU_MAX_BATCH)
         names = {i.name for i in session.get_inputs()}
         if names != {INPUT_SAMPLE, INPUT_TIMESTEP}:
             raise BundleError(f"{info.path}: graph inputs {sorted(names)} are not ({INPUT_SAMPLE}, {INPUT_TIMESTEP})")
@@ -65,7 +62,6 @@ class DiffusionModel:
         except Exception as error:  # onnxruntime raises its own types for corrupt protobufs
             raise BundleError(f"{path} is not a readable ONNX model: {str(error).splitlines()[0][:200]}") from None
         info = parse_metadata(session.get_modelmeta().custom_metadata_map, path)
-        info = replace(info, codec=replace(info.codec, griffin_lim_iters=RUNTIME_GRIFFIN_LIM_ITERS))
         return cls(info, session, threads=threads)
 
     @property
@@ -85,7 +81,7 @@ class DiffusionModel:
         if self._device_loop is None:
             graph, device = fused_step_graph(self.info.path), device_key(self.provider)
             session = None
-            if os.environ.get(CUDA_GRAPH_ENV) == "1" and self.provider != "CPUExecutionProvider":
+            if setting("DIFFBAND_CUDA_GRAPH") and self.provider != "CPUExecutionProvider":
                 try:  # capture needs every node on the GPU; otherwise run without graphs
                     session = create_session(graph, device=device, threads=self.threads, cuda_graph=True)
                 except Exception as error:
@@ -96,21 +92,27 @@ class DiffusionModel:
             self._device_loop = DeviceLoop(self, session, cuda_graph=cuda_graph)
         return self._device_loop
 
+    @property
+    def vocoder(self) -> Vocoder:
+        """The bundle's vocoder, at the runtime's settings: its ONNX implementation on this model's
+        device with the on-device loop, else numpy + scipy.fft (faster on a CPU)."""
+        if self._vocoder is None:
+            spec = self.info.vocoder.at_runtime()
+            implementations = VOCODERS[spec.name]
+            if wants_device_loop(self.provider) and "onnx" in implementations:
+                def make_session(graph: bytes):
+                    return create_session(graph, device=device_key(self.provider), threads=self.threads)
+
+                self._vocoder = implementations["onnx"](self.info.codec, spec, make_session, self.max_batch)
+            else:
+                self._vocoder = implementations["numpy"](self.info.codec, spec)
+        return self._vocoder
+
     def decode(self, images: np.ndarray) -> np.ndarray:
-        """Window images ``(k, n_mels, frames)`` -> audio ``(k, samples)``: in one call of the
-        vocoder graph on this model's device with the on-device loop, else ``codec.decode``
-        per image (numpy + scipy.fft, faster on a CPU)."""
+        """Window images ``(k, n_mels, frames)`` -> audio ``(k, samples)`` with :attr:`vocoder`."""
         if len(images) == 0:
             return np.zeros((0, self.info.codec.window_samples), dtype=np.float32)
-        if not wants_device_loop(self.provider):
-            return np.stack([self.info.codec.decode(image) for image in images])
-        if self._vocoder is None:
-            session = create_session(vocoder_graph(self.info.codec), device=device_key(self.provider), threads=self.threads)
-            self._vocoder = GraphVocoder(self.info.codec, session)
-        audio = np.empty((len(images), self.info.codec.window_samples), dtype=np.float32)
-        for start in range(0, len(images), self.max_batch):
-            audio[start : start + self.max_batch] = self._vocoder(images[start : start + self.max_batch])
-        return audio
+        return self.vocoder(images)
 
     def __call__(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)
@@ -126,9 +128,11 @@ class DiffusionModel:
 
 def model_dirs() -> list[Path]:
     """Where bundles are looked up by name: ``$DIFFBAND_MODELS`` (os.pathsep list), then ./models."""
-    dirs = [Path(p) for p in os.environ.get(MODELS_ENV, "").split(os.pathsep) if p]
+    dirs = [Path(p) for p in setting("DIFFBAND_MODELS").split(os.pathsep) if p]
     dirs.append(Path("models"))
-    dirs.append(Path(__file__).resolve().parent.parent / "models")  # a source checkout's shipped models
+    checkout = Path(__file__).resolve().parent.parent
+    if (checkout / "pyproject.toml").is_file():  # a source checkout's shipped models; never site-packages
+        dirs.append(checkout / "models")
     unique: list[Path] = []
     for d in dirs:
         if d.resolve() not in [u.resolve() for u in unique]:

@@ -9,12 +9,13 @@ created with it reports it in ``get_providers()``.
 from __future__ import annotations
 
 import io
-import os
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Iterator
 
 import onnxruntime as ort
+
+from engine.settings import setting
 
 #: Best first.
 PREFERENCE: tuple[str, ...] = (
@@ -52,7 +53,7 @@ def quiet_ort_logs() -> Iterator[None]:
         with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
             yield
     finally:
-        ort.set_default_logger_severity(int(os.environ.get("DIFFBAND_ORT_LOG_LEVEL", "3")))
+        ort.set_default_logger_severity(setting("DIFFBAND_ORT_LOG_LEVEL"))
 
 
 def session_options(threads: int | None = None) -> ort.SessionOptions:
@@ -61,14 +62,14 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
     if threads is None:
-        threads = int(os.environ.get("DIFFBAND_THREADS", "0"))
+        threads = setting("DIFFBAND_THREADS")
     if threads:
         options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     # No per-session memory arena: with several instrument sessions each arena keeps its
     # own peak; without them activations are freed after every call.  Engine-only 30 s
     # accompany: 355 -> 273 MB peak RSS at batch 2, same wall time (DIFFBAND_ORT_ARENA=1 restores).
-    options.enable_cpu_mem_arena = os.environ.get("DIFFBAND_ORT_ARENA", "0") == "1"
+    options.enable_cpu_mem_arena = setting("DIFFBAND_ORT_ARENA")
     return options
 
 
@@ -82,13 +83,13 @@ def provider_options(provider: str, cuda_graph: bool = False) -> dict[str, str]:
     kernels with ``DIFFBAND_TRT_FP16=1``), CUDA with exhaustive cuDNN algorithm search
     (shapes are static within a job) and, for the on-device loop, CUDA graphs."""
     if provider == "TensorrtExecutionProvider":
-        cache = os.environ.get(TRT_CACHE_ENV) or str(Path.home() / ".cache" / "diffband" / "tensorrt")
+        cache = str(setting(TRT_CACHE_ENV))
         return {
             "trt_engine_cache_enable": "1",
             "trt_engine_cache_path": cache,
             "trt_timing_cache_enable": "1",
             "trt_timing_cache_path": cache,
-            "trt_fp16_enable": "1" if os.environ.get("DIFFBAND_TRT_FP16") == "1" else "0",
+            "trt_fp16_enable": "1" if setting("DIFFBAND_TRT_FP16") else "0",
         }
     if provider == "CUDAExecutionProvider":
         options = {"cudnn_conv_algo_search": "EXHAUSTIVE", "do_copy_in_default_stream": "1"}

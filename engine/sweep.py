@@ -61,7 +61,7 @@ def generated_set(model: DiffusionModel, n: int, steps: int, seed: int) -> Sweep
     from engine.generate import generate
 
     images = generate(model, n=n, steps=steps, seed=seed)
-    return SweepSet([model.info.codec.decode(i) for i in images], images, model.info.sample_rate)
+    return SweepSet(list(model.decode(images)), images, model.info.sample_rate)
 
 
 def _done(path: Path, key_fields: list[str]) -> set[tuple[str, ...]]:
@@ -101,7 +101,7 @@ def cross_sweep(
             if key in done:
                 continue
             images = cross_images(target, source.images, strength, steps, seed)
-            outputs = [target.info.codec.decode(i) for i in images]
+            outputs = list(target.decode(images))
             emb = embed_clips(embedding, [(a, source.rate) for a in outputs])
             melody = float(np.mean([chroma_similarity(s, o, source.rate) for s, o in zip(source.audio, outputs)]))
             _append(csv_path, CROSS_FIELDS, {
@@ -133,7 +133,7 @@ def split_sweep(
         if (pair, embedding.name, f"{split:g}") in done:
             continue
         (_, a), (_, b) = double(first, [second], steps=steps, split=split, seed=seed, n=clips)
-        audio_a, audio_b = [codec.decode(i) for i in a], [codec.decode(i) for i in b]
+        audio_a, audio_b = list(first.decode(a)), list(first.decode(b))
         melody = float(np.mean([chroma_similarity(x, y, codec.sample_rate) for x, y in zip(audio_a, audio_b)]))
         corr = float(np.mean([np.corrcoef(x.ravel(), y.ravel())[0, 1] for x, y in zip(a, b)]))
         emb_b = embed_clips(embedding, [(y, codec.sample_rate) for y in audio_b])

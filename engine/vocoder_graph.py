@@ -50,12 +50,13 @@ def _dft_kernels(n_fft: int) -> tuple[np.ndarray, np.ndarray]:
     return forward[:, None, :].astype(np.float32), inverse[:, None, :].astype(np.float32)
 
 
-def vocoder_graph(codec: MelCodec, griffin_lim_iters: int | None = None, opset: int = 18) -> bytes:
-    """Serialised ONNX graph: ``images`` ``(B, n_mels, frames)`` -> ``audio`` ``(B, frames * hop)``."""
+def vocoder_graph(codec: MelCodec, griffin_lim_iters: int = 16, nnls_iters: int = 100, opset: int = 18) -> bytes:
+    """Serialised ONNX graph: ``images`` ``(B, n_mels, frames)`` -> ``audio`` ``(B, frames * hop)``,
+    ``nnls_iters`` NNLS and ``griffin_lim_iters`` Griffin-Lim iterations unrolled."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    iters = codec.griffin_lim_iters if griffin_lim_iters is None else griffin_lim_iters
+    iters = griffin_lim_iters
     n_fft, hop, frames = codec.n_fft, codec.hop_length, codec.frames + 1
     length = codec.frames * hop
     bins = n_fft // 2 + 1
@@ -103,7 +104,7 @@ def vocoder_graph(codec: MelCodec, griffin_lim_iters: int | None = None, opset: 
     gram_target = node("MatMul", ["mel_basis_t", mel], "gram_target")
     x = node("MatMul", ["mel_basis_t", node("Div", [mel, const("spread", np.maximum(spread, NNLS_SPREAD_FLOOR).astype(np.float32))], "mel_spread")], "nnls_start")
     x = node("Max", [x, const("floor", NNLS_FLOOR)], "nnls_0")
-    for i in range(codec.nnls_iters):
+    for i in range(nnls_iters):
         projected = node("MatMul", ["mel_basis_t", node("MatMul", ["mel_basis", x], f"nnls_fwd_{i}")], f"nnls_back_{i}")
         ratio = node("Div", [gram_target, node("Max", [projected, "floor"], f"nnls_den_{i}")], f"nnls_ratio_{i}")
         x = node("Max", [node("Mul", [x, ratio], f"nnls_upd_{i}"), "floor"], f"nnls_{i + 1}")
@@ -158,7 +159,7 @@ def vocoder_graph(codec: MelCodec, griffin_lim_iters: int | None = None, opset: 
 
 class GraphVocoder:
     """``audio = vocoder(images)`` for a batch of window images on an ONNX Runtime session of
-    :func:`vocoder_graph`; the same start phase as ``codec.decode(image)`` (seed 0)."""
+    :func:`vocoder_graph`; the same start phase as ``engine.vocoders.decode_image`` (seed 0)."""
 
     def __init__(self, codec: MelCodec, session):
         self.codec = codec

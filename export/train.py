@@ -31,6 +31,7 @@ from engine.mel import MelCodec
 from engine.plots import save_loss_curve, save_spectrograms
 from engine.samplers import DDIMSampler
 from engine.schedule import NoiseSchedule
+from engine.vocoders import decode_image
 from export.data_prepare import load_dataset
 from export.train_config import TrainConfig, add_arguments, config_from_args
 from export.unet import build_unet, parameter_count
@@ -77,7 +78,7 @@ def write_samples(model, cfg: TrainConfig, codec: MelCodec, out: Path, step: int
         seconds_per_image=codec.window_seconds,
     )
     gap = np.zeros(codec.sample_rate // 4, dtype=np.float32)
-    audio = np.concatenate([np.concatenate([codec.decode(im), gap]) for im in images])
+    audio = np.concatenate([np.concatenate([decode_image(codec, im), gap]) for im in images])
     sf.write(folder / f"samples_step{step:06d}.wav", audio, codec.sample_rate)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import csv
 import json
@@ -16,7 +15,9 @@ from diffusers import UNet2DModel
 
 from engine.bundle import BundleError, check_compatible
 from engine.mel import MelCodec
-from engine.model import RUNTIME_GRIFFIN_LIM_ITERS, DiffusionModel
+from engine.model import DiffusionModel
+from engine.settings import SETTINGS
+from engine.vocoders import VocoderSpec
 from engine.schedule import NoiseSchedule
 from export.onnx_export import ExportError, export_unet, import_diffusers, verify_against_torch
 from export.train import CHECKPOINT, EMA_DIR, train
@@ -83,9 +84,10 @@ def test_exported_bundle_metadata_reads_back(tiny_bundle, tiny_run, tiny_codec):
     model = DiffusionModel.load(tiny_bundle, device="cpu")
     info = model.info
     assert info.instrument == "guitar" and info.format_version == 1
-    # the runtime swaps in its faster vocoder setting; everything else is the file's codec
-    assert replace(info.codec, griffin_lim_iters=tiny_codec.griffin_lim_iters) == tiny_codec
-    assert info.codec.griffin_lim_iters == RUNTIME_GRIFFIN_LIM_ITERS
+    # the bundle records its codec and vocoder; the runtime uses its faster Griffin-Lim setting
+    assert info.codec == tiny_codec
+    assert info.vocoder == VocoderSpec("griffin-lim", griffin_lim_iters=32, nnls_iters=100)
+    assert info.vocoder.at_runtime().griffin_lim_iters == SETTINGS["DIFFBAND_GL_ITERS"].default == 16
     assert info.schedule == NoiseSchedule()
     assert info.prediction_type == "epsilon"
     assert info.training["steps"] == TINY_STEPS and info.training["weights"] == "EMA"

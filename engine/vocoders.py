@@ -1,0 +1,118 @@
+"""Vocoders: window images -> audio.  One registry, so a neural vocoder is one new entry.
+
+A bundle names the vocoder it expects (``diffband.vocoder`` metadata: a name and its
+settings); the runtime picks that vocoder's implementation for the model's device.
+Today there is one vocoder, ``griffin-lim`` (NNLS through the mel basis, then fast
+Griffin-Lim), with two implementations that agree to float32 rounding: numpy +
+scipy.fft (faster on a CPU) and one ONNX graph (``engine.vocoder_graph``, for the
+on-device loop on a GPU).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from engine.mel import MelCodec, nonnegative_least_squares
+from engine.settings import setting
+from engine.stft import griffin_lim
+
+
+class Vocoder(Protocol):
+    """``audio = vocoder(images)``: ``(k, n_mels, frames)`` -> ``(k, frames * hop_length)``."""
+
+    name: str
+
+    def __call__(self, images: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class VocoderSpec:
+    """What a bundle says about its vocoder: the name and the settings it was made with."""
+
+    name: str = "griffin-lim"
+    griffin_lim_iters: int = 32
+    nnls_iters: int = 100
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "VocoderSpec":
+        data = json.loads(text)
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown vocoder settings: {sorted(unknown)}")
+        return cls(**data)
+
+    def at_runtime(self) -> "VocoderSpec":
+        """The settings the runtime uses: Griffin-Lim iterations from ``DIFFBAND_GL_ITERS`` (16)."""
+        return replace(self, griffin_lim_iters=setting("DIFFBAND_GL_ITERS"))
+
+
+def stft_magnitude(codec: MelCodec, image: np.ndarray, nnls_iters: int) -> np.ndarray:
+    """Image -> linear STFT magnitude (NNLS through the mel basis), at audio scale."""
+    linear_power = nonnegative_least_squares(codec.mel_basis, codec.image_to_mel(image), nnls_iters)
+    magnitude = np.power(np.maximum(linear_power, 0.0), 1.0 / codec.power)
+    return magnitude * codec.magnitude_scale
+
+
+def decode_image(codec: MelCodec, image: np.ndarray, spec: VocoderSpec = VocoderSpec(), seed: int = 0) -> np.ndarray:
+    """One image ``(n_mels, frames)`` -> mono audio of ``frames * hop_length`` samples (numpy Griffin-Lim)."""
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 2 or image.shape[0] != codec.n_mels:
+        raise ValueError(f"expected an image of shape ({codec.n_mels}, frames), got {image.shape}")
+    if not np.all(np.isfinite(image)):
+        raise ValueError("image contains NaN or Inf")
+    # A centred STFT of frames*hop samples has frames+1 columns: repeat the last.
+    image = np.concatenate([image, image[:, -1:]], axis=1)
+    magnitude = stft_magnitude(codec, image, spec.nnls_iters)
+    target = (image.shape[1] - 1) * codec.hop_length
+    audio = griffin_lim(magnitude, codec.n_fft, codec.hop_length, spec.griffin_lim_iters, target, np.random.default_rng(seed))
+    return audio.astype(np.float32)
+
+
+class NumpyGriffinLim:
+    """``griffin-lim`` in numpy + scipy.fft, one image at a time."""
+
+    name = "griffin-lim"
+
+    def __init__(self, codec: MelCodec, spec: VocoderSpec):
+        self.codec, self.spec = codec, spec
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        if len(images) == 0:
+            return np.zeros((0, self.codec.window_samples), dtype=np.float32)
+        return np.stack([decode_image(self.codec, image, self.spec) for image in images])
+
+
+class OnnxGriffinLim:
+    """``griffin-lim`` as one ONNX graph on the model's device, all windows of a call at once."""
+
+    name = "griffin-lim"
+
+    def __init__(self, codec: MelCodec, spec: VocoderSpec, make_session: Callable[[bytes], Any], max_batch: int):
+        from engine.vocoder_graph import GraphVocoder, vocoder_graph
+
+        self.codec, self.spec, self.max_batch = codec, spec, max_batch
+        self.graph = GraphVocoder(codec, make_session(vocoder_graph(codec, spec.griffin_lim_iters, spec.nnls_iters)))
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        audio = np.empty((len(images), self.codec.window_samples), dtype=np.float32)
+        for start in range(0, len(images), self.max_batch):
+            audio[start : start + self.max_batch] = self.graph(images[start : start + self.max_batch])
+        return audio
+
+
+#: Vocoder name -> implementations by where they run (``numpy`` on the CPU, ``onnx`` on the model's device).
+VOCODERS: dict[str, dict[str, type]] = {
+    "griffin-lim": {"numpy": NumpyGriffinLim, "onnx": OnnxGriffinLim},
+}
+
+
+def check_vocoder(spec: VocoderSpec) -> None:
+    if spec.name not in VOCODERS:
+        raise ValueError(f"unknown vocoder {spec.name!r}; this diffband has {', '.join(VOCODERS)}")
