@@ -33,7 +33,7 @@ from engine.samplers import DDIMSampler
 from engine.schedule import NoiseSchedule
 from engine.vocoders import decode_image
 from export.data_prepare import load_dataset
-from export.train_config import TrainConfig, add_arguments, config_from_args
+from export.train_config import MIXED_PRECISION, TrainConfig, add_arguments, config_from_args
 from export.unet import build_unet, parameter_count
 
 CHECKPOINT = "checkpoint.pt"
@@ -125,6 +125,8 @@ def train(cfg: TrainConfig) -> dict:
     """Train (or resume) and return the provenance written to ``training.json``."""
     if cfg.loss not in ("l1", "mse"):
         raise ValueError(f"loss must be 'l1' or 'mse', got {cfg.loss!r}")
+    if cfg.mixed_precision not in MIXED_PRECISION:
+        raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION}, got {cfg.mixed_precision!r}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
@@ -171,6 +173,8 @@ def train(cfg: TrainConfig) -> dict:
     ema.to(accelerator.device)
     abar = torch.tensor(schedule.alphas_cumprod, dtype=torch.float32)
     loss_fn = F.l1_loss if cfg.loss == "l1" else F.mse_loss
+    # bf16 autocast of the forward pass (no loss scaling needed); "no" keeps float32 throughout
+    autocast = torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=cfg.mixed_precision == "bf16")
     n_params = parameter_count(accelerator.unwrap_model(model))
 
     def save_checkpoint() -> None:
@@ -201,8 +205,9 @@ def train(cfg: TrainConfig) -> dict:
         t = torch.randint(schedule.num_train_timesteps, (x0.shape[0],), generator=generator)
         a = abar[t].view(-1, 1, 1, 1).to(accelerator.device)
         noisy = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        prediction = model(noisy, t.to(accelerator.device)).sample
-        loss = loss_fn(prediction, noise)
+        with autocast:
+            prediction = model(noisy, t.to(accelerator.device)).sample
+        loss = loss_fn(prediction.float(), noise)
         accelerator.backward(loss)
         if accelerator.sync_gradients:
             accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -241,6 +246,7 @@ def train(cfg: TrainConfig) -> dict:
             "stopped_early": stopped_early,
             "batch_size": cfg.batch_size * accelerator.num_processes,
             "loss": cfg.loss,
+            "mixed_precision": cfg.mixed_precision,
             "final_loss_mean_last_100": round(float(np.mean(recent)), 5) if recent else None,
             "wall_seconds": round(wall, 1),
             "device": f"{accelerator.device.type} x{accelerator.num_processes}",

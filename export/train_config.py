@@ -9,6 +9,8 @@ from engine.schedule import SCHEDULE_TYPES, NoiseSchedule
 
 #: UNet sizes defined in export.unet (kept here as names so this module stays torch-free).
 UNET_SIZES = ("tiny", "small", "base")
+#: Autocast of the training forward pass: "bf16" (a GPU's fast path) or "no" (float32 throughout).
+MIXED_PRECISION = ("no", "bf16")
 
 
 @dataclass
@@ -35,6 +37,7 @@ class TrainConfig:
     sample_steps: int = 50
     threads: int = 0
     max_minutes: float = 0.0
+    mixed_precision: str = "no"
     extra: dict = field(default_factory=dict)
 
     def noise_schedule(self) -> NoiseSchedule:
@@ -55,8 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
     parser.add_argument("--sample-every", type=int, default=0, help="write sample PNG/WAV every N steps (0: at the end only)")
+    parser.add_argument("--num-samples", type=int, default=TrainConfig.num_samples, help="images per sample PNG/WAV")
+    parser.add_argument("--sample-steps", type=int, default=TrainConfig.sample_steps, help="DDIM steps of the samples")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--max-minutes", type=float, default=0.0, help="stop (with a checkpoint) after this wall time")
+    parser.add_argument("--mixed-precision", choices=MIXED_PRECISION, default=TrainConfig.mixed_precision,
+                        help="autocast the forward pass (bf16 on a GPU; 'no' keeps float32)")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

@@ -1,0 +1,280 @@
+"""What a lent GPU machine needs and lacks, carried beside the repository.
+
+The machine (one H100 or H200, Python 3.12, torch with CUDA, onnx, onnxruntime's CPU
+build; no network, no FluidSynth) lacks diffusers and the few packages the training
+modules import.  ``build`` fills two ignored folders that travel with the working tree
+(``carry: [".whl", ".gpu_data"]``):
+
+- ``.whl/``: the wheels of :data:`CARRIED` at the versions installed here (Python 3.12,
+  manylinux x86-64), downloaded with ``pip download --no-deps``;
+- ``.gpu_data/``: each instrument's mel dataset as made by ``diffband data render`` +
+  ``data prepare --preset tiny``, stored as xz-compressed float16 (rounding error
+  below 2.5e-4 on images in [-1, 1], about 0.01 dB) with its manifest.
+
+    python -m export.gpu_payload build            # wheels + 30 min per instrument, seed 0
+    python -m export.gpu_payload build --datasets data/datasets   # pack datasets already prepared
+
+This module imports neither torch nor the audio stack at import time, so the GPU
+command can read the payload before anything is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.metadata
+import json
+import lzma
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+WHEEL_DIR = REPO / ".whl"
+DATA_DIR = REPO / ".gpu_data"
+PAYLOAD_JSON = "payload.json"
+PAYLOAD_FORMAT = 1
+#: What the carried wheels and data may weigh together (the tracked repo is ~38 MB of 64 MiB).
+PAYLOAD_BUDGET_MB = 25.0
+TRAVEL_LIMIT_MIB = 64.0
+#: The shipped instruments and their data recipe (models/README.md).
+SHIPPED_INSTRUMENTS = ("guitar", "violin", "voice")
+DATA_MINUTES = 30.0
+DATA_SEED = 0
+DATA_PRESET = "tiny"
+
+#: Distributions the GPU image lacks and the device path imports (diffusers for the UNet;
+#: librosa, soundfile and soxr through export.data_prepare, export.train and engine.windowing;
+#: the rest are their dependencies that the image lacks too).
+CARRIED = ("diffusers", "librosa", "soundfile", "cffi", "pycparser", "soxr", "pooch", "platformdirs", "audioread", "decorator")
+
+#: The GPU image's Python distributions (read on the machine on 2026-11-17, /work/.library/device/KINDS.md).
+DEVICE_PACKAGES = frozenset("""
+absl-py accelerate aiofiles aiohappyeyeballs aiohttp aiosignal annotated-doc anyio attrs botorch build certifi
+charset-normalizer chex click cloudpickle cmake colorama contourpy coverage cuda-bindings cuda-core cuda-pathfinder
+cuda-toolkit cupy-cuda13x cycler cython diffrax e3nn einops equinox etils execnet filelock flatbuffers flax fonttools
+formulaic frozenlist fsspec gpytorch grpcio h11 h5py hf-xet httpcore httpx humanize huggingface-hub hypothesis idna
+imageio iniconfig interface-meta jax jax-cuda13-pjrt jax-cuda13-plugin jaxlib jaxtyping jinja2 joblib kiwisolver
+lazy-loader lightning lightning-utilities linear-operator lineax llvmlite lxml markdown markdown-it-py markupsafe
+matplotlib mdurl meson ml-dtypes mpi4py mpmath msgpack multidict multipledispatch mypy-extensions nanobind narwhals
+networkx ninja numba numba-cuda numpy numpyro nvidia-cublas nvidia-cuda-cupti nvidia-cuda-nvrtc nvidia-cuda-runtime
+nvidia-cudnn-cu13 nvidia-cufft nvidia-cufile nvidia-curand nvidia-cusolver nvidia-cusparse nvidia-cusparselt-cu13
+nvidia-ml-py nvidia-nccl-cu13 nvidia-nvjitlink nvidia-nvshmem-cu13 nvidia-nvtx onnx onnx-ir onnxruntime onnxscript
+opencv-python-headless optax opt-einsum opt-einsum-fx optimistix orbax-checkpoint packaging pandas pathspec patsy peft
+pillow pip pluggy portalocker prometheus-client propcache protobuf psutil pyarrow pybind11 py-cpuinfo pygments
+pyparsing pyproject-hooks pyre-extensions pytest pytest-benchmark pytest-cov pytest-mock pytest-timeout pytest-xdist
+python-dateutil pytorch-lightning pyyaml regex requests rich sacrebleu safetensors scikit-build-core scikit-image
+scikit-learn scipy seaborn sentencepiece sentence-transformers setuptools shellingham simplejson six
+sortedcontainers statsmodels sympy tabulate tensorboard tensorboard-data-server tensorstore threadpoolctl tifffile
+tiktoken timm tokenizers toolz torch torchaudio torchdiffeq torch-geometric torchmetrics torchvision tqdm
+transformers treescope triton typer typing-extensions typing-inspect urllib3 uvloop wadler-lindig werkzeug wheel
+wrapt xarray xxhash yarl zipp
+""".split())
+
+PIP_PLATFORM = ("--python-version", "3.12", "--implementation", "cp") + sum(
+    (("--platform", p) for p in ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
+                                  "manylinux2014_x86_64", "manylinux1_x86_64")), ())
+
+
+class PayloadError(RuntimeError):
+    """The carried payload is missing, incomplete or damaged."""
+
+
+def normalise(name: str) -> str:
+    """A distribution name in PEP 503 form (``Typing_Extensions`` -> ``typing-extensions``)."""
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def megabytes(paths: list[Path]) -> float:
+    return sum(p.stat().st_size for p in paths) / 1e6
+
+
+# ------------------------------------------------------------------ wheels
+def pinned_versions() -> dict[str, str]:
+    """The carried distributions at the versions this environment is tested with."""
+    return {name: importlib.metadata.version(name) for name in CARRIED}
+
+
+def wheel_files(folder: Path, names: tuple[str, ...] = CARRIED) -> tuple[list[Path], list[str]]:
+    """The wheel of each carried distribution in ``folder`` (other wheels there are left
+    alone), and the names with no wheel; two versions of one name is an error."""
+    found, missing = [], []
+    for name in names:
+        matches = sorted(p for p in folder.glob("*.whl") if normalise(p.name.split("-")[0]) == normalise(name))
+        if len(matches) > 1:
+            raise PayloadError(f"{folder} holds {len(matches)} wheels of {name} ({', '.join(p.name for p in matches)}); keep one")
+        found += matches
+        if not matches:
+            missing.append(name)
+    return found, missing
+
+
+def download_wheels(folder: Path = WHEEL_DIR) -> list[Path]:
+    """``pip download --no-deps`` the pinned wheels for the GPU image into ``folder``,
+    replacing other versions of the same distributions."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pins = pinned_versions()
+    for name, version in pins.items():
+        for old in folder.glob("*.whl"):
+            if normalise(old.name.split("-")[0]) == normalise(name) and old.name.split("-")[1] != version:
+                old.unlink()
+    command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", *PIP_PLATFORM,
+               "-d", str(folder), *(f"{name}=={version}" for name, version in pins.items())]
+    subprocess.run(command, check=True)
+    found, missing = wheel_files(folder)
+    if missing:
+        raise PayloadError(f"pip download left out {', '.join(missing)}")
+    return found
+
+
+# ------------------------------------------------------------------ data
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pack_dataset(dataset: Path, folder: Path, name: str) -> dict:
+    """Store a prepared dataset as ``folder/<name>.mel.xz`` (float16, xz); returns its entry."""
+    from export.data_prepare import load_dataset
+
+    images, manifest, _ = load_dataset(dataset)
+    half = np.asarray(images).astype(np.float16)
+    file = folder / f"{name}.mel.xz"
+    file.write_bytes(lzma.compress(half.tobytes(), preset=9 | lzma.PRESET_EXTREME))
+    return {
+        "file": file.name,
+        "sha256": _sha256(file),
+        "dtype": "float16",
+        "count": int(manifest["count"]),
+        "image_shape": list(manifest["image_shape"]),
+        "max_abs_rounding_error": float(np.max(np.abs(half.astype(np.float32) - images))),
+        "manifest": manifest,
+    }
+
+
+def pack_datasets(datasets: dict[str, Path], folder: Path = DATA_DIR) -> dict:
+    """Pack each ``{instrument: prepared dataset}`` into ``folder`` with a ``payload.json``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.mel.xz"):
+        old.unlink()
+    payload = {"format": PAYLOAD_FORMAT, "datasets": {name: pack_dataset(path, folder, name) for name, path in datasets.items()}}
+    (folder / PAYLOAD_JSON).write_text(json.dumps(payload, indent=1))
+    return payload
+
+
+def read_payload(folder: Path) -> dict:
+    path = Path(folder) / PAYLOAD_JSON
+    if not path.exists():
+        raise PayloadError(f"no carried data: {path} is missing; build it with 'python -m export.gpu_payload build'")
+    payload = json.loads(path.read_text())
+    if payload.get("format") != PAYLOAD_FORMAT:
+        raise PayloadError(f"{path}: payload format {payload.get('format')!r}, this code reads {PAYLOAD_FORMAT}")
+    return payload
+
+
+def unpack_dataset(folder: Path, name: str, out: Path) -> Path:
+    """Restore one carried dataset as a prepared dataset folder (float32 images + manifest)."""
+    from export.data_prepare import IMAGES_FILE, MANIFEST_FILE
+
+    entry = read_payload(folder)["datasets"].get(name)
+    if entry is None:
+        raise PayloadError(f"the carried data has no {name!r} dataset")
+    file = Path(folder) / entry["file"]
+    if not file.exists() or _sha256(file) != entry["sha256"]:
+        raise PayloadError(f"{file} is missing or damaged (sha256 differs from {PAYLOAD_JSON})")
+    half = np.frombuffer(lzma.decompress(file.read_bytes()), dtype=np.float16)
+    if half.size != entry["count"] * int(np.prod(entry["image_shape"])):
+        raise PayloadError(f"{file} holds {half.size} values, its manifest says {entry['count']} x {entry['image_shape']}")
+    out.mkdir(parents=True, exist_ok=True)
+    half.astype(np.float32).tofile(out / IMAGES_FILE)
+    manifest = dict(entry["manifest"], images=IMAGES_FILE,
+                    carried_as={"dtype": "float16", "max_abs_rounding_error": entry["max_abs_rounding_error"]})
+    (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1))
+    return out
+
+
+def render_and_prepare(instruments: tuple[str, ...], work: Path, minutes: float, seed: int,
+                       split: str | None = None, augment: bool = False) -> dict[str, Path]:
+    """The project's data recipe (``data render`` + ``data prepare``) into ``work``."""
+    from engine.mel import preset
+    from export.data_prepare import prepare
+    from export.data_render import render_instrument
+
+    datasets = {}
+    for name in instruments:
+        render_instrument(name, work / "audio", minutes, seed, split=split, augment=augment)
+        datasets[name] = work / "datasets" / name
+        prepare(work / "audio" / name, datasets[name], preset(DATA_PRESET), instrument=name)
+    return datasets
+
+
+# ------------------------------------------------------------------ size
+def travelling_files(repo: Path = REPO) -> list[Path]:
+    """Tracked files and untracked files git does not ignore: what travels besides ``carry``."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=repo,
+                            capture_output=True, check=True).stdout.decode()
+    return [repo / name for name in listed.split("\0") if name and (repo / name).is_file()]
+
+
+def size_report(wheels: list[Path], data: list[Path], repo: Path = REPO) -> tuple[str, bool]:
+    """One line per part and whether the payload fits its budget and the tree its limit."""
+    tree = megabytes(travelling_files(repo))
+    wheel_mb, data_mb = megabytes(wheels), megabytes(data)
+    total_mib = (tree + wheel_mb + data_mb) * 1e6 / 2**20
+    fits = wheel_mb + data_mb <= PAYLOAD_BUDGET_MB and total_mib <= TRAVEL_LIMIT_MIB
+    lines = [
+        f"wheels  {wheel_mb:6.1f} MB  ({len(wheels)} files in {WHEEL_DIR.name}/)",
+        f"data    {data_mb:6.1f} MB  ({len(data)} files in {DATA_DIR.name}/)",
+        f"payload {wheel_mb + data_mb:6.1f} MB  (budget {PAYLOAD_BUDGET_MB:g} MB)",
+        f"tree    {tree:6.1f} MB  (repository files that travel); all together {total_mib:.1f} MiB of {TRAVEL_LIMIT_MIB:g} MiB",
+    ]
+    return "\n".join(lines), fits
+
+
+def _build(args: argparse.Namespace) -> int:
+    instruments = tuple(args.instruments.split(","))
+    if not args.skip_wheels:
+        download_wheels(WHEEL_DIR)
+    if not args.skip_data:
+        if args.datasets:
+            datasets = {name: Path(args.datasets) / name for name in instruments}
+        else:
+            datasets = render_and_prepare(instruments, Path(args.work), args.minutes, args.seed, args.split, args.augment)
+        pack_datasets(datasets, DATA_DIR)
+    wheels, missing = wheel_files(WHEEL_DIR) if WHEEL_DIR.is_dir() else ([], list(CARRIED))
+    data = sorted(DATA_DIR.glob("*")) if DATA_DIR.is_dir() else []
+    report, fits = size_report(wheels, data)
+    print(report)
+    if missing:
+        print(f"missing wheels: {', '.join(missing)}")
+    if not fits:
+        print("too large: carry fewer minutes of data (--minutes) or fewer wheels")
+    return 0 if fits and not missing else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m export.gpu_payload", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="action", required=True)
+    p = sub.add_parser("build", help="download the wheels into .whl/ and pack the datasets into .gpu_data/; print sizes")
+    p.add_argument("--instruments", default=",".join(SHIPPED_INSTRUMENTS))
+    p.add_argument("--minutes", type=float, default=DATA_MINUTES, help="minutes of rendered audio per instrument")
+    p.add_argument("--seed", type=int, default=DATA_SEED)
+    p.add_argument("--split", choices=("train", "heldout"), help="as data render --split (default: any piece, the shipped recipe)")
+    p.add_argument("--augment", action="store_true", help="as data render --augment")
+    p.add_argument("--datasets", help="pack the prepared datasets DIR/<instrument> instead of rendering")
+    p.add_argument("--work", default="data/gpu_payload", help="where rendered audio and prepared datasets go")
+    p.add_argument("--skip-wheels", action="store_true")
+    p.add_argument("--skip-data", action="store_true")
+    p.set_defaults(func=_build)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

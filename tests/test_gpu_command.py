@@ -1,0 +1,169 @@
+"""The GPU command (bench/gpu_train.sh, export.gpu): its CPU dry run end to end, its carried
+payload, its reports of failure, and the bf16 autocast option of training it relies on."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.model import DiffusionModel
+from export.data_prepare import load_dataset
+from export.gpu import (
+    CALIBRATION_CEILING,
+    MAX_FILE_BYTES,
+    MAX_FILES_BACK,
+    check_out_folder,
+    missing_on_device,
+    plan_second_leg,
+    third_party_distributions,
+)
+from export.gpu_payload import PayloadError, pack_datasets, unpack_dataset, wheel_files
+from export.train import train
+from export.train_config import TrainConfig
+
+REPO = Path(__file__).resolve().parent.parent
+DRY_RUN_INSTRUMENTS = ("guitar", "voice")  # two, so "all at once" really runs side by side
+
+
+def gpu_command(out: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(REPO / "bench" / "gpu_train.sh"), str(out), *args], cwd=REPO,
+                          env=dict(os.environ, PYTHON=sys.executable), capture_output=True, text=True, timeout=600)
+
+
+def test_cpu_dry_run_runs_every_stage_and_leaves_only_what_comes_back(tmp_path):
+    out, work = tmp_path / "out", tmp_path / "work"
+    done = gpu_command(out, "--cpu-dry-run", "--work", str(work), "--instruments", ",".join(DRY_RUN_INSTRUMENTS))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    results = json.loads((out / "gpu_results.json").read_text())
+    status = {s["name"]: (s["status"], s["detail"]) for s in results["stages"]}
+    assert status["install"][0] == "skipped" and "torch on cpu" in status["install"][1]
+    assert all(status[name][0] == "ok" for name in ("data", "train", "export", "time", "imports", "report")), status
+    assert "torch 2" in done.stdout and "device: cpu" in done.stdout  # stage 1 prints torch's device
+
+    for name in DRY_RUN_INSTRUMENTS:
+        run = results["training"][name]
+        assert run["config"] == "tiny" and run["mixed_precision"] == "bf16"
+        calibration = run["legs"][0]
+        # the resumed leg ran with the LR plan made from the calibration leg, not the first leg's ceiling
+        assert run["planned_steps"] == calibration["planned_next"] < CALIBRATION_CEILING
+        assert run["steps"] > calibration["steps"] >= 1
+        assert (work / "runs" / name / "checkpoint.pt").exists()
+        bundle = DiffusionModel.load(out / f"{name}.onnx", device="cpu")
+        assert bundle.info.instrument == name and bundle.info.training["steps"] == run["steps"]
+        assert results["bundles"][name]["max_abs_error"] < 1e-4
+    timed = {r["instrument"]: r for r in results["timings"]["instruments"]}
+    assert set(timed) == set(DRY_RUN_INSTRUMENTS)
+    for r in timed.values():
+        assert r["device_max_abs_error"] < 1e-3
+        assert len(r["timings"]) == 6 and all(t["seconds"] > 0 for t in r["timings"])
+    assert results["imports"]["missing_on_device"] == [] and "torch" in results["imports"]["distributions"]
+
+    with open(out / "losses.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["instrument"] for row in rows} == set(DRY_RUN_INSTRUMENTS)
+    report = (out / "gpu_report.md").read_text()
+    assert report.startswith("## ") and "CPU dry run" in report
+    for stage in ("install", "data", "train", "export", "time", "imports", "report"):
+        assert f"| {stage} |" in report
+    assert check_out_folder(out) == []
+    assert len(list(out.iterdir())) <= MAX_FILES_BACK
+
+
+def test_missing_data_fails_loudly_and_skips_what_needs_it(tmp_path):
+    empty = tmp_path / "no_payload"
+    empty.mkdir()
+    done = gpu_command(tmp_path / "out", "--cpu-dry-run", "--work", str(tmp_path / "work"), "--data", str(empty))
+    assert done.returncode == 1
+    stages = {s["name"]: s for s in json.loads((tmp_path / "out" / "gpu_results.json").read_text())["stages"]}
+    assert stages["data"]["status"] == "failed" and "no carried data" in stages["data"]["detail"]
+    for name in ("train", "export", "time"):
+        assert stages[name]["status"] == "skipped" and "data failed" in stages[name]["detail"]
+    assert "stage data: FAILED" in done.stdout and "FAILED: data" in done.stdout
+    assert "| data | failed |" in (tmp_path / "out" / "gpu_report.md").read_text()
+
+
+def test_carried_dataset_comes_back_within_float16_rounding(tmp_path, tiny_dataset):
+    payload = pack_datasets({"guitar": tiny_dataset}, tmp_path / "payload")
+    entry = payload["datasets"]["guitar"]
+    assert 0 < entry["max_abs_rounding_error"] < 5e-4  # float16 on images in [-1, 1]
+    restored = unpack_dataset(tmp_path / "payload", "guitar", tmp_path / "restored")
+    original, manifest, codec = load_dataset(tiny_dataset)
+    images, restored_manifest, restored_codec = load_dataset(restored)
+    assert images.shape == original.shape and restored_codec == codec
+    assert np.max(np.abs(images - original)) == pytest.approx(entry["max_abs_rounding_error"])
+    assert restored_manifest["count"] == manifest["count"] and restored_manifest["carried_as"]["dtype"] == "float16"
+
+    with pytest.raises(PayloadError, match="no 'violin' dataset"):
+        unpack_dataset(tmp_path / "payload", "violin", tmp_path / "violin")
+    packed = tmp_path / "payload" / entry["file"]
+    packed.write_bytes(packed.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(PayloadError, match="damaged"):
+        unpack_dataset(tmp_path / "payload", "guitar", tmp_path / "again")
+
+
+def test_wheels_are_picked_by_carried_name_one_version_each(tmp_path):
+    for name in ("diffusers-0.42.1-py3-none-any.whl", "soxr-1.1.0-cp312-abi3-manylinux_2_28_x86_64.whl",
+                 "torch-2.11.0-cp312-cp312-manylinux_2_28_x86_64.whl"):
+        (tmp_path / name).write_bytes(b"")
+    found, missing = wheel_files(tmp_path, ("diffusers", "soxr", "librosa"))
+    assert [p.name.split("-")[0] for p in found] == ["diffusers", "soxr"] and missing == ["librosa"]
+    (tmp_path / "diffusers-0.41.0-py3-none-any.whl").write_bytes(b"")
+    with pytest.raises(PayloadError, match="2 wheels of diffusers"):
+        wheel_files(tmp_path, ("diffusers",))
+
+
+def test_second_leg_plans_its_schedule_to_end_with_the_budget():
+    # 100 steps in a 10 s loop, 30 s for the whole process: 20 s of overhead again, 100 s of steps left
+    planned, minutes = plan_second_leg(100, 10.0, 30.0, 120.0)
+    assert planned == 100 + 1000 and minutes == pytest.approx(100 / 60)
+    planned, minutes = plan_second_leg(100, 10.0, 30.0, 5.0)  # no time left: one more step, a 1 s cap
+    assert planned == 101 and minutes == pytest.approx(1 / 60)
+    assert plan_second_leg(10**6, 1.0, 1.0, 1e6)[0] == CALIBRATION_CEILING
+
+
+def test_imports_check_names_a_package_the_gpu_image_lacks():
+    found, _ = third_party_distributions({"json", "engine", "torch", "diffusers", "onnxruntime", "pretty_midi"})
+    assert {"torch", "diffusers", "pretty-midi"} <= set(found) and "json" not in found and "engine" not in found
+    assert missing_on_device(found) == ["pretty-midi"]  # torch is there, diffusers carried, onnxruntime the same module
+
+
+def test_out_folder_check_names_what_would_not_come_back(tmp_path):
+    assert check_out_folder(tmp_path) == []
+    for i in range(MAX_FILES_BACK):
+        (tmp_path / f"f{i}.txt").write_text("x")
+    assert check_out_folder(tmp_path) == []
+    with open(tmp_path / "big.onnx", "wb") as handle:
+        handle.truncate(MAX_FILE_BYTES)
+    (tmp_path / "a" / "b" / "c").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "c" / "deep.txt").write_text("x")
+    problems = check_out_folder(tmp_path)
+    assert any(p.startswith("big.onnx") for p in problems) and any("too deep" in p for p in problems)
+    assert any(f"at most {MAX_FILES_BACK} come back" in p for p in problems)
+
+
+def test_bf16_autocast_changes_the_training_computation(tmp_path, tiny_dataset):
+    losses = {}
+    for precision in ("no", "bf16"):
+        run = tmp_path / precision
+        train(TrainConfig(dataset=str(tiny_dataset), instrument="guitar", out=str(run), steps=3, batch_size=2,
+                          warmup_steps=1, checkpoint_every=0, num_samples=1, sample_steps=2, threads=1,
+                          mixed_precision=precision))
+        provenance = json.loads((run / "training.json").read_text())
+        assert provenance["mixed_precision"] == precision
+        with open(run / "losses.csv") as handle:
+            losses[precision] = [float(row["loss"]) for row in csv.DictReader(handle)]
+    # same seed and batches: bf16 matmuls round differently, so the losses differ, but only slightly
+    assert losses["bf16"] != losses["no"]
+    assert losses["bf16"] == pytest.approx(losses["no"], rel=0.05)
+
+
+def test_unknown_precision_is_refused(tmp_path, tiny_dataset):
+    with pytest.raises(ValueError, match="mixed_precision must be one of"):
+        train(TrainConfig(dataset=str(tiny_dataset), instrument="guitar", out=str(tmp_path), mixed_precision="fp8"))
