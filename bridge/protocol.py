@@ -201,6 +201,13 @@ def as_int(value: Any) -> int | None:
     return None
 
 
+def job_id_text(value: Any) -> Any:
+    """A job id typed as a number (Pure Data and Max send ``7`` as a float or an int) as its
+    decimal text, ``"7"``, which replies then carry; any other value is returned as it is."""
+    number = as_int(value)
+    return str(number) if number is not None else value
+
+
 def check_job_id(job_id: Any) -> str:
     if not isinstance(job_id, str) or not JOB_ID.fullmatch(job_id):
         raise ProtocolError("bad_args", f"{JOB_ID_RULE}, got {describe(job_id)}")
@@ -214,6 +221,8 @@ def split_request(address: str, params: list[Any]) -> tuple[Message, list[Any], 
         raise ProtocolError("malformed", f"unknown address {describe(address)}")
     n = len(spec.args)
     has_job_id = bool(spec.args) and spec.args[0][0] == "job_id"
+    if has_job_id and params:
+        params = [job_id_text(params[0]), *params[1:]]
     job_id = check_job_id(params[0] if params else None) if has_job_id else ""
     if len(params) < n:
         raise ProtocolError("bad_args", f"{address} needs {n} arguments ({spec.typetags}), got {len(params)}", job_id)
