@@ -12,14 +12,43 @@
     "rect": [
       100.0,
       100.0,
-      1100.0,
-      700.0
+      1300.0,
+      760.0
     ],
     "openinpresentation": 1,
+    "devicewidth": 472.0,
     "default_fontsize": 10.0,
     "default_fontname": "Arial Bold",
     "description": "diffband: grow instrument layers from the captured audio with diffusion models",
     "boxes": [
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "js diffband.js 9001",
+          "numinlets": 1,
+          "numoutlets": 7,
+          "outlettype": [
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            ""
+          ],
+          "saved_object_attributes": {
+            "filename": "diffband.js",
+            "parameter_enable": 0
+          },
+          "id": "obj-1",
+          "patching_rect": [
+            300,
+            260,
+            160,
+            22.0
+          ]
+        }
+      },
       {
         "box": {
           "maxclass": "newobj",
@@ -30,7 +59,7 @@
             "signal",
             "signal"
           ],
-          "id": "obj-1",
+          "id": "obj-2",
           "patching_rect": [
             20,
             20,
@@ -49,10 +78,10 @@
             "signal",
             "signal"
           ],
-          "id": "obj-2",
+          "id": "obj-3",
           "patching_rect": [
             20,
-            520,
+            560,
             60,
             22.0
           ]
@@ -67,7 +96,7 @@
           "outlettype": [
             "signal"
           ],
-          "id": "obj-3",
+          "id": "obj-4",
           "patching_rect": [
             120,
             120,
@@ -86,10 +115,10 @@
             "float",
             "bang"
           ],
-          "id": "obj-4",
+          "id": "obj-5",
           "patching_rect": [
             300,
-            300,
+            320,
             150,
             22.0
           ]
@@ -115,40 +144,42 @@
                 "off",
                 "on"
               ],
-              "parameter_mmax": 1
+              "parameter_mmax": 1,
+              "parameter_info": "on: record the track's audio; off: send what was recorded as a job"
             }
           },
           "presentation": 1,
           "presentation_rect": [
             8,
             8,
-            60,
-            20
-          ],
-          "id": "obj-5",
-          "patching_rect": [
-            120,
-            40,
-            60,
-            20
-          ]
-        }
-      },
-      {
-        "box": {
-          "maxclass": "newobj",
-          "text": "t i i",
-          "numinlets": 1,
-          "numoutlets": 2,
-          "outlettype": [
-            "int",
-            "int"
+            56,
+            18
           ],
           "id": "obj-6",
           "patching_rect": [
             120,
-            80,
             40,
+            56,
+            18
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "t i i b",
+          "numinlets": 1,
+          "numoutlets": 3,
+          "outlettype": [
+            "int",
+            "int",
+            "bang"
+          ],
+          "id": "obj-7",
+          "patching_rect": [
+            120,
+            80,
+            60,
             22.0
           ]
         }
@@ -156,37 +187,54 @@
       {
         "box": {
           "maxclass": "newobj",
-          "text": "sel 0",
+          "text": "snapshot~",
           "numinlets": 2,
-          "numoutlets": 2,
+          "numoutlets": 1,
           "outlettype": [
-            "bang",
-            ""
+            "float"
           ],
-          "id": "obj-7",
+          "id": "obj-8",
           "patching_rect": [
-            260,
-            80,
-            40,
+            200,
+            160,
+            60,
             22.0
           ]
         }
       },
       {
         "box": {
-          "maxclass": "message",
+          "maxclass": "newobj",
+          "text": "prepend recorded",
           "numinlets": 2,
           "numoutlets": 1,
           "outlettype": [
             ""
           ],
-          "text": "capture",
-          "id": "obj-8",
+          "id": "obj-9",
           "patching_rect": [
-            260,
+            200,
+            190,
+            110,
+            22.0
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "prepend capture",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "outlettype": [
+            ""
+          ],
+          "id": "obj-10",
+          "patching_rect": [
             120,
-            50,
-            22
+            190,
+            110,
+            22.0
           ]
         }
       },
@@ -212,21 +260,22 @@
                 10.0
               ],
               "parameter_initial_enable": 1,
-              "parameter_unitstyle": 1
+              "parameter_unitstyle": 1,
+              "parameter_info": "seconds the capture buffer holds"
             }
           },
           "presentation": 1,
           "presentation_rect": [
-            72,
+            68,
             8,
-            44,
+            40,
             15
           ],
-          "id": "obj-9",
+          "id": "obj-11",
           "patching_rect": [
             460,
             40,
-            44,
+            40,
             15
           ]
         }
@@ -240,7 +289,7 @@
           "outlettype": [
             "float"
           ],
-          "id": "obj-10",
+          "id": "obj-12",
           "patching_rect": [
             460,
             80,
@@ -258,7 +307,7 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-11",
+          "id": "obj-13",
           "patching_rect": [
             460,
             120,
@@ -270,25 +319,17 @@
       {
         "box": {
           "maxclass": "newobj",
-          "text": "js diffband.js 9001",
-          "numinlets": 1,
-          "numoutlets": 5,
+          "text": "prepend seconds",
+          "numinlets": 2,
+          "numoutlets": 1,
           "outlettype": [
-            "",
-            "",
-            "",
-            "",
             ""
           ],
-          "saved_object_attributes": {
-            "filename": "diffband.js",
-            "parameter_enable": 0
-          },
-          "id": "obj-12",
+          "id": "obj-14",
           "patching_rect": [
-            300,
-            260,
-            140,
+            540,
+            80,
+            110,
             22.0
           ]
         }
@@ -302,10 +343,10 @@
           "outlettype": [
             "bang"
           ],
-          "id": "obj-13",
+          "id": "obj-15",
           "patching_rect": [
             560,
-            120,
+            160,
             60,
             22.0
           ]
@@ -320,10 +361,10 @@
             ""
           ],
           "text": "init",
-          "id": "obj-14",
+          "id": "obj-16",
           "patching_rect": [
             560,
-            160,
+            190,
             30,
             22
           ]
@@ -351,40 +392,23 @@
                 "chorus",
                 "cross"
               ],
-              "parameter_mmax": 2
+              "parameter_mmax": 2,
+              "parameter_info": "accompany: input (vocals) in: a cleaned, loudness-matched layer per instrument, and the mix (report 5.2); chorus: double-diffusion (report eqs. 4.2-4.3): one generation branched into several models, paired layers; with input audio it starts from the clip; cross: style transfer: diffuse the input to t and denoise with the target model (report eq. 4.1)"
             }
           },
           "presentation": 1,
           "presentation_rect": [
             8,
             30,
-            150,
+            200,
             18
           ],
-          "id": "obj-15",
+          "id": "obj-17",
           "patching_rect": [
             640,
             40,
-            150,
+            200,
             18
-          ]
-        }
-      },
-      {
-        "box": {
-          "maxclass": "newobj",
-          "text": "prepend technique",
-          "numinlets": 2,
-          "numoutlets": 1,
-          "outlettype": [
-            ""
-          ],
-          "id": "obj-16",
-          "patching_rect": [
-            640,
-            80,
-            100,
-            22.0
           ]
         }
       },
@@ -406,44 +430,27 @@
               "parameter_shortname": "Instrument",
               "parameter_type": 2,
               "parameter_enum": [
-                "violin",
                 "guitar",
+                "violin",
                 "voice"
               ],
-              "parameter_mmax": 2
+              "parameter_mmax": 2,
+              "parameter_info": "the (first) instrument model"
             }
           },
           "presentation": 1,
           "presentation_rect": [
             8,
             52,
-            70,
+            80,
             15
-          ],
-          "id": "obj-17",
-          "patching_rect": [
-            750,
-            40,
-            70,
-            15
-          ]
-        }
-      },
-      {
-        "box": {
-          "maxclass": "newobj",
-          "text": "prepend instrument1",
-          "numinlets": 2,
-          "numoutlets": 1,
-          "outlettype": [
-            ""
           ],
           "id": "obj-18",
           "patching_rect": [
             750,
+            40,
             80,
-            100,
-            22.0
+            15
           ]
         }
       },
@@ -466,30 +473,67 @@
               "parameter_type": 2,
               "parameter_enum": [
                 "none",
-                "violin",
                 "guitar",
+                "violin",
                 "voice"
               ],
               "parameter_mmax": 3,
               "parameter_initial": [
                 2
               ],
-              "parameter_initial_enable": 1
+              "parameter_initial_enable": 1,
+              "parameter_info": "a second instrument (accompany, chorus)"
             }
           },
           "presentation": 1,
           "presentation_rect": [
-            82,
+            92,
             52,
-            70,
+            80,
             15
           ],
           "id": "obj-19",
           "patching_rect": [
             860,
             40,
-            70,
+            80,
             15
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "prepend technique",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "outlettype": [
+            ""
+          ],
+          "id": "obj-20",
+          "patching_rect": [
+            640,
+            80,
+            110,
+            22.0
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "prepend instrument1",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "outlettype": [
+            ""
+          ],
+          "id": "obj-21",
+          "patching_rect": [
+            750,
+            80,
+            110,
+            22.0
           ]
         }
       },
@@ -502,18 +546,41 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-20",
+          "id": "obj-22",
           "patching_rect": [
             860,
             80,
-            100,
+            110,
             22.0
           ]
         }
       },
       {
         "box": {
-          "maxclass": "live.dial",
+          "maxclass": "comment",
+          "numinlets": 1,
+          "numoutlets": 0,
+          "outlettype": [],
+          "text": "Strength",
+          "presentation": 1,
+          "presentation_rect": [
+            346,
+            8,
+            62,
+            15
+          ],
+          "id": "obj-23",
+          "patching_rect": [
+            640,
+            120,
+            100,
+            18
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "live.numbox",
           "numinlets": 1,
           "numoutlets": 2,
           "outlettype": [
@@ -527,45 +594,153 @@
               "parameter_longname": "Strength",
               "parameter_shortname": "Strength",
               "parameter_type": 0,
+              "parameter_info": "t/T the input is diffused to: 0 keeps it, 1 ignores it",
               "parameter_mmin": 0.0,
               "parameter_mmax": 1.0,
               "parameter_initial": [
-                0.5
+                0.6
               ],
-              "parameter_initial_enable": 1
+              "parameter_initial_enable": 1,
+              "parameter_unitstyle": 1
             }
           },
           "presentation": 1,
           "presentation_rect": [
-            160,
+            410,
             8,
-            44,
-            48
+            56,
+            15
           ],
-          "id": "obj-21",
+          "id": "obj-24",
           "patching_rect": [
             640,
-            130,
-            44,
-            48
+            140,
+            56,
+            15
           ]
         }
       },
       {
         "box": {
           "maxclass": "newobj",
-          "text": "prepend strength",
+          "text": "prepend option strength",
           "numinlets": 2,
           "numoutlets": 1,
           "outlettype": [
             ""
           ],
-          "id": "obj-22",
+          "id": "obj-25",
           "patching_rect": [
             640,
             170,
-            100,
+            110,
             22.0
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "comment",
+          "numinlets": 1,
+          "numoutlets": 0,
+          "outlettype": [],
+          "text": "Layer Gain",
+          "presentation": 1,
+          "presentation_rect": [
+            346,
+            26,
+            62,
+            15
+          ],
+          "id": "obj-26",
+          "patching_rect": [
+            750,
+            120,
+            100,
+            18
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "live.numbox",
+          "numinlets": 1,
+          "numoutlets": 2,
+          "outlettype": [
+            "",
+            "float"
+          ],
+          "varname": "Layer Gain",
+          "parameter_enable": 1,
+          "saved_attribute_attributes": {
+            "valueof": {
+              "parameter_longname": "Layer Gain",
+              "parameter_shortname": "Layer Gain",
+              "parameter_type": 0,
+              "parameter_info": "layer loudness relative to the input, dB",
+              "parameter_mmin": -60.0,
+              "parameter_mmax": 12.0,
+              "parameter_initial": [
+                -3.0
+              ],
+              "parameter_initial_enable": 1,
+              "parameter_unitstyle": 1
+            }
+          },
+          "presentation": 1,
+          "presentation_rect": [
+            410,
+            26,
+            56,
+            15
+          ],
+          "id": "obj-27",
+          "patching_rect": [
+            750,
+            140,
+            56,
+            15
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "prepend option layer_gain",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "outlettype": [
+            ""
+          ],
+          "id": "obj-28",
+          "patching_rect": [
+            750,
+            170,
+            110,
+            22.0
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "comment",
+          "numinlets": 1,
+          "numoutlets": 0,
+          "outlettype": [],
+          "text": "Steps",
+          "presentation": 1,
+          "presentation_rect": [
+            346,
+            44,
+            62,
+            15
+          ],
+          "id": "obj-29",
+          "patching_rect": [
+            860,
+            120,
+            100,
+            18
           ]
         }
       },
@@ -585,26 +760,28 @@
               "parameter_longname": "Steps",
               "parameter_shortname": "Steps",
               "parameter_type": 1,
+              "parameter_info": "sampler steps over the whole schedule",
               "parameter_mmin": 1.0,
-              "parameter_mmax": 200.0,
+              "parameter_mmax": 1000.0,
               "parameter_initial": [
                 20
               ],
-              "parameter_initial_enable": 1
+              "parameter_initial_enable": 1,
+              "parameter_unitstyle": 0
             }
           },
           "presentation": 1,
           "presentation_rect": [
-            210,
-            8,
-            40,
+            410,
+            44,
+            56,
             15
           ],
-          "id": "obj-23",
+          "id": "obj-30",
           "patching_rect": [
-            750,
-            130,
-            40,
+            860,
+            140,
+            56,
             15
           ]
         }
@@ -612,18 +789,41 @@
       {
         "box": {
           "maxclass": "newobj",
-          "text": "prepend steps",
+          "text": "prepend option steps",
           "numinlets": 2,
           "numoutlets": 1,
           "outlettype": [
             ""
           ],
-          "id": "obj-24",
+          "id": "obj-31",
           "patching_rect": [
-            750,
+            860,
             170,
-            100,
+            110,
             22.0
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "comment",
+          "numinlets": 1,
+          "numoutlets": 0,
+          "outlettype": [],
+          "text": "Seed",
+          "presentation": 1,
+          "presentation_rect": [
+            346,
+            62,
+            62,
+            15
+          ],
+          "id": "obj-32",
+          "patching_rect": [
+            970,
+            120,
+            100,
+            18
           ]
         }
       },
@@ -643,22 +843,28 @@
               "parameter_longname": "Seed",
               "parameter_shortname": "Seed",
               "parameter_type": 1,
+              "parameter_info": "random seed; the same seed gives the same layers",
               "parameter_mmin": 0.0,
-              "parameter_mmax": 9999.0
+              "parameter_mmax": 2147483647.0,
+              "parameter_initial": [
+                0
+              ],
+              "parameter_initial_enable": 1,
+              "parameter_unitstyle": 0
             }
           },
           "presentation": 1,
           "presentation_rect": [
-            210,
-            28,
-            40,
+            410,
+            62,
+            56,
             15
           ],
-          "id": "obj-25",
+          "id": "obj-33",
           "patching_rect": [
-            860,
-            130,
-            40,
+            970,
+            140,
+            56,
             15
           ]
         }
@@ -666,17 +872,269 @@
       {
         "box": {
           "maxclass": "newobj",
-          "text": "prepend seed",
+          "text": "prepend option seed",
           "numinlets": 2,
           "numoutlets": 1,
           "outlettype": [
             ""
           ],
-          "id": "obj-26",
+          "id": "obj-34",
+          "patching_rect": [
+            970,
+            170,
+            110,
+            22.0
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "comment",
+          "numinlets": 1,
+          "numoutlets": 0,
+          "outlettype": [],
+          "text": "Sampler",
+          "presentation": 1,
+          "presentation_rect": [
+            346,
+            80,
+            62,
+            15
+          ],
+          "id": "obj-35",
+          "patching_rect": [
+            640,
+            190,
+            100,
+            18
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "live.menu",
+          "numinlets": 1,
+          "numoutlets": 3,
+          "outlettype": [
+            "",
+            "",
+            "float"
+          ],
+          "varname": "Sampler",
+          "parameter_enable": 1,
+          "saved_attribute_attributes": {
+            "valueof": {
+              "parameter_longname": "Sampler",
+              "parameter_shortname": "Sampler",
+              "parameter_type": 2,
+              "parameter_info": "ddim (deterministic at eta 0) or ddpm (ancestral)",
+              "parameter_enum": [
+                "ddim",
+                "ddpm"
+              ],
+              "parameter_mmax": 1,
+              "parameter_initial": [
+                0
+              ],
+              "parameter_initial_enable": 1
+            }
+          },
+          "presentation": 1,
+          "presentation_rect": [
+            410,
+            80,
+            56,
+            15
+          ],
+          "id": "obj-36",
+          "patching_rect": [
+            640,
+            210,
+            56,
+            15
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "prepend option sampler",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "outlettype": [
+            ""
+          ],
+          "id": "obj-37",
+          "patching_rect": [
+            640,
+            240,
+            110,
+            22.0
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "comment",
+          "numinlets": 1,
+          "numoutlets": 0,
+          "outlettype": [],
+          "text": "Eta",
+          "presentation": 1,
+          "presentation_rect": [
+            346,
+            98,
+            62,
+            15
+          ],
+          "id": "obj-38",
+          "patching_rect": [
+            750,
+            190,
+            100,
+            18
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "live.numbox",
+          "numinlets": 1,
+          "numoutlets": 2,
+          "outlettype": [
+            "",
+            "float"
+          ],
+          "varname": "Eta",
+          "parameter_enable": 1,
+          "saved_attribute_attributes": {
+            "valueof": {
+              "parameter_longname": "Eta",
+              "parameter_shortname": "Eta",
+              "parameter_type": 0,
+              "parameter_info": "DDIM eta (0: deterministic)",
+              "parameter_mmin": 0.0,
+              "parameter_mmax": 1.0,
+              "parameter_initial": [
+                0.0
+              ],
+              "parameter_initial_enable": 1,
+              "parameter_unitstyle": 1
+            }
+          },
+          "presentation": 1,
+          "presentation_rect": [
+            410,
+            98,
+            56,
+            15
+          ],
+          "id": "obj-39",
+          "patching_rect": [
+            750,
+            210,
+            56,
+            15
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "prepend option eta",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "outlettype": [
+            ""
+          ],
+          "id": "obj-40",
+          "patching_rect": [
+            750,
+            240,
+            110,
+            22.0
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "comment",
+          "numinlets": 1,
+          "numoutlets": 0,
+          "outlettype": [],
+          "text": "Split",
+          "presentation": 1,
+          "presentation_rect": [
+            346,
+            116,
+            62,
+            15
+          ],
+          "id": "obj-41",
           "patching_rect": [
             860,
-            170,
+            190,
             100,
+            18
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "live.numbox",
+          "numinlets": 1,
+          "numoutlets": 2,
+          "outlettype": [
+            "",
+            "float"
+          ],
+          "varname": "Split",
+          "parameter_enable": 1,
+          "saved_attribute_attributes": {
+            "valueof": {
+              "parameter_longname": "Split",
+              "parameter_shortname": "Split",
+              "parameter_type": 0,
+              "parameter_info": "share of the steps the first model does alone before the layers branch",
+              "parameter_mmin": 0.0,
+              "parameter_mmax": 1.0,
+              "parameter_initial": [
+                0.2
+              ],
+              "parameter_initial_enable": 1,
+              "parameter_unitstyle": 1
+            }
+          },
+          "presentation": 1,
+          "presentation_rect": [
+            410,
+            116,
+            56,
+            15
+          ],
+          "id": "obj-42",
+          "patching_rect": [
+            860,
+            210,
+            56,
+            15
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "prepend option split",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "outlettype": [
+            ""
+          ],
+          "id": "obj-43",
+          "patching_rect": [
+            860,
+            240,
+            110,
             22.0
           ]
         }
@@ -691,15 +1149,80 @@
           ],
           "presentation": 1,
           "presentation_rect": [
-            256,
+            176,
+            52,
+            15,
+            15
+          ],
+          "id": "obj-44",
+          "patching_rect": [
+            560,
+            230,
+            20,
+            20
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "message",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "outlettype": [
+            ""
+          ],
+          "text": "refresh",
+          "id": "obj-45",
+          "patching_rect": [
+            590,
+            230,
+            45,
+            22
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "comment",
+          "numinlets": 1,
+          "numoutlets": 0,
+          "outlettype": [],
+          "text": "models",
+          "presentation": 1,
+          "presentation_rect": [
+            192,
+            52,
+            60,
+            15
+          ],
+          "id": "obj-46",
+          "patching_rect": [
+            560,
+            255,
+            60,
+            20
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "button",
+          "numinlets": 1,
+          "numoutlets": 1,
+          "outlettype": [
+            "bang"
+          ],
+          "presentation": 1,
+          "presentation_rect": [
+            212,
             8,
             18,
             18
           ],
-          "id": "obj-27",
+          "id": "obj-47",
           "patching_rect": [
-            560,
-            220,
+            640,
+            230,
             20,
             20
           ]
@@ -714,10 +1237,10 @@
             ""
           ],
           "text": "cancel",
-          "id": "obj-28",
+          "id": "obj-48",
           "patching_rect": [
-            590,
-            220,
+            670,
+            230,
             45,
             22
           ]
@@ -732,15 +1255,15 @@
           "text": "cancel",
           "presentation": 1,
           "presentation_rect": [
-            276,
+            232,
             8,
             50,
             18
           ],
-          "id": "obj-29",
+          "id": "obj-49",
           "patching_rect": [
-            560,
-            250,
+            640,
+            255,
             60,
             20
           ]
@@ -753,10 +1276,10 @@
           "numinlets": 1,
           "numoutlets": 0,
           "outlettype": [],
-          "id": "obj-30",
+          "id": "obj-50",
           "patching_rect": [
             300,
-            340,
+            360,
             150,
             22.0
           ]
@@ -771,7 +1294,7 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-31",
+          "id": "obj-51",
           "patching_rect": [
             300,
             200,
@@ -789,10 +1312,10 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-32",
+          "id": "obj-52",
           "patching_rect": [
             460,
-            340,
+            360,
             80,
             22.0
           ]
@@ -812,10 +1335,10 @@
             330,
             18
           ],
-          "id": "obj-33",
+          "id": "obj-53",
           "patching_rect": [
             460,
-            380,
+            400,
             400,
             20
           ]
@@ -839,12 +1362,32 @@
             330,
             10
           ],
-          "id": "obj-34",
+          "id": "obj-54",
           "patching_rect": [
             460,
-            420,
+            440,
             200,
             16
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "route instrument1 instrument2",
+          "numinlets": 2,
+          "numoutlets": 3,
+          "outlettype": [
+            "",
+            "",
+            ""
+          ],
+          "id": "obj-55",
+          "patching_rect": [
+            760,
+            320,
+            170,
+            22.0
           ]
         }
       },
@@ -860,10 +1403,10 @@
             "",
             ""
           ],
-          "id": "obj-35",
+          "id": "obj-56",
           "patching_rect": [
             20,
-            380,
+            400,
             90,
             22.0
           ]
@@ -879,10 +1422,10 @@
             "float",
             "bang"
           ],
-          "id": "obj-36",
+          "id": "obj-57",
           "patching_rect": [
             20,
-            430,
+            450,
             130,
             22.0
           ]
@@ -909,10 +1452,10 @@
             108,
             36
           ],
-          "id": "obj-37",
+          "id": "obj-58",
           "patching_rect": [
             20,
-            600,
+            640,
             130,
             40
           ]
@@ -933,10 +1476,10 @@
             14,
             14
           ],
-          "id": "obj-38",
+          "id": "obj-59",
           "patching_rect": [
             20,
-            460,
+            480,
             20,
             20
           ]
@@ -951,10 +1494,10 @@
             ""
           ],
           "text": "start",
-          "id": "obj-39",
+          "id": "obj-60",
           "patching_rect": [
             50,
-            460,
+            480,
             35,
             22
           ]
@@ -971,10 +1514,10 @@
             "signal",
             "bang"
           ],
-          "id": "obj-40",
+          "id": "obj-61",
           "patching_rect": [
             20,
-            490,
+            520,
             110,
             22.0
           ]
@@ -990,10 +1533,10 @@
             "float",
             "bang"
           ],
-          "id": "obj-41",
+          "id": "obj-62",
           "patching_rect": [
             160,
-            430,
+            450,
             130,
             22.0
           ]
@@ -1020,10 +1563,10 @@
             108,
             36
           ],
-          "id": "obj-42",
+          "id": "obj-63",
           "patching_rect": [
             160,
-            600,
+            640,
             130,
             40
           ]
@@ -1044,10 +1587,10 @@
             14,
             14
           ],
-          "id": "obj-43",
+          "id": "obj-64",
           "patching_rect": [
             160,
-            460,
+            480,
             20,
             20
           ]
@@ -1062,10 +1605,10 @@
             ""
           ],
           "text": "start",
-          "id": "obj-44",
+          "id": "obj-65",
           "patching_rect": [
             190,
-            460,
+            480,
             35,
             22
           ]
@@ -1082,10 +1625,10 @@
             "signal",
             "bang"
           ],
-          "id": "obj-45",
+          "id": "obj-66",
           "patching_rect": [
             160,
-            490,
+            520,
             110,
             22.0
           ]
@@ -1101,10 +1644,10 @@
             "float",
             "bang"
           ],
-          "id": "obj-46",
+          "id": "obj-67",
           "patching_rect": [
             300,
-            430,
+            450,
             130,
             22.0
           ]
@@ -1131,10 +1674,10 @@
             108,
             36
           ],
-          "id": "obj-47",
+          "id": "obj-68",
           "patching_rect": [
             300,
-            600,
+            640,
             130,
             40
           ]
@@ -1155,10 +1698,10 @@
             14,
             14
           ],
-          "id": "obj-48",
+          "id": "obj-69",
           "patching_rect": [
             300,
-            460,
+            480,
             20,
             20
           ]
@@ -1173,10 +1716,10 @@
             ""
           ],
           "text": "start",
-          "id": "obj-49",
+          "id": "obj-70",
           "patching_rect": [
             330,
-            460,
+            480,
             35,
             22
           ]
@@ -1193,10 +1736,10 @@
             "signal",
             "bang"
           ],
-          "id": "obj-50",
+          "id": "obj-71",
           "patching_rect": [
             300,
-            490,
+            520,
             110,
             22.0
           ]
@@ -1207,44 +1750,20 @@
       {
         "patchline": {
           "source": [
-            "obj-1",
-            0
-          ],
-          "destination": [
             "obj-2",
             0
+          ],
+          "destination": [
+            "obj-3",
+            0
           ]
         }
       },
       {
         "patchline": {
           "source": [
-            "obj-1",
-            1
-          ],
-          "destination": [
             "obj-2",
             1
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-1",
-            0
-          ],
-          "destination": [
-            "obj-3",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-1",
-            1
           ],
           "destination": [
             "obj-3",
@@ -1255,79 +1774,7 @@
       {
         "patchline": {
           "source": [
-            "obj-5",
-            0
-          ],
-          "destination": [
-            "obj-6",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-6",
-            1
-          ],
-          "destination": [
-            "obj-3",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-6",
-            0
-          ],
-          "destination": [
-            "obj-7",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-7",
-            0
-          ],
-          "destination": [
-            "obj-8",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-9",
-            0
-          ],
-          "destination": [
-            "obj-10",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-10",
-            0
-          ],
-          "destination": [
-            "obj-11",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-11",
+            "obj-2",
             0
           ],
           "destination": [
@@ -1339,11 +1786,131 @@
       {
         "patchline": {
           "source": [
+            "obj-2",
+            1
+          ],
+          "destination": [
+            "obj-4",
+            1
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-6",
+            0
+          ],
+          "destination": [
+            "obj-7",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-4",
+            0
+          ],
+          "destination": [
+            "obj-8",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-7",
+            2
+          ],
+          "destination": [
+            "obj-8",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
             "obj-8",
             0
           ],
           "destination": [
+            "obj-9",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-9",
+            0
+          ],
+          "destination": [
+            "obj-1",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-7",
+            1
+          ],
+          "destination": [
+            "obj-4",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-7",
+            0
+          ],
+          "destination": [
+            "obj-10",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-10",
+            0
+          ],
+          "destination": [
+            "obj-1",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-11",
+            0
+          ],
+          "destination": [
             "obj-12",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-12",
+            0
+          ],
+          "destination": [
+            "obj-13",
             0
           ]
         }
@@ -1355,6 +1922,18 @@
             0
           ],
           "destination": [
+            "obj-5",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-11",
+            0
+          ],
+          "destination": [
             "obj-14",
             0
           ]
@@ -1367,7 +1946,7 @@
             0
           ],
           "destination": [
-            "obj-12",
+            "obj-1",
             0
           ]
         }
@@ -1391,7 +1970,7 @@
             0
           ],
           "destination": [
-            "obj-12",
+            "obj-1",
             0
           ]
         }
@@ -1403,30 +1982,6 @@
             0
           ],
           "destination": [
-            "obj-18",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-18",
-            0
-          ],
-          "destination": [
-            "obj-12",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-19",
-            0
-          ],
-          "destination": [
             "obj-20",
             0
           ]
@@ -1439,7 +1994,19 @@
             0
           ],
           "destination": [
-            "obj-12",
+            "obj-1",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-18",
+            0
+          ],
+          "destination": [
+            "obj-21",
             0
           ]
         }
@@ -1451,6 +2018,18 @@
             0
           ],
           "destination": [
+            "obj-1",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-19",
+            0
+          ],
+          "destination": [
             "obj-22",
             0
           ]
@@ -1463,19 +2042,7 @@
             0
           ],
           "destination": [
-            "obj-12",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-23",
-            0
-          ],
-          "destination": [
-            "obj-24",
+            "obj-1",
             0
           ]
         }
@@ -1487,7 +2054,7 @@
             0
           ],
           "destination": [
-            "obj-12",
+            "obj-25",
             0
           ]
         }
@@ -1499,19 +2066,7 @@
             0
           ],
           "destination": [
-            "obj-26",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-26",
-            0
-          ],
-          "destination": [
-            "obj-12",
+            "obj-1",
             0
           ]
         }
@@ -1535,7 +2090,7 @@
             0
           ],
           "destination": [
-            "obj-12",
+            "obj-1",
             0
           ]
         }
@@ -1543,11 +2098,11 @@
       {
         "patchline": {
           "source": [
-            "obj-12",
+            "obj-30",
             0
           ],
           "destination": [
-            "obj-30",
+            "obj-31",
             0
           ]
         }
@@ -1559,7 +2114,7 @@
             0
           ],
           "destination": [
-            "obj-12",
+            "obj-1",
             0
           ]
         }
@@ -1567,44 +2122,8 @@
       {
         "patchline": {
           "source": [
-            "obj-12",
-            1
-          ],
-          "destination": [
-            "obj-4",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-12",
-            2
-          ],
-          "destination": [
-            "obj-32",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-32",
-            0
-          ],
-          "destination": [
             "obj-33",
             0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-12",
-            3
           ],
           "destination": [
             "obj-34",
@@ -1615,11 +2134,11 @@
       {
         "patchline": {
           "source": [
-            "obj-12",
-            4
+            "obj-34",
+            0
           ],
           "destination": [
-            "obj-35",
+            "obj-1",
             0
           ]
         }
@@ -1627,32 +2146,32 @@
       {
         "patchline": {
           "source": [
-            "obj-35",
-            0
-          ],
-          "destination": [
             "obj-36",
             0
+          ],
+          "destination": [
+            "obj-37",
+            0
           ]
         }
       },
       {
         "patchline": {
           "source": [
-            "obj-38",
+            "obj-37",
             0
           ],
           "destination": [
+            "obj-1",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
             "obj-39",
             0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-39",
-            0
           ],
           "destination": [
             "obj-40",
@@ -1667,7 +2186,7 @@
             0
           ],
           "destination": [
-            "obj-2",
+            "obj-1",
             0
           ]
         }
@@ -1675,23 +2194,11 @@
       {
         "patchline": {
           "source": [
-            "obj-40",
-            1
+            "obj-42",
+            0
           ],
           "destination": [
-            "obj-2",
-            1
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-35",
-            1
-          ],
-          "destination": [
-            "obj-41",
+            "obj-43",
             0
           ]
         }
@@ -1703,7 +2210,7 @@
             0
           ],
           "destination": [
-            "obj-44",
+            "obj-1",
             0
           ]
         }
@@ -1727,7 +2234,7 @@
             0
           ],
           "destination": [
-            "obj-2",
+            "obj-1",
             0
           ]
         }
@@ -1735,23 +2242,11 @@
       {
         "patchline": {
           "source": [
-            "obj-45",
-            1
+            "obj-47",
+            0
           ],
           "destination": [
-            "obj-2",
-            1
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-35",
-            2
-          ],
-          "destination": [
-            "obj-46",
+            "obj-48",
             0
           ]
         }
@@ -1763,7 +2258,7 @@
             0
           ],
           "destination": [
-            "obj-49",
+            "obj-1",
             0
           ]
         }
@@ -1771,7 +2266,7 @@
       {
         "patchline": {
           "source": [
-            "obj-49",
+            "obj-1",
             0
           ],
           "destination": [
@@ -1783,11 +2278,11 @@
       {
         "patchline": {
           "source": [
-            "obj-50",
+            "obj-51",
             0
           ],
           "destination": [
-            "obj-2",
+            "obj-1",
             0
           ]
         }
@@ -1795,11 +2290,287 @@
       {
         "patchline": {
           "source": [
-            "obj-50",
+            "obj-1",
             1
           ],
           "destination": [
-            "obj-2",
+            "obj-5",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-1",
+            2
+          ],
+          "destination": [
+            "obj-52",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-52",
+            0
+          ],
+          "destination": [
+            "obj-53",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-1",
+            3
+          ],
+          "destination": [
+            "obj-54",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-1",
+            5
+          ],
+          "destination": [
+            "obj-51",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-1",
+            6
+          ],
+          "destination": [
+            "obj-55",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-55",
+            0
+          ],
+          "destination": [
+            "obj-18",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-55",
+            1
+          ],
+          "destination": [
+            "obj-19",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-1",
+            4
+          ],
+          "destination": [
+            "obj-56",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-56",
+            0
+          ],
+          "destination": [
+            "obj-57",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-59",
+            0
+          ],
+          "destination": [
+            "obj-60",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-60",
+            0
+          ],
+          "destination": [
+            "obj-61",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-61",
+            0
+          ],
+          "destination": [
+            "obj-3",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-61",
+            1
+          ],
+          "destination": [
+            "obj-3",
+            1
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-56",
+            1
+          ],
+          "destination": [
+            "obj-62",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-64",
+            0
+          ],
+          "destination": [
+            "obj-65",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-65",
+            0
+          ],
+          "destination": [
+            "obj-66",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-66",
+            0
+          ],
+          "destination": [
+            "obj-3",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-66",
+            1
+          ],
+          "destination": [
+            "obj-3",
+            1
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-56",
+            2
+          ],
+          "destination": [
+            "obj-67",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-69",
+            0
+          ],
+          "destination": [
+            "obj-70",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-70",
+            0
+          ],
+          "destination": [
+            "obj-71",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-71",
+            0
+          ],
+          "destination": [
+            "obj-3",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-71",
+            1
+          ],
+          "destination": [
+            "obj-3",
             1
           ]
         }

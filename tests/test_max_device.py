@@ -1,14 +1,16 @@
-"""The Max for Live device: its patch is checked as data (Max does not run here), and its
-logic (diffband.js) runs in node against the real server, with the test playing udpsend,
-udpreceive and buffer~."""
+"""The Max for Live device: its patch and .amxd are checked as data (Max does not run here), and
+its logic (diffband.js) runs in node against the real server, with the test playing udpsend,
+udpreceive and buffer~ for one or several devices of one Live set."""
 
 from __future__ import annotations
 
 import json
 import queue
 import re
+import select
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -22,10 +24,14 @@ from pythonosc.osc_packet import OscPacket
 
 from bridge import protocol
 from bridge.server import DiffbandServer, ServerConfig
+from bridge.transport import encode_message
 from engine.model import load_models
+from engine.options import OPTIONS as ENGINE_OPTIONS
+from engine.techniques import TECHNIQUES as ENGINE_TECHNIQUES
 from tests.conftest import REPO
 
 PATCHES = REPO / "max_patches"
+SCRIPT = PATCHES / "diffband.js"
 PATCH = json.loads((PATCHES / "diffband.maxpat").read_text())["patcher"]
 BOXES = {b["box"]["id"]: b["box"] for b in PATCH["boxes"]}
 DOC = (REPO / "docs" / "osc.md").read_text()
@@ -33,9 +39,9 @@ DOC = (REPO / "docs" / "osc.md").read_text()
 #: Inlets/outlets of the Max objects the device uses, as Max itself saves them (read off
 #: public patches), independent of the generator's own table.
 MAX_IO = {
-    "plugin~": (2, 2), "plugout~": (2, 2), "record~": (4, 1), "buffer~": (1, 2), "play~": (1, 3),
-    "udpsend": (1, 0), "udpreceive": (1, 1), "prepend": (2, 1), "t": (1, 2), "sel": (2, 2), "*": (2, 1),
-    "loadbang": (1, 1), "live.text": (1, 2), "live.tab": (1, 3), "live.menu": (1, 3), "live.dial": (1, 2),
+    "plugin~": (2, 2), "plugout~": (2, 2), "record~": (4, 1), "snapshot~": (2, 1), "buffer~": (1, 2), "play~": (1, 3),
+    "udpsend": (1, 0), "udpreceive": (1, 1), "prepend": (2, 1), "*": (2, 1),
+    "loadbang": (1, 1), "live.text": (1, 2), "live.tab": (1, 3), "live.menu": (1, 3),
     "live.numbox": (1, 2), "message": (2, 1), "comment": (1, 0), "button": (1, 1), "slider": (1, 1),
     "waveform~": (5, 6),
 }
@@ -49,22 +55,47 @@ def text_of(prefix: str) -> list[str]:
     return [b["text"] for b in BOXES.values() if b.get("text", "").startswith(prefix)]
 
 
-def test_patch_is_the_generators_output():
+def build_device():
     sys.path.insert(0, str(PATCHES))
     try:
         import build_device
     finally:
         sys.path.remove(str(PATCHES))
-    assert build_device.build()["patcher"] == PATCH, "run python max_patches/build_device.py and commit"
+    return build_device
+
+
+def test_patch_device_and_script_are_the_generators_output():
+    builder = build_device()
+    document = builder.build()
+    assert document["patcher"] == PATCH, "run python max_patches/build_device.py and commit"
+    assert builder.amxd(document) == (PATCHES / "diffband.amxd").read_bytes(), "run python max_patches/build_device.py"
+    script = SCRIPT.read_text()
+    assert builder.with_config(script) == script, "run python max_patches/build_device.py"
+
+
+def test_the_amxd_is_an_audio_effect_holding_the_patch():
+    """Live's container: chunks of a 4-byte tag and a little-endian size (ampf, meta, ptch)."""
+    data, chunks = (PATCHES / "diffband.amxd").read_bytes(), {}
+    at = 0
+    while at < len(data):
+        tag, size = data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]
+        chunks[tag] = data[at + 8:at + 8 + size]
+        at += 8 + size
+    assert at == len(data) and list(chunks) == [b"ampf", b"meta", b"ptch"]
+    assert chunks[b"ampf"] == b"aaaa"  # audio effect: Live offers it on audio tracks
+    assert struct.unpack("<I", chunks[b"meta"])[0] == 0  # not frozen: diffband.js sits beside it
+    assert chunks[b"ptch"].endswith(b"\0")
+    assert json.loads(chunks[b"ptch"][:-1]) == json.loads((PATCHES / "diffband.maxpat").read_text())
 
 
 def test_every_object_has_max_inlet_and_outlet_counts():
-    js_source = (PATCHES / "diffband.js").read_text()
+    js_source = SCRIPT.read_text()
     js_io = (int(re.search(r"^inlets = (\d+);", js_source, re.M)[1]), int(re.search(r"^outlets = (\d+);", js_source, re.M)[1]))
     for box in BOXES.values():
         name = kind(box)
-        if name == "route":
-            expected = (2, len(box["text"].split()))  # one outlet per argument + reject
+        if name in ("route", "t"):
+            args = box["text"].split()[1:]  # one outlet per argument (route: and one for the rest)
+            expected = (2, len(args) + 1) if name == "route" else (1, len(args))
         else:
             expected = js_io if name == "js" else MAX_IO[name]
         assert (box["numinlets"], box["numoutlets"]) == expected, box["text"] if "text" in box else name
@@ -84,56 +115,111 @@ def test_every_patch_cord_joins_existing_boxes_at_valid_inlets_and_outlets():
             assert box["id"] in connected, f"{box.get('text', box['maxclass'])} is not wired"
 
 
+def test_the_capture_reports_how_far_record_got_before_it_stops():
+    """Capture's [t i i b] fires right to left: snapshot~ of record~'s sync outlet (the share of
+    the buffer recorded), then record~'s start/stop, then the script's "capture"."""
+    [trigger] = [b for b in BOXES.values() if b.get("text") == "t i i b"]
+    [record] = [b for b in BOXES.values() if kind(b) == "record~"]
+    [snapshot] = [b for b in BOXES.values() if kind(b) == "snapshot~"]
+    wires = {(pl["patchline"]["source"][0], pl["patchline"]["source"][1], pl["patchline"]["destination"][0])
+             for pl in PATCH["lines"]}
+    assert (record["id"], 0, snapshot["id"]) in wires
+    assert (trigger["id"], 2, snapshot["id"]) in wires and (trigger["id"], 1, record["id"]) in wires
+    into = {src: BOXES[dst].get("text") for src, _, dst in wires if src in (snapshot["id"], trigger["id"])}
+    assert into[snapshot["id"]] == "prepend recorded"
+    assert any(BOXES[d].get("text") == "prepend capture" for s, o, d in wires if s == trigger["id"] and o == 0)
+
+
 def test_osc_ports_and_addresses_match_the_protocol():
     [send] = text_of("udpsend")
     [receive] = text_of("udpreceive")
     [js] = text_of("js ")
     assert send == f"udpsend {protocol.DEFAULT_HOST} {protocol.DEFAULT_PORT}"
     assert receive == f"udpreceive {protocol.DEFAULT_CLIENT_PORT}"
-    assert js == f"js diffband.js {protocol.DEFAULT_CLIENT_PORT}"  # the reply port the script sends
+    assert js == f"js diffband.js {protocol.DEFAULT_CLIENT_PORT}"  # the first reply port a device tries
     assert f"`{protocol.DEFAULT_PORT}`" in DOC and f"`{protocol.DEFAULT_CLIENT_PORT}`" in DOC
-    used = set(re.findall(r'"(/diffband/[a-z/]+)"', (PATCHES / "diffband.js").read_text()))
-    assert {"/diffband/status", "/diffband/submit/file", "/diffband/cancel", "/diffband/layer"} <= used
+    used = set(re.findall(r'"(/diffband/[a-z/]+)"', SCRIPT.read_text()))
+    assert {"/diffband/status", "/diffband/models", "/diffband/submit/file", "/diffband/cancel", "/diffband/layer"} <= used
     for address in used:
         assert address in protocol.REQUESTS or address in protocol.REPLIES or address in protocol.LIVE_REPORTS, address
         assert f"`{address}`" in DOC, address
 
 
-def test_live_parameters_are_named_and_match_techniques_and_models():
+def test_live_parameters_come_from_the_technique_registry():
     params = {b["varname"]: b["saved_attribute_attributes"]["valueof"] for b in BOXES.values() if b.get("parameter_enable")}
-    assert set(params) == {"Capture", "Length", "Technique", "Instrument", "Second", "Strength", "Steps", "Seed"}
+    job_options = [o for o in protocol.OPTIONS if o not in protocol.BRIDGE_OPTIONS]  # what a job may set
+    names = {o.replace("_", " ").title(): o for o in job_options}
+    assert set(params) == {"Capture", "Length", "Technique", "Instrument", "Second", *names}
     assert all(b["maxclass"].startswith("live.") for b in BOXES.values() if b.get("parameter_enable"))
     assert sorted(params["Technique"]["parameter_enum"]) == sorted(protocol.TECHNIQUES)
-    js_source = (PATCHES / "diffband.js").read_text()
-    assert f"var TECHNIQUES = {json.dumps(params['Technique']['parameter_enum'])};" in js_source  # same order
-    assert f"var INSTRUMENTS = {json.dumps(params['Instrument']['parameter_enum'])};" in js_source
+    for label, name in names.items():
+        option, values = ENGINE_OPTIONS[name], params[label]
+        assert values["parameter_info"] == option.help
+        if option.choices:
+            assert values["parameter_enum"] == list(option.choices)
+            assert values["parameter_initial"] == [option.choices.index(option.default)]
+        else:
+            assert (values["parameter_mmin"], values["parameter_mmax"]) == (option.low, option.high), name
+            assert values["parameter_initial"] == [option.default]
+            assert values["parameter_type"] == (1 if option.kind is int else 0)
     shipped = {p.stem for p in (REPO / "models").glob("*.onnx")}
-    assert set(params["Instrument"]["parameter_enum"]) <= shipped
+    assert set(params["Instrument"]["parameter_enum"]) == shipped  # until the server lists its models
     assert params["Second"]["parameter_enum"][0] == "none"
-    assert params["Strength"]["parameter_mmin"] == 0.0 and params["Strength"]["parameter_mmax"] == 1.0
     assert all(b.get("presentation") for b in BOXES.values() if b.get("parameter_enable"))
+
+
+def test_the_script_knows_which_options_each_technique_takes():
+    source = SCRIPT.read_text()
+    taken = json.loads(re.search(r"^var TECHNIQUE_OPTIONS = (.*);$", source, re.M)[1])
+    assert set(taken) == set(protocol.TECHNIQUES)
+    for name, options in taken.items():
+        assert set(options) == set(ENGINE_TECHNIQUES[name].defaults) - protocol.NOT_JOB_OPTIONS, name
 
 
 # ---- the device's logic against the real server ---------------------------------------------
 class MaxHost:
-    """node running diffband.js; this object plays udpsend, udpreceive and buffer~."""
+    """node running diffband.js for each device of a Live set; this object plays each device's
+    udpsend, udpreceive (bound to the port the script asks for) and, by callback, buffer~."""
 
-    def __init__(self, server_port: int, reply_port: int):
+    def __init__(self, server_port: int):
+        if not shutil.which("node"):
+            pytest.fail("node is needed to run the device's [js] logic (Debian: apt-get install nodejs)")
         self.server = ("127.0.0.1", server_port)
-        self.udp_send = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp_receive = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp_receive.bind(("127.0.0.1", reply_port))
         self.proc = subprocess.Popen(
-            ["node", str(REPO / "tests" / "maxjs_host.js"), str(PATCHES / "diffband.js"), str(reply_port)],
+            ["node", str(REPO / "tests" / "maxjs_host.js"), str(SCRIPT)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
         )
-        assert json.loads(self.proc.stdout.readline()) == {"ready": True, "inlets": 1, "outlets": 5}
-        self.outlets: list[tuple[int, list]] = []
+        self.outlets: list[tuple[int, int, list]] = []  # (device, outlet, args)
         self.events: queue.Queue = queue.Queue()
+        self.senders: dict[int, socket.socket] = {}
+        self.receivers: dict[int, socket.socket] = {}
+        self.listeners: dict[int, tuple[threading.Event, threading.Thread]] = {}
+        self.ready: set[int] = set()
         threading.Thread(target=self._read_node, daemon=True).start()
-        threading.Thread(target=self._read_udp, daemon=True).start()
 
-    def to_js(self, **msg) -> None:
+    def add_device(self, base_port: int) -> int:
+        """A device [js diffband.js base_port] in the set; its id."""
+        device = len(self.senders)
+        self.senders[device] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._write({"create": device, "args": [base_port]})
+        self.pump(lambda: device in self.ready, timeout=10)
+        return device
+
+    def call(self, device: int, name: str, *args) -> None:
+        self._write({"device": device, "call": name, "args": list(args)})
+
+    def delete(self, device: int) -> None:
+        """The device leaves the set: its script hears notifydeleted, its [udpreceive] closes."""
+        self._write({"device": device, "delete": True})
+        self._stop_listening(device)
+
+    def _stop_listening(self, device: int) -> None:
+        stop, thread = self.listeners.pop(device)
+        stop.set()
+        thread.join()
+        self.receivers.pop(device).close()
+
+    def _write(self, msg: dict) -> None:
         self.proc.stdin.write(json.dumps(msg) + "\n")
         self.proc.stdin.flush()
 
@@ -141,99 +227,252 @@ class MaxHost:
         for line in self.proc.stdout:
             self.events.put(("node", json.loads(line)))
 
-    def _read_udp(self) -> None:
-        while True:
-            try:
-                data = self.udp_receive.recvfrom(65536)[0]
-            except OSError:
-                return
-            self.events.put(("udp", data))
+    def _listen(self, device: int, port: int) -> None:
+        """[udpreceive] told "port N": bind it (a second device on the same port would fail here)."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", port))
+        stop = threading.Event()
+
+        def read() -> None:
+            while not stop.is_set():
+                if select.select([sock], [], [], 0.1)[0]:
+                    self.events.put(("udp", (device, sock.recvfrom(65536)[0])))
+
+        thread = threading.Thread(target=read, daemon=True)
+        thread.start()
+        self.receivers[device] = sock
+        self.listeners[device] = (stop, thread)
+
+    def statuses(self, device: int = 0) -> list[str]:
+        return [a[0] for d, n, a in self.outlets if d == device and n == 2]
+
+    def of(self, device: int, outlet: int) -> list[list]:
+        return [a for d, n, a in self.outlets if d == device and n == outlet]
 
     def pump(self, until, timeout: float = 120.0, on_outlet=None) -> None:
         """Move messages both ways until ``until()`` holds."""
         deadline = time.monotonic() + timeout
         while not until():
-            assert time.monotonic() < deadline, f"timed out; outlets so far: {self.outlets[-5:]}"
+            assert time.monotonic() < deadline, f"timed out; outlets so far: {self.outlets[-6:]}"
             try:
                 source, item = self.events.get(timeout=0.2)
             except queue.Empty:
                 continue
-            if source == "node":
-                n, args = item["outlet"], item["args"]
-                self.outlets.append((n, args))
-                if n == 0:  # udpsend: first element is the OSC address
-                    self.udp_send.sendto(build_msg(args[0], args[1:]).dgram, self.server)
-                if on_outlet:
-                    on_outlet(n, args)
-            else:  # udpreceive -> js inlet
-                for m in OscPacket(item).messages:
-                    self.to_js(message=m.message.address, args=list(m.message.params))
+            if source == "udp":  # udpreceive -> js inlet
+                device, data = item
+                for m in OscPacket(data).messages:
+                    self._write({"device": device, "message": m.message.address, "args": list(m.message.params)})
+                continue
+            if item.get("ready"):
+                assert (item["inlets"], item["outlets"]) == (1, 7)
+                self.ready.add(item["device"])
+                continue
+            device, n, args = item["device"], item["outlet"], item["args"]
+            self.outlets.append((device, n, args))
+            if n == 0:  # udpsend: first element is the OSC address
+                if not on_outlet or on_outlet(device, n, args) is not False:
+                    self.senders[device].sendto(build_msg(args[0], args[1:]).dgram, self.server)
+                continue
+            if n == 5:
+                assert args[0] == "port"
+                self._listen(device, args[1])
+            if on_outlet:
+                on_outlet(device, n, args)
 
     def close(self) -> None:
         self.proc.kill()
-        self.udp_send.close()
-        self.udp_receive.close()
+        for device in list(self.listeners):
+            self._stop_listening(device)
+        for sock in self.senders.values():
+            sock.close()
+
+
+def free_port_pair() -> int:
+    """A port P with P and P + 1 free for UDP on loopback (two devices' reply ports)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
+                try:
+                    b.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+        return port
+    raise RuntimeError("no free pair of UDP ports")
+
+
+VOCAL, VOCAL_RATE = sf.read(REPO / "models" / "example_vocal.wav", dtype="float32")
+
+
+def buffer_tilde(takes: dict[int, np.ndarray], seconds: float = 10.0):
+    """[buffer~ ---capture] answering "writewave <path>": the whole buffer (``seconds`` long) is
+    written, the device's take first and, after it, older audio that must never be sent."""
+    stale = 0.5 * np.sign(np.sin(2 * np.pi * 50 * np.arange(int(seconds * VOCAL_RATE)) / VOCAL_RATE))
+
+    def answer(device: int, n: int, args: list) -> None:
+        if n == 1:
+            assert args[0] == "writewave"
+            take = takes[device]
+            whole = np.stack([stale, stale], axis=1).astype(np.float32)
+            whole[: len(take)] = take
+            sf.write(args[1], whole, VOCAL_RATE)
+
+    return answer
+
+
+def stereo_take(seconds: float, offset: float = 0.0) -> np.ndarray:
+    start = int(offset * VOCAL_RATE)
+    mono = VOCAL[start:start + int(seconds * VOCAL_RATE)]
+    return np.stack([mono, mono], axis=1)
+
+
+def capture(host: MaxHost, device: int, fraction: float) -> None:
+    """Capture on, record~ reaching ``fraction`` of the buffer, capture off."""
+    host.call(device, "capture", 1)
+    host.call(device, "recorded", fraction)
+    host.call(device, "capture", 0)
+
+
+def ready(host: MaxHost, device: int) -> None:
+    host.call(device, "init")
+    host.pump(lambda: any(s.startswith("models:") for s in host.statuses(device))
+              and any(s.startswith("ready") for s in host.statuses(device)))
+
+
+def ended(host: MaxHost, device: int, jobs: int = 1):
+    return lambda: sum(s.startswith(("done", "error")) for s in host.statuses(device)) >= jobs
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {m.name: m for m in load_models([str(REPO / "models" / f"{n}.onnx") for n in ("violin", "guitar")], device="cpu")}
 
 
 @pytest.fixture
-def max_host(tmp_path):
-    if not shutil.which("node"):
-        pytest.fail("node is needed to run the device's [js] logic (Debian: apt-get install nodejs)")
-    models = {m.name: m for m in load_models([str(REPO / "models" / f"{n}.onnx") for n in ("violin", "guitar")], device="cpu")}
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        reply_port = s.getsockname()[1]
+def max_host(models, tmp_path):
     with DiffbandServer(models, ServerConfig(port=0, allow=[tmp_path]), log=lambda _: None) as server:
-        host = MaxHost(server.port, reply_port)
+        host = MaxHost(server.port)
         try:
             yield host, tmp_path
         finally:
             host.close()
 
 
-def test_device_logic_captures_sends_and_loads_layers(max_host):
+def test_device_sends_exactly_the_recorded_seconds_with_the_registry_options(max_host):
     host, folder = max_host
-    vocal, rate = sf.read(REPO / "models" / "example_vocal.wav", dtype="float32")
-    clip = np.stack([vocal[: 3 * rate]] * 2, axis=1)
+    device = host.add_device(free_port_pair())
+    ready(host, device)
+    # the menus are filled from the server's /diffband/models reply, not a list in the device
+    assert host.of(device, 6) == [["instrument1", "_parameter_range", "violin", "guitar"],
+                                  ["instrument2", "_parameter_range", "none", "violin", "guitar"]]
+    for name, args in (("technique", [0]), ("instrument1", [0]), ("instrument2", [2]), ("seconds", [10]),
+                       ("option", ["steps", 4]), ("option", ["layer_gain", -6.0]), ("option", ["sampler", 1])):
+        host.call(device, name, *args)
+    take = stereo_take(2.5)
+    capture(host, device, 0.25)  # record~ got a quarter through the 10 s buffer: 2.5 s
+    host.pump(ended(host, device), on_outlet=buffer_tilde({device: take}))
 
-    host.to_js(call="init")
-    host.pump(lambda: any(n == 2 and "ready" in a[0] for n, a in host.outlets))
-    for name, value in (("technique", 0), ("instrument1", 0), ("instrument2", 2), ("strength", 0.5), ("steps", 4)):
-        host.to_js(call=name, args=[value])
-
-    def buffer_tilde(n, args):  # [buffer~ ---capture] answering "writewave <path>"
-        if n == 1:
-            assert args[0] == "writewave"
-            sf.write(args[1], clip, rate)
-
-    host.to_js(call="capture")
-    host.pump(lambda: any(n == 2 and a[0].startswith(("done", "error")) for n, a in host.outlets), on_outlet=buffer_tilde)
-
-    statuses = [a[0] for n, a in host.outlets if n == 2]
+    statuses = host.statuses(device)
     assert statuses[-1].startswith("done"), statuses
-    [submit] = [a for n, a in host.outlets if n == 0 and a[0] == "/diffband/submit/file"]
-    assert submit[2] == "accompany" and submit[6] == "violin+guitar" and submit[-1] == host.udp_receive.getsockname()[1]
-    loads = [a for n, a in host.outlets if n == 4]
-    assert [a[0] for a in loads] == [0, 1, 2] and all(a[1] == "replace" for a in loads)
-    for _, _, path in loads:  # the layer files the buffers load: full length, stereo, finite
-        audio, layer_rate = sf.read(path, dtype="float32")
-        assert layer_rate == rate and audio.shape == clip.shape and np.all(np.isfinite(audio))
-        assert str(folder.resolve()) in path
-    progress = [a[0] for n, a in host.outlets if n == 3]
+    [submit] = [a for a in host.of(device, 0) if a[0] == "/diffband/submit/file"]
+    job = submit[1]
+    options = dict(zip(submit[5:-1:2], submit[6:-1:2]))
+    assert submit[2] == "accompany" and options.pop("with") == "violin+guitar"
+    assert options == {"strength": ENGINE_OPTIONS["strength"].default, "layer_gain": -6.0, "steps": 4,
+                       "seed": 0, "sampler": "ddpm", "eta": 0.0, "duration": 2.5}
+    assert submit[-1] == host.receivers[device].getsockname()[1]
+    loads = host.of(device, 4)
+    assert [a[:2] for a in loads] == [[0, "replace"], [1, "replace"], [2, "replace"]]
+    for _, _, path in loads:  # only the take: not the buffer's older audio after it
+        audio, rate = sf.read(path, dtype="float32")
+        assert job in path and str(folder.resolve()) in path
+        assert rate == VOCAL_RATE and audio.shape == take.shape and np.all(np.isfinite(audio))
+    progress = [a[0] for a in host.of(device, 3)]
     assert progress[-1] == 1 and max(progress) <= 1
 
 
+def test_two_devices_in_a_set_claim_their_own_reply_ports(max_host):
+    host, folder = max_host
+    base = free_port_pair()
+    first, second = host.add_device(base), host.add_device(base)
+    ready(host, first)
+    ready(host, second)
+    assert [host.of(d, 5) for d in (first, second)] == [[["port", base]], [["port", base + 1]]]
+    takes = {first: stereo_take(1.0), second: stereo_take(1.0, offset=2.0)}
+    for device in (first, second):
+        for name, args in (("technique", [2]), ("instrument1", [0]), ("option", ["steps", 2])):
+            host.call(device, name, *args)
+        capture(host, device, 0.1)
+    host.pump(lambda: ended(host, first)() and ended(host, second)(), on_outlet=buffer_tilde(takes))
+    for device in (first, second):  # each device got its own job's replies, and only those
+        [job] = [a[1] for a in host.of(device, 0) if a[0] == "/diffband/submit/file"]
+        assert host.statuses(device)[-1].startswith("done"), host.statuses(device)
+        [(_, _, path)] = host.of(device, 4)
+        assert f"{job}_violin.wav" in path
+    host.delete(first)  # its port is free again for the next device
+    third = host.add_device(base)
+    host.call(third, "init")
+    host.pump(lambda: host.of(third, 5) == [["port", base]], timeout=10)
+
+
+def test_capture_files_are_reused_not_piled_up(max_host):
+    """Each device writes its takes into two files of its own, overwritten once their jobs end."""
+    host, folder = max_host
+    device = host.add_device(free_port_pair())
+    ready(host, device)
+    for name, args in (("technique", [2]), ("instrument1", [0]), ("option", ["steps", 2])):
+        host.call(device, name, *args)
+    answer = buffer_tilde({device: stereo_take(1.0)})
+    for _ in range(3):  # the third take comes while the first two jobs are still the device's
+        capture(host, device, 0.1)
+    host.pump(ended(host, device, jobs=2), on_outlet=answer)
+    assert any("2 jobs are still running" in s for s in host.statuses(device))
+    capture(host, device, 0.1)  # and once they ended, the next take reuses a file
+    host.pump(ended(host, device, jobs=3), on_outlet=answer)
+    written = [a[1] for a in host.of(device, 1)]
+    assert len(written) == 3 and len(set(written)) == 2
+    assert sorted(p.name for p in folder.glob("*.wav")) == sorted({p.rsplit("/", 1)[1] for p in written})
+
+
+def test_an_error_that_names_no_job_is_shown_and_frees_the_take(max_host):
+    """The server answers a request it cannot tie to a job with job_id "" (docs/osc.md): the
+    device shows it instead of waiting on "sent ..." forever, and frees the take's file."""
+    host, folder = max_host
+    device = host.add_device(free_port_pair())
+    ready(host, device)
+    answer = buffer_tilde({device: stereo_take(1.0)})
+    dropped = []
+
+    def lose_the_submit(d, n, args):  # the submit reaches no job: the server's reply names none
+        if n == 0 and args[0] == "/diffband/submit/file":
+            dropped.append(args)
+            return False
+        return answer(d, n, args)
+
+    capture(host, device, 0.1)
+    host.pump(lambda: dropped, on_outlet=lose_the_submit, timeout=10)
+    reply_port = host.receivers[device].getsockname()[1]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server_side:
+        server_side.sendto(encode_message("/diffband/error", "other-client", "failed", "not ours"), ("127.0.0.1", reply_port))
+        server_side.sendto(encode_message("/diffband/error", "", "bad_args", "job_id must be ..."), ("127.0.0.1", reply_port))
+        host.pump(lambda: any(s.startswith("error") for s in host.statuses(device)), timeout=10)
+    assert host.statuses(device)[-1] == "error (bad_args): job_id must be ..."
+    capture(host, device, 0.1)  # the refused take's file is free: the next take writes it again
+    host.pump(lambda: len(host.of(device, 1)) == 2, on_outlet=lose_the_submit, timeout=10)
+    assert host.of(device, 1)[0] == host.of(device, 1)[1]
+
+
 def test_device_logic_reports_a_missing_server(tmp_path):
-    if not shutil.which("node"):
-        pytest.fail("node is needed to run the device's [js] logic")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]  # nobody listens here once the socket is closed
-    host = MaxHost(dead, 0)
+    host = MaxHost(dead)
     try:
-        host.to_js(call="capture")  # no /diffband/state ever came
-        host.pump(lambda: any(n == 2 and "diffband serve" in a[0] for n, a in host.outlets), timeout=10)
-        assert not any(n == 1 for n, _ in host.outlets)  # nothing written, nothing sent as a job
+        device = host.add_device(free_port_pair())
+        capture(host, device, 0.5)  # no /diffband/state ever came
+        host.pump(lambda: any("diffband serve" in s for s in host.statuses(device)), timeout=10)
+        assert not host.of(device, 1)  # nothing written, nothing sent as a job
     finally:
         host.close()
 
@@ -241,21 +480,22 @@ def test_device_logic_reports_a_missing_server(tmp_path):
 def test_device_shows_the_latency_diffband_live_reports(tmp_path):
     """``diffband live``'s reporter -> real UDP -> the device's [js]: the musician reads
     the layers' latency in samples (what the dry track must be delayed by)."""
-    if not shutil.which("node"):
-        pytest.fail("node is needed to run the device's [js] logic")
     from bridge.live import LiveReporter, LiveStats
 
-    host = MaxHost(9, 0)
+    host = MaxHost(9)
     try:
-        reporter = LiveReporter("127.0.0.1", host.udp_receive.getsockname()[1])
+        device = host.add_device(free_port_pair())
+        host.call(device, "init")
+        host.pump(lambda: device in host.receivers, timeout=10)
+        reporter = LiveReporter("127.0.0.1", host.receivers[device].getsockname()[1])
         stats = LiveStats(sample_rate=48000, window_seconds=1.5, compute_budget_seconds=0.4, latency_seconds=1.9,
                           latency_samples=91200, windows=12, late_windows=1)
         reporter.latency(stats)
-        host.pump(lambda: any(n == 2 and "91200 samples" in a[0] for n, a in host.outlets), timeout=10)
+        host.pump(lambda: any("91200 samples" in s for s in host.statuses(device)), timeout=10)
         reporter.latency(stats)  # the same latency again (every second): no new status line
         reporter.stopped(stats)
-        host.pump(lambda: any(n == 2 and a[0].startswith("live stopped") for n, a in host.outlets), timeout=10)
-        statuses = [a[0] for n, a in host.outlets if n == 2]
+        host.pump(lambda: any(s.startswith("live stopped") for s in host.statuses(device)), timeout=10)
+        statuses = [s for s in host.statuses(device) if not s.startswith("looking")]
         assert statuses == ["live: layers come 1900 ms (91200 samples at 48000 Hz) after the input - delay the dry "
                             "track by as much to line them up", "live stopped: 12 windows (1 late, 0 dropped)"]
     finally:
