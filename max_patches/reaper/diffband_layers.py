@@ -1,3 +1,10 @@
+# @description diffband layers: grow instrument layers from the selected items
+# @version 0.2.0
+# @author diffband
+# @about
+#   Sends each selected audio item to a running `diffband serve` (OSC over UDP, file mode)
+#   and inserts every returned layer as a new item on a new track under the item's track.
+#   Python ReaScript, standard library only. Steps: max_patches/README.md in diffband.
 """diffband layers — a Reaper (Python ReaScript) action.
 
 Takes the selected media item(s), sends each item's audio to a running
@@ -6,15 +13,20 @@ ReaScript console without freezing Reaper (``RPR_defer``), and inserts every
 returned layer as a new item on a new track under the source track, at the
 item's position and length.
 
-Standard library only: Reaper's Python needs nothing installed.  The item's
-source file is copied into the server's allowed folder (learned from
-``/diffband/status``), the server reads just the item's region (``start`` /
-``duration``), and the layers are copied into the project's folder before they
-are inserted, so the project keeps working after the temp folder is cleaned.
-Protocol: docs/osc.md.  Settings persist in Reaper's ExtState section "diffband".
+Standard library only: Reaper's Python needs nothing installed.  The item's audio
+goes into the server's shared folder (learned from ``/diffband/status``): for a WAV
+source only the item's region, otherwise the whole file with the region as the
+job's ``start``/``duration``; the copy runs a few MB per UI cycle, so Reaper stays
+usable on long sources.  The layers are copied into the project's folder before
+they are inserted, so the project keeps working after the shared folder is cleaned.
+File mode needs the server's folder on this computer: a server elsewhere works
+when its folder is shared here (set ``local_folder``).  Protocol: docs/osc.md.
+Settings persist in Reaper's ExtState section "diffband".
 """
 
+import binascii
 import os
+import re
 import shutil
 import socket
 import struct
@@ -27,8 +39,18 @@ except ImportError:  # outside Reaper (tests inject a fake module first)
 
 SECTION = "diffband"
 DEFAULTS = {"host": "127.0.0.1", "port": "9000", "technique": "accompany", "with": "violin guitar",
-            "strength": "0.5", "steps": "50"}
+            "strength": "0.6", "steps": "20", "local_folder": ""}
+#: What the dialog asks, in order; a test checks the ranges against the server's option table.
+ASKED = ("technique", "with", "strength", "steps")
+TECHNIQUES = ("accompany", "chorus", "cross")
+TECHNIQUE_ALIASES = {"double": "chorus"}
+STRENGTH_RANGE = (0.0, 1.0)
+STEPS_RANGE = (1, 1000)
+#: The dialog's field separator: not a comma, so "violin,guitar" stays one answer.
+SEPARATOR = "|"
 TIMEOUT_SECONDS = 900.0
+#: Bytes of audio copied into the shared folder per UI cycle (a few ms of disk work).
+COPY_BYTES_PER_TICK = 4 * 2**20
 
 
 # ---- a minimal OSC 1.0 codec (int32, float32, string, blob) --------------------------------
@@ -82,21 +104,68 @@ def osc_parse(data):
         return None
 
 
-# ---- settings and Reaper helpers ---------------------------------------------------------------
+# ---- settings ----------------------------------------------------------------------------------
+class BadSetting(ValueError):
+    pass
+
+
+def _number(text, kind, low, high, name):
+    try:
+        value = kind(float(text)) if kind is int else float(text)
+    except ValueError:
+        raise BadSetting("%s must be a number from %s to %s, got %r" % (name, low, high, text))
+    if kind is int and float(text) != value or not low <= value <= high:
+        raise BadSetting("%s must be a%s number from %s to %s, got %r"
+                         % (name, "" if kind is float else " whole", low, high, text))
+    return value
+
+
+def check_setting(key, text):
+    """``text`` of setting ``key`` in its stored form; raises BadSetting with a readable reason."""
+    text = text.strip()
+    if key == "technique":
+        name = TECHNIQUE_ALIASES.get(text.lower(), text.lower())
+        if name not in TECHNIQUES:
+            raise BadSetting("technique must be one of %s, got %r" % (", ".join(TECHNIQUES), text))
+        return name
+    if key == "with":
+        names = [n for n in re.split(r"[,+\s]+", text) if n]
+        if not names:
+            raise BadSetting("name at least one instrument, e.g. violin guitar")
+        return " ".join(names)
+    if key == "strength":
+        return repr(_number(text, float, STRENGTH_RANGE[0], STRENGTH_RANGE[1], "strength"))
+    if key == "steps":
+        return str(_number(text, int, STEPS_RANGE[0], STEPS_RANGE[1], "steps"))
+    return text
+
+
 def setting(key):
+    """The stored setting, or its default when none is stored or the stored one is broken."""
     value = RPR_GetExtState(SECTION, key)
-    return value if value else DEFAULTS[key]
+    try:
+        return check_setting(key, value) if value else DEFAULTS[key]
+    except BadSetting:
+        return DEFAULTS[key]
 
 
 def ask_settings():
-    """Technique, instruments, strength, steps; None when the user cancels."""
-    keys = ["technique", "with", "strength", "steps"]
-    captions = "technique (accompany/chorus/cross),instruments (space-separated),strength 0-1,steps"
-    current = ",".join(setting(k) for k in keys)
-    answer = RPR_GetUserInputs("diffband layers", len(keys), captions, current, 1024)
+    """Technique, instruments, strength, steps from the dialog; None when the user cancels or an
+    answer is invalid (then nothing is saved and a message says what was wrong)."""
+    captions = ("technique (accompany/chorus/cross),instruments (e.g. violin guitar),strength %g-%g,steps %d-%d,"
+                "separator=%s,extrawidth=120" % (STRENGTH_RANGE + STEPS_RANGE + (SEPARATOR,)))
+    current = SEPARATOR.join(setting(k) for k in ASKED)
+    answer = RPR_GetUserInputs("diffband layers", len(ASKED), captions, current, 1024)
     if not answer[0]:
         return None
-    values = dict(zip(keys, [v.strip() for v in answer[4].split(",")]))
+    fields = answer[4].split(SEPARATOR)
+    try:
+        if len(fields) != len(ASKED):
+            raise BadSetting("expected %d answers, got %d" % (len(ASKED), len(fields)))
+        values = dict((key, check_setting(key, text)) for key, text in zip(ASKED, fields))
+    except BadSetting as error:
+        RPR_ShowMessageBox("Nothing was sent: %s." % error, "diffband layers", 0)
+        return None
     for key, value in values.items():
         RPR_SetExtState(SECTION, key, value, True)
     return values
@@ -106,91 +175,156 @@ def say(text):
     RPR_ShowConsoleMsg("diffband: " + text + "\n")
 
 
-class Session(object):
-    """One UDP socket, the jobs in flight, and what to insert when they finish."""
+# ---- the shared folder ---------------------------------------------------------------------------
+class SharedFolder(object):
+    """The server's folder, as the server names it and as this computer reaches it."""
 
-    def __init__(self, host, port):
-        self.server = (host, int(port))
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1" if host in ("127.0.0.1", "localhost") else "", 0))
-        self.jobs = {}  # job id -> dict(item facts, layers, progress)
-        self.started = time.time()
+    def __init__(self, server, local):
+        self.server = server
+        self.local = local
 
-    def send(self, address, *args):
-        self.sock.sendto(osc_message(address, *args), self.server)
+    def to_local(self, server_path):
+        """A path the server reported, on this computer."""
+        if not server_path.startswith(self.server):
+            return server_path
+        parts = [p for p in re.split(r"[\\/]", server_path[len(self.server):]) if p]
+        return os.path.join(self.local, *parts)
 
-    def request(self, address, answer, timeout=3.0):
-        self.send(address)
-        self.sock.settimeout(timeout)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                parsed = osc_parse(self.sock.recvfrom(65536)[0])
-            except socket.timeout:
-                break
-            except socket.error:  # Windows reports an unreachable port as a reset; keep waiting
-                time.sleep(0.05)
-                continue
-            if parsed and parsed[0] == answer:
-                return parsed[1]
-        return None
 
-    def poll(self):
-        """Read every waiting reply without blocking."""
-        self.sock.setblocking(False)
-        try:
-            while True:
-                try:
-                    data = self.sock.recvfrom(65536)[0]
-                except (BlockingIOError, socket.error):
-                    return
-                parsed = osc_parse(data)
-                if parsed:
-                    self.handle(*parsed)
-        finally:
-            self.sock.setblocking(True)
+def shared_folder(server_folder):
+    """The SharedFolder for the server's reported folder, or None after telling the user why."""
+    local = setting("local_folder") or server_folder
+    if os.path.isdir(local):
+        return SharedFolder(server_folder, local)
+    RPR_ShowMessageBox(
+        "The diffband server at %s:%s works in the folder\n%s\nwhich this computer cannot see.\n\n"
+        "File mode needs a folder both computers share: share that folder here and set the\n"
+        "ExtState key diffband/local_folder to its path on this computer, or run diffband serve\n"
+        "on this computer." % (setting("host"), setting("port"), server_folder), "diffband layers", 0)
+    return None
 
-    def handle(self, address, args):
-        job = self.jobs.get(args[0]) if args else None
-        if job is None:
-            return
-        if address == "/diffband/progress":
-            step = int(args[1] * 10)
-            if step > job["shown"]:
-                job["shown"] = step
-                say("%s %d%%" % (job["name"], step * 10))
-        elif address == "/diffband/layer":
-            job["layers"].append((args[1], args[2]))
-        elif address == "/diffband/done":
-            job["state"] = "done"
-            insert_layers(job)
-        elif address in ("/diffband/error", "/diffband/cancelled"):
-            job["state"] = "failed"
-            say("%s failed: %s" % (job["name"], " ".join(str(a) for a in args[1:])))
+
+# ---- the item's audio ------------------------------------------------------------------------------
+def wav_layout(path):
+    """(fmt chunk, data offset, data bytes, bytes per frame, rate) of a RIFF/WAVE file; None otherwise."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        fmt = None
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            tag, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if tag == b"data":
+                if fmt is None or len(fmt) < 16 or not struct.unpack("<H", fmt[12:14])[0]:
+                    return None
+                start = f.tell()
+                size = min(size, os.path.getsize(path) - start)  # streamed WAVs may claim more
+                return fmt, start, size, struct.unpack("<H", fmt[12:14])[0], struct.unpack("<I", fmt[4:8])[0]
+            if tag == b"fmt ":
+                fmt = f.read(size)
+                f.seek(size % 2, 1)
+            else:
+                f.seek(size + size % 2, 1)
+
+
+class Copy(object):
+    """Copies ``source[start:end]`` after ``header`` into ``target``, a budget of bytes at a time."""
+
+    def __init__(self, source, target, start, end, header=b"", trailer=b""):
+        self.source, self.target = source, target
+        self.at, self.end = start, end
+        self.trailer = trailer
+        with open(target, "wb") as out:
+            out.write(header)
+
+    @property
+    def done(self):
+        return self.at >= self.end
+
+    def step(self, budget):
+        """Copy up to ``budget`` bytes; the number copied."""
+        count = min(budget, self.end - self.at)
+        with open(self.source, "rb") as src, open(self.target, "ab") as out:
+            src.seek(self.at)
+            out.write(src.read(count))
+            self.at += count
+            if self.done:
+                out.write(self.trailer)
+        return count
+
+
+def plan_copy(facts, target_base):
+    """(Copy, job options) that put the item's audio into the shared folder: a WAV source's
+    region alone, any other file whole with the region as start/duration."""
+    layout = wav_layout(facts["path"])
+    if layout is None:
+        target = target_base + os.path.splitext(facts["path"])[1]
+        copy = Copy(facts["path"], target, 0, os.path.getsize(facts["path"]))
+        return copy, ["start", float(facts["offset"]), "duration", float(facts["length"])]
+    fmt, data_start, data_size, frame_bytes, rate = layout
+    first = min(int(round(facts["offset"] * rate)), data_size // frame_bytes)
+    frames = min(int(round(facts["length"] * rate)), data_size // frame_bytes - first)
+    size = frames * frame_bytes
+    fmt_chunk = b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"\0" * (len(fmt) % 2)
+    riff_size = 4 + len(fmt_chunk) + 8 + size + size % 2
+    header = b"RIFF" + struct.pack("<I", riff_size) + b"WAVE" + fmt_chunk + b"data" + struct.pack("<I", size)
+    start = data_start + first * frame_bytes
+    copy = Copy(facts["path"], target_base + ".wav", start, start + size, header, b"\0" * (size % 2))
+    return copy, []
 
 
 def item_facts(item):
+    """The item's audio file, region and place; or a string saying why it is skipped."""
     take = RPR_GetActiveTake(item)
     if not take:
-        return None
+        return "it has no take"
     source = RPR_GetMediaItemTake_Source(take)
+    offset = RPR_GetMediaItemTakeInfo_Value(take, "D_STARTOFFS")
+    kind = RPR_GetMediaSourceType(source, "", 64)[1]
+    while kind == "SECTION":  # Item properties > Section, or Reverse: a part of a parent source
+        section = RPR_PCM_Source_GetSectionInfo(source, 0.0, 0.0, False)  # (ok, src, offset, length, reversed)
+        if section[4]:
+            return "it plays its source reversed: glue it first (Item > Glue items) and run this again"
+        offset += section[2]
+        source = RPR_GetMediaSourceParent(source)
+        kind = RPR_GetMediaSourceType(source, "", 64)[1]
+    if kind.startswith("MIDI"):
+        return "it is MIDI, not audio"
     path = RPR_GetMediaSourceFileName(source, "", 4096)[1]  # (source, filename, size)
+    if not path or not os.path.isfile(path):
+        return "its take has no audio file"
     return {
         "item": item,
         "track": RPR_GetMediaItem_Track(item),
         "path": path,
         "position": RPR_GetMediaItemInfo_Value(item, "D_POSITION"),
         "length": RPR_GetMediaItemInfo_Value(item, "D_LENGTH"),
-        "offset": RPR_GetMediaItemTakeInfo_Value(take, "D_STARTOFFS"),
+        "offset": offset,
         "rate": RPR_GetMediaItemTakeInfo_Value(take, "D_PLAYRATE"),
         "name": os.path.splitext(os.path.basename(path))[0],
     }
 
 
+def new_job_id(index):
+    """Unique even for runs in the same second: the clock, then random bits."""
+    return "reaper-%s-%s-%d" % (time.strftime("%H%M%S"), binascii.hexlify(os.urandom(4)).decode("ascii"), index)
+
+
+def project_folder(fallback):
+    """The folder of the project file (Reaper's GetProjectPath is its recording folder); for a
+    project not saved yet, the recording folder."""
+    project_file = RPR_EnumProjects(-1, "", 4096)[2]  # (project, index, filename, size)
+    if project_file:
+        return os.path.dirname(project_file)
+    return RPR_GetProjectPath("", 4096)[0] or fallback
+
+
 def insert_layers(job):
     """Each layer (not the mix) -> project folder -> a new track under the source, same position and length."""
-    project_dir = RPR_GetProjectPath("", 4096)[0] or os.path.dirname(job["path"])
-    media = os.path.join(project_dir, "diffband")
+    media = os.path.join(project_folder(os.path.dirname(job["path"])), "diffband")
     if not os.path.isdir(media):
         os.makedirs(media)
     track_number = int(RPR_GetMediaTrackInfo_Value(job["track"], "IP_TRACKNUMBER"))  # 1-based
@@ -217,16 +351,98 @@ def insert_layers(job):
     say("%s: %d layer(s) inserted" % (job["name"], inserted))
 
 
+class Session(object):
+    """One UDP socket, the jobs of this run (copying, running, ended), and what to insert when they finish."""
+
+    def __init__(self, host, port):
+        self.server = (host, int(port))
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1" if host in ("127.0.0.1", "localhost") else "", 0))
+        self.jobs = {}  # job id -> dict(item facts, state, copy, request, layers, progress)
+        self.started = time.time()
+
+    def send(self, address, *args):
+        self.sock.sendto(osc_message(address, *args), self.server)
+
+    def request(self, address, answer, timeout=3.0):
+        self.send(address)
+        self.sock.settimeout(timeout)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                parsed = osc_parse(self.sock.recvfrom(65536)[0])
+            except socket.timeout:
+                break
+            except socket.error:  # Windows reports an unreachable port as a reset; keep waiting
+                time.sleep(0.05)
+                continue
+            if parsed and parsed[0] == answer:
+                return parsed[1]
+        return None
+
+    def waiting(self):
+        return [j for j in self.jobs.values() if j["state"] in ("copying", "running")]
+
+    def step(self):
+        """One UI cycle's work: a budget of copying, the submits it allows, the replies waiting."""
+        budget = COPY_BYTES_PER_TICK
+        for job_id, job in self.jobs.items():
+            if job["state"] != "copying":
+                continue
+            budget -= job["copy"].step(budget)
+            if job["copy"].done:
+                job["state"] = "running"
+                self.send(*job["request"])
+                say("sent %s (%s, %.1f s)" % (job["name"], job["request"][2], job["length"]))
+            if budget <= 0:
+                break
+        self.poll()
+
+    def poll(self):
+        """Read every waiting reply without blocking."""
+        self.sock.setblocking(False)
+        try:
+            while True:
+                try:
+                    data = self.sock.recvfrom(65536)[0]
+                except (BlockingIOError, socket.error):
+                    return
+                parsed = osc_parse(data)
+                if parsed:
+                    self.handle(*parsed)
+        finally:
+            self.sock.setblocking(True)
+
+    def handle(self, address, args):
+        job = self.jobs.get(args[0]) if args else None
+        if job is None:
+            if address == "/diffband/error":  # belongs to no job (job_id ""): still worth saying
+                say("the server refused a request: %s" % " ".join(str(a) for a in args[1:]))
+            return
+        if address == "/diffband/progress":
+            step = int(args[1] * 10)
+            if step > job["shown"]:
+                job["shown"] = step
+                say("%s %d%%" % (job["name"], step * 10))
+        elif address == "/diffband/layer":
+            job["layers"].append((args[1], self.folder.to_local(args[2])))
+        elif address == "/diffband/done":
+            job["state"] = "done"
+            insert_layers(job)
+        elif address in ("/diffband/error", "/diffband/cancelled"):
+            job["state"] = "failed"
+            say("%s failed: %s" % (job["name"], " ".join(str(a) for a in args[1:])))
+
+
 SESSION = None
 
 
 def loop():
-    """Deferred poll: keeps Reaper responsive while the server works."""
-    SESSION.poll()
-    waiting = [j for j in SESSION.jobs.values() if j["state"] == "running"]
-    if waiting and time.time() - SESSION.started < TIMEOUT_SECONDS:
+    """Deferred work: keeps Reaper responsive while files copy and the server works."""
+    SESSION.step()
+    if SESSION.waiting() and time.time() - SESSION.started < TIMEOUT_SECONDS:
         RPR_defer("loop()")
-    elif waiting:
+    elif SESSION.waiting():
         say("gave up waiting after %d s" % TIMEOUT_SECONDS)
 
 
@@ -245,30 +461,30 @@ def main():
         RPR_ShowMessageBox("No diffband server answered on %s:%s.\nStart it with:  diffband serve" % SESSION.server,
                            "diffband layers", 0)
         return
-    folder = os.path.join(state[4], "reaper")
+    SESSION.folder = shared_folder(state[4])
+    if SESSION.folder is None:
+        return
+    folder = os.path.join(SESSION.folder.local, "reaper")
     if not os.path.isdir(folder):
         os.makedirs(folder)
-    stamp = time.strftime("%H%M%S")
     for i in range(count):
         facts = item_facts(RPR_GetSelectedMediaItem(0, i))
-        if facts is None or not facts["path"]:
-            say("item %d has no audio take; skipped" % (i + 1))
+        if not isinstance(facts, dict):
+            say("item %d skipped: %s" % (i + 1, facts))
             continue
         if abs(facts["rate"] - 1.0) > 1e-6:
             say("%s: play rate %.3f is ignored (the layer follows the source at rate 1)" % (facts["name"], facts["rate"]))
-        job_id = "reaper-%s-%d" % (stamp, i)
-        copy = os.path.join(folder, job_id + os.path.splitext(facts["path"])[1])
-        shutil.copyfile(facts["path"], copy)
-        facts.update(layers=[], state="running", shown=-1)
+        job_id = new_job_id(i)
+        copy, region = plan_copy(facts, os.path.join(folder, job_id))
+        on_server = "reaper/" + os.path.basename(copy.target)  # relative paths are in the server's folder
+        facts.update(layers=[], state="copying", shown=-1, copy=copy, request=[
+            "/diffband/submit/file", job_id, options["technique"], on_server, "reaper/out",
+            "with", ",".join(options["with"].split()),
+            "strength", float(options["strength"]), "steps", int(options["steps"]),
+        ] + region)
         SESSION.jobs[job_id] = facts
-        SESSION.send(
-            "/diffband/submit/file", job_id, options["technique"], copy, os.path.join(folder, "out"),
-            "with", ",".join(options["with"].replace(",", " ").split()),
-            "strength", float(options["strength"]), "steps", int(float(options["steps"])),
-            "start", float(facts["offset"]), "duration", float(facts["length"]),
-        )
-        say("sent %s (%s, %.1f s)" % (facts["name"], options["technique"], facts["length"]))
-    RPR_defer("loop()")
+    if SESSION.jobs:
+        RPR_defer("loop()")
 
 
 if not os.environ.get("DIFFBAND_REASCRIPT_NO_AUTORUN"):
