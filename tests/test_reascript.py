@@ -202,6 +202,8 @@ def test_action_inserts_a_track_per_layer_aligned_with_the_item(server, tmp_path
     ("accompany|violin guitar|guitar|4", "strength must be a number"),
     ("accompany,violin,guitar,0.5,4", "expected 4 answers, got 1"),  # commas are not the separator
     ("accompany|violin|0.5|4.5", "steps must be a whole number"),
+    ("accompany|violin|0.5|inf", "steps must be a number"),
+    ("accompany|violin|nan|4", "strength must be a number"),
     ("remix|violin|0.5|4", "technique must be one of"),
     ("cross||0.5|4", "name at least one instrument"),
 ])
@@ -295,6 +297,15 @@ def test_a_server_folder_this_computer_cannot_see(models, tmp_path, monkeypatch)
         [path] = layer_files(fake)
         assert sf.info(path).frames == int(2.0 * RATE)
         assert list((mounted / "reaper" / "out").glob("*_violin.wav"))
+
+
+def test_layer_paths_are_mapped_from_the_servers_folder_to_the_share_here(tmp_path, monkeypatch):
+    script = load_script(FakeReaper(tmp_path, 9, "", {}, []), monkeypatch)
+    folder = script.SharedFolder("/tmp/diffband-1000", str(tmp_path / "share"))
+    assert folder.to_local("/tmp/diffband-1000/reaper/out/j_violin.wav") == str(tmp_path / "share/reaper/out/j_violin.wav")
+    assert folder.to_local("/tmp/diffband-10000/x.wav") == "/tmp/diffband-10000/x.wav"  # another folder entirely
+    windows = script.SharedFolder("C:\\Temp\\diffband", str(tmp_path))
+    assert windows.to_local("C:\\Temp\\diffband\\reaper\\out\\a.wav") == str(tmp_path / "reaper/out/a.wav")
 
 
 def test_action_reports_a_missing_server(tmp_path, monkeypatch):

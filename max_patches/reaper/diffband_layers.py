@@ -112,7 +112,7 @@ class BadSetting(ValueError):
 def _number(text, kind, low, high, name):
     try:
         value = kind(float(text)) if kind is int else float(text)
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, or an infinite one
         raise BadSetting("%s must be a number from %s to %s, got %r" % (name, low, high, text))
     if kind is int and float(text) != value or not low <= value <= high:
         raise BadSetting("%s must be a%s number from %s to %s, got %r"
@@ -185,10 +185,10 @@ class SharedFolder(object):
 
     def to_local(self, server_path):
         """A path the server reported, on this computer."""
-        if not server_path.startswith(self.server):
-            return server_path
-        parts = [p for p in re.split(r"[\\/]", server_path[len(self.server):]) if p]
-        return os.path.join(self.local, *parts)
+        rest = server_path[len(self.server):]
+        if not server_path.startswith(self.server) or rest[:1] not in ("", "/", "\\"):
+            return server_path  # not inside the server's folder
+        return os.path.join(self.local, *[p for p in re.split(r"[\\/]", rest) if p])
 
 
 def shared_folder(server_folder):
