@@ -196,6 +196,23 @@ def _synth(soundfont: str):
     return synth, sfid
 
 
+def _write_float(synth, frames: int) -> np.ndarray:
+    """``(2, frames)`` float32 from FluidSynth without its 16-bit dither.
+
+    pyfluidsynth's ``get_samples`` renders int16 with FluidSynth's dither, whose random
+    table is filled from libc's ``rand()`` the first time a synth starts: any library that
+    called ``srand`` or ``rand`` earlier in the process changed every render (the cause of
+    an order-dependent test).  Float output has no dither and does not depend on it."""
+    import ctypes
+
+    import fluidsynth
+
+    out = np.zeros((2, frames), dtype=np.float32)
+    left, right = (ctypes.c_void_p(out[i].ctypes.data) for i in (0, 1))
+    fluidsynth._fl.fluid_synth_write_float(ctypes.c_void_p(synth.synth), frames, left, 0, 1, right, 0, 1)
+    return out
+
+
 def render_notes(notes: list[Note], soundfont: Path, program: int, release: float = 1.0, room: Room | None = None) -> np.ndarray:
     """Render a monophonic note list to mono float32 audio at SAMPLE_RATE (in ``room``: its reverb, then its EQ)."""
     synth, sfid = _synth(str(soundfont))
@@ -212,16 +229,15 @@ def render_notes(notes: list[Note], soundfont: Path, program: int, release: floa
     for time, is_on, pitch, velocity in events:
         target = int(round(time * SAMPLE_RATE))
         if target > cursor:
-            chunks.append(synth.get_samples(target - cursor))
+            chunks.append(_write_float(synth, target - cursor))
             cursor = target
         if is_on:
             synth.noteon(0, pitch, velocity)
         else:
             synth.noteoff(0, pitch)
-    chunks.append(synth.get_samples(int(release * SAMPLE_RATE)))
+    chunks.append(_write_float(synth, int(release * SAMPLE_RATE)))
     synth.delete()
-    stereo = np.concatenate(chunks).astype(np.float32).reshape(-1, 2) / 32768.0
-    mono = stereo.mean(axis=1)
+    mono = np.concatenate(chunks, axis=1).mean(axis=0)
     return tilt_eq(mono, room.low_db, room.high_db) if room is not None else mono
 
 

@@ -129,3 +129,23 @@ def test_augmented_render_records_its_notes_articulation_and_room(tmp_path):
     onset = max(0, int((start - piece.offset) * rate))
     assert np.max(np.abs(audio[onset : onset + rate // 10])) > 0.01  # sound where the first note is written
     assert all(40 <= n[2] <= 100 and n[1] > 0 for n in piece.notes)
+
+
+def test_render_does_not_depend_on_libc_random_state():
+    """FluidSynth's 16-bit dither read libc's rand() state: a library calling srand() earlier
+    in the process changed every render (and made a vocoder test fail depending on order)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = (
+        "import ctypes, hashlib, sys; ctypes.CDLL('libc.so.6').srand(int(sys.argv[1])); "
+        "from tests.conftest import render_clip; "
+        "print(hashlib.sha1(render_clip('violin', 1.5, 900).tobytes()).hexdigest())"
+    )
+    digests = {
+        subprocess.run([sys.executable, "-c", code, seed], cwd=REPO, capture_output=True, text=True, check=True).stdout
+        for seed in ("1", "777")
+    }
+    assert len(digests) == 1, digests
