@@ -14,7 +14,8 @@ import numpy as np
 from engine.bundle import check_compatible
 from engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
 from engine.model import DiffusionModel
-from engine.samplers import make_sampler
+from engine.denoise import denoise
+from engine.samplers import DDIMInverseSampler, make_sampler
 from engine.schedule import NoiseSchedule
 from engine.windowing import DEFAULT_MAX_SECONDS, check_audio, from_model_mono, overlap_add, split, to_model_mono
 
@@ -39,19 +40,12 @@ def diffuse(schedule: NoiseSchedule, images: np.ndarray, strength: float, t: int
     return noise if strength >= 1.0 else schedule.add_noise(images[:, None], noise, t)
 
 
-def ddim_invert(source: DiffusionModel, images: np.ndarray, timesteps: np.ndarray) -> np.ndarray:
-    """Deterministic DDIM inversion: walk clean images up through ascending ``timesteps``
-    with the source model (as diffusers' ``DDIMInverseScheduler``); returns x at the last."""
-    abar = source.info.schedule.alphas_cumprod
+def ddim_invert(source: DiffusionModel, images: np.ndarray, num_steps: int, levels: int) -> np.ndarray:
+    """Deterministic DDIM inversion: clean images ``(k, H, W)`` walked up the lowest ``levels``
+    timesteps of a ``num_steps`` DDIM run with the source model; returns x there ``(k, 1, H, W)``."""
+    sampler = DDIMInverseSampler(source.info.schedule)
     x = images[:, None].astype(np.float32)
-    alpha_prev = 1.0
-    for t in timesteps:
-        eps = source(x, np.full(x.shape[0], t))
-        alpha_t = float(abar[t])
-        x0 = (x - (1.0 - alpha_prev) ** 0.5 * eps) / alpha_prev**0.5
-        x = (alpha_t**0.5 * x0 + (1.0 - alpha_t) ** 0.5 * eps).astype(np.float32)
-        alpha_prev = alpha_t
-    return x
+    return denoise(source, sampler, x, num_steps, np.random.default_rng(0), stop_index=levels)
 
 
 def cross_images(
@@ -82,10 +76,10 @@ def cross_images(
     rng = np.random.default_rng(seed)
     if invert_with is not None:
         check_compatible([invert_with.info, target.info])
-        x = ddim_invert(invert_with, images, timesteps[first:][::-1])
+        x = ddim_invert(invert_with, images, steps, len(timesteps) - first)
     else:
         x = diffuse(schedule, images, strength, int(timesteps[first]), rng)
-    return sampler.run(target, x, steps, rng, start_index=first, progress=progress)[:, 0]
+    return denoise(target, sampler, x, steps, rng, start_index=first, progress=progress)[:, 0]
 
 
 def encode_windows(model: DiffusionModel, audio: np.ndarray, sample_rate: int, overlap: float, max_seconds: float):

@@ -19,6 +19,7 @@ import numpy as np
 from engine.bundle import check_compatible
 from engine.cross import DEFAULT_OVERLAP, decode_windows, diffuse, encode_windows, start_index
 from engine.model import DiffusionModel
+from engine.denoise import denoise, denoise_lanes
 from engine.samplers import Sampler, make_sampler
 from engine.windowing import DEFAULT_MAX_SECONDS, from_model_mono, peak_gain
 
@@ -50,23 +51,11 @@ def branch(
     total = len(timesteps) - first
 
     trunk_progress = (lambda i, _: progress(i, total)) if progress else None
-    x = sampler.run(models[0], x, steps, rng, start_index=first, progress=trunk_progress, stop_index=fork)
-
-    # Each model runs once per step, on all of its layers (rows of ``branches``).
-    rows_of: dict[int, list[int]] = {}
-    for k, m in enumerate(models):
-        rows_of.setdefault(id(m), []).append(k)
-    branches = np.repeat(x[None], len(models), axis=0)  # (layers, n, 1, H, W)
-    for j, t in enumerate(timesteps[fork:]):
-        noise = rng.standard_normal(branches.shape, dtype=np.float32) if sampler.needs_noise(int(t)) else None
-        for rows in rows_of.values():
-            batch = branches[rows].reshape(-1, *x.shape[1:])
-            eps = models[rows[0]](batch, np.full(batch.shape[0], t)).reshape(len(rows), *x.shape)
-            for r, k in enumerate(rows):
-                branches[k], _ = sampler.step(eps[r], int(t), branches[k], steps, None if noise is None else noise[k])
-        if progress:
-            progress(fork - first + j + 1, total)
-    return [(m.name, branches[k][:, 0]) for k, m in enumerate(models)]
+    x = denoise(models[0], sampler, x, steps, rng, start_index=first, stop_index=fork, progress=trunk_progress)
+    # One lane per model from the shared intermediate; a model is called once per step on all its lanes.
+    fork_progress = (lambda i, _: progress(fork - first + i, total)) if progress else None
+    branches = denoise_lanes([(m, x.copy()) for m in models], sampler, steps, rng, start_index=fork, progress=fork_progress)
+    return [(m.name, lane[:, 0]) for m, lane in zip(models, branches)]
 
 
 def double(

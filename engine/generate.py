@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 
 from engine.model import DiffusionModel
+from engine.denoise import denoise
 from engine.samplers import make_sampler
 
 Progress = Callable[[int, int], None]
@@ -27,7 +28,7 @@ def generate(
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, 1, *model.info.image_shape), dtype=np.float32)
     sampler = make_sampler(model.info.schedule, sampler_kind, eta)
-    return sampler.run(model, x, steps, rng, progress=progress)[:, 0]
+    return denoise(model, sampler, x, steps, rng, progress=progress)[:, 0]
 
 
 def images_to_audio(model: DiffusionModel, images: np.ndarray) -> list[np.ndarray]:

@@ -1,5 +1,5 @@
-"""Numpy DDPM and DDIM samplers whose step arithmetic follows diffusers'
-``DDPMScheduler`` and ``DDIMScheduler``.
+"""Numpy DDPM, DDIM and inverse-DDIM samplers whose step arithmetic follows diffusers'
+``DDPMScheduler``, ``DDIMScheduler`` and ``DDIMInverseScheduler``.
 
 The model is any callable ``eps = denoise(x, t)`` on batches ``x: (B, 1, H, W)``
 and timesteps ``t: (B,)``; the engine passes an ONNX Runtime session, training
@@ -20,7 +20,10 @@ Spacing = Literal["leading", "trailing"]
 
 
 class Sampler:
-    """Shared loop of the samplers: timesteps, then one ``step`` per timestep."""
+    """Step arithmetic of a sampler: its timesteps, and one update per timestep.
+
+    The loop that runs them (and picks the numpy or the on-device path) is
+    ``engine.denoise``."""
 
     schedule: NoiseSchedule
 
@@ -34,32 +37,6 @@ class Sampler:
 
     def needs_noise(self, t: int) -> bool:
         raise NotImplementedError
-
-    def run(
-        self,
-        denoise: Denoiser,
-        x: np.ndarray,
-        num_steps: int,
-        rng: np.random.Generator,
-        start_index: int = 0,
-        progress: Callable[[int, int], None] | None = None,
-        stop_index: int | None = None,
-    ) -> np.ndarray:
-        """Denoise ``x`` through ``timesteps(num_steps)[start_index:stop_index]``; returns the
-        last ``x`` (x_0 when the run goes to the end).  A model with a ``device_loop``
-        that supports this sampler runs the loop itself (engine/device_loop.py)."""
-        steps = self.timesteps(num_steps)[start_index:stop_index]
-        loop = getattr(denoise, "device_loop", None)
-        if loop is not None and loop.supports(self):
-            return loop.run(self, x, num_steps, steps, progress)
-        for i, t in enumerate(steps):
-            t_batch = np.full((x.shape[0],), t, dtype=np.int64)
-            eps = denoise(x, t_batch)
-            noise = rng.standard_normal(x.shape, dtype=np.float32) if self.needs_noise(int(t)) else None
-            x, _ = self.step(eps, int(t), x, num_steps, noise)
-            if progress is not None:
-                progress(i + 1, len(steps))
-        return x
 
 
 def _leading_timesteps(T: int, num_steps: int, offset: int = 0) -> np.ndarray:
@@ -181,6 +158,31 @@ class DDIMSampler(Sampler):
 
     def needs_noise(self, t: int) -> bool:
         return self.eta > 0
+
+
+@dataclass(frozen=True)
+class DDIMInverseSampler(Sampler):
+    """Deterministic DDIM inversion (as diffusers' ``DDIMInverseScheduler``): walks clean
+    images *up* the DDIM timesteps, ascending, with the model's noise estimate at each."""
+
+    schedule: NoiseSchedule
+
+    def timesteps(self, num_steps: int) -> np.ndarray:
+        """The DDIM (leading) timesteps of a ``num_steps`` run, ascending."""
+        return _leading_timesteps(self.schedule.num_train_timesteps, num_steps)[::-1].copy()
+
+    def needs_noise(self, t: int) -> bool:
+        return False
+
+    def step(
+        self, eps: np.ndarray, t: int, x: np.ndarray, num_steps: int, noise: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """From the level below ``t`` (clean below the first) up to ``t``; returns ``(x_t, predicted_x0)``."""
+        below = t - self.schedule.num_train_timesteps // num_steps
+        alpha_prev = float(self.schedule.alphas_cumprod[below]) if below >= 0 else 1.0
+        alpha_t = float(self.schedule.alphas_cumprod[t])
+        x0 = (x - (1.0 - alpha_prev) ** 0.5 * eps) / alpha_prev**0.5
+        return (alpha_t**0.5 * x0 + (1.0 - alpha_t) ** 0.5 * eps).astype(np.float32), x0
 
 
 SAMPLERS: tuple[str, ...] = ("ddim", "ddpm")

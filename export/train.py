@@ -27,6 +27,7 @@ from diffusers.optimization import get_cosine_schedule_with_warmup
 from diffusers.training_utils import EMAModel
 from tqdm import tqdm
 
+from engine.denoise import denoise
 from engine.mel import MelCodec
 from engine.plots import save_loss_curve, save_spectrograms
 from engine.samplers import DDIMSampler
@@ -44,12 +45,12 @@ LOSSES_CSV = "losses.csv"
 
 def _denoiser(model: torch.nn.Module, device: torch.device):
     @torch.no_grad()
-    def denoise(x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def predict_noise(x: np.ndarray, t: np.ndarray) -> np.ndarray:
         sample = torch.from_numpy(x).to(device)
         timestep = torch.from_numpy(t.astype(np.float32)).to(device)
         return model(sample, timestep).sample.float().cpu().numpy()
 
-    return denoise
+    return predict_noise
 
 
 def sample_images(
@@ -61,7 +62,7 @@ def sample_images(
     model.eval()
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, 1, *shape), dtype=np.float32)
-    images = DDIMSampler(schedule).run(_denoiser(model, device), x, steps, rng)
+    images = denoise(_denoiser(model, device), DDIMSampler(schedule), x, steps, rng)
     model.train(was_training)
     return images[:, 0]
 

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from engine.denoise import denoise
 from engine.cross import cross_images
 from engine.device_loop import DEVICE_LOOP_ENV, DeviceLoop, wants_device_loop
 from engine.model import DiffusionModel
@@ -40,10 +41,10 @@ def test_device_loop_equals_the_numpy_loop(monkeypatch, violin, batch, start, st
     x = np.random.default_rng(batch).standard_normal((batch, 1, *violin.info.image_shape), dtype=np.float32)
     before = x.copy()
     monkeypatch.setenv(DEVICE_LOOP_ENV, "0")
-    expected = sampler.run(violin, x, 20, np.random.default_rng(0), start_index=start, stop_index=stop)
+    expected = denoise(violin, sampler, x, 20, np.random.default_rng(0), start_index=start, stop_index=stop)
     monkeypatch.setenv(DEVICE_LOOP_ENV, "1")
     ticks: list[tuple[int, int]] = []
-    got = sampler.run(violin, x, 20, np.random.default_rng(0), start_index=start, stop_index=stop,
+    got = denoise(violin, sampler, x, 20, np.random.default_rng(0), start_index=start, stop_index=stop,
                       progress=lambda d, n: ticks.append((d, n)))
     np.testing.assert_array_equal(x, before)  # the caller's array is not the device buffer
     assert got.shape == expected.shape and np.all(np.isfinite(got))
@@ -59,12 +60,12 @@ def test_device_loop_reuses_its_buffers_safely(monkeypatch, violin):
     sampler = make_sampler(violin.info.schedule, "ddim")
     xs = [np.random.default_rng(s).standard_normal((2, 1, *violin.info.image_shape), dtype=np.float32) for s in (7, 8, 9)]
     monkeypatch.setenv(DEVICE_LOOP_ENV, "0")
-    expected = [sampler.run(violin, x, 10, np.random.default_rng(0), start_index=4) for x in xs]
+    expected = [denoise(violin, sampler, x, 10, np.random.default_rng(0), start_index=4) for x in xs]
     monkeypatch.setenv(DEVICE_LOOP_ENV, "1")
     with ThreadPoolExecutor(3) as pool:
-        got = list(pool.map(lambda x: sampler.run(violin, x, 10, np.random.default_rng(0), start_index=4), xs))
+        got = list(pool.map(lambda x: denoise(violin, sampler, x, 10, np.random.default_rng(0), start_index=4), xs))
     slots = violin.device_loop._slots[2]
-    got.append(sampler.run(violin, xs[0], 10, np.random.default_rng(0), start_index=4))
+    got.append(denoise(violin, sampler, xs[0], 10, np.random.default_rng(0), start_index=4))
     for g, e in zip(got, [*expected, expected[0]]):
         np.testing.assert_allclose(g, e, atol=1e-5, rtol=0)
     assert violin.device_loop._slots[2] is slots  # the same buffers and bindings, not new ones
@@ -79,8 +80,8 @@ def test_device_loop_leaves_other_samplers_to_numpy(monkeypatch, violin):
     # eta > 0 still samples (numpy loop), reproducibly
     sampler = make_sampler(violin.info.schedule, "ddim", eta=0.5)
     x = np.random.default_rng(0).standard_normal((1, 1, *violin.info.image_shape), dtype=np.float32)
-    a = sampler.run(violin, x, 10, np.random.default_rng(3), start_index=6)
-    b = sampler.run(violin, x, 10, np.random.default_rng(3), start_index=6)
+    a = denoise(violin, sampler, x, 10, np.random.default_rng(3), start_index=6)
+    b = denoise(violin, sampler, x, 10, np.random.default_rng(3), start_index=6)
     np.testing.assert_array_equal(a, b)
 
 
@@ -128,9 +129,9 @@ def test_fp16_bundle_runs_on_the_device_loop(monkeypatch, violin_fp16):
     sampler = make_sampler(violin_fp16.info.schedule, "ddim")
     x = np.random.default_rng(5).standard_normal((2, 1, *violin_fp16.info.image_shape), dtype=np.float32)
     monkeypatch.setenv(DEVICE_LOOP_ENV, "0")
-    expected = sampler.run(violin_fp16, x, 20, np.random.default_rng(0), start_index=8)
+    expected = denoise(violin_fp16, sampler, x, 20, np.random.default_rng(0), start_index=8)
     monkeypatch.setenv(DEVICE_LOOP_ENV, "1")
-    got = sampler.run(violin_fp16, x, 20, np.random.default_rng(0), start_index=8)
+    got = denoise(violin_fp16, sampler, x, 20, np.random.default_rng(0), start_index=8)
     np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
 
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler
 
+from engine.denoise import denoise
 from engine.samplers import DDIMSampler, DDPMSampler
 from engine.schedule import SCHEDULE_TYPES, NoiseSchedule
 
@@ -70,7 +71,7 @@ def test_ddim_run_is_deterministic_for_a_seed():
     def run(seed):
         rng = np.random.default_rng(seed)
         x = rng.standard_normal((1, 1, 4, 4), dtype=np.float32)
-        return sampler.run(fake_model, x, 10, rng)
+        return denoise(fake_model, sampler, x, 10, rng)
 
     np.testing.assert_array_equal(run(3), run(3))
     assert not np.array_equal(run(3), run(4))
