@@ -158,15 +158,19 @@ def default_text(name: str) -> str:
 
 JOB_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # used with fullmatch: no trailing newline slips through
 JOB_ID_RULE = "job_id must be 1-64 characters of A-Z a-z 0-9 _ . -"
+#: The job id of errors that belong to no job: never a valid job id, and a symbol Max's and
+#: Pure Data's ``[route]`` can match (an empty string cannot be routed).
+NO_JOB = "*"
 
 
 class ProtocolError(ValueError):
     """A request the server answers with ``/diffband/error`` (``code``, message)."""
 
-    def __init__(self, code: str, message: str, job_id: str = ""):
+    def __init__(self, code: str, message: str, job_id: str = NO_JOB, reply_port: int | None = None):
         super().__init__(message)
         self.code = code
-        self.job_id = job_id
+        self.job_id = job_id or NO_JOB
+        self.reply_port = reply_port  # where the error goes when the request named one
 
 
 def _tag(value: Any) -> str:
@@ -214,16 +218,40 @@ def check_job_id(job_id: Any) -> str:
     return job_id
 
 
+def _reply_port(address: str, spec: Message, params: list[Any]) -> int | None:
+    """The trailing ``reply_port`` of a request, read before anything else is checked, so
+    even an error about the request goes where the client listens."""
+    n = len(spec.args)
+    if not spec.tail.endswith("reply_port") or len(params) <= n or (len(params) - n) % 2 == 0:
+        return None
+    port = as_int(params[-1])
+    if port is None or not 1 <= port <= 65535:
+        raise ProtocolError("bad_args", f"{address}: reply_port must be an int in 1-65535, got {describe(params[-1])}")
+    return port
+
+
 def split_request(address: str, params: list[Any]) -> tuple[Message, list[Any], dict[str, Any], int | None]:
-    """Check a request against its ``Message``: (spec, required args, options, reply_port)."""
+    """Check a request against its ``Message``: (spec, required args, options, reply_port).
+
+    A ``ProtocolError`` raised here carries the request's ``reply_port`` when it had a valid one."""
     spec = REQUESTS.get(address)
     if spec is None:
         raise ProtocolError("malformed", f"unknown address {describe(address)}")
+    reply_port = _reply_port(address, spec, params)
+    try:
+        fixed, options = _check_arguments(address, spec, params[:-1] if reply_port is not None else params)
+    except ProtocolError as error:
+        error.reply_port = reply_port
+        raise
+    return spec, fixed, options, reply_port
+
+
+def _check_arguments(address: str, spec: Message, params: list[Any]) -> tuple[list[Any], dict[str, Any]]:
     n = len(spec.args)
     has_job_id = bool(spec.args) and spec.args[0][0] == "job_id"
     if has_job_id and params:
         params = [job_id_text(params[0]), *params[1:]]
-    job_id = check_job_id(params[0] if params else None) if has_job_id else ""
+    job_id = check_job_id(params[0] if params else None) if has_job_id else NO_JOB
     if len(params) < n:
         raise ProtocolError("bad_args", f"{address} needs {n} arguments ({spec.typetags}), got {len(params)}", job_id)
     fixed, rest = list(params[:n]), list(params[n:])
@@ -231,23 +259,19 @@ def split_request(address: str, params: list[Any]) -> tuple[Message, list[Any], 
         got = _tag(value)
         if got != tag and not (tag == "f" and got == "i"):
             raise ProtocolError("bad_args", f"{address}: argument {name} must be type {tag}, got {got}", job_id)
-    reply_port = None
-    if spec.tail.endswith("reply_port") and rest and len(rest) % 2 == 1:
-        raw = rest.pop()
-        reply_port = as_int(raw)
-        if reply_port is None or not 1 <= reply_port <= 65535:
-            raise ProtocolError("bad_args", f"{address}: reply_port must be an int in 1-65535, got {describe(raw)}", job_id)
-    options: dict[str, Any] = {}
     if rest and not spec.tail.startswith("options"):
         raise ProtocolError("bad_args", f"{address}: {len(rest)} unexpected extra argument(s)", job_id)
+    if len(rest) % 2:
+        raise ProtocolError("bad_args", f"{address}: options come in key value pairs; one is left over", job_id)
+    options: dict[str, Any] = {}
     for key, value in zip(rest[::2], rest[1::2]):
         if not isinstance(key, str):
             raise ProtocolError("bad_args", f"{address}: option names must be strings, got {describe(key)}", job_id)
         options[key] = value
-    return spec, fixed, options, reply_port
+    return fixed, options
 
 
-def job_options(technique: str, raw: dict[str, Any], job_id: str = "") -> dict[str, Any]:
+def job_options(technique: str, raw: dict[str, Any], job_id: str = NO_JOB) -> dict[str, Any]:
     """Every option of a job, typed and range-checked, with its technique's defaults; ``technique``
     holds the registry's name (an alias resolved) and ``with`` the list of model names."""
     try:

@@ -23,7 +23,7 @@ from bridge.chunks import MissingChunks, Upload
 from bridge.jobs import Channel, Job, JobRunner
 from bridge.osc_guard import PacketLimits, PacketRejected, check_packet
 from bridge.peer_log import PeerLog
-from bridge.protocol import DEFAULT_HOST, DEFAULT_PORT, ProtocolError, check_job_id, job_options, split_request
+from bridge.protocol import DEFAULT_HOST, DEFAULT_PORT, NO_JOB, ProtocolError, check_job_id, job_options, split_request
 from bridge.sandbox import Sandbox
 from bridge.transport import FrameTooLarge, TcpChannel, UdpChannel, stream_reader
 from engine import __version__
@@ -126,7 +126,7 @@ class DiffbandServer:
         except (PacketRejected, ParseError, Exception) as error:
             reason = str(error) if isinstance(error, PacketRejected) else "python-osc could not parse it"
             self.peer_log(peer, f"refused a packet from {peer}: {reason}")
-            channel_for(None).send("/diffband/error", "", "malformed", f"not a valid OSC packet: {reason}")
+            channel_for(None).send("/diffband/error", NO_JOB, "malformed", f"not a valid OSC packet: {reason}")
             return
         for message in messages:
             reply_port = None
@@ -134,10 +134,10 @@ class DiffbandServer:
                 spec, fixed, options, reply_port = split_request(message.address, list(message.params))
                 self._dispatch(spec.address, fixed, options, channel_for(reply_port))
             except ProtocolError as error:
-                channel_for(reply_port).send("/diffband/error", error.job_id, error.code, str(error))
+                channel_for(reply_port or error.reply_port).send("/diffband/error", error.job_id, error.code, str(error))
             except Exception as error:  # a bug must not take the server down
                 self.peer_log(peer, f"error handling {message.address} from {peer}: {error!r}")
-                channel_for(reply_port).send("/diffband/error", "", "failed", f"internal error: {error}")
+                channel_for(reply_port).send("/diffband/error", NO_JOB, "failed", f"internal error: {error}")
 
     def _dispatch(self, address: str, fixed: list[Any], options: dict[str, Any], channel: Channel) -> None:
         name = address.removeprefix("/diffband/")
@@ -305,7 +305,7 @@ class _UdpHandler(socketserver.BaseRequestHandler):
 
         if len(data) > owner.config.max_packet:
             owner.peer_log(peer, f"refused a {len(data)}-byte datagram from {peer}")
-            channel_for(None).send("/diffband/error", "", "too_large", f"packet over {owner.config.max_packet} bytes")
+            channel_for(None).send("/diffband/error", NO_JOB, "too_large", f"packet over {owner.config.max_packet} bytes")
             return
         owner.handle_packet(data, channel_for, peer)
 
@@ -345,11 +345,11 @@ class _TcpHandler(socketserver.BaseRequestHandler):
             try:
                 packets = reader.feed(data)
             except FrameTooLarge as error:
-                channel.send("/diffband/error", "", "too_large", f"{error}; closing the connection")
+                channel.send("/diffband/error", NO_JOB, "too_large", f"{error}; closing the connection")
                 break
             if reader.invalid > invalid:
                 owner.peer_log(channel.key, f"{reader.invalid - invalid} invalid SLIP frame(s) from {channel.key}")
-                channel.send("/diffband/error", "", "malformed", "invalid SLIP framing")
+                channel.send("/diffband/error", NO_JOB, "malformed", "invalid SLIP framing")
             for packet in packets:
                 owner.handle_packet(packet, lambda _port: channel, channel.key)
         channel.closed = True
@@ -378,7 +378,7 @@ class _TcpServer(socketserver.ThreadingTCPServer):
                 self.connections += 1
                 return True
         TcpChannel(request, client_address[:2]).send(
-            "/diffband/error", "", "too_large", f"the server has {limit} connections open already; closing this one"
+            "/diffband/error", NO_JOB, "too_large", f"the server has {limit} connections open already; closing this one"
         )
         self.owner.peer_log("tcp", f"refused a TCP connection from {client_address[0]}: {limit} open already")
         return False

@@ -31,7 +31,7 @@ var BASE_PORT = (typeof jsarguments !== "undefined" && jsarguments.length > 1) ?
 var PORTS_TRIED = 100;
 var SUBMIT_DELAY_MS = 400; // let [buffer~] finish writing the WAV before the server reads it
 var CAPTURE_FILES = 2;     // capture files per device, reused: at most this many jobs at once
-var NO_JOB = "";           // the job id of errors that belong to no job (docs/osc.md)
+var NO_JOB = "*";          // the job id of errors that belong to no job (docs/osc.md)
 
 // Reply ports taken by diffband devices in this Live instance (Max shares a Global between [js]s).
 var claimed = new Global("diffband_reply_ports");

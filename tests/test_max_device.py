@@ -23,6 +23,7 @@ from pythonosc.osc_message_builder import build_msg
 from pythonosc.osc_packet import OscPacket
 
 from bridge import protocol
+from bridge.protocol import NO_JOB
 from bridge.server import DiffbandServer, ServerConfig
 from bridge.transport import encode_message
 from engine.model import load_models
@@ -436,7 +437,7 @@ def test_capture_files_are_reused_not_piled_up(max_host):
 
 
 def test_an_error_that_names_no_job_is_shown_and_frees_the_take(max_host):
-    """The server answers a request it cannot tie to a job with job_id "" (docs/osc.md): the
+    """The server answers a request it cannot tie to a job with job_id NO_JOB (docs/osc.md): the
     device shows it instead of waiting on "sent ..." forever, and frees the take's file."""
     host, folder = max_host
     device = host.add_device(free_port_pair())
@@ -455,7 +456,7 @@ def test_an_error_that_names_no_job_is_shown_and_frees_the_take(max_host):
     reply_port = host.receivers[device].getsockname()[1]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as server_side:
         server_side.sendto(encode_message("/diffband/error", "other-client", "failed", "not ours"), ("127.0.0.1", reply_port))
-        server_side.sendto(encode_message("/diffband/error", "", "bad_args", "job_id must be ..."), ("127.0.0.1", reply_port))
+        server_side.sendto(encode_message("/diffband/error", NO_JOB, "bad_args", "job_id must be ..."), ("127.0.0.1", reply_port))
         host.pump(lambda: any(s.startswith("error") for s in host.statuses(device)), timeout=10)
     assert host.statuses(device)[-1] == "error (bad_args): job_id must be ..."
     capture(host, device, 0.1)  # the refused take's file is free: the next take writes it again
@@ -500,3 +501,8 @@ def test_device_shows_the_latency_diffband_live_reports(tmp_path):
                             "track by as much to line them up", "live stopped: 12 windows (1 late, 0 dropped)"]
     finally:
         host.close()
+
+
+def test_the_device_routes_no_job_errors_by_the_servers_id():
+    source = (REPO / "max_patches" / "diffband.js").read_text()
+    assert f'var NO_JOB = "{NO_JOB}";' in source

@@ -19,7 +19,7 @@ from bridge.client import DiffbandClient, ServerError
 from bridge.jobs import Job, JobRunner
 from bridge.osc_guard import PacketRejected, check_packet
 from bridge.peer_log import PeerLog
-from bridge.protocol import MAX_MODELS_PER_JOB, ProtocolError, job_options, split_request
+from bridge.protocol import MAX_MODELS_PER_JOB, NO_JOB, ProtocolError, job_options, split_request
 from bridge.server import DiffbandServer, ServerConfig
 from bridge.transport import SlipReader, encode_message
 from engine import __version__
@@ -283,3 +283,17 @@ def test_the_server_keeps_serving_while_a_client_floods(server):
         stop.set()
         thread.join()
     assert_alive(server)
+
+
+def test_errors_of_no_job_carry_a_routable_id_and_go_to_the_reply_port(server):
+    port = free_udp_port()
+    with DiffbandClient(port=server.port, timeout=30, reply_port=port) as c:
+        c.send("/diffband/cancel", "bad id!")  # refused before any job exists: still answered at reply_port
+        with pytest.raises(ServerError) as err:
+            c.expect("/diffband/never")
+        assert err.value.code == "bad_args" and err.value.job_id == NO_JOB
+    with client(server) as c:
+        c.send_raw(NEGATIVE_BUNDLE)
+        with pytest.raises(ServerError) as err:
+            c.expect("/diffband/never")
+        assert err.value.code == "malformed" and err.value.job_id == NO_JOB
