@@ -85,13 +85,16 @@ def _send_job(client, args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from bridge.cli import _read_audio, _write_audio
+    from bridge.audio_files import read_audio, write_audio
 
     if not args.input:
         raise ValueError(f"{args.request} needs an input audio file")
     options = {k: getattr(args, k) for k in OPTIONS if getattr(args, k, None) is not None}
     job_id = args.job or f"cli-{uuid.uuid4().hex[:8]}"
     source = Path(args.input).resolve()
+    audio, rate = read_audio(source) if args.buffer else (None, None)  # validated before any bar is drawn
+    if not source.is_file():
+        raise FileNotFoundError(f"not found: {args.input}")
     bar = tqdm(desc=f"{args.request} {job_id}", total=1.0, unit="job", bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
 
     def progress(fraction: float) -> None:
@@ -99,13 +102,12 @@ def _send_job(client, args: argparse.Namespace) -> int:
         bar.refresh()
 
     if args.buffer:
-        audio, rate = _read_audio(str(source))
         client.submit_buffer(job_id, args.request, audio, rate, **options)
         result = client.wait(job_id, progress)
         bar.close()
         out = Path(args.out or source.parent / "diffband-out")
         for name, layer in result.layers.items():
-            _write_audio(out / f"{job_id}_{name}.wav", np.asarray(layer), result.sample_rate)
+            print(write_audio(out / f"{job_id}_{name}.wav", np.asarray(layer), result.sample_rate))
     else:
         out = Path(args.out).resolve() if args.out else source.parent / "diffband-out"
         client.submit_file(job_id, args.request, source, out, **options)

@@ -130,7 +130,9 @@ def test_cuda_probe_falls_back_to_cpu_without_gpu(tiny_bundle):
     model = DiffusionModel.load(tiny_bundle)  # auto
     x = np.zeros((1, 1, 64, 96), dtype=np.float32)
     assert np.all(np.isfinite(model(x, np.array([10.0], dtype=np.float32))))
-    assert model.provider in model.session.get_providers()
+    gpu = Path("/dev/nvidia0").exists() or Path("/dev/dxg").exists()
+    if not gpu:  # onnxruntime-gpu lists CUDA/TensorRT here, but they cannot run: auto must end on the CPU
+        assert model.provider == CPU
 
 
 def test_provider_probe_is_quiet(tiny_bundle):
@@ -174,7 +176,7 @@ def test_cli_double_writes_a_layer_per_model(tiny_bundle, tmp_path):
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in tmp_path.glob("*.wav"))
     assert names == ["0_tinyguitar_0.wav", "1_tinyguitar_0.wav", "2_tinyguitar_0.wav"]
-    assert (tmp_path / "double.png").exists()
+    assert (tmp_path / "chorus.png").exists()  # double is chorus's other name
 
 
 def test_cli_accompany_writes_layers_and_mix(tiny_bundle, vocal_file, tmp_path):

@@ -93,6 +93,30 @@ def test_double_layers_branch_from_one_intermediate(model):
         double(model, [model], steps=4, split=2.0)
 
 
+@pytest.mark.parametrize("split", [0.0, 0.5, 1.0])
+def test_double_forks_at_the_split_step(split):
+    """Two different models: the lead's layer is the lead's own run from noise, the other
+    layer is the lead down to the split step and the second model after it."""
+    from engine.denoise import denoise
+    from engine.model import load_models
+    from engine.samplers import make_sampler
+
+    violin, guitar = load_models(["violin", "guitar"], device="cpu", threads=1)
+    steps, seed = 6, 3
+    layers = double(violin, [guitar], steps=steps, split=split, seed=seed, n=1)
+    sampler = make_sampler(violin.info.schedule)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((1, 1, *violin.info.image_shape), dtype=np.float32)
+    fork = int(round(split * steps))
+    trunk = denoise(violin, sampler, x, steps, rng, stop_index=fork)
+    lead_alone = denoise(violin, sampler, trunk, steps, rng, start_index=fork)[:, 0]
+    other = denoise(guitar, sampler, trunk, steps, rng, start_index=fork)[:, 0]
+    np.testing.assert_array_equal(layers[0][1], lead_alone)
+    np.testing.assert_array_equal(layers[1][1], other)
+    if split < 1.0:
+        assert not np.allclose(layers[0][1], layers[1][1])  # the layers differ after a fork before the end
+
+
 def test_accompany_layers_are_matched_cleaned_and_mixed_without_clipping(model, violin_clip):
     from engine.accompany import INSTRUMENT_BANDS, accompany, loudness_lufs
 
