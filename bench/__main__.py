@@ -100,8 +100,8 @@ class DiffusersWay:
 
 
 def diffusers_cross(way: DiffusersWay, audio: np.ndarray, rate: int, strength: float, steps: int) -> np.ndarray:
-    from engine.cross import DEFAULT_OVERLAP, encode_windows
-    from engine.windowing import DEFAULT_MAX_SECONDS, from_model_mono, overlap_add
+    from engine.cross import DEFAULT_OVERLAP
+    from engine.windowing import DEFAULT_MAX_SECONDS, encode_windows, from_model_mono, overlap_add
 
     layout, mono, images, starts = encode_windows(way, audio, rate, DEFAULT_OVERLAP, DEFAULT_MAX_SECONDS)
     out = way.cross_images(images, strength, steps, 0)

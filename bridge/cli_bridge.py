@@ -140,6 +140,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     from bridge.live import LiveReporter, run_live
     from engine.model import load_models, threads_per_model
     from engine.techniques import Request, run
+    from engine.windowing import limit_peak
 
     names = [n for n in args.with_.split(",") if n]
     spec = TECHNIQUE_REGISTRY[args.technique]
@@ -152,7 +153,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         if np.sqrt(np.mean(np.square(window))) < gate:
             return np.zeros_like(window)  # silence in, silence out
         layers = run(spec.name, Request(models, dict(options), window, rate, workers=len(models)))
-        return np.sum([layer.audio for layer in layers if layer.name != "mix"], axis=0)  # the layers, not the input
+        return limit_peak(np.sum([layer.audio for layer in layers if layer.name != "mix"], axis=0))  # layers, not the input
 
     def device(value: str | None):
         return int(value) if value is not None and value.isdigit() else value

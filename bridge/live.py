@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 
 from bridge.protocol import PREFIX
-from engine.windowing import raised_cosine_edges
+from engine.windowing import PEAK_CEILING, raised_cosine_edges
 
 #: Share of the window crossfaded with its neighbour.
 FADE_SHARE = 0.1
@@ -133,11 +133,14 @@ class LiveEngine:
         self.outputs.read(start, outdata, clear=True)
         if self.monitor:
             outdata += mono
+        peak = float(np.abs(outdata).max()) if frames else 0.0
+        if peak > PEAK_CEILING:  # dry + layers over -1 dBFS: this block turned down, never clipped
+            outdata *= PEAK_CEILING / peak
+            peak = PEAK_CEILING
         self.frames_in = start + frames
         self.stats.callbacks += 1
         self._energy_out += float(np.square(outdata).sum()) / outdata.shape[1]
         self._energy_in += float(np.square(mono).sum())
-        peak = float(np.abs(outdata).max()) if frames else 0.0
         if peak > self.stats.output_peak:
             self.stats.output_peak = peak
 

@@ -14,9 +14,11 @@ from scipy.signal import butter, sosfiltfilt
 
 from engine.bundle import check_compatible
 from engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
-from engine.cross import DEFAULT_OVERLAP, cross_images, decode_windows, encode_windows
+from engine.cross import DEFAULT_OVERLAP, cross_images
 from engine.model import DiffusionModel
-from engine.windowing import DEFAULT_MAX_SECONDS, as_float32, edge_fade, from_model_mono, peak_gain
+from engine.windowing import (
+    DEFAULT_MAX_SECONDS, as_float32, decode_windows, edge_fade, encode_windows, from_model_mono, limit_peak, peak_gain,
+)
 
 Progress = Callable[[int, int], None]
 
@@ -51,8 +53,16 @@ def band_pass(audio: np.ndarray, sample_rate: int, low: float, high: float, orde
     return sosfiltfilt(sos, audio, axis=0).astype(np.float32)
 
 
+#: Channels pyloudnorm's BS.1770 weights cover; more (7.1, ambisonics) are measured on a mono downmix.
+METER_CHANNELS = 5
+
+
 def loudness_lufs(audio: np.ndarray, sample_rate: int) -> float:
-    """Integrated loudness (ITU-R BS.1770 via pyloudnorm); -inf for silence or very short audio."""
+    """Integrated loudness (ITU-R BS.1770 via pyloudnorm); -inf for silence or very short audio.
+
+    Audio with more than ``METER_CHANNELS`` channels is measured on its mono downmix."""
+    if audio.ndim == 2 and audio.shape[1] > METER_CHANNELS:
+        audio = audio.mean(axis=1)
     if audio.shape[0] < int(0.4 * sample_rate) + 1:
         audio = np.pad(audio, [(0, int(0.4 * sample_rate) + 1 - audio.shape[0])] + [(0, 0)] * (audio.ndim - 1))
     with np.errstate(divide="ignore"):
@@ -117,7 +127,9 @@ def accompany(
         low, high = INSTRUMENT_BANDS.get(model.info.instrument, DEFAULT_BAND)
         layer = edge_fade(band_pass(layer, model_rate, low, high), model_rate)
         layer = from_model_mono(layer, layout, model_rate)
-        return match_loudness(layer, sample_rate, target_base + gains[index])
+        layer, lufs = match_loudness(layer, sample_rate, target_base + gains[index])
+        limited = limit_peak(layer)  # the level rule wins over the loudness match
+        return limited, (lufs if limited is layer else loudness_lufs(limited, sample_rate))
 
     if workers > 1 and len(instruments) > 1:  # ONNX Runtime runs without the GIL: instruments overlap
         with ThreadPoolExecutor(min(workers, len(instruments))) as pool:

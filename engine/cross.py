@@ -17,7 +17,7 @@ from engine.model import DiffusionModel
 from engine.denoise import denoise
 from engine.samplers import DDIMInverseSampler, make_sampler
 from engine.schedule import NoiseSchedule
-from engine.windowing import DEFAULT_MAX_SECONDS, check_audio, from_model_mono, overlap_add, split, to_model_mono
+from engine.windowing import DEFAULT_MAX_SECONDS, decode_windows, encode_windows, from_model_mono, limit_peak
 
 Progress = Callable[[int, int], None]
 #: Share of a window that neighbouring windows overlap (crossfaded).
@@ -82,22 +82,6 @@ def cross_images(
     return denoise(target, sampler, x, steps, rng, start_index=first, progress=progress)[:, 0]
 
 
-def encode_windows(model: DiffusionModel, audio: np.ndarray, sample_rate: int, overlap: float, max_seconds: float):
-    """Caller audio -> (layout, mono at model rate, window images, window starts)."""
-    layout = check_audio(audio, sample_rate, max_seconds)
-    codec = model.info.codec
-    mono = to_model_mono(audio, layout, codec.sample_rate)
-    windows, starts = split(mono, codec.window_samples, overlap)
-    images = np.stack([codec.encode(w) for w in windows])
-    return layout, mono, images, starts
-
-
-def decode_windows(model: DiffusionModel, images: np.ndarray, starts: list[int], length: int, overlap: float) -> np.ndarray:
-    """Window images -> one mono signal of ``length`` samples at the model rate."""
-    audio = model.decode(images)
-    return overlap_add(audio, starts, length, int(overlap * model.info.codec.window_samples))
-
-
 def cross(
     audio: np.ndarray,
     sample_rate: int,
@@ -112,8 +96,9 @@ def cross(
     invert_with: DiffusionModel | None = None,
     sampler_kind: str = "ddim",
 ) -> np.ndarray:
-    """Style-transfer ``audio`` into ``target``'s instrument; same rate, length and channels out."""
+    """Style-transfer ``audio`` into ``target``'s instrument; same rate, length and channels out,
+    peak at or below -1 dBFS (a gain, never clipping)."""
     layout, mono, images, starts = encode_windows(target, audio, sample_rate, overlap, max_seconds)
     out_images = cross_images(target, images, strength, steps, seed, eta, progress, invert_with, sampler_kind)
     out = decode_windows(target, out_images, starts, mono.size, overlap)
-    return from_model_mono(out, layout, target.info.sample_rate)
+    return limit_peak(from_model_mono(out, layout, target.info.sample_rate))

@@ -17,11 +17,11 @@ from typing import Callable
 import numpy as np
 
 from engine.bundle import check_compatible
-from engine.cross import DEFAULT_OVERLAP, decode_windows, diffuse, encode_windows, start_index
+from engine.cross import DEFAULT_OVERLAP, diffuse, start_index
 from engine.model import DiffusionModel
 from engine.denoise import denoise, denoise_lanes
 from engine.samplers import Sampler, make_sampler
-from engine.windowing import DEFAULT_MAX_SECONDS, from_model_mono, peak_gain
+from engine.windowing import DEFAULT_MAX_SECONDS, decode_windows, encode_windows, from_model_mono, limit_peak
 
 Progress = Callable[[int, int], None]
 
@@ -115,5 +115,5 @@ def chorus(
         names.add(label)
         signal = decode_windows(first_model, layer_images, starts, mono.size, overlap)
         signal = from_model_mono(signal, layout, first_model.info.sample_rate)
-        out.append((label, signal * np.float32(peak_gain(signal))))
+        out.append((label, limit_peak(signal)))
     return out

@@ -9,6 +9,7 @@ import numpy as np
 from engine.model import DiffusionModel
 from engine.denoise import denoise
 from engine.samplers import make_sampler
+from engine.windowing import limit_peak
 
 Progress = Callable[[int, int], None]
 
@@ -32,5 +33,5 @@ def generate(
 
 
 def images_to_audio(model: DiffusionModel, images: np.ndarray) -> list[np.ndarray]:
-    """Decode each mel image to audio at the model's rate."""
-    return list(model.decode(images))
+    """Decode each mel image to audio at the model's rate, each peaking at or below -1 dBFS."""
+    return [limit_peak(audio) for audio in model.decode(images)]

@@ -126,6 +126,7 @@ def _run_cross(request: Request) -> list[Layer]:
 
 def _run_chorus(request: Request) -> list[Layer]:
     from engine.double import chorus, double
+    from engine.generate import images_to_audio
 
     models, o = request.models, request.options
     if request.audio is not None:  # chorus: started from the clip
@@ -137,7 +138,7 @@ def _run_chorus(request: Request) -> list[Layer]:
     return [
         Layer(f"{index}_{name}_{i}", audio, lead.info.sample_rate)
         for index, (name, images) in enumerate(branches)
-        for i, audio in enumerate(lead.decode(images))
+        for i, audio in enumerate(images_to_audio(lead, images))
     ]
 
 

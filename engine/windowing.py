@@ -8,15 +8,26 @@ the caller's rate, trimmed to the caller's length and copied to its channels.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soxr
+
+if TYPE_CHECKING:
+    from engine.model import DiffusionModel
 
 #: Longest input accepted, in seconds, unless a caller sets another bound.
 DEFAULT_MAX_SECONDS = 600.0
 #: Highest sample peak the techniques hand back: -1 dBFS.
 PEAK_CEILING = 10 ** (-1.0 / 20)
+#: Fade at the end of an input shorter than a window, before it is padded with silence (seconds).
+SHORT_INPUT_FADE = 0.01
+
+
+class ShortInputWarning(UserWarning):
+    """The input is shorter than one model window."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +133,13 @@ def peak_gain(audio: np.ndarray, ceiling: float = PEAK_CEILING) -> float:
     return ceiling / peak if peak > ceiling else 1.0
 
 
+def limit_peak(audio: np.ndarray, ceiling: float = PEAK_CEILING) -> np.ndarray:
+    """``audio`` scaled down (as a whole: no clipping, no distortion) so its peak is at most
+    ``ceiling`` (-1 dBFS); quieter audio is returned unchanged.  Every technique's layers pass here."""
+    gain = peak_gain(audio, ceiling)
+    return audio if gain == 1.0 else (audio * np.float32(gain)).astype(np.float32)
+
+
 def raised_cosine_edges(length: int, fade: int) -> np.ndarray:
     """Weights of ``length`` samples: 1, with raised-cosine ramps of ``fade`` samples at both
     ends (complementary ramps of neighbouring windows add up to 1)."""
@@ -139,3 +157,29 @@ def edge_fade(audio: np.ndarray, sample_rate: int, seconds: float = 0.01) -> np.
     n = min(int(seconds * sample_rate), audio.shape[0] // 2)
     weight = raised_cosine_edges(audio.shape[0], n).astype(np.float32)
     return audio * weight.reshape((-1,) + (1,) * (audio.ndim - 1))
+
+
+def encode_windows(model: "DiffusionModel", audio: np.ndarray, sample_rate: int, overlap: float, max_seconds: float):
+    """Caller audio -> (layout, mono at model rate, window images, window starts).
+
+    Input shorter than one model window is faded at its end and zero-padded to a window
+    (a warning says so, once); the caller still gets layers of the input's length."""
+    layout = check_audio(audio, sample_rate, max_seconds)
+    codec = model.info.codec
+    mono = to_model_mono(audio, layout, codec.sample_rate)
+    if mono.size < codec.window_samples:
+        warnings.warn(
+            f"the input is {mono.size / codec.sample_rate:.2f} s, shorter than one model window "
+            f"({codec.window_seconds:.2f} s): it is padded with silence, and the layers keep its length",
+            ShortInputWarning, stacklevel=3,
+        )
+        mono = edge_fade(mono, codec.sample_rate, SHORT_INPUT_FADE)
+    windows, starts = split(mono, codec.window_samples, overlap)
+    images = np.stack([codec.encode(w) for w in windows])
+    return layout, mono, images, starts
+
+
+def decode_windows(model: "DiffusionModel", images: np.ndarray, starts: list[int], length: int, overlap: float) -> np.ndarray:
+    """Window images -> one mono signal of ``length`` samples at the model rate."""
+    audio = model.decode(images)
+    return overlap_add(audio, starts, length, int(overlap * model.info.codec.window_samples))
