@@ -28,18 +28,18 @@ from pathlib import Path
 import numpy as np
 
 from bench.engine import RESULTS, TorchModel, append_results, machine, median_seconds
-from engine.accompany import accompany
-from engine.cross import cross, start_index
-from engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
-from engine.device_loop import device_type, wants_device_loop
-from engine.model import DiffusionModel, find_bundle, threads_per_model
+from diffband.engine.accompany import accompany
+from diffband.engine.cross import cross, start_index
+from diffband.engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
+from diffband.engine.device_loop import device_type, wants_device_loop
+from diffband.engine.model import DiffusionModel, find_bundle, threads_per_model
 
 REPO = Path(__file__).resolve().parent.parent
 
 ENGINE_ONLY = r"""
 import json, resource, sys, numpy as np
-from engine.model import load_models
-from engine.accompany import accompany
+from diffband.engine.model import load_models
+from diffband.engine.accompany import accompany
 models = load_models(["guitar", "violin", "voice"], device=sys.argv[1])
 rate = 44100
 t = np.arange(30 * rate) / rate
@@ -100,8 +100,8 @@ class DiffusersWay:
 
 
 def diffusers_cross(way: DiffusersWay, audio: np.ndarray, rate: int, strength: float, steps: int) -> np.ndarray:
-    from engine.cross import DEFAULT_OVERLAP
-    from engine.windowing import DEFAULT_MAX_SECONDS, encode_windows, from_model_mono, overlap_add
+    from diffband.engine.cross import DEFAULT_OVERLAP
+    from diffband.engine.windowing import DEFAULT_MAX_SECONDS, encode_windows, from_model_mono, overlap_add
 
     layout, mono, images, starts = encode_windows(way, audio, rate, DEFAULT_OVERLAP, DEFAULT_MAX_SECONDS)
     out = way.cross_images(images, strength, steps, 0)
@@ -111,7 +111,7 @@ def diffusers_cross(way: DiffusersWay, audio: np.ndarray, rate: int, strength: f
 
 
 def diffusers_accompany(way: DiffusersWay, vocal: np.ndarray, rate: int, strength: float, steps: int) -> np.ndarray:
-    from engine.accompany import DEFAULT_BAND, INSTRUMENT_BANDS, band_pass, loudness_lufs, match_loudness
+    from diffband.engine.accompany import DEFAULT_BAND, INSTRUMENT_BANDS, band_pass, loudness_lufs, match_loudness
 
     target = loudness_lufs(vocal, rate) - 3.0
     layers = []

@@ -15,9 +15,9 @@ from typing import Callable
 
 import numpy as np
 
-from engine.vocoders import NumpyGriffinLim
+from diffband.engine.vocoders import NumpyGriffinLim
 
-from engine.model import DiffusionModel
+from diffband.engine.model import DiffusionModel
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 

@@ -21,12 +21,12 @@ import numpy as np
 import soundfile as sf
 
 from bench.engine import RESULTS, append_results, machine
-from bridge.live import LiveEngine, measure_budget
-from engine.accompany import accompany
-from engine.embeddings import MfccStats
-from engine.fad import fad
-from engine.melody import chroma_similarity
-from engine.model import load_models
+from diffband.bridge.live import LiveEngine, measure_budget
+from diffband.engine.accompany import accompany
+from diffband.evaluation.embeddings import MfccStats
+from diffband.evaluation.fad import fad
+from diffband.evaluation.melody import chroma_similarity
+from diffband.engine.model import load_models
 
 REPO = Path(__file__).resolve().parent.parent
 BLOCK = 256

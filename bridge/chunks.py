@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from bridge.protocol import ProtocolError
+from diffband.bridge.protocol import ProtocolError
 
 SAMPLE = np.dtype("<f4")
 #: Missing chunk indices named in one reply (``/diffband/missing`` blob and error text, well under 8 KB).

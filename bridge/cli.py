@@ -14,13 +14,13 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from bridge.cli_techniques import add_technique_commands
-from engine import __version__
+from diffband.bridge.cli_techniques import add_technique_commands
+from diffband.engine import __version__
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from engine.bundle import BundleInfo
-    from engine.model import list_bundles, model_dirs
+    from diffband.engine.bundle import BundleInfo
+    from diffband.engine.model import list_bundles, model_dirs
 
     found = list_bundles(Path(args.dir) if args.dir else None)
     if not found:
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_technique_commands(sub)
 
-    from bridge import cli_bridge, cli_eval
+    from diffband.bridge import cli_bridge, cli_eval
 
     cli_bridge.add_commands(sub)
     cli_eval.add_commands(sub)
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         print("diffband: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # one readable line; --debug for the traceback
-        from engine.settings import setting
+        from diffband.engine.settings import setting
 
         if args.debug or setting("DIFFBAND_DEBUG"):
             raise

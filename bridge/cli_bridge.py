@@ -8,16 +8,16 @@ import time
 import uuid
 from pathlib import Path
 
-from bridge.cli_options import add_option_flags, option_values
-from bridge.protocol import DEFAULT_CLIENT_PORT, DEFAULT_HOST, DEFAULT_PORT, MAX_MODELS_PER_JOB, OPTIONS, TECHNIQUES
-from engine.techniques import TECHNIQUES as TECHNIQUE_REGISTRY
+from diffband.bridge.cli_options import add_option_flags, option_values
+from diffband.bridge.protocol import DEFAULT_CLIENT_PORT, DEFAULT_HOST, DEFAULT_PORT, MAX_MODELS_PER_JOB, OPTIONS, TECHNIQUES
+from diffband.engine.techniques import TECHNIQUES as TECHNIQUE_REGISTRY
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from bridge.sandbox import UnsafeFolderError, default_folder
-    from bridge.server import DiffbandServer, ServerConfig
-    from engine.model import list_bundles, load_models
-    from engine.bundle import BundleInfo
+    from diffband.bridge.sandbox import UnsafeFolderError, default_folder
+    from diffband.bridge.server import DiffbandServer, ServerConfig
+    from diffband.engine.model import list_bundles, load_models
+    from diffband.engine.bundle import BundleInfo
 
     if not args.allow:
         try:
@@ -52,7 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _client(args: argparse.Namespace):
-    from bridge.client import DiffbandClient
+    from diffband.bridge.client import DiffbandClient
 
     return DiffbandClient(args.host, args.port, "tcp" if args.tcp else "udp", timeout=args.timeout, reply_port=args.reply_port,
                           listen=args.request != "cancel")
@@ -85,7 +85,7 @@ def _send_job(client, args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from bridge.audio_files import read_audio, write_audio
+    from diffband.bridge.audio_files import read_audio, write_audio
 
     if not args.input:
         raise ValueError(f"{args.request} needs an input audio file")
@@ -137,10 +137,10 @@ def live_options() -> list:
 def cmd_live(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from bridge.live import LiveReporter, run_live
-    from engine.model import load_models, threads_per_model
-    from engine.techniques import Request, run
-    from engine.windowing import limit_peak
+    from diffband.bridge.live import LiveReporter, run_live
+    from diffband.engine.model import load_models, threads_per_model
+    from diffband.engine.techniques import Request, run
+    from diffband.engine.windowing import limit_peak
 
     names = [n for n in args.with_.split(",") if n]
     spec = TECHNIQUE_REGISTRY[args.technique]
@@ -175,7 +175,7 @@ def cmd_live(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub) -> None:
-    from engine.samplers import SAMPLERS
+    from diffband.engine.samplers import SAMPLERS
 
     p = sub.add_parser("serve", help="OSC server for Ableton Live / Max for Live, Reaper and scripts (UDP + TCP)")
     p.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default loopback only)")

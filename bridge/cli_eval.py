@@ -15,14 +15,14 @@ def _ints(text: str) -> list[int]:
 
 
 def _embedding(args: argparse.Namespace):
-    from engine.embeddings import load_embedding
+    from diffband.evaluation.embeddings import load_embedding
 
     return load_embedding(args.embedding, args.vggish_weights, args.vggish_pca)
 
 
 def cmd_fad(args: argparse.Namespace) -> int:
-    from engine.embeddings import embed_folder
-    from engine.fad import fad, fad_inf
+    from diffband.evaluation.embeddings import embed_folder
+    from diffband.evaluation.fad import fad, fad_inf
 
     embedding = _embedding(args)
     reference, n_ref = embed_folder(embedding, args.reference)
@@ -39,9 +39,9 @@ def cmd_fad(args: argparse.Namespace) -> int:
 
 
 def cmd_melody(args: argparse.Namespace) -> int:
-    from engine import notes
-    from engine.embeddings import read_mono
-    from engine.melody import chroma_similarity
+    from diffband.evaluation import notes
+    from diffband.evaluation.embeddings import read_mono
+    from diffband.evaluation.melody import chroma_similarity
 
     import soxr
 
@@ -60,9 +60,9 @@ def cmd_melody(args: argparse.Namespace) -> int:
 
 
 def _source_set(spec: str, clips: int, seed: int, like, device: str):
-    from engine.embeddings import audio_files, read_mono
-    from engine.model import load_models
-    from engine.sweep import generated_set, window_clips
+    from diffband.evaluation.embeddings import audio_files, read_mono
+    from diffband.engine.model import load_models
+    from diffband.evaluation.sweep import generated_set, window_clips
 
     if Path(spec).is_dir():
         return Path(spec).name, window_clips(like, [read_mono(p) for p in audio_files(spec)], clips), None
@@ -73,9 +73,9 @@ def _source_set(spec: str, clips: int, seed: int, like, device: str):
 def cmd_sweep(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from engine.embeddings import embed_clips, embed_folder
-    from engine.model import load_models
-    from engine.sweep import (
+    from diffband.evaluation.embeddings import embed_clips, embed_folder
+    from diffband.engine.model import load_models
+    from diffband.evaluation.sweep import (
         cross_sweep, generated_set, markdown_table, read_rows, recommend, save_heatmaps, split_sweep,
     )
 
@@ -135,7 +135,7 @@ def add_commands(sub) -> None:
 
     def embedding_options(q: argparse.ArgumentParser) -> None:
         q.add_argument("--embedding", default="mfcc-stats", choices=["mfcc-stats", "vggish"])
-        q.add_argument("--vggish-weights", help="standard VGGish weights as .npz (python -m export.vggish_weights converts torchvggish's .pth)")
+        q.add_argument("--vggish-weights", help="standard VGGish weights as .npz (python -m diffband.export.vggish_weights converts torchvggish's .pth)")
         q.add_argument("--vggish-pca", help="optional VGGish PCA parameters as .npz (pca_eigen_vectors, pca_means)")
 
     q = eval_sub.add_parser("fad", help="FAD between two folders of audio (value on the last line)")

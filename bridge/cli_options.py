@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Iterable
 
-from engine.options import Option, OptionError
+from diffband.engine.options import Option, OptionError
 
 
 def _checked(option: Option):

@@ -12,9 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from bridge.audio_files import read_audio, write_audio
-from bridge.cli_options import add_option_flags, option_values
-from engine.techniques import TECHNIQUES, Technique
+from diffband.bridge.audio_files import read_audio, write_audio
+from diffband.bridge.cli_options import add_option_flags, option_values
+from diffband.engine.techniques import TECHNIQUES, Technique
 
 #: Older flag names for ``--with`` that the README used before the registry (kept working).
 MODEL_FLAG_ALIASES: dict[str, tuple[str, ...]] = {"generate": ("--model",), "cross": ("--to",), "chorus": ("--to",)}
@@ -78,8 +78,8 @@ def _model_names(spec: Technique, args: argparse.Namespace) -> list[str]:
 
 
 def run_technique_command(args: argparse.Namespace) -> int:
-    from engine.model import load_models, threads_per_model
-    from engine.techniques import Request, run
+    from diffband.engine.model import load_models, threads_per_model
+    from diffband.engine.techniques import Request, run
 
     spec = TECHNIQUES[args.technique]
     names = _model_names(spec, args)
@@ -113,7 +113,7 @@ def plot_signals(path: Path, named_audio: list[tuple[str, object, int]], codec) 
     import numpy as np
     import soxr
 
-    from engine.plots import save_spectrograms
+    from diffband.evaluation.plots import save_spectrograms
 
     images, titles = [], []
     for name, audio, rate in named_audio:

@@ -12,9 +12,9 @@ from typing import Any, Callable
 import numpy as np
 from pythonosc.osc_packet import OscPacket, ParseError
 
-from bridge.chunks import INDEX, Upload, to_chunks
-from bridge.protocol import DEFAULT_HOST, DEFAULT_PORT, TCP_CHUNK_SAMPLES, UDP_CHUNK_SAMPLES
-from bridge.transport import SlipReader, encode_message
+from diffband.bridge.chunks import INDEX, Upload, to_chunks
+from diffband.bridge.protocol import DEFAULT_HOST, DEFAULT_PORT, TCP_CHUNK_SAMPLES, UDP_CHUNK_SAMPLES
+from diffband.bridge.transport import SlipReader, encode_message
 from pythonosc import slip
 
 

@@ -11,7 +11,7 @@ from typing import BinaryIO
 import numpy as np
 import soundfile as sf
 
-from bridge.protocol import ProtocolError
+from diffband.bridge.protocol import ProtocolError
 
 #: Most channels a file-mode input may have (7.1 surround is 8).
 MAX_FILE_CHANNELS = 8

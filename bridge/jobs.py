@@ -16,13 +16,13 @@ from typing import Any, Callable, Protocol
 import numpy as np
 import soundfile as sf
 
-from bridge.chunks import to_chunks
-from bridge.file_input import read_region
-from bridge.protocol import BRIDGE_OPTIONS, ProtocolError
-from bridge.sandbox import SandboxPath
-from engine.model import DiffusionModel
-from engine.techniques import Request
-from engine.techniques import run as run_technique
+from diffband.bridge.chunks import to_chunks
+from diffband.bridge.file_input import read_region
+from diffband.bridge.protocol import BRIDGE_OPTIONS, ProtocolError
+from diffband.bridge.sandbox import SandboxPath
+from diffband.engine.model import DiffusionModel
+from diffband.engine.techniques import Request
+from diffband.engine.techniques import run as run_technique
 
 #: Progress replies per job per second, at most.
 PROGRESS_RATE = 20.0

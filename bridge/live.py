@@ -23,8 +23,8 @@ from typing import Callable
 
 import numpy as np
 
-from bridge.protocol import PREFIX
-from engine.windowing import PEAK_CEILING, raised_cosine_edges
+from diffband.bridge.protocol import PREFIX
+from diffband.engine.windowing import PEAK_CEILING, raised_cosine_edges
 
 #: Share of the window crossfaded with its neighbour.
 FADE_SHARE = 0.1

@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from engine.options import OPTIONS as ENGINE_OPTIONS
-from engine.options import Option, OptionError, plain_number
-from engine.techniques import TECHNIQUES as ENGINE_TECHNIQUES
-from engine.techniques import technique as find_technique
+from diffband.engine.options import OPTIONS as ENGINE_OPTIONS
+from diffband.engine.options import Option, OptionError, plain_number
+from diffband.engine.techniques import TECHNIQUES as ENGINE_TECHNIQUES
+from diffband.engine.techniques import technique as find_technique
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9000  # UDP and TCP (OSC 1.1, SLIP framing) on the same number

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from bridge.protocol import ProtocolError
+from diffband.bridge.protocol import ProtocolError
 
 #: Flags for every folder on a path below an allowed root (a symlink fails to open).
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC

@@ -19,15 +19,15 @@ from typing import Any, Callable
 import numpy as np
 from pythonosc.osc_packet import OscPacket, ParseError
 
-from bridge.chunks import MissingChunks, Upload
-from bridge.jobs import Channel, Job, JobRunner
-from bridge.osc_guard import PacketLimits, PacketRejected, check_packet
-from bridge.peer_log import PeerLog
-from bridge.protocol import DEFAULT_HOST, DEFAULT_PORT, NO_JOB, ProtocolError, check_job_id, job_options, split_request
-from bridge.sandbox import Sandbox
-from bridge.transport import FrameTooLarge, TcpChannel, UdpChannel, stream_reader
-from engine import __version__
-from engine.model import DiffusionModel
+from diffband.bridge.chunks import MissingChunks, Upload
+from diffband.bridge.jobs import Channel, Job, JobRunner
+from diffband.bridge.osc_guard import PacketLimits, PacketRejected, check_packet
+from diffband.bridge.peer_log import PeerLog
+from diffband.bridge.protocol import DEFAULT_HOST, DEFAULT_PORT, NO_JOB, ProtocolError, check_job_id, job_options, split_request
+from diffband.bridge.sandbox import Sandbox
+from diffband.bridge.transport import FrameTooLarge, TcpChannel, UdpChannel, stream_reader
+from diffband.engine import __version__
+from diffband.engine.model import DiffusionModel
 
 
 @dataclass

@@ -12,7 +12,7 @@ import numpy as np
 from pythonosc import slip
 from pythonosc.osc_message_builder import build_msg
 
-from bridge.protocol import TCP_CHUNK_SAMPLES, UDP_CHUNK_SAMPLES
+from diffband.bridge.protocol import TCP_CHUNK_SAMPLES, UDP_CHUNK_SAMPLES
 
 
 def _plain(value: Any) -> Any:

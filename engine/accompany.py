@@ -12,11 +12,11 @@ import numpy as np
 import pyloudnorm
 from scipy.signal import butter, sosfiltfilt
 
-from engine.bundle import check_compatible
-from engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
-from engine.cross import DEFAULT_OVERLAP, cross_images
-from engine.model import DiffusionModel
-from engine.windowing import (
+from diffband.engine.bundle import check_compatible
+from diffband.engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
+from diffband.engine.cross import DEFAULT_OVERLAP, cross_images
+from diffband.engine.model import DiffusionModel
+from diffband.engine.windowing import (
     DEFAULT_MAX_SECONDS, as_float32, decode_windows, edge_fade, encode_windows, from_model_mono, limit_peak, peak_gain,
 )
 

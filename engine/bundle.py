@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.mel import LEGACY_VOCODER_FIELDS, MelCodec
-from engine.schedule import NoiseSchedule
-from engine.vocoders import VocoderSpec, check_vocoder
+from diffband.engine.mel import LEGACY_VOCODER_FIELDS, MelCodec
+from diffband.engine.schedule import NoiseSchedule
+from diffband.engine.vocoders import VocoderSpec, check_vocoder
 
 FORMAT = "diffband-bundle"
 FORMAT_VERSION = 1

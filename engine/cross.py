@@ -11,13 +11,13 @@ from typing import Callable
 
 import numpy as np
 
-from engine.bundle import check_compatible
-from engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
-from engine.model import DiffusionModel
-from engine.denoise import denoise
-from engine.samplers import DDIMInverseSampler, make_sampler
-from engine.schedule import NoiseSchedule
-from engine.windowing import DEFAULT_MAX_SECONDS, decode_windows, encode_windows, from_model_mono, limit_peak
+from diffband.engine.bundle import check_compatible
+from diffband.engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
+from diffband.engine.model import DiffusionModel
+from diffband.engine.denoise import denoise
+from diffband.engine.samplers import DDIMInverseSampler, make_sampler
+from diffband.engine.schedule import NoiseSchedule
+from diffband.engine.windowing import DEFAULT_MAX_SECONDS, decode_windows, encode_windows, from_model_mono, limit_peak
 
 Progress = Callable[[int, int], None]
 #: Share of a window that neighbouring windows overlap (crossfaded).

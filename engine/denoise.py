@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from engine.samplers import Denoiser, Sampler
+from diffband.engine.samplers import Denoiser, Sampler
 
 Progress = Callable[[int, int], None]
 

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import onnxruntime as ort
 
-from engine.bundle import INPUT_SAMPLE, INPUT_TIMESTEP, OUTPUT_NOISE
-from engine.samplers import DDIMSampler, Sampler
-from engine.settings import setting
+from diffband.engine.bundle import INPUT_SAMPLE, INPUT_TIMESTEP, OUTPUT_NOISE
+from diffband.engine.samplers import DDIMSampler, Sampler
+from diffband.engine.settings import setting
 
 if TYPE_CHECKING:
-    from engine.model import DiffusionModel
+    from diffband.engine.model import DiffusionModel
 
 STEP_COEFFICIENTS = "ddim_coefficients"
 OUTPUT_PREV_SAMPLE = "prev_sample"

@@ -16,12 +16,12 @@ from typing import Callable
 
 import numpy as np
 
-from engine.bundle import check_compatible
-from engine.cross import DEFAULT_OVERLAP, diffuse, start_index
-from engine.model import DiffusionModel
-from engine.denoise import denoise, denoise_lanes
-from engine.samplers import Sampler, make_sampler
-from engine.windowing import DEFAULT_MAX_SECONDS, decode_windows, encode_windows, from_model_mono, limit_peak
+from diffband.engine.bundle import check_compatible
+from diffband.engine.cross import DEFAULT_OVERLAP, diffuse, start_index
+from diffband.engine.model import DiffusionModel
+from diffband.engine.denoise import denoise, denoise_lanes
+from diffband.engine.samplers import Sampler, make_sampler
+from diffband.engine.windowing import DEFAULT_MAX_SECONDS, decode_windows, encode_windows, from_model_mono, limit_peak
 
 Progress = Callable[[int, int], None]
 

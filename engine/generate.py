@@ -6,10 +6,10 @@ from typing import Callable
 
 import numpy as np
 
-from engine.model import DiffusionModel
-from engine.denoise import denoise
-from engine.samplers import make_sampler
-from engine.windowing import limit_peak
+from diffband.engine.model import DiffusionModel
+from diffband.engine.denoise import denoise
+from diffband.engine.samplers import make_sampler
+from diffband.engine.windowing import limit_peak
 
 Progress = Callable[[int, int], None]
 

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse
 
-from engine.stft import mel_filters, stft, window_sum
+from diffband.engine.stft import mel_filters, stft, window_sum
 
 Reference = Literal["fixed", "peak"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from engine.bundle import (
+from diffband.engine.bundle import (
     INPUT_SAMPLE,
     INPUT_TIMESTEP,
     OUTPUT_NOISE,
@@ -18,10 +18,10 @@ from engine.bundle import (
     check_compatible,
     parse_metadata,
 )
-from engine.device_loop import DeviceLoop, fused_step_graph, wants_device_loop
-from engine.providers import ProviderError, create_session, device_key, resolve_device
-from engine.settings import setting
-from engine.vocoders import VOCODERS, Vocoder
+from diffband.engine.device_loop import DeviceLoop, fused_step_graph, wants_device_loop
+from diffband.engine.providers import ProviderError, create_session, device_key, resolve_device
+from diffband.engine.settings import setting
+from diffband.engine.vocoders import VOCODERS, Vocoder
 
 BUNDLE_SUFFIX = ".onnx"
 #: The runtime vocoder's Griffin-Lim iterations are ``DIFFBAND_GL_ITERS`` (16; bundles record the

@@ -10,8 +10,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
-from engine.samplers import SAMPLERS
+from diffband.engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
+from diffband.engine.samplers import SAMPLERS
 
 
 class OptionError(ValueError):

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import onnxruntime as ort
 
-from engine.settings import setting
+from diffband.engine.settings import setting
 
 #: Best first.
 PREFERENCE: tuple[str, ...] = (

@@ -13,7 +13,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
-from engine.schedule import NoiseSchedule
+from diffband.engine.schedule import NoiseSchedule
 
 Denoiser = Callable[[np.ndarray, np.ndarray], np.ndarray]
 Spacing = Literal["leading", "trailing"]

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 
-from engine.options import OPTIONS, Option, OptionError
-from engine.windowing import DEFAULT_MAX_SECONDS
+from diffband.engine.options import OPTIONS, Option, OptionError
+from diffband.engine.windowing import DEFAULT_MAX_SECONDS
 
 if TYPE_CHECKING:
-    from engine.model import DiffusionModel
+    from diffband.engine.model import DiffusionModel
 
 Progress = Callable[[int, int], None]
 InputKind = Literal["audio", "none", "optional"]
@@ -101,7 +101,7 @@ def _sampling(o: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_generate(request: Request) -> list[Layer]:
-    from engine.generate import generate, images_to_audio
+    from diffband.engine.generate import generate, images_to_audio
 
     o, layers = request.options, []
     for index, model in enumerate(request.models):
@@ -116,7 +116,7 @@ def _run_generate(request: Request) -> list[Layer]:
 
 
 def _run_cross(request: Request) -> list[Layer]:
-    from engine.cross import cross
+    from diffband.engine.cross import cross
 
     target, o = request.models[0], request.options
     out = cross(request.audio, request.sample_rate, target, o["strength"], max_seconds=request.max_seconds,
@@ -125,8 +125,8 @@ def _run_cross(request: Request) -> list[Layer]:
 
 
 def _run_chorus(request: Request) -> list[Layer]:
-    from engine.double import chorus, double
-    from engine.generate import images_to_audio
+    from diffband.engine.double import chorus, double
+    from diffband.engine.generate import images_to_audio
 
     models, o = request.models, request.options
     if request.audio is not None:  # chorus: started from the clip
@@ -143,7 +143,7 @@ def _run_chorus(request: Request) -> list[Layer]:
 
 
 def _run_accompany(request: Request) -> list[Layer]:
-    from engine.accompany import accompany
+    from diffband.engine.accompany import accompany
 
     o, rate = request.options, request.sample_rate
     result = accompany(request.audio, rate, request.models, o["strength"], layer_gain_db=o["layer_gain"],

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.mel import NNLS_FLOOR, NNLS_SPREAD_FLOOR, MelCodec
-from engine.stft import GRIFFIN_LIM_MOMENTUM, PHASE_EPSILON, hann_window, overlap_norm
+from diffband.engine.mel import NNLS_FLOOR, NNLS_SPREAD_FLOOR, MelCodec
+from diffband.engine.stft import GRIFFIN_LIM_MOMENTUM, PHASE_EPSILON, hann_window, overlap_norm
 
 INPUT_IMAGES = "images"
 INPUT_PHASE_COS = "phase_cos"

@@ -16,9 +16,9 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
-from engine.mel import MelCodec, nonnegative_least_squares
-from engine.settings import setting
-from engine.stft import griffin_lim
+from diffband.engine.mel import MelCodec, nonnegative_least_squares
+from diffband.engine.settings import setting
+from diffband.engine.stft import griffin_lim
 
 
 class Vocoder(Protocol):
@@ -95,7 +95,7 @@ class OnnxGriffinLim:
     name = "griffin-lim"
 
     def __init__(self, codec: MelCodec, spec: VocoderSpec, make_session: Callable[[bytes], Any], max_batch: int):
-        from engine.vocoder_graph import GraphVocoder, vocoder_graph
+        from diffband.engine.vocoder_graph import GraphVocoder, vocoder_graph
 
         self.codec, self.spec, self.max_batch = codec, spec, max_batch
         self.graph = GraphVocoder(codec, make_session(vocoder_graph(codec, spec.griffin_lim_iters, spec.nnls_iters)))

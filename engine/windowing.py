@@ -16,7 +16,7 @@ import numpy as np
 import soxr
 
 if TYPE_CHECKING:
-    from engine.model import DiffusionModel
+    from diffband.engine.model import DiffusionModel
 
 #: Longest input accepted, in seconds, unless a caller sets another bound.
 DEFAULT_MAX_SECONDS = 600.0

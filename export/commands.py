@@ -23,8 +23,8 @@ def _need(module: str):
 
 # ------------------------------------------------------------------ data
 def _render(args: argparse.Namespace) -> int:
-    render = _need("export.data_render")
-    from export.instruments import INSTRUMENTS
+    render = _need("diffband.export.data_render")
+    from diffband.export.instruments import INSTRUMENTS
 
     names = list(INSTRUMENTS) if args.instruments == "all" else args.instruments.split(",")
     for name in names:
@@ -35,8 +35,8 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from engine.mel import preset
-    from export.data_prepare import prepare
+    from diffband.engine.mel import preset
+    from diffband.export.data_prepare import prepare
 
     report = prepare(Path(args.audio_dir), Path(args.out), preset(args.preset), args.instrument, args.silence_db)
     print(
@@ -49,8 +49,8 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def register_data(sub: argparse._SubParsersAction) -> None:
-    from engine.mel import PRESETS
-    from export.instruments import INSTRUMENTS
+    from diffband.engine.mel import PRESETS
+    from diffband.export.instruments import INSTRUMENTS
 
     data = sub.add_parser("data", help="render offline training audio, or prepare any audio folder")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
@@ -78,9 +78,9 @@ def register_data(sub: argparse._SubParsersAction) -> None:
 
 # ------------------------------------------------------------------ train
 def _train(args: argparse.Namespace) -> int:
-    from export.train_config import config_from_args
+    from diffband.export.train_config import config_from_args
 
-    train = _need("export.train")
+    train = _need("diffband.export.train")
     result = train.train(config_from_args(args))
     print(
         f"trained {result['steps']} steps in {result['wall_seconds'] / 60:.1f} min; "
@@ -91,7 +91,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def register_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train one instrument's diffusion UNet on a prepared dataset")
-    from export.train_config import add_arguments
+    from diffband.export.train_config import add_arguments
 
     add_arguments(p)
     p.set_defaults(func=_train)
@@ -104,7 +104,7 @@ def _export(args: argparse.Namespace) -> int:
         if not args.fp16:
             raise ValueError("--from-bundle converts a bundle; it needs --fp16")
         return _write_fp16(Path(args.from_bundle), out)
-    onnx_export = _need("export.onnx_export")
+    onnx_export = _need("diffband.export.onnx_export")
     fp32_out = out.with_name(out.stem + ".fp32-staging.onnx") if args.fp16 else out
     if args.from_diffusers:
         mel = {k: v for k, v in (("sample_rate", args.sample_rate), ("n_fft", args.n_fft),
@@ -130,7 +130,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _write_fp16(src: Path, out: Path) -> int:
-    fp16 = _need("export.fp16")
+    fp16 = _need("diffband.export.fp16")
     result = fp16.convert_bundle_to_fp16(src, out)
     print(
         f"wrote {out} (fp16, {result['bytes'] / 1e6:.1f} MB, was {result['fp32_bytes'] / 1e6:.1f} MB); "

@@ -18,7 +18,7 @@ import librosa
 import numpy as np
 from tqdm import tqdm
 
-from engine.mel import MelCodec
+from diffband.engine.mel import MelCodec
 
 log = logging.getLogger(__name__)
 

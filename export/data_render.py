@@ -27,7 +27,7 @@ import soundfile as sf
 from scipy.signal import butter, sosfilt
 from tqdm import tqdm
 
-from export.instruments import EVALUATION_SOUNDFONTS, SOUNDFONTS, Instrument, instrument
+from diffband.export.instruments import EVALUATION_SOUNDFONTS, SOUNDFONTS, Instrument, instrument
 
 SAMPLE_RATE = 22050
 PEAK_DBFS = -1.0

@@ -19,8 +19,8 @@ import numpy as np
 import onnx
 from onnxconverter_common.float16 import convert_float_to_float16
 
-from engine.bundle import PREFIX
-from engine.model import DiffusionModel
+from diffband.engine.bundle import PREFIX
+from diffband.engine.model import DiffusionModel
 
 #: Largest |eps_fp16 - eps_fp32| accepted on the check inputs.  Measured on the shipped
 #: models: 1.0e-3 - 1.4e-3 at t = 10, 500, 990 for |eps| ~ 1 (CPU, 2026-11-24).

@@ -1,6 +1,6 @@
 """One command for a lent GPU machine: train, export and time every shipped instrument.
 
-    bash bench/gpu_train.sh OUT              # on the GPU machine (python -m export.gpu OUT)
+    bash bench/gpu_train.sh OUT              # on the GPU machine (python -m diffband.export.gpu OUT)
     bash bench/gpu_train.sh OUT --cpu-dry-run   # the same stages on the CPU, tiny and in seconds
 
 Stages, each reported ok / failed / skipped with its reason (stdout, ``OUT/gpu_log.txt``):
@@ -47,9 +47,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from engine.defaults import DEFAULT_STEPS
-from export.train_config import MIXED_PRECISION
-from export.gpu_payload import (
+from diffband.engine.defaults import DEFAULT_STEPS
+from diffband.export.train_config import MIXED_PRECISION
+from diffband.export.gpu_payload import (
     CARRIED,
     DATA_DIR,
     DEVICE_PACKAGES,
@@ -584,7 +584,7 @@ def check_out_folder(out: Path) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m export.gpu", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m diffband.export.gpu", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("out", nargs="?", help="output folder (on the device machine: $OUT)")
     p.add_argument("--cpu-dry-run", action="store_true", help="the same stages on the CPU, tiny sizes, seconds-long budgets")
@@ -628,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.out:
         build_parser().error("give the output folder")
     settings = DRY_RUN if args.cpu_dry_run else GPU
-    args.argv = ["python -m export.gpu", *argv]
+    args.argv = ["python -m diffband.export.gpu", *argv]
     args.size = args.size or settings.size
     args.batch_size = args.batch_size or settings.batch_size
     for name in ("minutes", "train_minutes", "calibrate_minutes"):

@@ -11,8 +11,8 @@ modules import.  ``build`` fills two ignored folders that travel with the workin
   ``data prepare --preset tiny``, stored as xz-compressed float16 (rounding error
   below 2.5e-4 on images in [-1, 1], about 0.01 dB) with its manifest.
 
-    python -m export.gpu_payload build            # wheels + 30 min per instrument, seed 0
-    python -m export.gpu_payload build --datasets data/datasets   # pack datasets already prepared
+    python -m diffband.export.gpu_payload build            # wheels + 30 min per instrument, seed 0
+    python -m diffband.export.gpu_payload build --datasets data/datasets   # pack datasets already prepared
 
 This module imports neither torch nor the audio stack at import time, so the GPU
 command can read the payload before anything is installed.
@@ -140,7 +140,7 @@ def _sha256(path: Path) -> str:
 
 def pack_dataset(dataset: Path, folder: Path, name: str) -> dict:
     """Store a prepared dataset as ``folder/<name>.mel.xz`` (float16, xz); returns its entry."""
-    from export.data_prepare import load_dataset
+    from diffband.export.data_prepare import load_dataset
 
     images, manifest, _ = load_dataset(dataset)
     half = np.asarray(images).astype(np.float16)
@@ -170,7 +170,7 @@ def pack_datasets(datasets: dict[str, Path], folder: Path = DATA_DIR) -> dict:
 def read_payload(folder: Path) -> dict:
     path = Path(folder) / PAYLOAD_JSON
     if not path.exists():
-        raise PayloadError(f"no carried data: {path} is missing; build it with 'python -m export.gpu_payload build'")
+        raise PayloadError(f"no carried data: {path} is missing; build it with 'python -m diffband.export.gpu_payload build'")
     payload = json.loads(path.read_text())
     if payload.get("format") != PAYLOAD_FORMAT:
         raise PayloadError(f"{path}: payload format {payload.get('format')!r}, this code reads {PAYLOAD_FORMAT}")
@@ -179,7 +179,7 @@ def read_payload(folder: Path) -> dict:
 
 def unpack_dataset(folder: Path, name: str, out: Path) -> Path:
     """Restore one carried dataset as a prepared dataset folder (float32 images + manifest)."""
-    from export.data_prepare import IMAGES_FILE, MANIFEST_FILE
+    from diffband.export.data_prepare import IMAGES_FILE, MANIFEST_FILE
 
     entry = read_payload(folder)["datasets"].get(name)
     if entry is None:
@@ -201,9 +201,9 @@ def unpack_dataset(folder: Path, name: str, out: Path) -> Path:
 def render_and_prepare(instruments: tuple[str, ...], work: Path, minutes: float, seed: int,
                        split: str | None = None, augment: bool = False) -> dict[str, Path]:
     """The project's data recipe (``data render`` + ``data prepare``) into ``work``."""
-    from engine.mel import preset
-    from export.data_prepare import prepare
-    from export.data_render import render_instrument
+    from diffband.engine.mel import preset
+    from diffband.export.data_prepare import prepare
+    from diffband.export.data_render import render_instrument
 
     datasets = {}
     for name in instruments:
@@ -258,7 +258,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m export.gpu_payload", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m diffband.export.gpu_payload", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="action", required=True)
     p = sub.add_parser("build", help="download the wheels into .whl/ and pack the datasets into .gpu_data/; print sizes")

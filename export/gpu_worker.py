@@ -1,7 +1,7 @@
 """The torch side of the GPU command, run by ``export.gpu`` in processes of their own.
 
-    python -m export.gpu_worker export RUN BUNDLE RESULT.json   # bundle + ONNX Runtime vs torch check
-    python -m export.gpu_worker time RESULT.json RUN=BUNDLE ... # torch on the GPU: UNet, generate, cross
+    python -m diffband.export.gpu_worker export RUN BUNDLE RESULT.json   # bundle + ONNX Runtime vs torch check
+    python -m diffband.export.gpu_worker time RESULT.json RUN=BUNDLE ... # torch on the GPU: UNet, generate, cross
 
 ``time`` is the reference a GPU engine must beat: the torch UNet (the run's EMA weights)
 inside the engine's sampler and vocoder, as ``python -m bench`` runs it, on CUDA when
@@ -20,12 +20,12 @@ import numpy as np
 import torch
 
 from bench.engine import TorchModel, median_seconds
-from engine.cross import cross
-from engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
-from engine.generate import generate
-from engine.model import DiffusionModel
-from export.onnx_export import export_run
-from export.train import EMA_DIR
+from diffband.engine.cross import cross
+from diffband.engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
+from diffband.engine.generate import generate
+from diffband.engine.model import DiffusionModel
+from diffband.export.onnx_export import export_run
+from diffband.export.train import EMA_DIR
 
 #: Torch on the GPU (TF32 off) against the bundle in ONNX Runtime (CPU): a wrong weight or
 #: graph shows as errors of order 1, float32 kernels of different order stay far below this.
@@ -114,7 +114,7 @@ def time_one(run: Path, bundle_path: Path, device: torch.device, repeats: int, f
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m export.gpu_worker", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m diffband.export.gpu_worker", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="action", required=True)
     p = sub.add_parser("export", help="one run -> bundle, checked against torch")

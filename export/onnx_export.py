@@ -19,11 +19,11 @@ import onnx
 import torch
 from diffusers import UNet2DModel
 
-from engine.bundle import INPUT_SAMPLE, INPUT_TIMESTEP, OUTPUT_NOISE, bundle_metadata
-from engine.mel import MelCodec
-from engine.model import DiffusionModel
-from engine.schedule import NoiseSchedule
-from export.train import EMA_DIR, TRAINING_JSON
+from diffband.engine.bundle import INPUT_SAMPLE, INPUT_TIMESTEP, OUTPUT_NOISE, bundle_metadata
+from diffband.engine.mel import MelCodec
+from diffband.engine.model import DiffusionModel
+from diffband.engine.schedule import NoiseSchedule
+from diffband.export.train import EMA_DIR, TRAINING_JSON
 
 DEFAULT_OPSET = 18
 MAX_ABS_ERROR = 1e-4

@@ -4,7 +4,7 @@ Epsilon prediction, L1 loss by default (report 4.2.4), AdamW, cosine LR with
 warm-up (report 4.2.3), EMA weights, gradient clipping, checkpoint + resume.
 The forward process uses :class:`engine.schedule.NoiseSchedule`, the same
 definition the runtime samples with.  ``accelerate`` runs it on CPU, one GPU or
-several (``accelerate launch -m export.train ...``).
+several (``accelerate launch -m diffband.export.train ...``).
 """
 
 from __future__ import annotations
@@ -27,15 +27,15 @@ from diffusers.optimization import get_cosine_schedule_with_warmup
 from diffusers.training_utils import EMAModel
 from tqdm import tqdm
 
-from engine.denoise import denoise
-from engine.mel import MelCodec
-from engine.plots import save_loss_curve, save_spectrograms
-from engine.samplers import DDIMSampler
-from engine.schedule import NoiseSchedule
-from engine.vocoders import decode_image
-from export.data_prepare import load_dataset
-from export.train_config import MIXED_PRECISION, TrainConfig, add_arguments, config_from_args
-from export.unet import build_unet, parameter_count
+from diffband.engine.denoise import denoise
+from diffband.engine.mel import MelCodec
+from diffband.evaluation.plots import save_loss_curve, save_spectrograms
+from diffband.engine.samplers import DDIMSampler
+from diffband.engine.schedule import NoiseSchedule
+from diffband.engine.vocoders import decode_image
+from diffband.export.data_prepare import load_dataset
+from diffband.export.train_config import MIXED_PRECISION, TrainConfig, add_arguments, config_from_args
+from diffband.export.unet import build_unet, parameter_count
 
 CHECKPOINT = "checkpoint.pt"
 EMA_DIR = "unet_ema"
@@ -278,7 +278,7 @@ def _ema_model(ema: EMAModel, model: UNet2DModel) -> UNet2DModel:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m export.train", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m diffband.export.train", description=__doc__)
     add_arguments(parser)
     result = train(config_from_args(parser.parse_args(argv)))
     if result:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 
-from engine.schedule import SCHEDULE_TYPES, NoiseSchedule
+from diffband.engine.schedule import SCHEDULE_TYPES, NoiseSchedule
 
 #: UNet sizes defined in export.unet (kept here as names so this module stays torch-free).
 UNET_SIZES = ("tiny", "small", "base")

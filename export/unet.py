@@ -6,7 +6,7 @@ from typing import Any
 
 from diffusers import UNet2DModel
 
-from export.train_config import UNET_SIZES
+from diffband.export.train_config import UNET_SIZES
 
 #: Named sizes.  ``tiny`` is about 2 M parameters (trains on a 2-core CPU);
 #: ``base`` follows audio-diffusion's 256x256 UNet.

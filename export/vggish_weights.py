@@ -1,7 +1,7 @@
 """Convert torchvggish's ``.pth`` files (weights, PCA parameters) to ``.npz`` for the
-torch-free VGGish in ``engine.vggish``.
+torch-free VGGish in ``evaluation.vggish``.
 
-    python -m export.vggish_weights vggish-10086976.pth vggish.npz
+    python -m diffband.export.vggish_weights vggish-10086976.pth vggish.npz
 """
 
 from __future__ import annotations

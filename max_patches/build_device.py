@@ -26,10 +26,10 @@ REPO = HERE.parent
 if str(REPO) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(REPO))
 
-from bridge.protocol import DEFAULT_CLIENT_PORT, DEFAULT_HOST, DEFAULT_PORT, NOT_JOB_OPTIONS  # noqa: E402
-from engine.options import OPTIONS, Option  # noqa: E402
-from engine.techniques import TECHNIQUES as REGISTRY  # noqa: E402
-from engine.techniques import Technique  # noqa: E402
+from diffband.bridge.protocol import DEFAULT_CLIENT_PORT, DEFAULT_HOST, DEFAULT_PORT, NOT_JOB_OPTIONS  # noqa: E402
+from diffband.engine.options import OPTIONS, Option  # noqa: E402
+from diffband.engine.techniques import TECHNIQUES as REGISTRY  # noqa: E402
+from diffband.engine.techniques import Technique  # noqa: E402
 
 PATCH_FILE = HERE / "diffband.maxpat"
 DEVICE_FILE = HERE / "diffband.amxd"

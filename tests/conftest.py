@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import random
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
-from engine.mel import MelCodec  # noqa: E402
+from diffband.engine.mel import MelCodec  # noqa: E402 - the installed package (pip install -e .)
 
 TINY_STEPS = 24
 
 
 def render_clip(instrument: str, seconds: float, seed: int) -> np.ndarray:
     """A few seconds of a real FluidSynth render of a corpus melody (22.05 kHz mono)."""
-    from export.data_render import SOUNDFONTS, pick_melody, realise, render_notes, trim_and_normalise
-    from export.instruments import instrument as get_instrument
+    from diffband.export.data_render import SOUNDFONTS, pick_melody, realise, render_notes, trim_and_normalise
+    from diffband.export.instruments import instrument as get_instrument
 
     rng = random.Random(seed)
     inst = get_instrument(instrument)
@@ -44,7 +42,7 @@ def violin_clip() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def tiny_codec() -> MelCodec:
-    from engine.mel import preset
+    from diffband.engine.mel import preset
 
     return preset("tiny")
 
@@ -54,7 +52,7 @@ def tiny_dataset(tmp_path_factory, guitar_clip, tiny_codec) -> Path:
     """A prepared dataset from ~12 s of rendered guitar."""
     import soundfile as sf
 
-    from export.data_prepare import prepare
+    from diffband.export.data_prepare import prepare
 
     audio_dir = tmp_path_factory.mktemp("audio")
     sf.write(audio_dir / "a.wav", guitar_clip, 22050)
@@ -67,8 +65,8 @@ def tiny_dataset(tmp_path_factory, guitar_clip, tiny_codec) -> Path:
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, tiny_dataset) -> Path:
     """A tiny UNet trained for a few steps (with a checkpoint), as a run folder."""
-    from export.train import train
-    from export.train_config import TrainConfig
+    from diffband.export.train import train
+    from diffband.export.train_config import TrainConfig
 
     out = tmp_path_factory.mktemp("run")
     train(
@@ -82,7 +80,7 @@ def tiny_run(tmp_path_factory, tiny_dataset) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory, tiny_run) -> Path:
-    from export.onnx_export import export_run
+    from diffband.export.onnx_export import export_run
 
     out = tmp_path_factory.mktemp("models") / "tinyguitar.onnx"
     export_run(tiny_run, out, instrument="guitar")

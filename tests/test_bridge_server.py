@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bridge.chunks import to_chunks
-from bridge.client import DiffbandClient, ServerError
-from bridge.protocol import UDP_CHUNK_SAMPLES, UDP_DATAGRAM_LIMIT
-from bridge.server import DiffbandServer, ServerConfig
-from bridge.transport import encode_message
-from engine import __version__
-from engine.model import load_models
+from diffband.bridge.chunks import to_chunks
+from diffband.bridge.client import DiffbandClient, ServerError
+from diffband.bridge.protocol import UDP_CHUNK_SAMPLES, UDP_DATAGRAM_LIMIT
+from diffband.bridge.server import DiffbandServer, ServerConfig
+from diffband.bridge.transport import encode_message
+from diffband.engine import __version__
+from diffband.engine.model import load_models
 from tests.conftest import REPO
 
 RATE = 44100
@@ -291,12 +291,11 @@ def test_cli_serve_and_send(tmp_path, vocal):
     import subprocess
     import sys
 
-    from tests.test_cli_runtime import BLOCK_TORCH
+    from tests.test_cli_runtime import blocking
 
     port = free_udp_port()
     allowed = tmp_path / "allowed"
-    block = BLOCK_TORCH.replace(", 'export', 'bridge'", "")  # the server runs without torch
-    assert block != BLOCK_TORCH
+    block = blocking("torch", "diffusers", "diffband.export")  # the server runs without torch
     code = block + "import sys; from bridge.cli import main; sys.exit(main(sys.argv[1:]))"
     server = subprocess.Popen(
         [sys.executable, "-c", code, "serve", "--port", str(port), "--allow", str(allowed), "--models", "violin,guitar",
@@ -305,7 +304,7 @@ def test_cli_serve_and_send(tmp_path, vocal):
     )
 
     def send(*args: str, timeout: str = "120") -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "bridge.cli", "send", *args, "--port", str(port), "--timeout", timeout],
+        return subprocess.run([sys.executable, "-m", "diffband.bridge.cli", "send", *args, "--port", str(port), "--timeout", timeout],
                               cwd=REPO, capture_output=True, text=True, timeout=300)
 
     try:

@@ -14,14 +14,20 @@ import soundfile as sf
 from tests.conftest import REPO
 
 # Makes torch & co. behave as not installed (ModuleNotFoundError on import).
-BLOCK_TORCH = (
-    "import sys, importlib.abc\n"
-    "class Block(importlib.abc.MetaPathFinder):\n"
-    "    def find_spec(self, name, path, target=None):\n"
-    "        if name.split('.')[0] in ('torch', 'diffusers', 'export', 'bridge'):\n"
-    "            raise ModuleNotFoundError(name)\n"
-    "sys.meta_path.insert(0, Block())\n"
-)
+def blocking(*modules: str) -> str:
+    """Python source that makes importing any of ``modules`` (or their submodules) fail."""
+    return (
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        f"        if any(name == m or name.startswith(m + '.') for m in {modules!r}):\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+    )
+
+
+#: The runtime without torch, diffusers, the torch side or the evaluation: what a host installs.
+BLOCK_TORCH = blocking("torch", "diffusers", "diffband.export", "diffband.bridge", "diffband.evaluation")
 
 
 def run_python(code: str, **env) -> subprocess.CompletedProcess:
@@ -33,9 +39,10 @@ def run_python(code: str, **env) -> subprocess.CompletedProcess:
 
 def test_engine_imports_no_torch():
     code = (
-        "import sys, pkgutil, importlib, engine\n"
-        "for m in pkgutil.iter_modules(engine.__path__): importlib.import_module('engine.' + m.name)\n"
-        "bad = [m for m in ('torch', 'diffusers', 'export', 'bridge') if m in sys.modules]\n"
+        "import sys, pkgutil, importlib, diffband.engine as engine\n"
+        "for m in pkgutil.iter_modules(engine.__path__): importlib.import_module('diffband.engine.' + m.name)\n"
+        "bad = [m for m in ('torch', 'diffusers', 'diffband.export', 'diffband.bridge', 'diffband.evaluation', 'librosa')\n"
+        "       if m in sys.modules]\n"
         "assert not bad, bad\n"
         "print('ok')"
     )
@@ -48,8 +55,8 @@ def test_engine_generates_with_torch_unimportable(tiny_bundle):
     """What a runtime-only install does: load a bundle and generate, torch blocked."""
     code = BLOCK_TORCH + (
         "import numpy as np\n"
-        "from engine.model import load_models\n"
-        "from engine.generate import generate, images_to_audio\n"
+        "from diffband.engine.model import load_models\n"
+        "from diffband.engine.generate import generate, images_to_audio\n"
         f"[m] = load_models([{str(tiny_bundle)!r}])\n"
         "audio = images_to_audio(m, generate(m, n=1, steps=3, seed=0))[0]\n"
         "assert audio.shape == (m.info.codec.window_samples,) and np.all(np.isfinite(audio))\n"
@@ -63,7 +70,7 @@ def test_engine_generates_with_torch_unimportable(tiny_bundle):
 
 def diffband(*args: str, cwd: Path = REPO, **env) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "bridge.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600,
+        [sys.executable, "-m", "diffband.bridge.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=600,
         env={**os.environ, **env},
     )
 
@@ -123,8 +130,8 @@ def test_cli_errors_are_one_readable_line(args, message, tmp_path):
 
 def test_cuda_probe_falls_back_to_cpu_without_gpu(tiny_bundle):
     """onnxruntime-gpu lists CUDA even without a GPU; auto must still end on a provider that works."""
-    from engine.model import DiffusionModel
-    from engine.providers import CPU, resolve_device
+    from diffband.engine.model import DiffusionModel
+    from diffband.engine.providers import CPU, resolve_device
 
     assert resolve_device("cpu") == [CPU]
     model = DiffusionModel.load(tiny_bundle)  # auto
@@ -138,7 +145,7 @@ def test_cuda_probe_falls_back_to_cpu_without_gpu(tiny_bundle):
 def test_provider_probe_is_quiet(tiny_bundle):
     """Probing CUDA/TensorRT on a machine without them must not spray ORT's error banner."""
     result = run_python(
-        "from engine.model import DiffusionModel\n"
+        "from diffband.engine.model import DiffusionModel\n"
         f"m = DiffusionModel.load({str(tiny_bundle)!r})\n"
         "print(m.provider)"
     )

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from engine.settings import SETTINGS, setting
+from diffband.engine.settings import SETTINGS, setting
 from tests.conftest import REPO
 
 

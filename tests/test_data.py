@@ -9,9 +9,9 @@ import pytest
 import soundfile as sf
 import soxr
 
-from bridge.cli import main as cli
-from export.data_prepare import load_dataset, prepare
-from export.data_render import PEAK_DBFS, SAMPLE_RATE, render_instrument
+from diffband.bridge.cli import main as cli
+from diffband.export.data_prepare import load_dataset, prepare
+from diffband.export.data_render import PEAK_DBFS, SAMPLE_RATE, render_instrument
 
 
 def test_render_writes_trimmed_normalised_mono_22k(tmp_path):
@@ -99,7 +99,7 @@ def test_prepare_errors_are_clear(tmp_path, tiny_codec):
 
 
 def test_heldout_pieces_never_enter_training_renders(tmp_path):
-    from export.data_render import split_of
+    from diffband.export.data_render import split_of
 
     train = render_instrument("guitar", tmp_path / "t", minutes=0.3, seed=2, split="train")
     held = render_instrument("guitar", tmp_path / "h", minutes=0.3, seed=2, split="heldout")
@@ -111,7 +111,7 @@ def test_heldout_pieces_never_enter_training_renders(tmp_path):
 
 
 def test_evaluation_soundfont_is_never_a_training_one(tmp_path):
-    from export.instruments import EVALUATION_SOUNDFONTS, SOUNDFONTS
+    from diffband.export.instruments import EVALUATION_SOUNDFONTS, SOUNDFONTS
 
     assert not {p.name for p in EVALUATION_SOUNDFONTS} & {p.name for p in SOUNDFONTS}
     pieces = render_instrument("violin", tmp_path, minutes=0.2, seed=4, soundfont_set="evaluation")

@@ -10,13 +10,13 @@ import sys
 import numpy as np
 import pytest
 
-from engine.denoise import denoise
-from engine.cross import cross_images
-from engine.device_loop import DEVICE_LOOP_ENV, DeviceLoop, wants_device_loop
-from engine.model import DiffusionModel
-from engine.providers import TRT_CACHE_ENV, provider_options
-from engine.vocoders import NumpyGriffinLim, stft_magnitude
-from engine.samplers import make_sampler
+from diffband.engine.denoise import denoise
+from diffband.engine.cross import cross_images
+from diffband.engine.device_loop import DEVICE_LOOP_ENV, DeviceLoop, wants_device_loop
+from diffband.engine.model import DiffusionModel
+from diffband.engine.providers import TRT_CACHE_ENV, provider_options
+from diffband.engine.vocoders import NumpyGriffinLim, stft_magnitude
+from diffband.engine.samplers import make_sampler
 from tests.conftest import REPO, render_clip
 
 
@@ -88,7 +88,7 @@ def test_device_loop_leaves_other_samplers_to_numpy(monkeypatch, violin):
 @pytest.fixture(scope="module")
 def violin_fp16(tmp_path_factory):
     pytest.importorskip("onnxconverter_common")
-    from export.fp16 import convert_bundle_to_fp16
+    from diffband.export.fp16 import convert_bundle_to_fp16
 
     out = tmp_path_factory.mktemp("fp16") / "violin-fp16.onnx"
     result = convert_bundle_to_fp16(REPO / "models" / "violin.onnx", out)
@@ -138,11 +138,11 @@ def test_fp16_bundle_runs_on_the_device_loop(monkeypatch, violin_fp16):
 def test_export_fp16_command(tmp_path):
     pytest.importorskip("onnxconverter_common")
     out = tmp_path / "guitar-fp16.onnx"
-    cmd = [sys.executable, "-m", "bridge.cli", "export", "--fp16", "--from-bundle", str(REPO / "models" / "guitar.onnx"), "--out", str(out)]
+    cmd = [sys.executable, "-m", "diffband.bridge.cli", "export", "--fp16", "--from-bundle", str(REPO / "models" / "guitar.onnx"), "--out", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert "fp16" in done.stdout and out.is_file()
-    listing = subprocess.run([sys.executable, "-m", "bridge.cli", "models", str(tmp_path)], capture_output=True, text=True, cwd=REPO)
+    listing = subprocess.run([sys.executable, "-m", "diffband.bridge.cli", "models", str(tmp_path)], capture_output=True, text=True, cwd=REPO)
     assert "guitar-fp16" in listing.stdout and " fp16 " in listing.stdout
     again = subprocess.run(cmd[:-1] + [str(tmp_path / "x.onnx")], capture_output=True, text=True, cwd=REPO)
     assert again.returncode == 0  # converting the fp32 bundle again is fine
@@ -166,7 +166,7 @@ def test_vocoder_graph_matches_the_numpy_vocoder(violin):
     the numpy vocoder to float32 rounding (measured relative L2 error 8e-5)."""
     import onnxruntime as ort
 
-    from engine.vocoder_graph import GraphVocoder, vocoder_graph
+    from diffband.engine.vocoder_graph import GraphVocoder, vocoder_graph
 
     codec = violin.info.codec
     spec = violin.info.vocoder.at_runtime()
@@ -184,7 +184,7 @@ def test_vocoder_graph_matches_the_numpy_vocoder(violin):
 
 
 def test_cross_on_the_device_path_gives_the_cpu_path_audio(monkeypatch, violin):
-    from engine.cross import cross
+    from diffband.engine.cross import cross
 
     source = render_clip("guitar", 6.0, 920)
     monkeypatch.setenv(DEVICE_LOOP_ENV, "0")
@@ -199,7 +199,7 @@ def test_cross_on_the_device_path_gives_the_cpu_path_audio(monkeypatch, violin):
 def test_export_fp16_from_a_training_run(tiny_run, tmp_path):
     pytest.importorskip("onnxconverter_common")
     out = tmp_path / "tiny-fp16.onnx"
-    done = subprocess.run([sys.executable, "-m", "bridge.cli", "export", str(tiny_run), "--out", str(out), "--fp16"],
+    done = subprocess.run([sys.executable, "-m", "diffband.bridge.cli", "export", str(tiny_run), "--out", str(out), "--fp16"],
                           capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert "vs torch" in done.stdout and "fp16 vs fp32" in done.stdout

@@ -14,7 +14,7 @@ from tests.conftest import REPO, render_clip
 
 
 def diffband(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bridge.cli", *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "diffband.bridge.cli", *args], cwd=REPO, capture_output=True, text=True,
                           timeout=900, env={**os.environ, "DIFFBAND_THREADS": "1"})
 
 

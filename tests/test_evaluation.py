@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.embeddings import MfccStats, embed_clips
-from engine.fad import Gaussian, fad, fad_inf, frechet_distance
-from engine.melody import chroma_similarity
-from engine.vggish import EXAMPLE_FRAMES, MEL_BANDS, VGGish, examples, log_mel, mel_matrix
+from diffband.evaluation.embeddings import MfccStats, embed_clips
+from diffband.evaluation.fad import Gaussian, fad, fad_inf, frechet_distance
+from diffband.evaluation.melody import chroma_similarity
+from diffband.evaluation.vggish import EXAMPLE_FRAMES, MEL_BANDS, VGGish, examples, log_mel, mel_matrix
 from tests.conftest import render_clip
 
 
@@ -120,7 +120,7 @@ def test_vggish_loads_a_torchvggish_state_dict_and_matches_torch(tmp_path):
     torch.save(model.state_dict(), path)
     with pytest.raises(ValueError, match="export.vggish_weights"):  # the engine reads no torch files
         VGGish.from_file(path)
-    from export.vggish_weights import convert
+    from diffband.export.vggish_weights import convert
 
     ours = VGGish.from_file(convert(path, tmp_path / "vggish.npz"))
     batch = np.random.default_rng(0).normal(size=(3, 96, 64)).astype(np.float32)
@@ -145,7 +145,7 @@ def test_chroma_similarity_identity_and_unrelated(renders):
 
 
 def test_note_f1_identity_and_unrelated(renders):
-    from engine import notes
+    from diffband.evaluation import notes
 
     if not notes.available():
         pytest.fail("basic-pitch is not installed (.ci/setup installs it: pip install --no-deps basic-pitch)")

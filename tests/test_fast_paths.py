@@ -10,10 +10,10 @@ import librosa
 import numpy as np
 import pytest
 
-from engine.embeddings import MfccStats, embed_clips
-from engine.fad import fad
-from engine.model import DiffusionModel
-from engine.vocoders import VocoderSpec, decode_image, stft_magnitude
+from diffband.evaluation.embeddings import MfccStats, embed_clips
+from diffband.evaluation.fad import fad
+from diffband.engine.model import DiffusionModel
+from diffband.engine.vocoders import VocoderSpec, decode_image, stft_magnitude
 from tests.conftest import REPO, render_clip
 
 
@@ -66,8 +66,8 @@ def test_fast_vocoder_within_bounds_of_the_reference(violin):
 
 
 def test_concurrent_instruments_give_the_same_accompaniment(violin):
-    from engine.accompany import accompany
-    from engine.model import threads_per_model
+    from diffband.engine.accompany import accompany
+    from diffband.engine.model import threads_per_model
 
     guitar = DiffusionModel.load(REPO / "models" / "guitar.onnx", device="cpu", threads=threads_per_model(2))
     violin_1 = DiffusionModel.load(REPO / "models" / "violin.onnx", device="cpu", threads=threads_per_model(2))

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.model import DiffusionModel
-from export.data_prepare import load_dataset
-from export.gpu import (
+from diffband.engine.model import DiffusionModel
+from diffband.export.data_prepare import load_dataset
+from diffband.export.gpu import (
     CALIBRATION_CEILING,
     MAX_FILE_BYTES,
     MAX_FILES_BACK,
@@ -24,9 +24,9 @@ from export.gpu import (
     plan_second_leg,
     third_party_distributions,
 )
-from export.gpu_payload import PayloadError, pack_datasets, unpack_dataset, wheel_files
-from export.train import train
-from export.train_config import TrainConfig
+from diffband.export.gpu_payload import PayloadError, pack_datasets, unpack_dataset, wheel_files
+from diffband.export.train import train
+from diffband.export.train_config import TrainConfig
 
 REPO = Path(__file__).resolve().parent.parent
 DRY_RUN_INSTRUMENTS = ("guitar", "voice")  # two, so "all at once" really runs side by side

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from engine.accompany import accompany
-from engine.cross import cross
-from engine.double import chorus
-from engine.generate import generate, images_to_audio
-from engine.model import load_models
-from engine.techniques import Request, run
-from engine.windowing import PEAK_CEILING, ShortInputWarning
+from diffband.engine.accompany import accompany
+from diffband.engine.cross import cross
+from diffband.engine.double import chorus
+from diffband.engine.generate import generate, images_to_audio
+from diffband.engine.model import load_models
+from diffband.engine.techniques import Request, run
+from diffband.engine.windowing import PEAK_CEILING, ShortInputWarning
 from tests.conftest import REPO
 
 CEILING = PEAK_CEILING * (1 + 1e-6)  # -1 dBFS, float32 rounding allowed
@@ -40,8 +40,8 @@ def hot_guitar() -> np.ndarray:
     (before the level rule, cross to violin brought this one to 1.22, +1.7 dBFS)."""
     import random
 
-    from export.data_render import pick_melody, realise, render_notes, trim_and_normalise
-    from export.instruments import EVALUATION_SOUNDFONTS, instrument
+    from diffband.export.data_render import pick_melody, realise, render_notes, trim_and_normalise
+    from diffband.export.instruments import EVALUATION_SOUNDFONTS, instrument
 
     rng = random.Random(6)
     _, melody = pick_melody(rng)
@@ -113,7 +113,7 @@ def test_cli_says_once_that_a_short_input_is_padded(tmp_path):
     source = tmp_path / "short.wav"
     sf.write(source, tone(0.2), 44100)
     done = subprocess.run(
-        [sys.executable, "-m", "bridge.cli", "accompany", str(source), "--with", "violin,guitar", "--steps", "4",
+        [sys.executable, "-m", "diffband.bridge.cli", "accompany", str(source), "--with", "violin,guitar", "--steps", "4",
          "-o", str(tmp_path / "out")], cwd=REPO, capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr
@@ -125,14 +125,14 @@ def test_cli_says_once_that_a_short_input_is_padded(tmp_path):
 
 def test_cli_help_states_the_peak_rule():
     for technique in ("generate", "cross", "chorus", "accompany"):
-        done = subprocess.run([sys.executable, "-m", "bridge.cli", technique, "--help"], cwd=REPO, capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", "diffband.bridge.cli", technique, "--help"], cwd=REPO, capture_output=True, text=True)
         assert "-1 dBFS" in done.stdout, technique
 
 
 def test_live_monitor_never_leaves_minus_one_dbfs():
     from tests.test_live_engine import RATE, drive
 
-    from bridge.live import LiveEngine
+    from diffband.bridge.live import LiveEngine
 
     t = np.arange(RATE * 3) / RATE
     loud = (0.95 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from bridge.live import LiveEngine
+from diffband.bridge.live import LiveEngine
 
 RATE = 8000
 BLOCK = 256

@@ -71,7 +71,7 @@ def test_live_cross_on_jack_dummy(jack_server, tmp_path):
     listener = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
     threading.Thread(target=listener.serve_forever, daemon=True).start()
     live = subprocess.Popen(
-        [sys.executable, "-m", "bridge.cli", "live", "--with", "violin", "--technique", "cross", "--window", str(WINDOW),
+        [sys.executable, "-m", "diffband.bridge.cli", "live", "--with", "violin", "--technique", "cross", "--window", str(WINDOW),
          "--steps", "4", "--duration", "14", "--threads", "1", "--stats", str(stats_path),
          "--report-to", f"127.0.0.1:{listener.server_address[1]}"],
         env={**env, "DIFFBAND_MODELS": str(REPO / "models")}, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -22,13 +22,13 @@ import soundfile as sf
 from pythonosc.osc_message_builder import build_msg
 from pythonosc.osc_packet import OscPacket
 
-from bridge import protocol
-from bridge.protocol import NO_JOB
-from bridge.server import DiffbandServer, ServerConfig
-from bridge.transport import encode_message
-from engine.model import load_models
-from engine.options import OPTIONS as ENGINE_OPTIONS
-from engine.techniques import TECHNIQUES as ENGINE_TECHNIQUES
+from diffband.bridge import protocol
+from diffband.bridge.protocol import NO_JOB
+from diffband.bridge.server import DiffbandServer, ServerConfig
+from diffband.bridge.transport import encode_message
+from diffband.engine.model import load_models
+from diffband.engine.options import OPTIONS as ENGINE_OPTIONS
+from diffband.engine.techniques import TECHNIQUES as ENGINE_TECHNIQUES
 from tests.conftest import REPO
 
 PATCHES = REPO / "max_patches"
@@ -481,7 +481,7 @@ def test_device_logic_reports_a_missing_server(tmp_path):
 def test_device_shows_the_latency_diffband_live_reports(tmp_path):
     """``diffband live``'s reporter -> real UDP -> the device's [js]: the musician reads
     the layers' latency in samples (what the dry track must be delayed by)."""
-    from bridge.live import LiveReporter, LiveStats
+    from diffband.bridge.live import LiveReporter, LiveStats
 
     host = MaxHost(9)
     try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.vocoders import decode_image
-from engine.mel import PRESETS, MelCodec, preset
+from diffband.engine.vocoders import decode_image
+from diffband.engine.mel import PRESETS, MelCodec, preset
 
 
 def rms_db(audio: np.ndarray) -> float:

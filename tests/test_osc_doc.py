@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from bridge import file_input, protocol
-from engine.techniques import TECHNIQUES as ENGINE_TECHNIQUES
-from bridge.osc_guard import PacketLimits
-from bridge.peer_log import PeerLog
-from bridge.server import ServerConfig
+from diffband.bridge import file_input, protocol
+from diffband.engine.techniques import TECHNIQUES as ENGINE_TECHNIQUES
+from diffband.bridge.osc_guard import PacketLimits
+from diffband.bridge.peer_log import PeerLog
+from diffband.bridge.server import ServerConfig
 from tests.conftest import REPO
 
 DOC = (REPO / "docs" / "osc.md").read_text()

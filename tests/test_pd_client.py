@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bridge.server import DiffbandServer, ServerConfig
+from diffband.bridge.server import DiffbandServer, ServerConfig
 from tests.conftest import REPO
 from tests.test_bridge_server import models  # noqa: F401
 

@@ -19,11 +19,11 @@ import soundfile as sf
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
 
-from bridge import protocol
-from bridge.server import DiffbandServer, ServerConfig
-from engine.model import load_models
-from engine.options import OPTIONS
-from engine.techniques import technique
+from diffband.bridge import protocol
+from diffband.bridge.server import DiffbandServer, ServerConfig
+from diffband.engine.model import load_models
+from diffband.engine.options import OPTIONS
+from diffband.engine.techniques import technique
 from tests.conftest import REPO
 
 SCRIPT = REPO / "max_patches" / "reaper" / "diffband_layers.py"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
-from engine.sweep import read_rows, recommend
+from diffband.engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
+from diffband.evaluation.sweep import read_rows, recommend
 from tests.conftest import REPO
 
 
@@ -17,8 +17,8 @@ def test_defaults_are_the_measured_recommendation():
 
 
 def test_cli_and_protocol_use_the_defaults():
-    from bridge.cli import build_parser
-    from bridge.protocol import OPTIONS
+    from diffband.bridge.cli import build_parser
+    from diffband.bridge.protocol import OPTIONS
 
     args = build_parser().parse_args(["cross", "in.wav", "--to", "violin", "-o", "x.wav"])
     assert (args.strength, args.steps) == (DEFAULT_STRENGTH, DEFAULT_STEPS)

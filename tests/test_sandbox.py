@@ -21,9 +21,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bridge.client import DiffbandClient, ServerError
-from bridge.sandbox import Sandbox, UnsafeFolderError, default_folder
-from bridge.server import DiffbandServer, ServerConfig
+from diffband.bridge.client import DiffbandClient, ServerError
+from diffband.bridge.sandbox import Sandbox, UnsafeFolderError, default_folder
+from diffband.bridge.server import DiffbandServer, ServerConfig
 from tests.conftest import REPO
 from tests.test_bridge_server import FAST, RATE, client, models, vocal  # noqa: F401 (fixtures)
 
@@ -215,7 +215,7 @@ def test_default_folder_owned_by_someone_else_is_refused(own_folder):
 def test_serve_exits_2_with_a_clear_message_when_the_default_folder_is_unsafe(tmp_path):
     os.symlink(tmp_path, tmp_path / f"diffband-{os.getuid()}")
     run = subprocess.run(
-        [sys.executable, "-m", "bridge.cli", "serve", "--port", "0", "--models", "violin"],
+        [sys.executable, "-m", "diffband.bridge.cli", "serve", "--port", "0", "--models", "violin"],
         cwd=REPO, env={**os.environ, "TMPDIR": str(tmp_path)}, capture_output=True, text=True, timeout=60,
     )
     assert run.returncode == 2

@@ -7,9 +7,9 @@ import pytest
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler
 
-from engine.denoise import denoise
-from engine.samplers import DDIMSampler, DDPMSampler
-from engine.schedule import SCHEDULE_TYPES, NoiseSchedule
+from diffband.engine.denoise import denoise
+from diffband.engine.samplers import DDIMSampler, DDPMSampler
+from diffband.engine.schedule import SCHEDULE_TYPES, NoiseSchedule
 
 
 @pytest.mark.parametrize("kind", SCHEDULE_TYPES)

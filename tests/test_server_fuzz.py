@@ -17,10 +17,10 @@ import pytest
 import soundfile as sf
 from pythonosc import slip
 
-from bridge.protocol import REPLIES
-from bridge.server import DiffbandServer, ServerConfig
-from bridge.transport import encode_message
-from engine import __version__
+from diffband.bridge.protocol import REPLIES
+from diffband.bridge.server import DiffbandServer, ServerConfig
+from diffband.bridge.transport import encode_message
+from diffband.engine import __version__
 from tests.test_bridge_server import RATE, client, models  # noqa: F401
 
 UDP_PACKETS = 10_000

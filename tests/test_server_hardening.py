@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 from pythonosc import slip
 
-from bridge.client import DiffbandClient, ServerError
-from bridge.jobs import Job, JobRunner
-from bridge.osc_guard import PacketRejected, check_packet
-from bridge.peer_log import PeerLog
-from bridge.protocol import MAX_MODELS_PER_JOB, NO_JOB, ProtocolError, job_options, split_request
-from bridge.server import DiffbandServer, ServerConfig
-from bridge.transport import SlipReader, encode_message
-from engine import __version__
+from diffband.bridge.client import DiffbandClient, ServerError
+from diffband.bridge.jobs import Job, JobRunner
+from diffband.bridge.osc_guard import PacketRejected, check_packet
+from diffband.bridge.peer_log import PeerLog
+from diffband.bridge.protocol import MAX_MODELS_PER_JOB, NO_JOB, ProtocolError, job_options, split_request
+from diffband.bridge.server import DiffbandServer, ServerConfig
+from diffband.bridge.transport import SlipReader, encode_message
+from diffband.engine import __version__
 from tests.test_bridge_server import RATE, assert_alive, client, expect_error, free_udp_port, models  # noqa: F401
 
 NEGATIVE_BUNDLE = b"#bundle\0" + b"\0" * 8 + struct.pack(">i", -4)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.generate import generate, images_to_audio
-from engine.model import DiffusionModel, load_models
+from diffband.engine.generate import generate, images_to_audio
+from diffband.engine.model import DiffusionModel, load_models
 from tests.conftest import REPO
 
 SHIPPED = ("guitar", "violin", "voice")
@@ -43,7 +43,7 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_double_layers_share_structure():
     """Layers branched from one intermediate correlate more than independent generations."""
-    from engine.double import double
+    from diffband.engine.double import double
 
     guitar, violin = load_models([str(MODELS / "guitar.onnx"), str(MODELS / "violin.onnx")], device="cpu")
     layers = dict(double(guitar, [violin], steps=20, split=0.3, seed=0, n=3))
@@ -62,7 +62,7 @@ def test_main_job_accompanies_the_example_vocal(tmp_path):
     import soundfile as sf
 
     result = subprocess.run(
-        [sys.executable, "-m", "bridge.cli", "accompany", str(MODELS / "example_vocal.wav"), "--with", "violin,guitar",
+        [sys.executable, "-m", "diffband.bridge.cli", "accompany", str(MODELS / "example_vocal.wav"), "--with", "violin,guitar",
          "-o", str(tmp_path), "--plot"],
         cwd=REPO, capture_output=True, text=True, timeout=600,
     )

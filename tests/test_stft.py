@@ -6,7 +6,7 @@ import librosa
 import numpy as np
 import pytest
 
-from engine.stft import griffin_lim, mel_filters, stft
+from diffband.engine.stft import griffin_lim, mel_filters, stft
 from tests.test_cli_runtime import run_python
 
 
@@ -44,8 +44,8 @@ def test_griffin_lim_converges_like_librosa():
 def test_runtime_path_imports_neither_librosa_nor_numba():
     code = (
         "import sys, numpy as np\n"
-        "from engine.model import load_models\n"
-        "from engine.accompany import accompany\n"
+        "from diffband.engine.model import load_models\n"
+        "from diffband.engine.accompany import accompany\n"
         "[m] = load_models(['violin'], device='cpu')\n"
         "y = np.sin(np.arange(22050 * 3) * 0.05).astype(np.float32) * 0.3\n"
         "accompany(y, 22050, [m], steps=3)\n"

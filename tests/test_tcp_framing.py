@@ -12,10 +12,10 @@ import pytest
 from pythonosc import slip
 from pythonosc.osc_message import OscMessage
 
-from bridge.chunks import to_chunks
-from bridge.server import DiffbandServer, ServerConfig
-from bridge.transport import LengthPrefixReader, SlipReader, encode_message, frame, stream_reader
-from engine import __version__
+from diffband.bridge.chunks import to_chunks
+from diffband.bridge.server import DiffbandServer, ServerConfig
+from diffband.bridge.transport import LengthPrefixReader, SlipReader, encode_message, frame, stream_reader
+from diffband.engine import __version__
 from tests.test_bridge_server import models  # noqa: F401
 
 TIMEOUT = 60.0

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import soxr
 
-from engine.cross import cross, cross_images, start_index
-from engine.double import double
-from engine.model import DiffusionModel
+from diffband.engine.cross import cross, cross_images, start_index
+from diffband.engine.double import double
+from diffband.engine.model import DiffusionModel
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +97,9 @@ def test_double_layers_branch_from_one_intermediate(model):
 def test_double_forks_at_the_split_step(split):
     """Two different models: the lead's layer is the lead's own run from noise, the other
     layer is the lead down to the split step and the second model after it."""
-    from engine.denoise import denoise
-    from engine.model import load_models
-    from engine.samplers import make_sampler
+    from diffband.engine.denoise import denoise
+    from diffband.engine.model import load_models
+    from diffband.engine.samplers import make_sampler
 
     violin, guitar = load_models(["violin", "guitar"], device="cpu", threads=1)
     steps, seed = 6, 3
@@ -118,7 +118,7 @@ def test_double_forks_at_the_split_step(split):
 
 
 def test_accompany_layers_are_matched_cleaned_and_mixed_without_clipping(model, violin_clip):
-    from engine.accompany import INSTRUMENT_BANDS, accompany, loudness_lufs
+    from diffband.engine.accompany import INSTRUMENT_BANDS, accompany, loudness_lufs
 
     vocals = soxr.resample(violin_clip, 22050, 44100)
     stereo = np.stack([vocals, vocals * 0.9], axis=1) * 1.5  # hot input: the mix must not clip
@@ -145,7 +145,7 @@ def test_accompany_layers_are_matched_cleaned_and_mixed_without_clipping(model, 
 
 
 def test_accompany_refuses_no_instruments(violin_clip):
-    from engine.accompany import accompany
+    from diffband.engine.accompany import accompany
 
     with pytest.raises(ValueError, match="at least one instrument"):
         accompany(violin_clip, 22050, [])
@@ -163,7 +163,7 @@ def test_inversion_mode_is_deterministic_and_ignores_the_seed(model, guitar_clip
 
 
 def test_ddpm_sampler_runs_the_techniques_repeatably(model, guitar_clip):
-    from engine.samplers import make_sampler
+    from diffband.engine.samplers import make_sampler
 
     w = model.info.codec.window_samples
     images = model.info.codec.encode(guitar_clip[:w])[None]
@@ -179,7 +179,7 @@ def test_ddpm_sampler_runs_the_techniques_repeatably(model, guitar_clip):
 
 
 def test_accompany_matches_layer_loudness_to_a_quiet_vocal(model, violin_clip):
-    from engine.accompany import accompany, loudness_lufs
+    from diffband.engine.accompany import accompany, loudness_lufs
 
     quiet = violin_clip * 0.1  # far from full scale: the -1 dBFS rule does not touch the layers
     result = accompany(quiet, 22050, [model], strength=0.5, steps=4, seed=0, layer_gain_db=-6.0)

@@ -13,15 +13,15 @@ import pytest
 import torch
 from diffusers import UNet2DModel
 
-from engine.bundle import BundleError, check_compatible
-from engine.mel import MelCodec
-from engine.model import DiffusionModel
-from engine.settings import SETTINGS
-from engine.vocoders import VocoderSpec
-from engine.schedule import NoiseSchedule
-from export.onnx_export import ExportError, export_unet, import_diffusers, verify_against_torch
-from export.train import CHECKPOINT, EMA_DIR, train
-from export.train_config import TrainConfig
+from diffband.engine.bundle import BundleError, check_compatible
+from diffband.engine.mel import MelCodec
+from diffband.engine.model import DiffusionModel
+from diffband.engine.settings import SETTINGS
+from diffband.engine.vocoders import VocoderSpec
+from diffband.engine.schedule import NoiseSchedule
+from diffband.export.onnx_export import ExportError, export_unet, import_diffusers, verify_against_torch
+from diffband.export.train import CHECKPOINT, EMA_DIR, train
+from diffband.export.train_config import TrainConfig
 from tests.conftest import TINY_STEPS
 
 
@@ -74,7 +74,7 @@ def test_resume_refuses_a_different_run(tmp_path, tiny_run, tiny_dataset):
 
 
 def test_unet_refuses_a_geometry_it_cannot_downsample():
-    from export.unet import build_unet
+    from diffband.export.unet import build_unet
 
     with pytest.raises(ValueError, match=r"image shape \(64, 100\) must be divisible by 8"):
         build_unet("tiny", (64, 100))

@@ -15,12 +15,12 @@ from typing import Callable
 
 import numpy as np
 
-from engine.cross import cross_images
-from engine.double import double
-from engine.embeddings import Embedding, embed_clips
-from engine.fad import fad
-from engine.melody import chroma_similarity
-from engine.model import DiffusionModel
+from diffband.engine.cross import cross_images
+from diffband.engine.double import double
+from diffband.evaluation.embeddings import Embedding, embed_clips
+from diffband.evaluation.fad import fad
+from diffband.evaluation.melody import chroma_similarity
+from diffband.engine.model import DiffusionModel
 
 CROSS_FIELDS = ["direction", "embedding", "strength", "steps", "clips", "fad_target", "fad_source", "melody"]
 SPLIT_FIELDS = ["pair", "embedding", "split", "steps", "clips", "pair_melody", "pair_image_corr", "fad_target_b"]
@@ -58,7 +58,7 @@ def window_clips(model: DiffusionModel, clips: list[tuple[np.ndarray, int]], lim
 
 
 def generated_set(model: DiffusionModel, n: int, steps: int, seed: int) -> SweepSet:
-    from engine.generate import generate
+    from diffband.engine.generate import generate
 
     images = generate(model, n=n, steps=steps, seed=seed)
     return SweepSet(list(model.decode(images)), images, model.info.sample_rate)

@@ -2,7 +2,7 @@
 
 ``mfcc-stats``: needs no downloaded weights and is sensitive to timbre: frame-wise
 MFCCs, their deltas and spectral shape, pooled (mean, std) over 1 s windows every
-0.25 s.  ``vggish``: the report's embedding (``engine.vggish``), weights from a file
+0.25 s.  ``vggish``: the report's embedding (``evaluation.vggish``), weights from a file
 the user supplies.
 """
 
@@ -67,7 +67,7 @@ def load_embedding(name: str, vggish_weights: str | None = None, vggish_pca: str
     if name == "mfcc-stats":
         return MfccStats()
     if name == "vggish":
-        from engine.vggish import VGGish
+        from diffband.evaluation.vggish import VGGish
 
         if not vggish_weights:
             raise ValueError("the vggish embedding needs --vggish-weights PATH (standard VGGish weights as .npz)")

@@ -140,6 +140,6 @@ def _load_arrays(path: str | Path) -> dict[str, np.ndarray]:
         raise FileNotFoundError(f"weights file not found: {path}")
     if path.suffix != ".npz":  # the engine never imports torch, which reading a .pth would need
         raise ValueError(f"{path}: VGGish weights must be .npz; convert a torchvggish .pth with "
-                         "`python -m export.vggish_weights IN.pth OUT.npz`")
+                         "`python -m diffband.export.vggish_weights IN.pth OUT.npz`")
     with np.load(path) as data:
         return {k: np.asarray(data[k], dtype=np.float32) for k in data.files}
