@@ -150,6 +150,12 @@ class DeviceLoop:
                 out[part] = slots.images[len(timesteps) % 2].numpy()
         return out
 
+    def buffer_addresses(self, batch: int) -> tuple[int, ...] | None:
+        """Device addresses of the image buffers kept for ``batch`` (None before a run at that
+        size): fixed for the loop's life, which CUDA graph replay needs."""
+        slots = self._slots.get(batch)
+        return None if slots is None else tuple(value.data_ptr() for value in slots.images)
+
     def _slots_for(self, shape: tuple[int, ...]) -> "_Slots":
         """Buffers and the two bindings (image A -> B, B -> A) for one batch size, made once:
         fixed addresses are what lets CUDA graphs replay (graph ids 2k and 2k + 1)."""

@@ -64,11 +64,12 @@ def test_device_loop_reuses_its_buffers_safely(monkeypatch, violin):
     monkeypatch.setenv(DEVICE_LOOP_ENV, "1")
     with ThreadPoolExecutor(3) as pool:
         got = list(pool.map(lambda x: denoise(violin, sampler, x, 10, np.random.default_rng(0), start_index=4), xs))
-    slots = violin.device_loop._slots[2]
+    addresses = violin.device_loop.buffer_addresses(2)
+    assert addresses is not None
     got.append(denoise(violin, sampler, xs[0], 10, np.random.default_rng(0), start_index=4))
     for g, e in zip(got, [*expected, expected[0]]):
         np.testing.assert_allclose(g, e, atol=1e-5, rtol=0)
-    assert violin.device_loop._slots[2] is slots  # the same buffers and bindings, not new ones
+    assert violin.device_loop.buffer_addresses(2) == addresses  # the same buffers, not new ones
 
 
 def test_device_loop_leaves_other_samplers_to_numpy(monkeypatch, violin):

@@ -16,7 +16,7 @@ from diffusers import UNet2DModel
 from diffband.engine.bundle import BundleError, check_compatible
 from diffband.engine.mel import MelCodec
 from diffband.engine.model import DiffusionModel
-from diffband.engine.settings import SETTINGS
+from diffband.engine.settings import setting
 from diffband.engine.vocoders import VocoderSpec
 from diffband.engine.schedule import NoiseSchedule
 from diffband.export.onnx_export import ExportError, export_unet, import_diffusers, verify_against_torch
@@ -87,7 +87,7 @@ def test_exported_bundle_metadata_reads_back(tiny_bundle, tiny_run, tiny_codec):
     # the bundle records its codec and vocoder; the runtime uses its faster Griffin-Lim setting
     assert info.codec == tiny_codec
     assert info.vocoder == VocoderSpec("griffin-lim", griffin_lim_iters=32, nnls_iters=100)
-    assert info.vocoder.at_runtime().griffin_lim_iters == SETTINGS["DIFFBAND_GL_ITERS"].default == 16
+    assert info.vocoder.at_runtime().griffin_lim_iters == setting("DIFFBAND_GL_ITERS")
     assert info.schedule == NoiseSchedule()
     assert info.prediction_type == "epsilon"
     assert info.training["steps"] == TINY_STEPS and info.training["weights"] == "EMA"
