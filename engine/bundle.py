@@ -18,10 +18,14 @@ Its ``metadata_props`` carry what the runtime needs (all values are strings):
 ``diffband.vocoder``       optional: JSON of :class:`engine.vocoders.VocoderSpec` (the
                            vocoder the model expects and its settings); older bundles
                            kept the Griffin-Lim settings in ``diffband.codec``
+``diffband.condition``     optional: JSON of :class:`engine.condition.ConditionSpec` (the
+                           model takes a melody condition, and how it is made); absent:
+                           an unconditional model (older bundles, imported checkpoints)
 =========================  ===================================================
 
 The graph takes ``sample`` (float32, ``[batch, 1, n_mels, frames]``) and
 ``timestep`` (float32, ``[batch]``) and returns ``noise_pred`` like ``sample``.
+A conditional bundle's graph also takes ``condition`` (float32, like ``sample``).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from diffband.engine.condition import ConditionError, ConditionSpec
 from diffband.engine.mel import LEGACY_VOCODER_FIELDS, MelCodec
 from diffband.engine.schedule import NoiseSchedule
 from diffband.engine.vocoders import VocoderSpec, check_vocoder
@@ -42,6 +47,7 @@ FORMAT_VERSION = 1
 PREFIX = "diffband."
 INPUT_SAMPLE = "sample"
 INPUT_TIMESTEP = "timestep"
+INPUT_CONDITION = "condition"
 OUTPUT_NOISE = "noise_pred"
 PREDICTION_TYPES = ("epsilon",)
 PRECISIONS = ("fp32", "fp16")
@@ -64,6 +70,12 @@ class BundleInfo:
     training: dict[str, Any] = field(default_factory=dict)
     precision: str = "fp32"
     vocoder: VocoderSpec = VocoderSpec()
+    condition: ConditionSpec | None = None
+
+    @property
+    def graph_inputs(self) -> set[str]:
+        """The input names the bundle's graph must have."""
+        return {INPUT_SAMPLE, INPUT_TIMESTEP} | ({INPUT_CONDITION} if self.condition else set())
 
     @property
     def name(self) -> str:
@@ -89,6 +101,7 @@ class BundleInfo:
             "prediction_type": self.prediction_type,
             "train_steps": self.training.get("steps"),
             "precision": self.precision,
+            "condition": self.condition.kind if self.condition else None,
             "path": str(self.path),
         }
 
@@ -100,6 +113,7 @@ def bundle_metadata(
     training: dict[str, Any],
     prediction_type: str = "epsilon",
     vocoder: VocoderSpec = VocoderSpec(),
+    condition: ConditionSpec | None = None,
 ) -> dict[str, str]:
     """The ``metadata_props`` that make an ONNX file a diffband bundle."""
     if prediction_type not in PREDICTION_TYPES:
@@ -118,6 +132,7 @@ def bundle_metadata(
         PREFIX + "prediction_type": prediction_type,
         PREFIX + "training": json.dumps(training, sort_keys=True, default=str),
         PREFIX + "vocoder": vocoder.to_json(),
+        **({PREFIX + "condition": condition.to_json()} if condition else {}),
     }
 
 
@@ -150,6 +165,9 @@ def parse_metadata(props: dict[str, str], path: Path) -> BundleInfo:
         prediction_type = props.get(PREFIX + "prediction_type", "epsilon")
         precision = props.get(PREFIX + "precision", "fp32")
         sample_rate = int(props[PREFIX + "sample_rate"])
+        condition = ConditionSpec.from_json(props[PREFIX + "condition"]) if PREFIX + "condition" in props else None
+    except ConditionError as error:
+        raise BundleError(f"{path}: {error}") from None
     except (KeyError, ValueError, TypeError) as error:
         raise BundleError(f"{path}: corrupt diffband metadata ({type(error).__name__}: {error})") from None
     if image_shape != codec.image_shape:
@@ -162,7 +180,7 @@ def parse_metadata(props: dict[str, str], path: Path) -> BundleInfo:
         raise BundleError(f"{path}: prediction type {prediction_type!r} is not supported")
     if precision not in PRECISIONS:
         raise BundleError(f"{path}: precision {precision!r} is not one of {PRECISIONS}")
-    return BundleInfo(Path(path), instrument, codec, schedule, prediction_type, version, training, precision, vocoder)
+    return BundleInfo(Path(path), instrument, codec, schedule, prediction_type, version, training, precision, vocoder, condition)
 
 
 def check_compatible(bundles: list[BundleInfo]) -> None:

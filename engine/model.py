@@ -10,6 +10,7 @@ import numpy as np
 import onnxruntime as ort
 
 from diffband.engine.bundle import (
+    INPUT_CONDITION,
     INPUT_SAMPLE,
     INPUT_TIMESTEP,
     OUTPUT_NOISE,
@@ -18,6 +19,7 @@ from diffband.engine.bundle import (
     check_compatible,
     parse_metadata,
 )
+from diffband.engine.condition import ConditionError, null_conditions
 from diffband.engine.device_loop import DeviceLoop, fused_step_graph, wants_device_loop
 from diffband.engine.providers import ProviderError, create_session, device_key, resolve_device
 from diffband.engine.settings import setting
@@ -34,7 +36,8 @@ GPU_MAX_BATCH = 64
 
 
 class DiffusionModel:
-    """Callable ``eps = model(x, t)`` for ``x: (B, 1, n_mels, frames)``, ``t: (B,)``."""
+    """Callable ``eps = model(x, t)`` for ``x: (B, 1, n_mels, frames)``, ``t: (B,)``; a conditional
+    bundle also takes ``condition`` like ``x`` (its null condition when none is given)."""
 
     def __init__(
         self, info: BundleInfo, session: ort.InferenceSession, max_batch: int | None = None, threads: int | None = None
@@ -47,8 +50,8 @@ class DiffusionModel:
         on_cpu = session.get_providers()[0] == "CPUExecutionProvider"
         self.max_batch = max_batch or (setting("DIFFBAND_MAX_BATCH") if on_cpu else GPU_MAX_BATCH)
         names = {i.name for i in session.get_inputs()}
-        if names != {INPUT_SAMPLE, INPUT_TIMESTEP}:
-            raise BundleError(f"{info.path}: graph inputs {sorted(names)} are not ({INPUT_SAMPLE}, {INPUT_TIMESTEP})")
+        if names != info.graph_inputs:
+            raise BundleError(f"{info.path}: graph inputs {sorted(names)} are not ({', '.join(sorted(info.graph_inputs))})")
 
     @classmethod
     def load(cls, path: Path | str, device: str | None = None, threads: int | None = None) -> "DiffusionModel":
@@ -75,8 +78,9 @@ class DiffusionModel:
     @property
     def device_loop(self) -> DeviceLoop | None:
         """The on-device DDIM loop (engine/device_loop.py) when this provider uses one; built
-        on first use from the bundle's graph with the update step appended."""
-        if not wants_device_loop(self.provider):
+        on first use from the bundle's graph with the update step appended.  Conditional bundles
+        run the numpy loop (the fused graph feeds no condition)."""
+        if not wants_device_loop(self.provider) or self.info.condition is not None:
             return None
         if self._device_loop is None:
             graph, device = fused_step_graph(self.info.path), device_key(self.provider)
@@ -114,16 +118,61 @@ class DiffusionModel:
             return np.zeros((0, self.info.codec.window_samples), dtype=np.float32)
         return self.vocoder(images)
 
-    def __call__(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray, t: np.ndarray, condition: np.ndarray | None = None) -> np.ndarray:
         x = np.ascontiguousarray(x, dtype=np.float32)
-        t = np.ascontiguousarray(np.broadcast_to(t, (x.shape[0],)), dtype=np.float32)
+        feeds = {INPUT_SAMPLE: x, INPUT_TIMESTEP: np.ascontiguousarray(np.broadcast_to(t, (x.shape[0],)), dtype=np.float32)}
+        spec = self.info.condition
+        if spec is None and condition is not None:
+            raise ConditionError(f"model {self.name} has no condition channel; use follow off")
+        if spec is not None:
+            condition = null_conditions(spec, self.info.image_shape, x.shape[0]) if condition is None else condition
+            feeds[INPUT_CONDITION] = np.ascontiguousarray(condition, dtype=np.float32)
+            if feeds[INPUT_CONDITION].shape != x.shape:
+                raise ValueError(f"condition shape {condition.shape} differs from the sample's {x.shape}")
         if x.shape[0] <= self.max_batch:
-            return self.session.run([OUTPUT_NOISE], {INPUT_SAMPLE: x, INPUT_TIMESTEP: t})[0]
+            return self.session.run([OUTPUT_NOISE], feeds)[0]
         out = np.empty_like(x)
         for start in range(0, x.shape[0], self.max_batch):
             part = slice(start, start + self.max_batch)
-            out[part] = self.session.run([OUTPUT_NOISE], {INPUT_SAMPLE: x[part], INPUT_TIMESTEP: t[part]})[0]
+            out[part] = self.session.run([OUTPUT_NOISE], {name: value[part] for name, value in feeds.items()})[0]
         return out
+
+
+class Guided:
+    """Classifier-free guidance as a denoiser ``(x, t) -> eps`` for the one loop (``engine.denoise``):
+    ``eps = eps_null + scale * (eps_cond - eps_null)``, both halves in one batched model call.
+
+    ``condition`` is ``(k, 1, n_mels, frames)``; a batch of several lanes (``n * k``) repeats it.
+    Scale 0 runs only the null condition (bit-identical to follow off), scale 1 only the condition.
+    It has no ``device_loop``: guided lanes run the numpy loop."""
+
+    def __init__(self, model: DiffusionModel, condition: np.ndarray, scale: float):
+        if model.info.condition is None:
+            raise ConditionError(f"model {model.name} has no condition channel; use follow off")
+        self.model, self.condition, self.scale = model, np.asarray(condition, dtype=np.float32), float(scale)
+        self.info = model.info
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def _conditions(self, batch: int) -> np.ndarray:
+        repeats, rest = divmod(batch, self.condition.shape[0])
+        if rest:
+            raise ValueError(f"a batch of {batch} does not repeat {self.condition.shape[0]} conditions")
+        return np.tile(self.condition, (repeats, 1, 1, 1))
+
+    def __call__(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        if self.scale == 0.0:
+            return self.model(x, t)
+        condition = self._conditions(x.shape[0])
+        if self.scale == 1.0:
+            return self.model(x, t, condition)
+        null = null_conditions(self.info.condition, self.info.image_shape, x.shape[0])
+        t = np.broadcast_to(t, (x.shape[0],))
+        both = self.model(np.concatenate([x, x]), np.concatenate([t, t]), np.concatenate([null, condition]))
+        unconditioned, conditioned = both[: x.shape[0]], both[x.shape[0] :]
+        return unconditioned + np.float32(self.scale) * (conditioned - unconditioned)
 
 
 def model_dirs() -> list[Path]:

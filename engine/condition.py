@@ -1,0 +1,269 @@
+"""The melody condition: a source's pitch content drawn on a model's mel grid (issue 13).
+
+One extractor, used identically by ``data prepare`` (on each training window) and at
+run time (on each input window): basic-pitch's ONNX model (ICASSP 2022, Apache-2.0),
+run on ONNX Runtime, gives a contour posteriorgram — a multi-pitch salience map,
+3 bins a semitone from 27.5 Hz, ~86 frames/s (chosen by measurement in
+``docs/quality_groundwork.md``: torch-free, fastest, and the only candidate that
+hears both lines of a mix, so chords and band recordings need no fallback).
+
+The condition image has the model's shape ``(n_mels, frames)`` and says *which*
+pitches sound and how loud, never the source's timbre:
+
+- each contour bin's salience is put on the mel row of its frequency (the row whose
+  filter responds most there; several bins on one row keep the largest), and, when
+  the spec asks for harmonics, on the rows of its harmonics ``h`` with the fixed
+  weight ``1/h`` (an instrument-independent template, never the source's harmonic
+  amplitudes: a condition carrying those lets the model paint them as steady stripes);
+- contour frames are max-pooled to the codec's frames (nearest frame centre);
+- the whole frame is scaled by a smoothed loudness in ``[0, 1]`` (frame RMS in dB
+  over ``loudness_floor_db .. 0``, moving average over ``smooth_frames`` frames).
+
+Values lie in ``[0, 1]``: silence is 0 everywhere.  The *null* condition (training's
+dropped condition and the unconditional half of classifier-free guidance) is the
+constant image ``null_value`` (-1), which no real condition can be.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+import soxr
+
+from diffband.engine.mel import MelCodec
+from diffband.engine.options import FOLLOW_CHOICES
+
+if TYPE_CHECKING:
+    from diffband.engine.model import DiffusionModel
+
+CONDITION_KINDS = ("basic-pitch",)
+BASIC_PITCH_INSTALL = "pip install --no-deps basic-pitch==0.4.0"
+#: basic-pitch's model, inside its package (``basic_pitch.ICASSP_2022_MODEL_PATH``'s ONNX file).
+BASIC_PITCH_MODEL = Path("saved_models") / "icassp_2022" / "nmp.onnx"
+#: basic-pitch's constants (basic_pitch.constants, 0.4.0): rate, input window, hop, contour bins.
+BP_SAMPLE_RATE = 22050
+BP_WINDOW = 43844
+BP_HOP = 256
+BP_BINS = 264
+BP_BINS_PER_SEMITONE = 3
+BP_LOWEST_HZ = 27.5
+#: Frames of overlap between basic-pitch's windows, as ``basic_pitch.inference.run_inference``.
+BP_OVERLAP_FRAMES = 30
+BP_INPUT = "serving_default_input_2:0"
+BP_CONTOUR = "StatefulPartitionedCall:0"
+
+
+class ConditionError(ValueError):
+    """The condition cannot be computed or used (extractor missing, model without a condition channel)."""
+
+
+@dataclass(frozen=True)
+class ConditionSpec:
+    """How a bundle's condition channel is made; stored in its metadata (``diffband.condition``).
+
+    ``dropout`` records the share of training steps that saw the null condition (the model
+    generates unconditionally, and guidance works, only when it is above 0)."""
+
+    kind: str = "basic-pitch"
+    harmonics: int = 1
+    loudness_floor_db: float = -60.0
+    smooth_frames: int = 3
+    null_value: float = -1.0
+    dropout: float = 0.15
+
+    def __post_init__(self) -> None:
+        if self.kind not in CONDITION_KINDS:
+            raise ConditionError(f"unknown condition {self.kind!r}; this diffband knows {', '.join(CONDITION_KINDS)}")
+        if self.harmonics < 1 or self.smooth_frames < 1 or self.loudness_floor_db >= 0:
+            raise ConditionError(f"bad condition settings: {self}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConditionError(f"condition dropout must be in [0, 1), got {self.dropout}")
+        if 0.0 <= self.null_value <= 1.0:
+            raise ConditionError(f"the null value {self.null_value} lies inside the condition's range [0, 1]")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ConditionSpec":
+        try:
+            return cls(**data)
+        except TypeError as error:
+            raise ConditionError(f"bad condition metadata {data!r}: {error}") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> "ConditionSpec":
+        return cls.from_dict(json.loads(text))
+
+
+# ------------------------------------------------------------------ basic-pitch on ONNX Runtime
+def basic_pitch_model_path() -> Path:
+    """basic-pitch's ONNX file, found without importing the package (its import probes for TensorFlow)."""
+    spec = importlib.util.find_spec("basic_pitch")
+    path = Path(spec.origin).parent / BASIC_PITCH_MODEL if spec and spec.origin else None
+    if path is None or not path.is_file():
+        raise ConditionError(
+            f"melody following needs basic-pitch's pitch model, which is not installed; run '{BASIC_PITCH_INSTALL}'"
+        )
+    return path
+
+
+@lru_cache(maxsize=1)
+def _session():
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1  # measured: ~0.1 s a 4.46 s window on one thread
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(basic_pitch_model_path()), options, providers=["CPUExecutionProvider"])
+
+
+def contour(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(frame times s, salience (frames, 264))`` of mono 22.05 kHz audio, windowed as basic-pitch's
+    own inference (2 s windows overlapping by 30 frames, half of the overlap dropped at each side)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    overlap = BP_OVERLAP_FRAMES * BP_HOP
+    hop = BP_WINDOW - overlap
+    padded = np.concatenate([np.zeros(overlap // 2, np.float32), audio])
+    starts = range(0, padded.size, hop)
+    windows = np.zeros((len(starts), BP_WINDOW, 1), dtype=np.float32)
+    for row, start in enumerate(starts):
+        piece = padded[start : start + BP_WINDOW]
+        windows[row, : piece.size, 0] = piece
+    salience = _session().run([BP_CONTOUR], {BP_INPUT: windows})[0]
+    half = BP_OVERLAP_FRAMES // 2
+    kept = salience[:, half:-half, :]
+    per_window = kept.shape[1]
+    frames = int(audio.size * (BP_SAMPLE_RATE // BP_HOP) / BP_SAMPLE_RATE)  # as basic-pitch: 86 frames/s
+    salience = kept.reshape(-1, BP_BINS)[:frames]
+    index = np.arange(salience.shape[0])
+    times = ((index // per_window) * hop + (index % per_window) * BP_HOP) / BP_SAMPLE_RATE
+    return times, salience
+
+
+def contour_frequencies() -> np.ndarray:
+    """Centre frequency (Hz) of each of the 264 contour bins."""
+    return BP_LOWEST_HZ * 2.0 ** (np.arange(BP_BINS) / (12 * BP_BINS_PER_SEMITONE))
+
+
+# ------------------------------------------------------------------ the mel-grid condition
+def null_conditions(spec: ConditionSpec, image_shape: tuple[int, int], count: int) -> np.ndarray:
+    """``count`` null conditions ``(count, 1, n_mels, frames)``: the constant ``spec.null_value``
+    (needs no extractor, so follow off runs without basic-pitch)."""
+    return np.full((count, 1, *image_shape), spec.null_value, dtype=np.float32)
+
+
+def mel_rows(codec: MelCodec, frequencies: np.ndarray) -> np.ndarray:
+    """The mel row whose filter responds most at each frequency; -1 where no filter reaches."""
+    fft_hz = np.arange(codec.mel_basis.shape[1]) * codec.sample_rate / codec.n_fft
+    response = np.stack([np.interp(frequencies, fft_hz, row, left=0.0, right=0.0) for row in codec.mel_basis])
+    rows = np.argmax(response, axis=0)
+    return np.where(response.max(axis=0) > 0, rows, -1)
+
+
+class PitchCondition:
+    """The condition extractor for one codec and spec: window audio -> condition image."""
+
+    def __init__(self, codec: MelCodec, spec: ConditionSpec):
+        basic_pitch_model_path()  # a host without basic-pitch learns so before any audio is read
+        self.codec, self.spec = codec, spec
+        base = contour_frequencies()
+        self._rows = [(mel_rows(codec, base * h), 1.0 / h) for h in range(1, spec.harmonics + 1)]
+
+    def loudness(self, audio: np.ndarray) -> np.ndarray:
+        """Smoothed loudness in [0, 1] at each codec frame (frames centred on ``k * hop``)."""
+        codec = self.codec
+        half = codec.n_fft // 2
+        padded = np.zeros(codec.n_fft + codec.hop_length * (codec.frames - 1), dtype=np.float64)
+        usable = audio[: padded.size - half]
+        padded[half : half + usable.size] = usable
+        framed = np.lib.stride_tricks.sliding_window_view(padded, codec.n_fft)[:: codec.hop_length][: codec.frames]
+        db = 10 * np.log10(np.mean(framed**2, axis=1) + 1e-12)
+        kernel = np.ones(self.spec.smooth_frames) / self.spec.smooth_frames
+        pad = self.spec.smooth_frames // 2
+        db = np.convolve(np.pad(db, (pad, self.spec.smooth_frames - 1 - pad), mode="edge"), kernel, mode="valid")
+        return np.clip(1.0 - db / self.spec.loudness_floor_db, 0.0, 1.0)
+
+    def __call__(self, window: np.ndarray) -> np.ndarray:
+        """One window of mono audio at the codec's rate (``window_samples`` long) -> ``(n_mels, frames)``."""
+        codec = self.codec
+        window = np.asarray(window, dtype=np.float32)
+        if window.shape != (codec.window_samples,):
+            raise ValueError(f"a condition window is {codec.window_samples} samples, got shape {window.shape}")
+        audio = window if codec.sample_rate == BP_SAMPLE_RATE else soxr.resample(window, codec.sample_rate, BP_SAMPLE_RATE)
+        times, salience = contour(audio)
+        frame = np.rint(times * codec.sample_rate / codec.hop_length).astype(int)
+        inside = frame < codec.frames
+        pooled = np.zeros((codec.frames, BP_BINS), dtype=np.float32)
+        np.maximum.at(pooled, frame[inside], salience[inside])
+        image = np.zeros(codec.image_shape, dtype=np.float32)
+        for rows, weight in self._rows:
+            reached = rows >= 0
+            np.maximum.at(image, rows[reached], weight * pooled.T[reached])
+        return np.clip(image * self.loudness(window)[None, :], 0.0, 1.0).astype(np.float32)
+
+    def images(self, windows: np.ndarray) -> np.ndarray:
+        """Windows ``(k, window_samples)`` -> conditions ``(k, 1, n_mels, frames)``."""
+        return np.stack([self(w) for w in windows])[:, None]
+
+
+@lru_cache(maxsize=8)
+def extractor(codec: MelCodec, spec: ConditionSpec) -> PitchCondition:
+    return PitchCondition(codec, spec)
+
+
+def window_audio(mono: np.ndarray, starts: Sequence[int], window: int) -> np.ndarray:
+    """The windows ``(k, window)`` that ``engine.windowing.split`` cut at ``starts`` (zero-padded at the end)."""
+    padded = np.zeros(starts[-1] + window, dtype=np.float32)
+    padded[: mono.size] = mono[: padded.size]
+    return np.stack([padded[s : s + window] for s in starts])
+
+
+# ------------------------------------------------------------------ follow: which models, which condition
+def follows(follow: str, models: Sequence["DiffusionModel"]) -> bool:
+    """Whether ``models`` follow the notes: ``auto`` when every one has a condition channel, ``notes``
+    (refused with a clear error when one has none) or ``off`` (the report's unconditional method)."""
+    if follow not in FOLLOW_CHOICES:
+        raise ConditionError(f"follow must be one of {', '.join(FOLLOW_CHOICES)}, got {follow!r}")
+    if follow == "off" or not models:
+        return False
+    lacking = [m.name for m in models if m.info.condition is None]
+    if follow == "auto":
+        return not lacking
+    if lacking:
+        raise ConditionError(f"model {', '.join(lacking)} has no condition channel; use follow off")
+    return True
+
+
+def conditions_for(model: "DiffusionModel", windows: np.ndarray) -> np.ndarray:
+    """``model``'s condition images ``(k, 1, n_mels, frames)`` of windows at its codec's rate."""
+    if model.info.condition is None:
+        raise ConditionError(f"model {model.name} has no condition channel; use follow off")
+    return extractor(model.info.codec, model.info.condition).images(windows)
+
+
+def follow_conditions(
+    follow: str, models: Sequence["DiffusionModel"], mono: np.ndarray, starts: Sequence[int]
+) -> list[np.ndarray] | None:
+    """Each model's conditions ``(k, 1, n_mels, frames)`` of the windows of ``mono`` cut at ``starts``
+    (models sharing a codec and spec share one extraction), or None when they do not follow."""
+    if not follows(follow, models):
+        return None
+    computed: dict[tuple[MelCodec, ConditionSpec], np.ndarray] = {}
+    out = []
+    for model in models:
+        key = (model.info.codec, model.info.condition)
+        if key not in computed:
+            computed[key] = conditions_for(model, window_audio(mono, starts, model.info.codec.window_samples))
+        out.append(computed[key])
+    return out
