@@ -13,6 +13,7 @@ import pyloudnorm
 from scipy.signal import butter, sosfiltfilt
 
 from diffband.engine.bundle import check_compatible
+from diffband.engine.condition import follow_conditions
 from diffband.engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.engine.cross import DEFAULT_OVERLAP, cross_images
 from diffband.engine.model import DiffusionModel
@@ -91,8 +92,11 @@ def accompany(
     eta: float = 0.0,
     sampler_kind: str = "ddim",
     workers: int = 1,
+    follow: str = "auto",
+    guidance: float = 1.0,
 ) -> Accompaniment:
-    """Grow one layer per instrument from ``vocals`` and mix them under it.
+    """Grow one layer per instrument from ``vocals`` and mix them under it; with ``follow``
+    (auto, notes, off) conditional instruments follow the vocal's notes (``engine.condition``).
 
     ``workers > 1`` renders instruments concurrently (same result; pair it with
     one-thread sessions on a CPU, see ``engine.model.threads_per_model``)."""
@@ -104,6 +108,7 @@ def accompany(
         raise ValueError(f"{len(gains)} layer gains given for {len(instruments)} instruments")
     first = instruments[0]
     layout, mono, images, starts = encode_windows(first, vocals, sample_rate, overlap, max_seconds)
+    conditions = follow_conditions(follow, instruments, mono, starts)
     model_rate = first.info.sample_rate
     vocal = as_float32(vocals)
     vocal_lufs = loudness_lufs(vocal, sample_rate)
@@ -122,7 +127,8 @@ def accompany(
                     done[index] = i
                     progress(sum(done), n * len(instruments))
 
-        out_images = cross_images(model, images, strength, steps, seed + index, eta, tick, sampler_kind=sampler_kind)
+        out_images = cross_images(model, images, strength, steps, seed + index, eta, tick, sampler_kind=sampler_kind,
+                                  condition=None if conditions is None else conditions[index], guidance=guidance)
         layer = decode_windows(model, out_images, starts, mono.size, overlap)
         low, high = INSTRUMENT_BANDS.get(model.info.instrument, DEFAULT_BAND)
         layer = edge_fade(band_pass(layer, model_rate, low, high), model_rate)

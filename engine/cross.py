@@ -12,8 +12,9 @@ from typing import Callable
 import numpy as np
 
 from diffband.engine.bundle import check_compatible
+from diffband.engine.condition import follow_conditions
 from diffband.engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
-from diffband.engine.model import DiffusionModel
+from diffband.engine.model import DiffusionModel, Guided
 from diffband.engine.denoise import denoise
 from diffband.engine.samplers import DDIMInverseSampler, make_sampler
 from diffband.engine.schedule import NoiseSchedule
@@ -58,11 +59,15 @@ def cross_images(
     progress: Progress | None = None,
     invert_with: DiffusionModel | None = None,
     sampler_kind: str = "ddim",
+    condition: np.ndarray | None = None,
+    guidance: float = 1.0,
 ) -> np.ndarray:
     """Cross-diffuse a batch of source mel images ``(k, n_mels, frames)`` into ``target``.
 
     With ``invert_with`` (a model of the source's instrument), the source is taken to
     step t by deterministic DDIM inversion instead of random noising (the DDIB variant).
+    With ``condition`` (``(k, 1, n_mels, frames)``, ``engine.condition``) the target follows
+    it at classifier-free guidance scale ``guidance``.
     """
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 3 or images.shape[1:] != target.info.image_shape:
@@ -79,7 +84,8 @@ def cross_images(
         x = ddim_invert(invert_with, images, steps, len(timesteps) - first)
     else:
         x = diffuse(schedule, images, strength, int(timesteps[first]), rng)
-    return denoise(target, sampler, x, steps, rng, start_index=first, progress=progress)[:, 0]
+    denoiser = target if condition is None else Guided(target, condition, guidance)
+    return denoise(denoiser, sampler, x, steps, rng, start_index=first, progress=progress)[:, 0]
 
 
 def cross(
@@ -95,10 +101,15 @@ def cross(
     progress: Progress | None = None,
     invert_with: DiffusionModel | None = None,
     sampler_kind: str = "ddim",
+    follow: str = "auto",
+    guidance: float = 1.0,
 ) -> np.ndarray:
     """Style-transfer ``audio`` into ``target``'s instrument; same rate, length and channels out,
-    peak at or below -1 dBFS (a gain, never clipping)."""
+    peak at or below -1 dBFS (a gain, never clipping).  ``follow`` (auto, notes, off) makes a
+    conditional target follow the input's notes (``engine.condition.follows``)."""
     layout, mono, images, starts = encode_windows(target, audio, sample_rate, overlap, max_seconds)
-    out_images = cross_images(target, images, strength, steps, seed, eta, progress, invert_with, sampler_kind)
+    conditions = follow_conditions(follow, [target], mono, starts)
+    out_images = cross_images(target, images, strength, steps, seed, eta, progress, invert_with, sampler_kind,
+                              None if conditions is None else conditions[0], guidance)
     out = decode_windows(target, out_images, starts, mono.size, overlap)
     return limit_peak(from_model_mono(out, layout, target.info.sample_rate))

@@ -8,6 +8,11 @@ target model.  Every model is called once per step, with all of its layers batch
 the clip is diffused to ``strength`` (as in cross-diffusion), the trunk model denoises
 it down to the split, and every layer finishes from there; at strength 1 it is plain
 double-diffusion with the clip's length.
+
+With ``follow`` (auto, notes, off; ``engine.condition``) the later layers follow the lead
+layer's notes: the lead's layer is finished first, decoded, and its pitch content
+conditions every other model from the fork on (classifier-free guidance at ``guidance``).
+With follow off every layer is denoised in lockstep as before.
 """
 
 from __future__ import annotations
@@ -17,13 +22,16 @@ from typing import Callable
 import numpy as np
 
 from diffband.engine.bundle import check_compatible
+from diffband.engine.condition import conditions_for, follows
 from diffband.engine.cross import DEFAULT_OVERLAP, diffuse, start_index
-from diffband.engine.model import DiffusionModel
+from diffband.engine.model import DiffusionModel, Guided
 from diffband.engine.denoise import denoise, denoise_lanes
-from diffband.engine.samplers import Sampler, make_sampler
+from diffband.engine.samplers import Denoiser, Sampler, make_sampler
 from diffband.engine.windowing import DEFAULT_MAX_SECONDS, decode_windows, encode_windows, from_model_mono, limit_peak
 
 Progress = Callable[[int, int], None]
+#: Lead layer images ``(n, n_mels, frames)`` -> the denoisers of the later models, in order.
+Guide = Callable[[np.ndarray], list[Denoiser]]
 
 
 def _check_split(models: list[DiffusionModel], split: float) -> None:
@@ -32,6 +40,25 @@ def _check_split(models: list[DiffusionModel], split: float) -> None:
     if not 0.0 <= split <= 1.0:
         raise ValueError(f"split must be between 0 and 1, got {split}")
     check_compatible([m.info for m in models])
+
+
+def lead_guide(models: list[DiffusionModel], follow: str, guidance: float) -> Guide | None:
+    """How the later models follow the lead layer's notes, or None when they do not
+    (``follow`` auto: when every later model has a condition channel)."""
+    followers = models[1:]
+    if not follows(follow, followers):
+        return None
+    lead = models[0]
+
+    def guide(lead_images: np.ndarray) -> list[Denoiser]:
+        audio = lead.decode(lead_images)
+        guided: dict[int, Guided] = {}  # one denoiser per model: its lanes still share a call
+        for model in followers:
+            if id(model) not in guided:
+                guided[id(model)] = Guided(model, conditions_for(model, audio), guidance)
+        return [guided[id(model)] for model in followers]
+
+    return guide
 
 
 def branch(
@@ -43,19 +70,30 @@ def branch(
     split: float,
     rng: np.random.Generator,
     progress: Progress | None = None,
+    guide: Guide | None = None,
 ) -> list[tuple[str, np.ndarray]]:
     """Denoise ``x`` (at sampler index ``first``) with ``models[0]`` down to the split,
-    then finish one copy per model; ``[(name, images (n, H, W)), ...]`` in model order."""
+    then finish one copy per model; ``[(name, images (n, H, W)), ...]`` in model order.
+    With ``guide`` the lead's copy is finished first and ``guide(its images)`` gives the
+    denoisers that finish the others."""
     timesteps = sampler.timesteps(steps)
     fork = max(first, int(round(split * steps)))
-    total = len(timesteps) - first
+    after = len(timesteps) - fork
+    total = fork - first + (after if guide is None else 2 * after)
 
-    trunk_progress = (lambda i, _: progress(i, total)) if progress else None
-    x = denoise(models[0], sampler, x, steps, rng, start_index=first, stop_index=fork, progress=trunk_progress)
-    # One lane per model from the shared intermediate; a model is called once per step on all its lanes.
-    fork_progress = (lambda i, _: progress(fork - first + i, total)) if progress else None
-    branches = denoise_lanes([(m, x.copy()) for m in models], sampler, steps, rng, start_index=fork, progress=fork_progress)
-    return [(m.name, lane[:, 0]) for m, lane in zip(models, branches)]
+    def from_step(offset: int) -> Progress | None:
+        return (lambda i, _: progress(offset + i, total)) if progress else None
+
+    x = denoise(models[0], sampler, x, steps, rng, start_index=first, stop_index=fork, progress=from_step(0))
+    if guide is None:
+        # One lane per model from the shared intermediate; a model is called once per step on all its lanes.
+        lanes = [(m, x.copy()) for m in models]
+        branches = denoise_lanes(lanes, sampler, steps, rng, start_index=fork, progress=from_step(fork - first))
+        return [(m.name, lane[:, 0]) for m, lane in zip(models, branches)]
+    lead = denoise(models[0], sampler, x.copy(), steps, rng, start_index=fork, progress=from_step(fork - first))[:, 0]
+    lanes = [(denoiser, x.copy()) for denoiser in guide(lead)]
+    rest = denoise_lanes(lanes, sampler, steps, rng, start_index=fork, progress=from_step(fork - first + after))
+    return [(models[0].name, lead), *((m.name, lane[:, 0]) for m, lane in zip(models[1:], rest))]
 
 
 def double(
@@ -68,14 +106,17 @@ def double(
     eta: float = 0.0,
     progress: Progress | None = None,
     sampler_kind: str = "ddim",
+    follow: str = "auto",
+    guidance: float = 1.0,
 ) -> list[tuple[str, np.ndarray]]:
     """Layers ``[(model name, images (n, n_mels, frames)), ...]``: the source's first, then each target's."""
     models = [source, *targets]
     _check_split(models, split)
+    guide = lead_guide(models, follow, guidance)
     sampler = make_sampler(source.info.schedule, sampler_kind, eta)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, 1, *source.info.image_shape), dtype=np.float32)
-    return branch(models, sampler, x, steps, 0, split, rng, progress)
+    return branch(models, sampler, x, steps, 0, split, rng, progress, guide)
 
 
 def chorus(
@@ -91,12 +132,16 @@ def chorus(
     max_seconds: float = DEFAULT_MAX_SECONDS,
     progress: Progress | None = None,
     sampler_kind: str = "ddim",
+    follow: str = "auto",
+    guidance: float = 1.0,
 ) -> list[tuple[str, np.ndarray]]:
-    """Paired layers the length of ``audio``: ``models[0]`` denoises the shared trunk.
+    """Paired layers the length of ``audio``: ``models[0]`` denoises the shared trunk; with
+    ``follow`` the later layers follow the lead layer's notes.
 
     Returns ``[(name, audio in the caller's rate, length and channels), ...]`` in model
     order (each peak-limited to -1 dBFS); a model named twice gets a ``_<index>`` suffix."""
     _check_split(models, split)
+    guide = lead_guide(models, follow, guidance)
     first_model = models[0]
     layout, mono, images, starts = encode_windows(first_model, audio, sample_rate, overlap, max_seconds)
     schedule = first_model.info.schedule
@@ -107,7 +152,7 @@ def chorus(
         raise ValueError("chorus strength must be above 0 (at 0 every layer would be the input itself)")
     rng = np.random.default_rng(seed)
     x = diffuse(schedule, images, strength, int(timesteps[first]), rng)
-    layers = branch(models, sampler, x, steps, first, split, rng, progress)
+    layers = branch(models, sampler, x, steps, first, split, rng, progress, guide)
     out: list[tuple[str, np.ndarray]] = []
     names: set[str] = set()
     for index, (name, layer_images) in enumerate(layers):

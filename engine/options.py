@@ -14,6 +14,10 @@ from diffband.engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.engine.samplers import SAMPLERS
 
 
+#: ``follow``: auto (notes when every model has a condition channel), notes, off (engine.condition).
+FOLLOW_CHOICES = ("auto", "notes", "off")
+
+
 class OptionError(ValueError):
     """A value outside an option's type or range."""
 
@@ -89,4 +93,8 @@ OPTIONS: dict[str, Option] = _options(
     Option("layer_gain", float, -3.0, "layer loudness relative to the input, dB", -60.0, 12.0),
     Option("split", float, 0.2, "share of the steps the first model does alone before the layers branch", 0.0, 1.0),
     Option("n", int, 1, "clips per model (generate) or pairs (double without input)", 1, 64),
+    Option("follow", str, "auto", "follow the input's notes with the models' condition channel: notes, off (the "
+           "report's method) or auto (notes when every model has one)", choices=FOLLOW_CHOICES),
+    Option("guidance", float, 1.0, "classifier-free guidance scale of follow: 0 ignores the notes, 1 plain "
+           "conditional, above 1 stronger", 0.0, 10.0),
 )

@@ -100,6 +100,10 @@ def _sampling(o: dict[str, Any]) -> dict[str, Any]:
     return {"steps": o["steps"], "seed": o["seed"], "eta": o["eta"], "sampler_kind": o["sampler"]}
 
 
+def _following(o: dict[str, Any]) -> dict[str, Any]:
+    return {"follow": o["follow"], "guidance": o["guidance"]}
+
+
 def _run_generate(request: Request) -> list[Layer]:
     from diffband.engine.generate import generate, images_to_audio
 
@@ -120,7 +124,7 @@ def _run_cross(request: Request) -> list[Layer]:
 
     target, o = request.models[0], request.options
     out = cross(request.audio, request.sample_rate, target, o["strength"], max_seconds=request.max_seconds,
-                progress=request.progress, invert_with=request.invert_with, **_sampling(o))
+                progress=request.progress, invert_with=request.invert_with, **_sampling(o), **_following(o))
     return [Layer(target.name, out, request.sample_rate)]
 
 
@@ -131,10 +135,11 @@ def _run_chorus(request: Request) -> list[Layer]:
     models, o = request.models, request.options
     if request.audio is not None:  # chorus: started from the clip
         layers = chorus(request.audio, request.sample_rate, models, o["strength"], o["split"],
-                        max_seconds=request.max_seconds, progress=request.progress, **_sampling(o))
+                        max_seconds=request.max_seconds, progress=request.progress, **_sampling(o), **_following(o))
         return [Layer(name, audio, request.sample_rate) for name, audio in layers]
     lead = models[0]
-    branches = double(lead, models[1:], split=o["split"], n=o["n"], progress=request.progress, **_sampling(o))
+    branches = double(lead, models[1:], split=o["split"], n=o["n"], progress=request.progress, **_sampling(o),
+                      **_following(o))
     return [
         Layer(f"{index}_{name}_{i}", audio, lead.info.sample_rate)
         for index, (name, images) in enumerate(branches)
@@ -148,11 +153,12 @@ def _run_accompany(request: Request) -> list[Layer]:
     o, rate = request.options, request.sample_rate
     result = accompany(request.audio, rate, request.models, o["strength"], layer_gain_db=o["layer_gain"],
                        max_seconds=request.max_seconds, progress=request.progress, workers=request.workers,
-                       **_sampling(o))
+                       **_sampling(o), **_following(o))
     return [*(Layer(name, audio, rate) for name, audio in result.layers.items()), Layer("mix", result.mix, rate)]
 
 
 SAMPLING = ("steps", "seed", "sampler", "eta")
+FOLLOWING = ("follow", "guidance")
 
 TECHNIQUES: dict[str, Technique] = {
     t.name: t
@@ -164,19 +170,20 @@ TECHNIQUES: dict[str, Technique] = {
         ),
         Technique(
             "cross", "style transfer: diffuse the input to t and denoise with the target model (report eq. 4.1)",
-            "audio", 1, 1, "the target instrument", _pick("strength", *SAMPLING), _run_cross, live=True,
+            "audio", 1, 1, "the target instrument", _pick("strength", *SAMPLING, *FOLLOWING), _run_cross, live=True,
             layers_help="the target model's name",
         ),
         Technique(
             "chorus", "double-diffusion (report eqs. 4.2-4.3): one generation branched into several models, paired "
             "layers; with input audio it starts from the clip", "optional", 2, None,
             "the first model denoises the shared trunk, every model finishes a layer",
-            _pick("split", "strength", "n", *SAMPLING, strength=0.8), _run_chorus, aliases=("double",),
+            _pick("split", "strength", "n", *SAMPLING, *FOLLOWING, strength=0.8), _run_chorus, aliases=("double",),
             layers_help="one per model in `with` (a name given twice gets `_<index>`)",
         ),
         Technique(
             "accompany", "input (vocals) in: a cleaned, loudness-matched layer per instrument, and the mix (report 5.2)",
-            "audio", 1, None, "one or more instruments", _pick("strength", "layer_gain", *SAMPLING), _run_accompany,
+            "audio", 1, None, "one or more instruments", _pick("strength", "layer_gain", *SAMPLING, *FOLLOWING),
+            _run_accompany,
             live=True, layers_help="one per instrument (band-passed, loudness-matched to the input), then `mix`",
         ),
     ]

@@ -1062,7 +1062,7 @@
           "numinlets": 1,
           "numoutlets": 0,
           "outlettype": [],
-          "text": "Split",
+          "text": "Follow",
           "presentation": 1,
           "presentation_rect": [
             346,
@@ -1074,6 +1074,176 @@
           "patching_rect": [
             860,
             190,
+            100,
+            18
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "live.menu",
+          "numinlets": 1,
+          "numoutlets": 3,
+          "outlettype": [
+            "",
+            "",
+            "float"
+          ],
+          "varname": "Follow",
+          "parameter_enable": 1,
+          "saved_attribute_attributes": {
+            "valueof": {
+              "parameter_longname": "Follow",
+              "parameter_shortname": "Follow",
+              "parameter_type": 2,
+              "parameter_info": "follow the input's notes with the models' condition channel: notes, off (the report's method) or auto (notes when every model has one)",
+              "parameter_enum": [
+                "auto",
+                "notes",
+                "off"
+              ],
+              "parameter_mmax": 2,
+              "parameter_initial": [
+                0
+              ],
+              "parameter_initial_enable": 1
+            }
+          },
+          "presentation": 1,
+          "presentation_rect": [
+            410,
+            116,
+            56,
+            15
+          ],
+          "id": "obj-42",
+          "patching_rect": [
+            860,
+            210,
+            56,
+            15
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "prepend option follow",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "outlettype": [
+            ""
+          ],
+          "id": "obj-43",
+          "patching_rect": [
+            860,
+            240,
+            110,
+            22.0
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "comment",
+          "numinlets": 1,
+          "numoutlets": 0,
+          "outlettype": [],
+          "text": "Guidance",
+          "presentation": 1,
+          "presentation_rect": [
+            346,
+            134,
+            62,
+            15
+          ],
+          "id": "obj-44",
+          "patching_rect": [
+            970,
+            190,
+            100,
+            18
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "live.numbox",
+          "numinlets": 1,
+          "numoutlets": 2,
+          "outlettype": [
+            "",
+            "float"
+          ],
+          "varname": "Guidance",
+          "parameter_enable": 1,
+          "saved_attribute_attributes": {
+            "valueof": {
+              "parameter_longname": "Guidance",
+              "parameter_shortname": "Guidance",
+              "parameter_type": 0,
+              "parameter_info": "classifier-free guidance scale of follow: 0 ignores the notes, 1 plain conditional, above 1 stronger",
+              "parameter_mmin": 0.0,
+              "parameter_mmax": 10.0,
+              "parameter_initial": [
+                1.0
+              ],
+              "parameter_initial_enable": 1,
+              "parameter_unitstyle": 1
+            }
+          },
+          "presentation": 1,
+          "presentation_rect": [
+            410,
+            134,
+            56,
+            15
+          ],
+          "id": "obj-45",
+          "patching_rect": [
+            970,
+            210,
+            56,
+            15
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "prepend option guidance",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "outlettype": [
+            ""
+          ],
+          "id": "obj-46",
+          "patching_rect": [
+            970,
+            240,
+            110,
+            22.0
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "comment",
+          "numinlets": 1,
+          "numoutlets": 0,
+          "outlettype": [],
+          "text": "Split",
+          "presentation": 1,
+          "presentation_rect": [
+            346,
+            152,
+            62,
+            15
+          ],
+          "id": "obj-47",
+          "patching_rect": [
+            640,
+            260,
             100,
             18
           ]
@@ -1108,14 +1278,14 @@
           "presentation": 1,
           "presentation_rect": [
             410,
-            116,
+            152,
             56,
             15
           ],
-          "id": "obj-42",
+          "id": "obj-48",
           "patching_rect": [
-            860,
-            210,
+            640,
+            280,
             56,
             15
           ]
@@ -1130,10 +1300,10 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-43",
+          "id": "obj-49",
           "patching_rect": [
-            860,
-            240,
+            640,
+            310,
             110,
             22.0
           ]
@@ -1154,7 +1324,7 @@
             15,
             15
           ],
-          "id": "obj-44",
+          "id": "obj-50",
           "patching_rect": [
             560,
             230,
@@ -1172,7 +1342,7 @@
             ""
           ],
           "text": "refresh",
-          "id": "obj-45",
+          "id": "obj-51",
           "patching_rect": [
             590,
             230,
@@ -1195,7 +1365,7 @@
             60,
             15
           ],
-          "id": "obj-46",
+          "id": "obj-52",
           "patching_rect": [
             560,
             255,
@@ -1219,7 +1389,7 @@
             18,
             18
           ],
-          "id": "obj-47",
+          "id": "obj-53",
           "patching_rect": [
             640,
             230,
@@ -1237,7 +1407,7 @@
             ""
           ],
           "text": "cancel",
-          "id": "obj-48",
+          "id": "obj-54",
           "patching_rect": [
             670,
             230,
@@ -1260,7 +1430,7 @@
             50,
             18
           ],
-          "id": "obj-49",
+          "id": "obj-55",
           "patching_rect": [
             640,
             255,
@@ -1276,7 +1446,7 @@
           "numinlets": 1,
           "numoutlets": 0,
           "outlettype": [],
-          "id": "obj-50",
+          "id": "obj-56",
           "patching_rect": [
             300,
             360,
@@ -1294,7 +1464,7 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-51",
+          "id": "obj-57",
           "patching_rect": [
             300,
             200,
@@ -1312,7 +1482,7 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-52",
+          "id": "obj-58",
           "patching_rect": [
             460,
             360,
@@ -1335,7 +1505,7 @@
             330,
             18
           ],
-          "id": "obj-53",
+          "id": "obj-59",
           "patching_rect": [
             460,
             400,
@@ -1362,7 +1532,7 @@
             330,
             10
           ],
-          "id": "obj-54",
+          "id": "obj-60",
           "patching_rect": [
             460,
             440,
@@ -1382,7 +1552,7 @@
             "",
             ""
           ],
-          "id": "obj-55",
+          "id": "obj-61",
           "patching_rect": [
             760,
             320,
@@ -1403,7 +1573,7 @@
             "",
             ""
           ],
-          "id": "obj-56",
+          "id": "obj-62",
           "patching_rect": [
             20,
             400,
@@ -1422,7 +1592,7 @@
             "float",
             "bang"
           ],
-          "id": "obj-57",
+          "id": "obj-63",
           "patching_rect": [
             20,
             450,
@@ -1452,7 +1622,7 @@
             108,
             36
           ],
-          "id": "obj-58",
+          "id": "obj-64",
           "patching_rect": [
             20,
             640,
@@ -1476,7 +1646,7 @@
             14,
             14
           ],
-          "id": "obj-59",
+          "id": "obj-65",
           "patching_rect": [
             20,
             480,
@@ -1494,7 +1664,7 @@
             ""
           ],
           "text": "start",
-          "id": "obj-60",
+          "id": "obj-66",
           "patching_rect": [
             50,
             480,
@@ -1514,7 +1684,7 @@
             "signal",
             "bang"
           ],
-          "id": "obj-61",
+          "id": "obj-67",
           "patching_rect": [
             20,
             520,
@@ -1533,7 +1703,7 @@
             "float",
             "bang"
           ],
-          "id": "obj-62",
+          "id": "obj-68",
           "patching_rect": [
             160,
             450,
@@ -1563,7 +1733,7 @@
             108,
             36
           ],
-          "id": "obj-63",
+          "id": "obj-69",
           "patching_rect": [
             160,
             640,
@@ -1587,7 +1757,7 @@
             14,
             14
           ],
-          "id": "obj-64",
+          "id": "obj-70",
           "patching_rect": [
             160,
             480,
@@ -1605,7 +1775,7 @@
             ""
           ],
           "text": "start",
-          "id": "obj-65",
+          "id": "obj-71",
           "patching_rect": [
             190,
             480,
@@ -1625,7 +1795,7 @@
             "signal",
             "bang"
           ],
-          "id": "obj-66",
+          "id": "obj-72",
           "patching_rect": [
             160,
             520,
@@ -1644,7 +1814,7 @@
             "float",
             "bang"
           ],
-          "id": "obj-67",
+          "id": "obj-73",
           "patching_rect": [
             300,
             450,
@@ -1674,7 +1844,7 @@
             108,
             36
           ],
-          "id": "obj-68",
+          "id": "obj-74",
           "patching_rect": [
             300,
             640,
@@ -1698,7 +1868,7 @@
             14,
             14
           ],
-          "id": "obj-69",
+          "id": "obj-75",
           "patching_rect": [
             300,
             480,
@@ -1716,7 +1886,7 @@
             ""
           ],
           "text": "start",
-          "id": "obj-70",
+          "id": "obj-76",
           "patching_rect": [
             330,
             480,
@@ -1736,7 +1906,7 @@
             "signal",
             "bang"
           ],
-          "id": "obj-71",
+          "id": "obj-77",
           "patching_rect": [
             300,
             520,
@@ -2218,11 +2388,11 @@
       {
         "patchline": {
           "source": [
-            "obj-44",
+            "obj-45",
             0
           ],
           "destination": [
-            "obj-45",
+            "obj-46",
             0
           ]
         }
@@ -2230,23 +2400,11 @@
       {
         "patchline": {
           "source": [
-            "obj-45",
+            "obj-46",
             0
           ],
           "destination": [
             "obj-1",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-47",
-            0
-          ],
-          "destination": [
-            "obj-48",
             0
           ]
         }
@@ -2258,6 +2416,18 @@
             0
           ],
           "destination": [
+            "obj-49",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-49",
+            0
+          ],
+          "destination": [
             "obj-1",
             0
           ]
@@ -2266,11 +2436,11 @@
       {
         "patchline": {
           "source": [
-            "obj-1",
-            0
-          ],
-          "destination": [
             "obj-50",
+            0
+          ],
+          "destination": [
+            "obj-51",
             0
           ]
         }
@@ -2279,6 +2449,54 @@
         "patchline": {
           "source": [
             "obj-51",
+            0
+          ],
+          "destination": [
+            "obj-1",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-53",
+            0
+          ],
+          "destination": [
+            "obj-54",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-54",
+            0
+          ],
+          "destination": [
+            "obj-1",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-1",
+            0
+          ],
+          "destination": [
+            "obj-56",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-57",
             0
           ],
           "destination": [
@@ -2306,7 +2524,7 @@
             2
           ],
           "destination": [
-            "obj-52",
+            "obj-58",
             0
           ]
         }
@@ -2314,11 +2532,11 @@
       {
         "patchline": {
           "source": [
-            "obj-52",
+            "obj-58",
             0
           ],
           "destination": [
-            "obj-53",
+            "obj-59",
             0
           ]
         }
@@ -2330,7 +2548,7 @@
             3
           ],
           "destination": [
-            "obj-54",
+            "obj-60",
             0
           ]
         }
@@ -2342,7 +2560,7 @@
             5
           ],
           "destination": [
-            "obj-51",
+            "obj-57",
             0
           ]
         }
@@ -2354,7 +2572,7 @@
             6
           ],
           "destination": [
-            "obj-55",
+            "obj-61",
             0
           ]
         }
@@ -2362,7 +2580,7 @@
       {
         "patchline": {
           "source": [
-            "obj-55",
+            "obj-61",
             0
           ],
           "destination": [
@@ -2374,7 +2592,7 @@
       {
         "patchline": {
           "source": [
-            "obj-55",
+            "obj-61",
             1
           ],
           "destination": [
@@ -2390,78 +2608,6 @@
             4
           ],
           "destination": [
-            "obj-56",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-56",
-            0
-          ],
-          "destination": [
-            "obj-57",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-59",
-            0
-          ],
-          "destination": [
-            "obj-60",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-60",
-            0
-          ],
-          "destination": [
-            "obj-61",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-61",
-            0
-          ],
-          "destination": [
-            "obj-3",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-61",
-            1
-          ],
-          "destination": [
-            "obj-3",
-            1
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-56",
-            1
-          ],
-          "destination": [
             "obj-62",
             0
           ]
@@ -2470,11 +2616,11 @@
       {
         "patchline": {
           "source": [
-            "obj-64",
+            "obj-62",
             0
           ],
           "destination": [
-            "obj-65",
+            "obj-63",
             0
           ]
         }
@@ -2496,30 +2642,6 @@
           "source": [
             "obj-66",
             0
-          ],
-          "destination": [
-            "obj-3",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-66",
-            1
-          ],
-          "destination": [
-            "obj-3",
-            1
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-56",
-            2
           ],
           "destination": [
             "obj-67",
@@ -2530,31 +2652,7 @@
       {
         "patchline": {
           "source": [
-            "obj-69",
-            0
-          ],
-          "destination": [
-            "obj-70",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-70",
-            0
-          ],
-          "destination": [
-            "obj-71",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-71",
+            "obj-67",
             0
           ],
           "destination": [
@@ -2566,7 +2664,127 @@
       {
         "patchline": {
           "source": [
+            "obj-67",
+            1
+          ],
+          "destination": [
+            "obj-3",
+            1
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-62",
+            1
+          ],
+          "destination": [
+            "obj-68",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-70",
+            0
+          ],
+          "destination": [
             "obj-71",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-71",
+            0
+          ],
+          "destination": [
+            "obj-72",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-72",
+            0
+          ],
+          "destination": [
+            "obj-3",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-72",
+            1
+          ],
+          "destination": [
+            "obj-3",
+            1
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-62",
+            2
+          ],
+          "destination": [
+            "obj-73",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-75",
+            0
+          ],
+          "destination": [
+            "obj-76",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-76",
+            0
+          ],
+          "destination": [
+            "obj-77",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-77",
+            0
+          ],
+          "destination": [
+            "obj-3",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-77",
             1
           ],
           "destination": [
