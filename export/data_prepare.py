@@ -4,6 +4,10 @@ Files of any format librosa/soundfile read, any rate and channel count, are made
 mono at the codec's rate and cut into consecutive windows of ``codec.window_samples``
 (the report's 5-second-class chunking).  Windows quieter than ``silence_db`` are
 skipped.  Unreadable files are reported in the manifest and skipped.
+
+With a condition spec (``engine.condition``), each window's melody condition image is
+stored alongside (``conditions.f32``, same order and shape), computed from the same
+window by the extractor the runtime uses.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ import librosa
 import numpy as np
 from tqdm import tqdm
 
+from diffband.engine.condition import ConditionSpec, extractor
 from diffband.engine.mel import MelCodec
 
 log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff", ".m4a", ".opus")
 IMAGES_FILE = "images.f32"  # raw float32, C order; shape in the manifest
+CONDITIONS_FILE = "conditions.f32"  # the same, one condition image per mel image
 MANIFEST_FILE = "manifest.json"
 
 
@@ -67,9 +73,11 @@ def windows_of(audio: np.ndarray, codec: MelCodec, silence_db: float) -> tuple[l
 
 
 def _encode_files(
-    files: list[Path], audio_dir: Path, codec: MelCodec, silence_db: float, report: PrepareReport, sink
+    files: list[Path], audio_dir: Path, codec: MelCodec, silence_db: float, report: PrepareReport, sink,
+    condition_sink=None, condition: ConditionSpec | None = None,
 ) -> None:
-    """Append the image of every non-silent window of ``files`` to ``sink``."""
+    """Append the image of every non-silent window of ``files`` to ``sink`` (and its condition
+    image to ``condition_sink``)."""
     for path in tqdm(files, desc="prepare", unit="file"):
         try:
             audio = load_mono(path, codec.sample_rate)
@@ -84,6 +92,8 @@ def _encode_files(
         report.silent_windows_skipped += silent
         for window in kept:
             sink.write(codec.encode(window).astype(np.float32).tobytes())
+            if condition is not None:
+                condition_sink.write(extractor(codec, condition)(window).tobytes())
         report.windows += len(kept)
 
 
@@ -93,8 +103,10 @@ def prepare(
     codec: MelCodec,
     instrument: str | None = None,
     silence_db: float = -50.0,
+    condition: ConditionSpec | None = None,
 ) -> PrepareReport:
-    """Encode every window of every audio file under ``audio_dir`` into ``out_dir``."""
+    """Encode every window of every audio file under ``audio_dir`` into ``out_dir`` (with
+    each window's condition image when ``condition`` is given)."""
     audio_dir, out_dir = Path(audio_dir), Path(out_dir)
     if not audio_dir.is_dir():
         raise FileNotFoundError(f"audio folder not found: {audio_dir}")
@@ -104,10 +116,16 @@ def prepare(
     out_dir.mkdir(parents=True, exist_ok=True)
     report = PrepareReport()
     images_path = out_dir / IMAGES_FILE
-    with open(images_path, "wb") as sink:  # streamed: memory stays flat for hours of audio
-        _encode_files(files, audio_dir, codec, silence_db, report, sink)
+    conditions_path = out_dir / CONDITIONS_FILE
+    if condition is not None:
+        extractor(codec, condition)  # a missing extractor fails before any file is read
+    with open(images_path, "wb") as sink, open(conditions_path, "wb") as condition_sink:  # streamed: flat memory
+        _encode_files(files, audio_dir, codec, silence_db, report, sink, condition_sink, condition)
+    if condition is None:
+        conditions_path.unlink()
     if not report.windows:
         images_path.unlink()
+        conditions_path.unlink(missing_ok=True)
         raise ValueError(
             f"no usable windows of {codec.window_seconds:.2f} s in {audio_dir} "
             f"({report.files_read} files read, {len(report.failed)} failed)"
@@ -125,6 +143,7 @@ def prepare(
         "silent_windows_skipped": report.silent_windows_skipped,
         "failed": report.failed,
         "codec": codec.to_dict(),
+        **({"conditions": CONDITIONS_FILE, "condition": condition.to_dict()} if condition else {}),
     }
     (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1))
     return report
@@ -142,3 +161,12 @@ def load_dataset(dataset_dir: Path) -> tuple[np.ndarray, dict, MelCodec]:
     shape = (manifest["count"], *manifest["image_shape"])
     images = np.memmap(dataset_dir / manifest["images"], dtype=np.float32, mode="r", shape=shape)
     return images, manifest, MelCodec.from_dict(manifest["codec"])
+
+
+def load_conditions(dataset_dir: Path, manifest: dict) -> tuple[np.ndarray, ConditionSpec] | None:
+    """Memory-map a dataset's condition images ``(N, n_mels, frames)`` and their spec; None if it has none."""
+    if "conditions" not in manifest:
+        return None
+    shape = (manifest["count"], *manifest["image_shape"])
+    images = np.memmap(Path(dataset_dir) / manifest["conditions"], dtype=np.float32, mode="r", shape=shape)
+    return images, ConditionSpec.from_dict(manifest["condition"])

@@ -19,7 +19,8 @@ import onnx
 import torch
 from diffusers import UNet2DModel
 
-from diffband.engine.bundle import INPUT_SAMPLE, INPUT_TIMESTEP, OUTPUT_NOISE, bundle_metadata
+from diffband.engine.bundle import INPUT_CONDITION, INPUT_SAMPLE, INPUT_TIMESTEP, OUTPUT_NOISE, bundle_metadata
+from diffband.engine.condition import ConditionSpec
 from diffband.engine.mel import MelCodec
 from diffband.engine.model import DiffusionModel
 from diffband.engine.schedule import NoiseSchedule
@@ -44,11 +45,25 @@ class _EpsilonGraph(torch.nn.Module):
         return self.unet(sample, timestep).sample
 
 
+class _ConditionalEpsilonGraph(_EpsilonGraph):
+    """``noise_pred = unet(concat(sample, condition), timestep)``: the condition is a graph input."""
+
+    def forward(self, sample: torch.Tensor, timestep: torch.Tensor, condition: torch.Tensor) -> torch.Tensor:
+        return self.unet(torch.cat([sample, condition], dim=1), timestep).sample
+
+
 def _example_inputs(shape: tuple[int, int], batch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
     sample = torch.randn((batch, 1, *shape), generator=generator)
     timestep = torch.randint(0, 1000, (batch,), generator=generator).float()
     return sample, timestep
+
+
+def _example_condition(shape: tuple[int, int], batch: int, seed: int) -> torch.Tensor:
+    """A condition-like input: values in [0, 1], the null value (-1) in the first sample."""
+    condition = torch.rand((batch, 1, *shape), generator=torch.Generator().manual_seed(seed + 100))
+    condition[0] = -1.0
+    return condition
 
 
 def export_unet(
@@ -60,14 +75,25 @@ def export_unet(
     training: dict[str, Any],
     opset: int = DEFAULT_OPSET,
     max_abs_error: float = MAX_ABS_ERROR,
+    condition: ConditionSpec | None = None,
 ) -> dict[str, Any]:
-    """Write ``out`` (one self-contained .onnx with metadata) and verify it; returns check figures."""
+    """Write ``out`` (one self-contained .onnx with metadata) and verify it; returns check figures.
+    With ``condition`` the UNet takes two channels and the graph a ``condition`` input."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    metadata = bundle_metadata(instrument, codec, schedule, training)  # validates before the slow export
-    graph = _EpsilonGraph(unet.eval().float().cpu())
+    wanted = 1 if condition is None else 2
+    if unet.config.in_channels != wanted:
+        raise ExportError(f"the UNet takes {unet.config.in_channels} channels; a bundle with condition={condition} needs {wanted}")
+    metadata = bundle_metadata(instrument, codec, schedule, training, condition=condition)  # validates before the slow export
     sample, timestep = _example_inputs(codec.image_shape, 2, 0)
     batch = torch.export.Dim("batch", min=1, max=1024)
+    inputs, names, dynamic = (sample, timestep), [INPUT_SAMPLE, INPUT_TIMESTEP], {"sample": {0: batch}, "timestep": {0: batch}}
+    if condition is None:
+        graph = _EpsilonGraph(unet.eval().float().cpu())
+    else:
+        graph = _ConditionalEpsilonGraph(unet.eval().float().cpu())
+        inputs, names = (*inputs, _example_condition(codec.image_shape, 2, 0)), [*names, INPUT_CONDITION]
+        dynamic["condition"] = {0: batch}
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name in ("torch.onnx", "onnxscript", "torch._dynamo", "torch.export"):
@@ -76,11 +102,11 @@ def export_unet(
         try:
             torch.onnx.export(
                 graph,
-                (sample, timestep),
+                inputs,
                 str(raw),
-                input_names=[INPUT_SAMPLE, INPUT_TIMESTEP],
+                input_names=names,
                 output_names=[OUTPUT_NOISE],
-                dynamic_shapes={"sample": {0: batch}, "timestep": {0: batch}},
+                dynamic_shapes=dynamic,
                 opset_version=opset,
                 dynamo=True,
                 verbose=False,
@@ -105,8 +131,13 @@ def verify_against_torch(unet: UNet2DModel, bundle: Path, max_abs_error: float =
     worst = 0.0
     for batch, seed in ((1, 1), (3, 2)):
         sample, timestep = _example_inputs(model.info.image_shape, batch, seed)
-        expected = unet(sample, timestep).sample.numpy()
-        got = model(sample.numpy(), timestep.numpy())
+        if model.info.condition is None:
+            expected = unet(sample, timestep).sample.numpy()
+            got = model(sample.numpy(), timestep.numpy())
+        else:
+            condition = _example_condition(model.info.image_shape, batch, seed)
+            expected = unet(torch.cat([sample, condition], dim=1), timestep).sample.numpy()
+            got = model(sample.numpy(), timestep.numpy(), condition.numpy())
         if got.shape != expected.shape:
             raise ExportError(f"ONNX output shape {got.shape} differs from torch {expected.shape}")
         worst = max(worst, float(np.max(np.abs(got - expected))))
@@ -126,9 +157,11 @@ def export_run(run_dir: Path, out: Path, instrument: str | None = None, opset: i
     unet = UNet2DModel.from_pretrained(run_dir / EMA_DIR)
     codec = MelCodec.from_dict(provenance["codec"])
     schedule = NoiseSchedule.from_dict(provenance["noise_schedule"])
-    training = {k: provenance[k] for k in provenance if k not in ("codec", "noise_schedule", "train_config")}
+    training = {k: provenance[k] for k in provenance if k not in ("codec", "noise_schedule", "train_config", "condition")}
     training["weights"] = "EMA"
-    return export_unet(unet, out, instrument or provenance["instrument"], codec, schedule, training, opset)
+    condition = ConditionSpec.from_dict(provenance["condition"]) if "condition" in provenance else None
+    return export_unet(unet, out, instrument or provenance["instrument"], codec, schedule, training, opset,
+                       condition=condition)
 
 
 # ------------------------------------------------------------------ audio-diffusion import

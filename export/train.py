@@ -2,6 +2,9 @@
 
 Epsilon prediction, L1 loss by default (report 4.2.4), AdamW, cosine LR with
 warm-up (report 4.2.3), EMA weights, gradient clipping, checkpoint + resume.
+With ``--condition`` the UNet takes the dataset's melody condition images as a second
+channel, replaced by the null condition in a ``--condition-dropout`` share of the
+samples (classifier-free guidance: the model also learns to generate without one).
 The forward process uses :class:`engine.schedule.NoiseSchedule`, the same
 definition the runtime samples with.  ``accelerate`` runs it on CPU, one GPU or
 several (``accelerate launch -m diffband.export.train ...``).
@@ -14,7 +17,7 @@ import csv
 import json
 import platform
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,13 +30,14 @@ from diffusers.optimization import get_cosine_schedule_with_warmup
 from diffusers.training_utils import EMAModel
 from tqdm import tqdm
 
+from diffband.engine.condition import ConditionSpec, null_conditions
 from diffband.engine.denoise import denoise
 from diffband.engine.mel import MelCodec
 from diffband.evaluation.plots import save_loss_curve, save_spectrograms
 from diffband.engine.samplers import DDIMSampler
 from diffband.engine.schedule import NoiseSchedule
 from diffband.engine.vocoders import decode_image
-from diffband.export.data_prepare import load_dataset
+from diffband.export.data_prepare import load_conditions, load_dataset
 from diffband.export.train_config import MIXED_PRECISION, TrainConfig, add_arguments, config_from_args
 from diffband.export.unet import build_unet, parameter_count
 
@@ -43,9 +47,12 @@ TRAINING_JSON = "training.json"
 LOSSES_CSV = "losses.csv"
 
 
-def _denoiser(model: torch.nn.Module, device: torch.device):
+def _denoiser(model: torch.nn.Module, device: torch.device, spec: ConditionSpec | None = None):
+    """The torch model as an engine denoiser; a conditional one gets the null condition."""
     @torch.no_grad()
     def predict_noise(x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        if spec is not None:
+            x = np.concatenate([x, null_conditions(spec, x.shape[2:], x.shape[0])], axis=1)
         sample = torch.from_numpy(x).to(device)
         timestep = torch.from_numpy(t.astype(np.float32)).to(device)
         return model(sample, timestep).sample.float().cpu().numpy()
@@ -54,24 +61,29 @@ def _denoiser(model: torch.nn.Module, device: torch.device):
 
 
 def sample_images(
-    model: torch.nn.Module, schedule: NoiseSchedule, shape: tuple[int, int], n: int, steps: int, seed: int
+    model: torch.nn.Module, schedule: NoiseSchedule, shape: tuple[int, int], n: int, steps: int, seed: int,
+    condition: ConditionSpec | None = None,
 ) -> np.ndarray:
-    """``n`` images from noise with the engine's DDIM sampler and a torch model."""
+    """``n`` images from noise with the engine's DDIM sampler and a torch model (unconditioned)."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, 1, *shape), dtype=np.float32)
-    images = denoise(_denoiser(model, device), DDIMSampler(schedule), x, steps, rng)
+    images = denoise(_denoiser(model, device, condition), DDIMSampler(schedule), x, steps, rng)
     model.train(was_training)
     return images[:, 0]
 
 
-def write_samples(model, cfg: TrainConfig, codec: MelCodec, out: Path, step: int) -> None:
+def write_samples(
+    model, cfg: TrainConfig, codec: MelCodec, out: Path, step: int, condition: ConditionSpec | None = None
+) -> None:
     """Sample spectrogram PNG and WAV of the current EMA model into ``out/samples``."""
     folder = out / "samples"
     folder.mkdir(exist_ok=True)
-    images = sample_images(model, cfg.noise_schedule(), codec.image_shape, cfg.num_samples, cfg.sample_steps, cfg.seed)
+    images = sample_images(
+        model, cfg.noise_schedule(), codec.image_shape, cfg.num_samples, cfg.sample_steps, cfg.seed, condition
+    )
     save_spectrograms(
         images,
         [f"{cfg.instrument} sample {i} (step {step}, DDIM {cfg.sample_steps})" for i in range(len(images))],
@@ -136,10 +148,11 @@ def train(cfg: TrainConfig) -> dict:
     if len(images) < 1:
         raise ValueError(f"dataset {cfg.dataset} is empty")
     schedule = cfg.noise_schedule()
+    conditions, spec = _training_conditions(cfg, manifest)
 
     accelerator = Accelerator()
     torch.manual_seed(cfg.seed)
-    model = build_unet(cfg.config, codec.image_shape)
+    model = build_unet(cfg.config, codec.image_shape, conditional=spec is not None)
     ema = EMAModel(
         model.parameters(),
         decay=cfg.ema_max_decay,
@@ -158,8 +171,10 @@ def train(cfg: TrainConfig) -> dict:
     log = LossLog(out / LOSSES_CSV)
     if checkpoint_path.exists():
         state = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
-        if state["config"]["config"] != cfg.config or state["config"]["dataset"] != cfg.dataset:
-            raise ValueError(f"{checkpoint_path} belongs to another run (config or dataset differ); use a new --out")
+        if (state["config"]["config"], state["config"]["dataset"], state["config"].get("condition", "")) != (
+            cfg.config, cfg.dataset, cfg.condition
+        ):
+            raise ValueError(f"{checkpoint_path} belongs to another run (config, dataset or condition differ); use a new --out")
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
@@ -200,12 +215,14 @@ def train(cfg: TrainConfig) -> dict:
     bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.instrument}", disable=not accelerator.is_main_process)
     stopped_early = False
     while step < cfg.steps:
-        index = torch.randint(len(images), (cfg.batch_size,), generator=generator).numpy()
-        x0 = torch.from_numpy(np.asarray(images[np.sort(index)]))[:, None].to(accelerator.device)
+        index = np.sort(torch.randint(len(images), (cfg.batch_size,), generator=generator).numpy())
+        x0 = torch.from_numpy(np.asarray(images[index]))[:, None].to(accelerator.device)
         noise = torch.randn(x0.shape, generator=generator).to(accelerator.device)
         t = torch.randint(schedule.num_train_timesteps, (x0.shape[0],), generator=generator)
         a = abar[t].view(-1, 1, 1, 1).to(accelerator.device)
         noisy = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        if spec is not None:
+            noisy = torch.cat([noisy, _dropped(conditions, index, spec, generator).to(accelerator.device)], dim=1)
         with autocast:
             prediction = model(noisy, t.to(accelerator.device)).sample
         loss = loss_fn(prediction.float(), noise)
@@ -225,7 +242,7 @@ def train(cfg: TrainConfig) -> dict:
         if cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
             save_checkpoint()
         if cfg.sample_every and step % cfg.sample_every == 0 and accelerator.is_main_process:
-            write_samples(_ema_model(ema, accelerator.unwrap_model(model)), cfg, codec, out, step)
+            write_samples(_ema_model(ema, accelerator.unwrap_model(model)), cfg, codec, out, step, spec)
         if cfg.max_minutes and (time.monotonic() - started) > cfg.max_minutes * 60:
             stopped_early = step < cfg.steps
             break
@@ -262,11 +279,34 @@ def train(cfg: TrainConfig) -> dict:
             "noise_schedule": schedule.to_dict(),
             "codec": codec.to_dict(),
             "train_config": asdict(cfg),
+            **({"condition": spec.to_dict()} if spec else {}),
         }
         (out / TRAINING_JSON).write_text(json.dumps(provenance, indent=1))
         save_loss_curve(log.steps, log.losses, out / "loss.png", f"{cfg.instrument} ({cfg.config}), {cfg.loss} loss")
-        write_samples(ema_model, cfg, codec, out, step)
+        write_samples(ema_model, cfg, codec, out, step, spec)
     return provenance
+
+
+def _training_conditions(cfg: TrainConfig, manifest: dict) -> tuple[np.ndarray | None, ConditionSpec | None]:
+    """The dataset's condition images and the spec the bundle will carry (with this run's dropout)."""
+    if not cfg.condition:
+        return None, None
+    stored = load_conditions(Path(cfg.dataset), manifest)
+    if stored is None or stored[1].kind != cfg.condition:
+        raise ValueError(
+            f"dataset {cfg.dataset} has no {cfg.condition!r} condition images; prepare it with that condition "
+            "(export.data_prepare.prepare(..., condition=ConditionSpec()))"
+        )
+    conditions, spec = stored
+    return conditions, replace(spec, dropout=cfg.condition_dropout)
+
+
+def _dropped(conditions: np.ndarray, index: np.ndarray, spec: ConditionSpec, generator: torch.Generator) -> torch.Tensor:
+    """The batch's condition images ``(B, 1, H, W)``, each replaced by the null condition with probability ``spec.dropout``."""
+    batch = torch.from_numpy(np.asarray(conditions[index]))[:, None]
+    drop = torch.rand(len(index), generator=generator) < spec.dropout
+    batch[drop] = spec.null_value
+    return batch
 
 
 def _ema_model(ema: EMAModel, model: UNet2DModel) -> UNet2DModel:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 
+from diffband.engine.condition import CONDITION_KINDS
 from diffband.engine.schedule import SCHEDULE_TYPES, NoiseSchedule
 
 #: UNet sizes defined in export.unet (kept here as names so this module stays torch-free).
@@ -38,6 +39,8 @@ class TrainConfig:
     threads: int = 0
     max_minutes: float = 0.0
     mixed_precision: str = "no"
+    condition: str = ""
+    condition_dropout: float = 0.15
     extra: dict = field(default_factory=dict)
 
     def noise_schedule(self) -> NoiseSchedule:
@@ -64,6 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-minutes", type=float, default=0.0, help="stop (with a checkpoint) after this wall time")
     parser.add_argument("--mixed-precision", choices=MIXED_PRECISION, default=TrainConfig.mixed_precision,
                         help="autocast the forward pass (bf16 on a GPU; 'no' keeps float32)")
+    parser.add_argument("--condition", choices=CONDITION_KINDS, default="",
+                        help="train a melody-following model on the dataset's condition images "
+                        "(made by 'data prepare' with the same extractor); default: unconditional")
+    parser.add_argument("--condition-dropout", type=float, default=TrainConfig.condition_dropout,
+                        help="share of samples trained with the null condition (classifier-free guidance)")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

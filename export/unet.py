@@ -1,4 +1,5 @@
-"""UNet configurations (diffusers ``UNet2DModel``, one-channel mel images)."""
+"""UNet configurations (diffusers ``UNet2DModel``, one-channel mel images; a conditional UNet
+takes the melody condition as a second input channel, concatenated to the noisy sample)."""
 
 from __future__ import annotations
 
@@ -41,8 +42,8 @@ UNET_CONFIGS: dict[str, dict[str, Any]] = {
 assert tuple(UNET_CONFIGS) == UNET_SIZES
 
 
-def build_unet(config: str | dict[str, Any], image_shape: tuple[int, int]) -> UNet2DModel:
-    """A one-channel UNet2DModel for ``image_shape = (n_mels, frames)``."""
+def build_unet(config: str | dict[str, Any], image_shape: tuple[int, int], conditional: bool = False) -> UNet2DModel:
+    """A UNet2DModel for ``image_shape = (n_mels, frames)``: one channel in and out, two in when ``conditional``."""
     if isinstance(config, str):
         if config not in UNET_CONFIGS:
             raise ValueError(f"unknown config {config!r}; choose one of {sorted(UNET_CONFIGS)}")
@@ -53,7 +54,7 @@ def build_unet(config: str | dict[str, Any], image_shape: tuple[int, int]) -> UN
             f"image shape {image_shape} must be divisible by {factor} for this UNet; "
             "prepare the dataset with a matching mel preset"
         )
-    return UNet2DModel(sample_size=tuple(image_shape), in_channels=1, out_channels=1, **config)
+    return UNet2DModel(sample_size=tuple(image_shape), in_channels=2 if conditional else 1, out_channels=1, **config)
 
 
 def parameter_count(model) -> int:

@@ -1,0 +1,219 @@
+"""Melody following (issue 13, items 1-2): the pitch condition, conditional bundles, guidance,
+and the techniques' follow option; unconditional bundles keep working unchanged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from diffband.engine import condition as condition_module
+from diffband.engine.bundle import BundleError, bundle_metadata, parse_metadata
+from diffband.engine.condition import (
+    ConditionError, ConditionSpec, PitchCondition, basic_pitch_model_path, extractor, follows, mel_rows,
+)
+from diffband.engine.cross import cross
+from diffband.engine.mel import preset
+from diffband.engine.model import DiffusionModel, Guided
+from diffband.engine.options import OptionError
+from diffband.engine.schedule import NoiseSchedule
+from diffband.engine.techniques import TECHNIQUES, Request, run
+from tests.conftest import REPO
+
+try:
+    basic_pitch_model_path()
+except ConditionError:
+    pytest.skip("basic-pitch is not installed (pip install --no-deps basic-pitch==0.4.0)", allow_module_level=True)
+
+SPEC = ConditionSpec(dropout=0.5)
+
+
+def harmonic_tone(codec, hz: float, seconds: float | None = None) -> np.ndarray:
+    t = np.arange(codec.window_samples if seconds is None else int(seconds * codec.sample_rate)) / codec.sample_rate
+    return sum(0.25 / h * np.sin(2 * np.pi * hz * h * t) for h in range(1, 5)).astype(np.float32)
+
+
+# ------------------------------------------------------------------ the extractor
+@pytest.mark.parametrize("preset_name", ["tiny", "small"])
+def test_a_tone_lands_on_its_f0_row_and_two_tones_on_two_rows(preset_name):
+    codec = preset(preset_name)
+    extract = extractor(codec, ConditionSpec())
+    middle = slice(codec.frames // 8, -codec.frames // 8)  # away from basic-pitch's window edges
+    one = extract(harmonic_tone(codec, 220.0))
+    assert one.shape == codec.image_shape and one.min() >= 0.0 and one.max() <= 1.0
+    profile = one[:, middle].mean(axis=1)
+    assert int(np.argmax(profile)) == mel_rows(codec, np.array([220.0]))[0]
+    assert profile.max() > 3 * np.median(profile)
+
+    pair = extract(harmonic_tone(codec, 196.0) + harmonic_tone(codec, 659.26))  # G3 + E5: a chord's outer notes
+    profile = pair[:, middle].mean(axis=1)
+    expected = set(mel_rows(codec, np.array([196.0, 659.26])).tolist())
+    assert set(np.argsort(profile)[-2:].tolist()) == expected
+    assert np.sort(profile)[-2] > 3 * np.median(profile)
+
+
+def test_silence_is_zero_and_loudness_scales_the_condition():
+    codec = preset("tiny")
+    extract = extractor(codec, ConditionSpec())
+    assert not extract(np.zeros(codec.window_samples, np.float32)).any()
+    loud, quiet = extract(harmonic_tone(codec, 330.0)), extract(0.03 * harmonic_tone(codec, 330.0))
+    assert 0 < quiet.max() < 0.8 * loud.max()
+
+
+def test_harmonic_template_adds_rows_at_fixed_weights():
+    codec = preset("tiny")
+    with_harmonics = PitchCondition(codec, ConditionSpec(harmonics=3))(harmonic_tone(codec, 220.0))
+    rows = mel_rows(codec, np.array([220.0, 440.0, 660.0]))
+    profile = with_harmonics[:, 20:76].mean(axis=1)
+    assert profile[rows[0]] > profile[rows[1]] > profile[rows[2]] > 2 * np.median(profile)
+
+
+def test_without_basic_pitch_the_error_names_the_install_command(monkeypatch):
+    monkeypatch.setattr(condition_module.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ConditionError, match=r"pip install --no-deps basic-pitch==0\.4\.0"):
+        PitchCondition(preset("tiny"), ConditionSpec())
+
+
+def test_spec_refuses_a_null_value_a_real_condition_can_take():
+    with pytest.raises(ConditionError, match="inside the condition's range"):
+        ConditionSpec(null_value=0.0)
+
+
+# ------------------------------------------------------------------ metadata
+def test_condition_spec_round_trips_through_bundle_metadata():
+    codec, schedule = preset("tiny"), NoiseSchedule()
+    props = bundle_metadata("violin", codec, schedule, {}, condition=SPEC)
+    assert parse_metadata(props, Path("v.onnx")).condition == SPEC
+    plain = parse_metadata(bundle_metadata("violin", codec, schedule, {}), Path("v.onnx"))
+    assert plain.condition is None and plain.summary()["condition"] is None
+    props["diffband.condition"] = json.dumps({"kind": "crepe"})
+    with pytest.raises(BundleError, match="unknown condition 'crepe'"):
+        parse_metadata(props, Path("v.onnx"))
+
+
+@pytest.mark.parametrize("name", ["guitar", "violin", "voice"])
+def test_shipped_bundles_are_unconditional(name):
+    model = DiffusionModel.load(REPO / "models" / f"{name}.onnx", device="cpu")
+    assert model.info.condition is None
+    with pytest.raises(ConditionError, match=f"model {name} has no condition channel; use follow off"):
+        follows("notes", [model])
+    assert not follows("auto", [model])
+
+
+# ------------------------------------------------------------------ a tiny conditional model, end to end
+@pytest.fixture(scope="module")
+def conditional_bundle(tmp_path_factory, tiny_dataset, tiny_codec) -> Path:
+    """Prepare (with conditions), train a few steps with dropout, export: the CI-sized pipeline."""
+    from diffband.export.data_prepare import load_conditions, load_dataset, prepare
+    from diffband.export.onnx_export import export_run
+    from diffband.export.train import train
+    from diffband.export.train_config import TrainConfig
+
+    audio = Path(load_dataset(tiny_dataset)[1]["source"])  # the unconditional fixture's rendered guitar
+    dataset = tmp_path_factory.mktemp("cond_dataset")
+    prepare(audio, dataset, tiny_codec, instrument="guitar", condition=ConditionSpec())
+    images, manifest, _ = load_dataset(dataset)
+    conditions, spec = load_conditions(dataset, manifest)
+    assert conditions.shape == images.shape and spec == ConditionSpec() and conditions.max() > 0.3
+    run_dir = tmp_path_factory.mktemp("cond_run")
+    train(TrainConfig(dataset=str(dataset), instrument="guitar", out=str(run_dir), steps=6, batch_size=2,
+                      warmup_steps=2, checkpoint_every=0, num_samples=1, sample_steps=2, threads=1,
+                      condition="basic-pitch", condition_dropout=0.5))
+    bundle = tmp_path_factory.mktemp("cond_models") / "condguitar.onnx"
+    export_run(run_dir, bundle)
+    return bundle
+
+
+@pytest.fixture(scope="module")
+def conditional(conditional_bundle) -> DiffusionModel:
+    return DiffusionModel.load(conditional_bundle, device="cpu")
+
+
+def test_conditional_training_refuses_a_dataset_without_conditions(tmp_path, tiny_dataset):
+    from diffband.export.train import train
+    from diffband.export.train_config import TrainConfig
+
+    with pytest.raises(ValueError, match="has no 'basic-pitch' condition images"):
+        train(TrainConfig(dataset=str(tiny_dataset), instrument="guitar", out=str(tmp_path), steps=1, condition="basic-pitch"))
+
+
+def test_conditional_bundle_carries_its_spec_and_a_condition_input(conditional):
+    assert conditional.info.condition == SPEC  # the run's dropout, the dataset's extractor settings
+    assert {i.name for i in conditional.session.get_inputs()} == {"sample", "timestep", "condition"}
+    assert conditional.info.summary()["condition"] == "basic-pitch"
+    assert conditional.device_loop is None  # guided and conditional lanes run the numpy loop
+
+
+def test_guidance_zero_is_the_unconditional_output_and_guidance_mixes_both(conditional, guitar_clip):
+    codec = conditional.info.codec
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 1, *codec.image_shape), dtype=np.float32)
+    t = np.array([500, 500])
+    cond = extractor(codec, conditional.info.condition).images(np.stack([guitar_clip[: codec.window_samples]] * 2))
+    unconditional = conditional(x, t)
+    np.testing.assert_array_equal(Guided(conditional, cond, 0.0)(x, t), unconditional)
+    conditioned = conditional(x, t, cond)
+    assert not np.allclose(conditioned, unconditional)
+    np.testing.assert_allclose(Guided(conditional, cond, 1.0)(x, t), conditioned, atol=0)
+    np.testing.assert_allclose(Guided(conditional, cond, 3.0)(x, t), unconditional + 3 * (conditioned - unconditional),
+                               atol=2e-5)
+    # a batch of two lanes (double-diffusion) repeats the windows' conditions
+    doubled = Guided(conditional, cond[:1], 1.0)(x, t)
+    np.testing.assert_allclose(doubled, conditional(x, t, np.concatenate([cond[:1]] * 2)), atol=0)
+
+
+def test_cross_follows_with_guidance_and_matches_follow_off_at_zero(conditional, guitar_clip):
+    clip = guitar_clip[: 22050 * 5]
+    off = cross(clip, 22050, conditional, 0.8, steps=4, seed=1, follow="off")
+    np.testing.assert_array_equal(cross(clip, 22050, conditional, 0.8, steps=4, seed=1, follow="notes", guidance=0.0), off)
+    followed = cross(clip, 22050, conditional, 0.8, steps=4, seed=1, follow="notes", guidance=2.0)
+    assert followed.shape == clip.shape and np.isfinite(followed).all() and not np.allclose(followed, off)
+    auto = cross(clip, 22050, conditional, 0.8, steps=4, seed=1, guidance=2.0)  # auto: every model can follow
+    np.testing.assert_array_equal(auto, followed)
+
+
+def test_registry_techniques_follow_a_chord_and_a_lead_layer(conditional, guitar_clip):
+    chord = sum(harmonic_tone(conditional.info.codec, hz, 5.0) for hz in (196.0, 246.94, 293.66))  # G major
+    options = {"steps": 4, "strength": 0.9, "follow": "notes", "guidance": 2.0}
+    layers = run("accompany", Request([conditional, conditional], dict(options), chord, 22050))
+    assert [layer.name for layer in layers] == ["condguitar", "condguitar_1", "mix"]
+    chorus = run("chorus", Request([conditional, conditional], {**options, "split": 0.5}, guitar_clip[:22050 * 5], 22050))
+    plain = run("chorus", Request([conditional, conditional], {**options, "split": 0.5, "follow": "off"},
+                                  guitar_clip[:22050 * 5], 22050))
+    assert len(chorus) == 2 and all(np.isfinite(layer.audio).all() for layer in chorus)
+    assert not np.allclose(chorus[1].audio, plain[1].audio)  # the later layer follows the lead's notes
+    generated = run("chorus", Request([conditional, conditional], {"steps": 4, "n": 2, "follow": "notes"}))
+    assert len(generated) == 4
+
+
+# ------------------------------------------------------------------ the report's techniques on unconditional bundles
+@pytest.fixture(scope="module")
+def shipped() -> list[DiffusionModel]:
+    return [DiffusionModel.load(REPO / "models" / f"{name}.onnx", device="cpu") for name in ("guitar", "violin")]
+
+
+def test_report_cross_and_double_run_unchanged_on_unconditional_bundles(shipped, guitar_clip):
+    clip = guitar_clip[: 22050 * 5]
+    default = run("cross", Request(shipped[1:], {"steps": 3}, clip, 22050))[0].audio
+    off = run("cross", Request(shipped[1:], {"steps": 3, "follow": "off", "guidance": 7.0}, clip, 22050))[0].audio
+    np.testing.assert_array_equal(default, off)  # auto is off here; guidance is unused without follow
+    double = run("chorus", Request(shipped, {"steps": 3, "n": 1}))
+    assert [layer.name for layer in double] == ["0_guitar_0", "1_violin_0"]
+    with pytest.raises(ConditionError, match="model violin has no condition channel; use follow off"):
+        run("cross", Request(shipped[1:], {"steps": 3, "follow": "notes"}, clip, 22050))
+    with pytest.raises(ConditionError, match="model violin has no condition channel"):
+        shipped[1](np.zeros((1, 1, *shipped[1].info.image_shape), np.float32), np.array([10]),
+                   np.zeros((1, 1, *shipped[1].info.image_shape), np.float32))
+
+
+def test_follow_and_guidance_are_options_of_the_following_techniques():
+    for name in ("cross", "accompany", "chorus"):
+        spec = TECHNIQUES[name]
+        assert spec.defaults["follow"] == "auto" and spec.defaults["guidance"] == 1.0
+        with pytest.raises(OptionError, match="follow must be one of auto, notes, off"):
+            spec.resolve({"follow": "melody"})
+        with pytest.raises(OptionError, match="guidance must be between 0 and 10"):
+            spec.resolve({"guidance": 11.0})
+    assert "follow" not in TECHNIQUES["generate"].defaults
