@@ -38,7 +38,11 @@ def _prepare(args: argparse.Namespace) -> int:
     from diffband.engine.mel import preset
     from diffband.export.data_prepare import prepare
 
-    report = prepare(Path(args.audio_dir), Path(args.out), preset(args.preset), args.instrument, args.silence_db)
+    from diffband.engine.condition import ConditionSpec
+
+    condition = ConditionSpec(kind=args.condition) if args.condition else None
+    report = prepare(Path(args.audio_dir), Path(args.out), preset(args.preset), args.instrument, args.silence_db,
+                     condition=condition)
     print(
         f"{report.windows} windows from {report.files_read} files ({report.seconds_read / 60:.1f} min), "
         f"{report.silent_windows_skipped} silent windows skipped, {len(report.failed)} files failed -> {args.out}"
@@ -49,6 +53,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def register_data(sub: argparse._SubParsersAction) -> None:
+    from diffband.engine.condition import CONDITION_KINDS
     from diffband.engine.mel import PRESETS
     from diffband.export.instruments import INSTRUMENTS
 
@@ -73,6 +78,8 @@ def register_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default="tiny", choices=sorted(PRESETS), help="mel geometry (image size, window length)")
     p.add_argument("--instrument", help="instrument name (default: the folder's name)")
     p.add_argument("--silence-db", type=float, default=-50.0, help="skip windows quieter than this RMS (dBFS)")
+    p.add_argument("--condition", choices=CONDITION_KINDS,
+                   help="also store each window's melody condition (for train --condition); default none")
     p.set_defaults(func=_prepare)
 
 

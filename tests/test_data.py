@@ -149,3 +149,14 @@ def test_render_does_not_depend_on_libc_random_state():
         for seed in ("1", "777")
     }
     assert len(digests) == 1, digests
+
+
+def test_prepare_cli_stores_melody_conditions(tmp_path, messy_folder):
+    code = cli(["data", "prepare", str(messy_folder), "--out", str(tmp_path / "ds"), "--preset", "tiny",
+                "--condition", "basic-pitch"])
+    assert code == 0
+    manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
+    assert manifest["condition"]["kind"] == "basic-pitch"
+    images = np.fromfile(tmp_path / "ds" / "images.f32", dtype=np.float32)
+    conditions = np.fromfile(tmp_path / "ds" / "conditions.f32", dtype=np.float32)
+    assert conditions.size == images.size and 0.0 <= conditions.min() and conditions.max() <= 1.0
