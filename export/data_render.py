@@ -58,14 +58,11 @@ HELDOUT_ONE_IN = 8
 
 @dataclass(frozen=True)
 class Room:
-    """FluidSynth reverb settings and an EQ tilt (dB at the low and high end)."""
+    """FluidSynth's reverb as (room size, damping, width, level), and an EQ tilt as (dB below
+    300 Hz, dB above 3 kHz)."""
 
-    roomsize: float = 0.2
-    damping: float = 0.5
-    width: float = 0.5
-    level: float = 0.0
-    low_db: float = 0.0
-    high_db: float = 0.0
+    reverb: tuple[float, float, float, float] = (0.2, 0.5, 0.5, 0.0)
+    eq_db: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass
@@ -218,7 +215,7 @@ def render_notes(notes: list[Note], soundfont: Path, program: int, release: floa
     synth, sfid = _synth(str(soundfont))
     synth.program_select(0, sfid, 0, program)
     if room is not None:
-        synth.set_reverb(room.roomsize, room.damping, room.width, room.level)
+        synth.set_reverb(*room.reverb)
     events: list[tuple[float, int, int, int]] = []  # (time, order, pitch, velocity); note-offs first
     for note in notes:
         events.append((note.start, 1, note.pitch, note.velocity))
@@ -238,7 +235,7 @@ def render_notes(notes: list[Note], soundfont: Path, program: int, release: floa
     chunks.append(_write_float(synth, int(release * SAMPLE_RATE)))
     synth.delete()
     mono = np.concatenate(chunks, axis=1).mean(axis=0)
-    return tilt_eq(mono, room.low_db, room.high_db) if room is not None else mono
+    return tilt_eq(mono, *room.eq_db) if room is not None else mono
 
 
 def tilt_eq(audio: np.ndarray, low_db: float, high_db: float, low_hz: float = 300.0, high_hz: float = 3000.0) -> np.ndarray:
@@ -254,11 +251,8 @@ def tilt_eq(audio: np.ndarray, low_db: float, high_db: float, low_hz: float = 30
 
 def random_room(rng: random.Random) -> Room:
     """A room for augmentation: dry to a medium hall, EQ within +-6 dB."""
-    return Room(
-        roomsize=round(rng.uniform(0.1, 0.8), 3), damping=round(rng.uniform(0.2, 0.8), 3), width=round(rng.uniform(0.3, 1.0), 3),
-        level=round(rng.choice([0.0, rng.uniform(0.1, 0.6)]), 3),
-        low_db=round(rng.uniform(-6.0, 6.0), 2), high_db=round(rng.uniform(-6.0, 6.0), 2),
-    )
+    reverb = (rng.uniform(0.1, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.3, 1.0), rng.choice([0.0, rng.uniform(0.1, 0.6)]))
+    return Room(tuple(round(v, 3) for v in reverb), (round(rng.uniform(-6.0, 6.0), 2), round(rng.uniform(-6.0, 6.0), 2)))
 
 
 def trim_and_normalise(audio: np.ndarray, threshold_db: float = -60.0) -> np.ndarray:

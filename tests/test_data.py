@@ -121,7 +121,7 @@ def test_evaluation_soundfont_is_never_a_training_one(tmp_path):
 def test_augmented_render_records_its_notes_articulation_and_room(tmp_path):
     pieces = render_instrument("violin", tmp_path, minutes=0.5, seed=11, augment=True)
     assert {p.articulation for p in pieces} <= {"legato", "detached", "staccato", "sustained"}
-    assert all(p.room and -6 <= p.room["low_db"] <= 6 for p in pieces)
+    assert all(p.room and all(-6 <= db <= 6 for db in p.room["eq_db"]) and len(p.room["reverb"]) == 4 for p in pieces)
     piece = pieces[0]
     audio, rate = sf.read(tmp_path / "violin" / piece.file)
     start, duration, pitch, _ = piece.notes[0]
