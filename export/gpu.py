@@ -10,19 +10,21 @@ Stages, each reported ok / failed / skipped with its reason (stdout, ``OUT/gpu_l
 2. ``data``: the carried mel datasets (``.gpu_data/``) unpacked; the dry run renders and
    packs a few seconds per instrument first, as ``gpu_payload build`` does.
 3. ``train``: every instrument at once, one ``export.train`` process each on the one
-   GPU, bf16 autocast, the project's recipe at the ``small`` UNet size, for a fixed
+   GPU, bf16 autocast, the project's recipe at the ``compact`` UNet size (the largest
+   whose fp16 bundle comes back; ``--size small`` bundles stay on the machine), for a fixed
    wall-clock budget with checkpoints.  A short first leg measures each run's speed; the
    run then resumes with its cosine LR schedule planned to end with the budget.
 4. ``export``: each run's EMA weights to a bundle, checked against torch (ONNX Runtime,
-   CPU), the instruments side by side.
+   CPU), then converted to fp16 (:mod:`export.fp16`, checked against the fp32 bundle),
+   the instruments side by side.
 5. ``time``: torch on the GPU (checked against the bundle first): UNet calls, generate
    and cross with the engine's sampler and vocoder -- the reference a GPU engine must beat.
 6. ``imports``: every third-party module the device-side processes imported is in the
    GPU image or the carried wheels (what would fail there for lack of a package).
-7. ``report``: into OUT, at most 8 files, none over 16 MB: ``gpu_report.md`` (a
-   Markdown section), ``gpu_results.json``, ``losses.csv``, ``losses.png``,
-   ``gpu_log.txt`` and each bundle that fits (the rest stay in the work folder, named
-   in the report).  Rewritten after every stage, so a killed run still leaves one.
+7. ``report``: into OUT, at most 8 files, each under 16 MiB, 64 MiB in all:
+   ``gpu_report.md`` (a Markdown section), ``gpu_results.json``, ``losses.csv``,
+   ``losses.png``, ``gpu_log.txt`` and each fp16 bundle that fits (the rest stay in the
+   work folder, named in the report).  Rewritten after every stage, so a killed run still leaves one.
 
 The parent process imports no torch; the device-side work runs in child processes.
 Exit status 0 when no stage failed.
@@ -48,7 +50,7 @@ from pathlib import Path
 from typing import Callable
 
 from diffband.engine.defaults import DEFAULT_STEPS
-from diffband.export.train_config import MIXED_PRECISION
+from diffband.export.train_config import MIXED_PRECISION, UNET_SIZES
 from diffband.export.gpu_payload import (
     CARRIED,
     DATA_DIR,
@@ -69,6 +71,7 @@ REPO = Path(__file__).resolve().parent.parent
 #: What comes back from the machine: files per call, bytes per file (README of the device tool).
 MAX_FILES_BACK = 8
 MAX_FILE_BYTES = 16 * 2**20
+MAX_TOTAL_BYTES = 64 * 2**20
 #: First-leg planned steps: far beyond reach, so its cosine LR stays at the peak until replanned.
 CALIBRATION_CEILING = 1_000_000
 #: The project's training recipe (models/README.md); the GPU run changes only size and precision.
@@ -115,7 +118,7 @@ class Settings:
     reserve_seconds: float  # kept after training for export, timing and the report
 
 
-GPU = Settings(size="small", batch_size=16, total_minutes=8.0, train_minutes=4.5, calibrate_minutes=0.75,
+GPU = Settings(size="compact", batch_size=16, total_minutes=8.0, train_minutes=4.5, calibrate_minutes=0.75,
                checkpoint_every=1000, num_samples=4, sample_steps=50, warmup_steps=RECIPE["warmup_steps"],
                repeats=5, file_seconds=30.0, sampler_steps=DEFAULT_STEPS, timing_batch=16, render_minutes=0.0, reserve_seconds=150.0)
 DRY_RUN = Settings(size="tiny", batch_size=2, total_minutes=10.0, train_minutes=0.1, calibrate_minutes=0.02,
@@ -200,7 +203,7 @@ def stage_install(ctx: Context) -> str:
     sys.path[:0] = paths  # so the imports stage finds the carried distributions
     probe = ctx.work / "probe.json"
     try:
-        run_child(ctx, "probe", "export.gpu", ["--probe", str(probe)], 300)
+        run_child(ctx, "probe", "diffband.export.gpu", ["--probe", str(probe)], 300)
     except RuntimeError as error:
         raise RuntimeError(f"{note}; {error}" if note else str(error)) from None
     device = json.loads(probe.read_text())
@@ -269,7 +272,7 @@ def train_one(ctx: Context, name: str, deadline: float) -> dict:
     legs = []
     if ctx.args.calibrate_minutes > 0:
         begun = time.monotonic()
-        run_child(ctx, f"train-{name}-calibrate", "export.train",
+        run_child(ctx, f"train-{name}-calibrate", "diffband.export.train",
                   _train_args(ctx, name, CALIBRATION_CEILING, ctx.args.calibrate_minutes, 1), deadline - begun + 120)
         first = json.loads((run / "training.json").read_text())
         planned, minutes = plan_second_leg(first["steps"], first["wall_seconds"], time.monotonic() - begun,
@@ -280,7 +283,7 @@ def train_one(ctx: Context, name: str, deadline: float) -> dict:
                 f"resuming with {planned} planned steps, at most {minutes * 60:.0f} s")
     else:
         planned, minutes = ctx.args.steps, max(deadline - time.monotonic(), 1.0) / 60.0
-    run_child(ctx, f"train-{name}", "export.train", _train_args(ctx, name, planned, minutes, s.num_samples),
+    run_child(ctx, f"train-{name}", "diffband.export.train", _train_args(ctx, name, planned, minutes, s.num_samples),
               deadline - time.monotonic() + 180)
     result = json.loads((run / "training.json").read_text())
     summary = {k: result[k] for k in ("config", "unet_parameters", "steps", "planned_steps", "stopped_early",
@@ -324,14 +327,19 @@ def stage_export(ctx: Context) -> str:
 
     def export(name: str) -> dict:
         result = ctx.work / f"export-{name}.json"
-        run_child(ctx, f"export-{name}", "export.gpu_worker",
+        run_child(ctx, f"export-{name}", "diffband.export.gpu_worker",
                   ["export", str(ctx.work / "runs" / name), str(bundles / f"{name}.onnx"), str(result),
-                   "--threads", str(threads)], timeout)
+                   "--threads", str(threads), "--fp16"], timeout)
         return json.loads(result.read_text())
 
     outcomes = in_parallel({name: (lambda name=name: export(name)) for name in names})
     ctx.results["bundles"] = {n: (o if isinstance(o, dict) else {"error": str(o)}) for n, o in outcomes.items()}
-    return _per_instrument(outcomes, lambda r: f"{r['bytes'] / 1e6:.1f} MB, ORT vs torch {r['max_abs_error']:.1e}")
+    detail = _per_instrument(outcomes, lambda r: f"{r['bytes'] / 1e6:.1f} MB, ORT vs torch {r['max_abs_error']:.1e}, "
+                             + (f"fp16 {r['fp16_bytes'] / 1e6:.1f} MB ({r['fp16_max_abs_error']:.1e} vs fp32)"
+                                if "fp16_bytes" in r else f"fp16 FAILED {r.get('fp16_error')}"))
+    if any("fp16_bytes" not in r for r in outcomes.values()):
+        raise RuntimeError(detail)  # the fp32 bundles are still timed, but what comes back is the fp16 one
+    return detail
 
 
 def stage_time(ctx: Context) -> str:
@@ -341,7 +349,7 @@ def stage_time(ctx: Context) -> str:
     result = ctx.work / "timings.json"
     pairs = [f"{ctx.work / 'runs' / n}={ctx.work / 'bundles' / n}.onnx" for n in names]
     try:
-        run_child(ctx, "time", "export.gpu_worker",
+        run_child(ctx, "time", "diffband.export.gpu_worker",
                   ["time", str(result), *pairs, "--repeats", str(ctx.settings.repeats),
                    "--file-seconds", str(ctx.settings.file_seconds), "--steps", str(ctx.settings.sampler_steps),
                    "--batch", str(ctx.settings.timing_batch)],
@@ -463,17 +471,26 @@ def write_losses(ctx: Context) -> list[str]:
 
 
 def bring_back_bundles(ctx: Context) -> None:
-    """Copy each bundle that fits the bring-back limits into OUT; note where the others stay."""
+    """Copy each bundle (its fp16 version when there is one) that fits the bring-back limits
+    into OUT as ``NAME.onnx``; note why the others do not come back and where they stay."""
     slots = MAX_FILES_BACK - len(REPORT_FILES)
+    room = MAX_TOTAL_BYTES - MAX_FILE_BYTES  # all but one file's worth left to the report files
     for name, entry in ctx.results.get("bundles", {}).items():
         if "bytes" not in entry:
             continue
-        if entry["bytes"] < MAX_FILE_BYTES and slots > 0:
-            shutil.copy2(entry["bundle"], ctx.out / f"{name}.onnx")
-            entry["brought_back"], slots = f"{name}.onnx", slots - 1
+        source, size = (entry["fp16_bundle"], entry["fp16_bytes"]) if "fp16_bytes" in entry else (entry["bundle"], entry["bytes"])
+        if size >= MAX_FILE_BYTES:
+            reason = f"over the {MAX_FILE_BYTES / 2**20:.0f} MiB a file may weigh to come back"
+        elif slots <= 0:
+            reason = f"no file left of the {MAX_FILES_BACK} that come back"
+        elif size > room:
+            reason = f"over what is left of the {MAX_TOTAL_BYTES / 2**20:.0f} MiB that come back in all"
         else:
-            entry["brought_back"] = (f"no: {entry['bytes'] / 1e6:.1f} MB, over the {MAX_FILE_BYTES / 2**20:.0f} MiB a file "
-                                     f"may weigh to come back; stays at {entry['bundle']}")
+            shutil.copyfile(source, ctx.out / f"{name}.onnx")  # not the staging file's 0600 mode
+            entry["brought_back"], slots, room = f"{name}.onnx", slots - 1, room - size
+            continue
+        (ctx.out / f"{name}.onnx").unlink(missing_ok=True)
+        entry["brought_back"] = f"no: {size / 1e6:.1f} MB, {reason}; stays at {source}"
 
 
 def markdown(ctx: Context) -> str:
@@ -508,16 +525,18 @@ def markdown(ctx: Context) -> str:
                          f"{r['steps'] / max(r['wall_seconds'], 1e-9):.1f} | {r['stopped_early']} |")
     bundles = ctx.results.get("bundles", {})
     if bundles:
-        lines += ["", "| bundle | MB | ONNX Runtime vs torch (CPU) | torch on device vs bundle | brought back |",
-                  "|---|---|---|---|---|"]
+        lines += ["", "| bundle | MB | ONNX Runtime vs torch (CPU) | torch on device vs bundle | fp16 MB "
+                  "| fp16 vs fp32 (CPU) | brought back |", "|---|---|---|---|---|---|---|"]
         checks = {r.get("instrument"): r for r in ctx.results.get("timings", {}).get("instruments", [])}
         for name, r in bundles.items():
             if "error" in r:
                 lines.append(f"| {name} | failed: {r['error'][:200]} |")
                 continue
             device_error = checks.get(name, {}).get("device_max_abs_error")
+            fp16 = (f"{r['fp16_bytes'] / 1e6:.1f} | {r['fp16_max_abs_error']:.1e}" if "fp16_bytes" in r
+                    else f"failed: {str(r.get('fp16_error'))[:200].replace('|', '/')} |")
             lines.append(f"| {name} | {r['bytes'] / 1e6:.1f} | {r['max_abs_error']:.1e} | "
-                         f"{'' if device_error is None else f'{device_error:.1e}'} | {r.get('brought_back', '')} |")
+                         f"{'' if device_error is None else f'{device_error:.1e}'} | {fp16} | {r.get('brought_back', '')} |")
     timed = [r for r in ctx.results.get("timings", {}).get("instruments", []) if "timings" in r]
     if timed:
         where = ctx.results["timings"]["device"]
@@ -580,6 +599,9 @@ def check_out_folder(out: Path) -> list[str]:
     problems += [str(p.relative_to(out)) + ": too deep" for p in files if len(p.relative_to(out).parts) > 3]
     if len(files) > MAX_FILES_BACK:
         problems.append(f"{len(files)} files, at most {MAX_FILES_BACK} come back")
+    total = sum(p.stat().st_size for p in files)
+    if total > MAX_TOTAL_BYTES:
+        problems.append(f"{total / 2**20:.1f} MiB in all, at most {MAX_TOTAL_BYTES / 2**20:.0f} MiB come back")
     return problems
 
 
@@ -592,7 +614,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wheels", default=str(WHEEL_DIR), help="folder of the carried wheels")
     p.add_argument("--data", help=f"folder of the carried data (default {DATA_DIR.name}/; the dry run renders its own)")
     p.add_argument("--instruments", default=",".join(SHIPPED_INSTRUMENTS))
-    p.add_argument("--size", help="UNet size (default small; tiny in the dry run)")
+    p.add_argument("--size", choices=UNET_SIZES,
+                   help="UNet size (default compact, whose fp16 bundles come back; tiny in the dry run; "
+                   "small: its bundles, ~42 MB in fp16, stay on the machine)")
     p.add_argument("--batch-size", type=int, help="per run (default the recipe's 16; 2 in the dry run)")
     p.add_argument("--precision", default="bf16", choices=MIXED_PRECISION, help="autocast of training")
     p.add_argument("--minutes", type=float, help="wall-clock budget of the whole command (default 8)")

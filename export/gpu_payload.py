@@ -47,8 +47,10 @@ DATA_PRESET = "tiny"
 
 #: Distributions the GPU image lacks and the device path imports (diffusers for the UNet;
 #: librosa, soundfile and soxr through export.data_prepare, export.train and engine.windowing;
-#: the rest are their dependencies that the image lacks too).
-CARRIED = ("diffusers", "librosa", "soundfile", "cffi", "pycparser", "soxr", "pooch", "platformdirs", "audioread", "decorator")
+#: onnxconverter-common (pure Python, ~90 kB) for the fp16 bundles that come back, through
+#: export.fp16; the rest are their dependencies that the image lacks too).
+CARRIED = ("diffusers", "librosa", "soundfile", "cffi", "pycparser", "soxr", "pooch", "platformdirs", "audioread", "decorator",
+           "onnxconverter-common")
 
 #: The GPU image's Python distributions (read on the machine on 2026-11-17, /work/.library/device/KINDS.md).
 DEVICE_PACKAGES = frozenset("""

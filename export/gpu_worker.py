@@ -1,6 +1,6 @@
 """The torch side of the GPU command, run by ``export.gpu`` in processes of their own.
 
-    python -m diffband.export.gpu_worker export RUN BUNDLE RESULT.json   # bundle + ONNX Runtime vs torch check
+    python -m diffband.export.gpu_worker export RUN BUNDLE RESULT.json [--fp16]  # bundle + ONNX Runtime vs torch check
     python -m diffband.export.gpu_worker time RESULT.json RUN=BUNDLE ... # torch on the GPU: UNet, generate, cross
 
 ``time`` is the reference a GPU engine must beat: the torch UNet (the run's EMA weights)
@@ -24,6 +24,7 @@ from diffband.engine.cross import cross
 from diffband.engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.engine.generate import generate
 from diffband.engine.model import DiffusionModel
+from diffband.export.fp16 import convert_bundle_to_fp16
 from diffband.export.onnx_export import export_run
 from diffband.export.train import EMA_DIR
 
@@ -37,12 +38,22 @@ def _write(path: Path, result: dict) -> None:
     Path(path).write_text(json.dumps(result, indent=1))
 
 
-def export_one(run: Path, bundle: Path) -> dict:
+def export_one(run: Path, bundle: Path, fp16: bool = False) -> dict:
     """Export the run's EMA weights to ``bundle``; :func:`export_run` fails when ONNX
-    Runtime and torch disagree above its bound."""
+    Runtime and torch disagree above its bound.  With ``fp16`` also ``NAME.fp16.onnx``
+    beside it (what comes back from the machine), checked against the fp32 bundle; a
+    failed conversion is reported as ``fp16_error``, the fp32 bundle kept."""
     result = export_run(run, bundle)
-    return {"bundle": str(bundle), "bytes": result["bytes"], "max_abs_error": result["max_abs_error"],
-            "provider": result["provider"]}
+    summary = {"bundle": str(bundle), "bytes": result["bytes"], "max_abs_error": result["max_abs_error"],
+               "provider": result["provider"]}
+    if fp16:
+        half = bundle.with_suffix(".fp16.onnx")
+        try:
+            converted = convert_bundle_to_fp16(bundle, half)
+        except Exception as error:  # reported; the fp32 bundle is still timed
+            return summary | {"fp16_error": f"{type(error).__name__}: {error}"}
+        summary |= {"fp16_bundle": str(half), "fp16_bytes": converted["bytes"], "fp16_max_abs_error": converted["max_abs_error"]}
+    return summary
 
 
 def device_description(device: torch.device) -> dict:
@@ -122,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("bundle", type=Path)
     p.add_argument("result", type=Path)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--fp16", action="store_true", help="also write the fp16 bundle BUNDLE.fp16.onnx")
     p = sub.add_parser("time", help="torch timings of runs with their bundles, one after the other")
     p.add_argument("result", type=Path)
     p.add_argument("pairs", nargs="+", help="RUN=BUNDLE")
@@ -133,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.action == "export":
         if args.threads:
             torch.set_num_threads(args.threads)
-        _write(args.result, export_one(args.run, args.bundle))
+        _write(args.result, export_one(args.run, args.bundle, args.fp16))
         return 0
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     results = []

@@ -9,7 +9,7 @@ from diffband.engine.condition import CONDITION_KINDS
 from diffband.engine.schedule import SCHEDULE_TYPES, NoiseSchedule
 
 #: UNet sizes defined in export.unet (kept here as names so this module stays torch-free).
-UNET_SIZES = ("tiny", "small", "base")
+UNET_SIZES = ("tiny", "small", "base", "compact")
 #: Autocast of the training forward pass: "bf16" (a GPU's fast path) or "no" (float32 throughout).
 MIXED_PRECISION = ("no", "bf16")
 

@@ -3,33 +3,52 @@ payload, its reports of failure, and the bf16 autocast option of training it rel
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from diffband.engine.mel import preset
 from diffband.engine.model import DiffusionModel
 from diffband.export.data_prepare import load_dataset
 from diffband.export.gpu import (
     CALIBRATION_CEILING,
+    DRY_RUN,
+    GPU,
     MAX_FILE_BYTES,
     MAX_FILES_BACK,
+    MAX_TOTAL_BYTES,
+    REPORT_FILES,
+    Context,
+    bring_back_bundles,
     check_out_folder,
     missing_on_device,
     plan_second_leg,
     third_party_distributions,
 )
-from diffband.export.gpu_payload import PayloadError, pack_datasets, unpack_dataset, wheel_files
+from diffband.export.gpu_payload import DATA_PRESET, SHIPPED_INSTRUMENTS, PayloadError, pack_datasets, unpack_dataset, wheel_files
 from diffband.export.train import train
 from diffband.export.train_config import TrainConfig
+from diffband.export.unet import build_unet, parameter_count
 
 REPO = Path(__file__).resolve().parent.parent
 DRY_RUN_INSTRUMENTS = ("guitar", "voice")  # two, so "all at once" really runs side by side
+#: What an fp16 bundle holds beside its weights (graph, metadata): 1.96 MB measured on the
+#: `compact` UNet (2026-11-26); the dry run checks its tiny bundles stay within it too.
+FP16_GRAPH_ALLOWANCE_BYTES = 2_500_000
+
+
+def fp16_bundle_estimate(size: str) -> int:
+    """Bytes of an fp16 bundle of UNet ``size`` on the carried data (a conditional UNet, the larger)."""
+    unet = build_unet(size, preset(DATA_PRESET).image_shape, conditional=True)
+    return 2 * parameter_count(unet) + FP16_GRAPH_ALLOWANCE_BYTES
 
 
 def gpu_command(out: Path, *args: str) -> subprocess.CompletedProcess:
@@ -57,7 +76,12 @@ def test_cpu_dry_run_runs_every_stage_and_leaves_only_what_comes_back(tmp_path):
         assert (work / "runs" / name / "checkpoint.pt").exists()
         bundle = DiffusionModel.load(out / f"{name}.onnx", device="cpu")
         assert bundle.info.instrument == name and bundle.info.training["steps"] == run["steps"]
-        assert results["bundles"][name]["max_abs_error"] < 1e-4
+        assert bundle.info.precision == "fp16"  # what comes back is the half-size bundle
+        entry = results["bundles"][name]
+        assert entry["max_abs_error"] < 1e-4 and entry["fp16_max_abs_error"] < 1e-2
+        assert entry["brought_back"] == f"{name}.onnx" and f"| {name}.onnx |" in (out / "gpu_report.md").read_text()
+        assert (out / f"{name}.onnx").stat().st_size == entry["fp16_bytes"] < entry["bytes"]
+        assert entry["fp16_bytes"] - 2 * run["unet_parameters"] < FP16_GRAPH_ALLOWANCE_BYTES
     timed = {r["instrument"]: r for r in results["timings"]["instruments"]}
     assert set(timed) == set(DRY_RUN_INSTRUMENTS)
     for r in timed.values():
@@ -74,6 +98,38 @@ def test_cpu_dry_run_runs_every_stage_and_leaves_only_what_comes_back(tmp_path):
         assert f"| {stage} |" in report
     assert check_out_folder(out) == []
     assert len(list(out.iterdir())) <= MAX_FILES_BACK
+
+
+def test_default_gpu_size_brings_its_fp16_bundles_back_and_small_stays():
+    assert DRY_RUN.size == "tiny"
+    bundle = fp16_bundle_estimate(GPU.size)
+    assert bundle < 0.9 * MAX_FILE_BYTES  # with a margin for the graph
+    assert len(SHIPPED_INSTRUMENTS) + len(REPORT_FILES) <= MAX_FILES_BACK
+    assert len(SHIPPED_INSTRUMENTS) * bundle < MAX_TOTAL_BYTES - MAX_FILE_BYTES  # a file's worth left to the report
+    assert fp16_bundle_estimate("small") > MAX_FILE_BYTES  # --size small: its bundles stay on the machine
+
+
+def _bundle_entry(folder: Path, name: str, fp16_bytes: int) -> dict:
+    fp32, fp16 = folder / f"{name}.onnx", folder / f"{name}.fp16.onnx"
+    fp32.write_bytes(b"32" * 8)
+    with open(fp16, "wb") as handle:
+        handle.truncate(fp16_bytes)
+    return {"bundle": str(fp32), "bytes": 16, "fp16_bundle": str(fp16), "fp16_bytes": fp16_bytes}
+
+
+def test_report_marks_which_bundles_came_back(tmp_path):
+    work, out = tmp_path / "work", tmp_path / "out"
+    work.mkdir(), out.mkdir()
+    ctx = Context(argparse.Namespace(), GPU, out, work, time.monotonic(), time.monotonic())
+    ctx.results["bundles"] = {"guitar": _bundle_entry(work, "guitar", 1000),
+                              "violin": _bundle_entry(work, "violin", MAX_FILE_BYTES),
+                              "voice": {"error": "export-voice exited 1"}}
+    bring_back_bundles(ctx)
+    bundles = ctx.results["bundles"]
+    assert bundles["guitar"]["brought_back"] == "guitar.onnx" and (out / "guitar.onnx").stat().st_size == 1000
+    assert bundles["violin"]["brought_back"].startswith("no: 16.8 MB") and str(work / "violin.fp16.onnx") in bundles["violin"]["brought_back"]
+    assert not (out / "violin.onnx").exists() and "brought_back" not in bundles["voice"]
+    assert check_out_folder(out) == []
 
 
 def test_missing_data_fails_loudly_and_skips_what_needs_it(tmp_path):
@@ -146,6 +202,11 @@ def test_out_folder_check_names_what_would_not_come_back(tmp_path):
     problems = check_out_folder(tmp_path)
     assert any(p.startswith("big.onnx") for p in problems) and any("too deep" in p for p in problems)
     assert any(f"at most {MAX_FILES_BACK} come back" in p for p in problems)
+    assert not any("in all" in p for p in problems)
+    for i in range(4):
+        with open(tmp_path / f"f{i}.txt", "wb") as handle:
+            handle.truncate(MAX_FILE_BYTES - 1)
+    assert any("in all, at most 64 MiB" in p for p in check_out_folder(tmp_path))
 
 
 def test_bf16_autocast_changes_the_training_computation(tmp_path, tiny_dataset):
