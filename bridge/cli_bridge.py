@@ -11,6 +11,7 @@ from pathlib import Path
 from diffband.bridge.cli_options import add_option_flags, option_values
 from diffband.bridge.protocol import DEFAULT_CLIENT_PORT, DEFAULT_HOST, DEFAULT_PORT, MAX_MODELS_PER_JOB, OPTIONS, TECHNIQUES
 from diffband.engine.techniques import TECHNIQUES as TECHNIQUE_REGISTRY
+from diffband.engine.techniques import options_of
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -92,8 +93,9 @@ def _send_job(client, args: argparse.Namespace) -> int:
     options = {k: getattr(args, k) for k in OPTIONS if getattr(args, k, None) is not None}
     job_id = args.job or f"cli-{uuid.uuid4().hex[:8]}"
     source = Path(args.input).resolve()
-    audio, rate = read_audio(source) if args.buffer else (None, None)  # validated before any bar is drawn
-    if not source.is_file():
+    if args.buffer:  # the input is checked before any bar is drawn
+        audio, rate = read_audio(source)
+    elif not source.is_file():
         raise FileNotFoundError(f"not found: {args.input}")
     bar = tqdm(desc=f"{args.request} {job_id}", total=1.0, unit="job", bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
 
@@ -127,11 +129,7 @@ LIVE_STEPS = 10
 
 def live_options() -> list:
     """The options of every live technique, once each."""
-    seen: dict[str, object] = {}
-    for name in LIVE_TECHNIQUES:
-        for option in TECHNIQUE_REGISTRY[name].options:
-            seen.setdefault(option.name, option)
-    return list(seen.values())
+    return options_of(LIVE_TECHNIQUES)
 
 
 def cmd_live(args: argparse.Namespace) -> int:
@@ -175,8 +173,6 @@ def cmd_live(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub) -> None:
-    from diffband.engine.samplers import SAMPLERS
-
     p = sub.add_parser("serve", help="OSC server for Ableton Live / Max for Live, Reaper and scripts (UDP + TCP)")
     p.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default loopback only)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="UDP and TCP port")

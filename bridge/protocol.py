@@ -6,14 +6,13 @@ Type tags follow OSC: ``i`` int32, ``f`` float32, ``s`` string, ``b`` blob.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from diffband.engine.options import OPTIONS as ENGINE_OPTIONS
-from diffband.engine.options import Option, OptionError, plain_number
+from diffband.engine.options import Option, OptionError, as_integer, describe
 from diffband.engine.techniques import TECHNIQUES as ENGINE_TECHNIQUES
+from diffband.engine.techniques import options_of
 from diffband.engine.techniques import technique as find_technique
 
 DEFAULT_HOST = "127.0.0.1"
@@ -133,10 +132,7 @@ BRIDGE_OPTIONS: dict[str, Option] = {
 def _job_options() -> dict[str, Option]:
     """Every option a job may carry, once (with the option table's default)."""
     table = {"with": BRIDGE_OPTIONS["with"]}
-    for name in TECHNIQUES:
-        for option in ENGINE_TECHNIQUES[name].options:
-            if option.name not in NOT_JOB_OPTIONS:
-                table.setdefault(option.name, ENGINE_OPTIONS[option.name])
+    table.update((o.name, o) for o in options_of(list(TECHNIQUES)) if o.name not in NOT_JOB_OPTIONS)
     table.update((k, v) for k, v in BRIDGE_OPTIONS.items() if k != "with")
     return table
 
@@ -187,28 +183,10 @@ def _tag(value: Any) -> str:
     return "?"
 
 
-def describe(value: Any) -> str:
-    """A short, safe description of a received value for an error message (never echoes a blob)."""
-    if isinstance(value, (bytes, bytearray)):
-        return f"a {len(value)}-byte blob"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def as_int(value: Any) -> int | None:
-    """``value`` as an int when it is one, or an integral float (Pure Data and Max send floats)."""
-    tag = _tag(value)
-    if tag == "i":
-        return value
-    if tag == "f" and math.isfinite(value) and float(value).is_integer():
-        return int(value)
-    return None
-
-
 def job_id_text(value: Any) -> Any:
     """A job id typed as a number (Pure Data and Max send ``7`` as a float or an int) as its
     decimal text, ``"7"``, which replies then carry; any other value is returned as it is."""
-    number = as_int(value)
+    number = as_integer(value)
     return str(number) if number is not None else value
 
 
@@ -224,7 +202,7 @@ def _reply_port(address: str, spec: Message, params: list[Any]) -> int | None:
     n = len(spec.args)
     if not spec.tail.endswith("reply_port") or len(params) <= n or (len(params) - n) % 2 == 0:
         return None
-    port = as_int(params[-1])
+    port = as_integer(params[-1])
     if port is None or not 1 <= port <= 65535:
         raise ProtocolError("bad_args", f"{address}: reply_port must be an int in 1-65535, got {describe(params[-1])}")
     return port

@@ -22,6 +22,26 @@ class OptionError(ValueError):
     """A value outside an option's type or range."""
 
 
+def describe(value: Any) -> str:
+    """A short, safe description of a received value for an error message (never echoes a blob)."""
+    if isinstance(value, (bytes, bytearray)):
+        return f"a {len(value)}-byte blob"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def as_integer(value: Any) -> int | None:
+    """``value`` as an int when it is one (not a bool), or a finite float with an integral value
+    (Pure Data and Max send every number as a float); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return None
+
+
 def plain_number(value: float) -> str:
     """``2147483647``, ``-60``, ``0.5``: a bound as the docs write it."""
     return str(int(value)) if float(value).is_integer() else str(value)
@@ -61,17 +81,14 @@ class Option:
             value = float(value)
             if not math.isfinite(value):
                 raise OptionError(f"{self.name} must be a finite number, got {value}")
-        elif self.kind is int and isinstance(value, int):
-            pass
-        elif self.kind is int and isinstance(value, float) and math.isfinite(value) and value.is_integer():
-            value = int(value)
+        elif self.kind is int and as_integer(value) is not None:
+            value = as_integer(value)
         elif self.kind is str and isinstance(value, str):
             if self.choices and value not in self.choices:
                 raise OptionError(f"{self.name} must be one of {', '.join(self.choices)}, got {value!r}")
             return value
         else:
-            shown = f"a {len(value)}-byte blob" if isinstance(value, (bytes, bytearray)) else repr(value)[:40]
-            raise OptionError(f"{self.name} must be {self.kind.__name__}, got {shown}")
+            raise OptionError(f"{self.name} must be {self.kind.__name__}, got {describe(value)}")
         if self.low is not None and self.high is not None and not self.low <= value <= self.high:
             raise OptionError(
                 f"{self.name} must be between {plain_number(self.low)} and {plain_number(self.high)}, got {value}"

@@ -191,6 +191,16 @@ TECHNIQUES: dict[str, Technique] = {
 _ALIASES = {alias: t.name for t in TECHNIQUES.values() for alias in t.aliases}
 
 
+def options_of(names: list[str]) -> list[Option]:
+    """The options the techniques ``names`` take, each once, in the order they first appear,
+    with the option table's default (a technique's own default is its entry's)."""
+    seen: dict[str, Option] = {}
+    for name in names:
+        for option in TECHNIQUES[name].options:
+            seen.setdefault(option.name, OPTIONS[option.name])
+    return list(seen.values())
+
+
 def technique(name: str) -> Technique:
     """The technique called ``name`` (or one of its aliases), with a clear error."""
     key = _ALIASES.get(name, name)
