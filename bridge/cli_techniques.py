@@ -9,7 +9,6 @@ progress bar, and writes one WAV per layer (and a spectrogram PNG with ``--plot`
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from diffband.bridge.audio_files import read_audio, write_audio
@@ -125,7 +124,3 @@ def plot_signals(path: Path, named_audio: list[tuple[str, object, int]], codec) 
         titles.append(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     return save_spectrograms(images, titles, path, seconds_per_image=len(mono) / codec.sample_rate)
-
-
-def warn(message: str) -> None:
-    print(f"diffband: warning: {message}", file=sys.stderr)

@@ -57,7 +57,6 @@ from diffband.export.gpu_payload import (
     DEVICE_PACKAGES,
     SHIPPED_INSTRUMENTS,
     WHEEL_DIR,
-    PayloadError,
     megabytes,
     normalise,
     pack_datasets,
