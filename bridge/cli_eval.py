@@ -1,9 +1,11 @@
-"""``diffband eval fad`` and ``diffband eval sweep``."""
+"""``diffband eval fad``, ``melody``, ``sweep`` and ``quality``."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+import numpy as np
 
 
 def _floats(text: str) -> list[float]:
@@ -75,8 +77,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     from diffband.evaluation.embeddings import embed_clips, embed_folder
     from diffband.engine.model import load_models
+    from diffband.evaluation.csv_rows import read_rows
     from diffband.evaluation.sweep import (
-        cross_sweep, generated_set, markdown_table, read_rows, recommend, save_heatmaps, split_sweep,
+        cross_sweep, generated_set, markdown_table, recommend, save_heatmaps, split_sweep,
     )
 
     [target] = load_models([args.to], device=args.device)
@@ -129,6 +132,117 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pairs(text: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in text.split(","):
+        source, sep, target = item.strip().partition(":")
+        if not sep or not source or not target:
+            raise ValueError(f"a pair is SOURCE:TARGET (e.g. guitar:violin), got {item!r}")
+        pairs.append((source, target))
+    return pairs
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    import os
+    import platform
+
+    from tqdm import tqdm
+
+    from diffband.engine.model import load_models
+    from diffband.evaluation import notes
+    from diffband.evaluation.csv_rows import read_rows
+    from diffband.evaluation.embeddings import MfccStats
+    from diffband.evaluation.plots import save_spectrograms
+    from diffband.evaluation.quality import (
+        QualityPlan, Reference, SourceSet, layers_of, Cell, recommend, run_generations, run_pair, scale,
+        write_json,
+    )
+    from diffband.evaluation.quality_report import render, save_quality_heatmaps
+    from diffband.engine.condition import conditions_for
+
+    heldout = Path(args.heldout)
+    plan = QualityPlan(_pairs(args.pairs), _floats(args.strengths), _floats(args.guidances), args.steps, args.clips,
+                       args.generations, args.seed)
+    names = sorted({n for pair in plan.pairs for n in pair})
+    missing = [n for n in names if not (heldout / n).is_dir()]
+    if missing:
+        raise FileNotFoundError(f"no held-out renders for {', '.join(missing)} in {heldout} "
+                                "(diffband data render --split heldout --soundfonts evaluation)")
+    targets = sorted({t for _, t in plan.pairs})
+    models = dict(zip(targets, load_models([str(Path(args.models) / f"{t}.onnx") if args.models else t for t in targets],
+                                           device=args.device)))
+    with_notes = notes.available()
+    if not with_notes:
+        print("note F1 skipped: basic-pitch not installed (pip install 'diffband[notes]' && pip install --no-deps basic-pitch)")
+    embedding = MfccStats()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    references = {}
+    for name in tqdm(names, desc="held-out references", unit="instrument"):
+        references[name] = Reference.from_folder(name, heldout / name, embedding)
+    cells_csv, generation_csv = out / "quality.csv", out / "generation.csv"
+    for pair in tqdm(plan.pairs, desc="pairs", unit="pair"):
+        run_pair(pair, models, heldout, plan, references, embedding, cells_csv, with_notes, tqdm.write)
+    if plan.generations:
+        run_generations(models, plan, references, embedding, generation_csv, tqdm.write)
+
+    rows = [r for r in read_rows(cells_csv) if int(r["steps"]) == plan.steps]
+    best = recommend(rows)
+    figures: dict[str, dict[str, str]] = {}
+    for source_name, target_name in plan.pairs:
+        pair = f"{source_name}->{target_name}"
+        tag = f"{source_name}_to_{target_name}"
+        target = models[target_name]
+        codec = target.info.codec
+        source = SourceSet.from_folder(source_name, heldout / source_name, codec.window_samples, codec.sample_rate, 1)
+        real = SourceSet.from_folder(target_name, heldout / target_name, codec.window_samples, codec.sample_rate, 1)
+        images = np.stack([codec.encode(a) for a in source.audio])
+        conditions = conditions_for(target, source.audio) if target.info.condition else None
+        cell = Cell("layer", "notes" if conditions is not None else "off", best["strength"], best["guidance"])
+        layer = layers_of(cell, target, source, images, plan.steps, plan.seed, conditions)
+        relative = lambda file: os.path.relpath(out / file, Path(args.report).parent)  # noqa: E731
+        scales = scale(references, (source_name, target_name))
+        figures[pair] = {"scale": f"FAD scale: real {target_name} vs real {target_name} (half of the held-out pieces "
+                                  f"against the other half) {scales['same_instrument']:.0f}; real {target_name} vs "
+                                  f"real {source_name} {scales['between_instruments']:.0f}.",
+                         "heatmap": relative(f"quality_{tag}.png"), "spectrograms": relative(f"spectrograms_{tag}.png")}
+        save_quality_heatmaps(rows, pair, out / f"quality_{tag}.png")
+        save_spectrograms([images[0], codec.encode(layer[0]), codec.encode(real.audio[0])],
+                          [f"source: held-out {source_name}", f"layer: {target_name} model, follow {cell.follow}, "
+                           f"strength {best['strength']:g}, guidance {best['guidance']:g}",
+                           f"real {target_name} (held-out piece, evaluation soundfont)"],
+                          out / f"spectrograms_{tag}.png", codec.window_seconds, pair)
+    write_json(out / "recommendation.json", {"strength": best["strength"], "guidance": best["guidance"],
+                                             "steps": plan.steps})
+    provenance = []
+    for name, model in models.items():
+        t = model.info.training
+        data = t.get("dataset", {})
+        provenance.append(f"`{name}`: {t.get('config', '?')} UNet, {t.get('steps', '?')} steps on "
+                          f"{data.get('seconds', 0) / 60:.0f} min of renders, condition "
+                          f"{model.info.condition.kind if model.info.condition else 'none'}, {t.get('device', '?')}")
+    context = {
+        "summary": f"{len(plan.pairs)} pairs, {plan.clips} source windows each, {plan.steps} DDIM steps, seed {plan.seed}.",
+        "setup": [f"models: {'; '.join(provenance)}",
+                  f"held-out data: `{heldout}` (pieces training never used, rendered through a soundfont training "
+                  "never used); sources: one window a third of the way into each of the first pieces; "
+                  "timbre references: all held-out renders of each instrument",
+                  "pitch: pyin (C2-C7, hop 256 at 22.05 kHz); note F1: basic-pitch + mir_eval (50 ms onsets, "
+                  "50 cents); timbre: FAD on the 20-dimensional mfcc-stats embedding; flatness: mean spectral "
+                  "flatness of audible frames over that of the real target renders",
+                  f"machine: {platform.machine()} CPU, {os.cpu_count()} cores"],
+        "commands": [f"diffband data render --instruments {','.join(names)} --split heldout --soundfonts evaluation "
+                     f"--out {heldout}",
+                     f"diffband eval quality --heldout {heldout} --pairs {args.pairs} --clips {plan.clips} "
+                     f"--steps {plan.steps} -o {out} --report {args.report}"],
+    }
+    Path(args.report).write_text(render(rows, read_rows(generation_csv) if generation_csv.exists() else [], context,
+                                        figures))
+    print(f"recommended: strength {best['strength']:g}, guidance {best['guidance']:g}")
+    print(args.report)
+    return 0
+
+
 def add_commands(sub) -> None:
     p = sub.add_parser("eval", help="evaluation: Fréchet Audio Distance, cross-diffusion sweeps")
     eval_sub = p.add_subparsers(dest="eval_command", metavar="EVAL", required=True)
@@ -164,3 +278,20 @@ def add_commands(sub) -> None:
     q.add_argument("-o", "--out", default="out/sweep")
     embedding_options(q)
     q.set_defaults(func=cmd_sweep)
+
+    q = eval_sub.add_parser("quality", help="melody-following layers on held-out renders: pitch, note F1, FAD "
+                            "to target and source, flatness, controls; writes docs/results.md")
+    q.add_argument("--heldout", required=True, help="folder with one subfolder of held-out renders per instrument")
+    q.add_argument("--pairs", default="guitar:violin,violin:guitar,voice:violin,voice:guitar",
+                   help="SOURCE:TARGET pairs, comma-separated")
+    q.add_argument("--models", help="folder of the target bundles NAME.onnx (default: the model search path)")
+    q.add_argument("--strengths", default="0.6,0.8,1.0")
+    q.add_argument("--guidances", default="1,2,3", help="guidance scales of the follow-on cells")
+    q.add_argument("--steps", type=int, default=20)
+    q.add_argument("--clips", type=int, default=6, help="source windows per pair (one per held-out piece)")
+    q.add_argument("--generations", type=int, default=6, help="unconditional generations per model (0: skip)")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--device", default="auto")
+    q.add_argument("-o", "--out", default="docs/results", help="CSVs and PNGs (rows resume)")
+    q.add_argument("--report", default="docs/results.md")
+    q.set_defaults(func=cmd_quality)

@@ -17,6 +17,15 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, path: Path | str) -> Path:
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def save_spectrograms(
     images: Sequence[np.ndarray],
     titles: Sequence[str],
@@ -38,12 +47,7 @@ def save_spectrograms(
     axes[-1, 0].set_xlabel("seconds" if seconds_per_image is not None else "frame")
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, path)
 
 
 def save_loss_curve(steps: Sequence[int], losses: Sequence[float], path: Path, title: str) -> Path:
@@ -64,3 +68,23 @@ def save_loss_curve(steps: Sequence[int], losses: Sequence[float], path: Path, t
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+def save_heatmaps(panels: Sequence[tuple[np.ndarray, str]], path: Path, suptitle: str, x: tuple[str, Sequence[str]],
+                  y: tuple[str, Sequence[str]], digits: int = 2) -> Path:
+    """Side-by-side annotated heatmaps of same-shape tables ``(len(y ticks), len(x ticks))`` -> PNG."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
+    for ax, (table, title) in zip(axes[0], panels):
+        image = ax.imshow(table, origin="lower", aspect="auto", cmap="viridis")
+        ax.set_xticks(range(len(x[1])), list(x[1]))
+        ax.set_yticks(range(len(y[1])), list(y[1]))
+        ax.set_xlabel(x[0])
+        ax.set_ylabel(y[0])
+        ax.set_title(title, fontsize=9)
+        for i in range(table.shape[0]):
+            for j in range(table.shape[1]):
+                ax.text(j, i, f"{table[i, j]:.{digits}f}", ha="center", va="center", fontsize=7, color="w")
+        fig.colorbar(image, ax=ax)
+    fig.suptitle(suptitle)
+    return _save(plt, fig, path)

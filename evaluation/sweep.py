@@ -7,7 +7,6 @@ Rows are appended to a CSV as each cell finishes, so an interrupted sweep resume
 
 from __future__ import annotations
 
-import csv
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,8 @@ import numpy as np
 
 from diffband.engine.cross import cross_images
 from diffband.engine.double import double
+from diffband.evaluation.csv_rows import append_row, done_keys
+from diffband.evaluation import plots
 from diffband.evaluation.embeddings import Embedding, embed_clips
 from diffband.evaluation.fad import fad
 from diffband.evaluation.melody import chroma_similarity
@@ -64,22 +65,6 @@ def generated_set(model: DiffusionModel, n: int, steps: int, seed: int) -> Sweep
     return SweepSet(list(model.decode(images)), images, model.info.sample_rate)
 
 
-def _done(path: Path, key_fields: list[str]) -> set[tuple[str, ...]]:
-    if not path.exists():
-        return set()
-    with path.open() as f:
-        return {tuple(row[k] for k in key_fields) for row in csv.DictReader(f)}
-
-
-def _append(path: Path, fields: list[str], row: dict) -> None:
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
-
-
 def cross_sweep(
     direction: str,
     source: SweepSet,
@@ -93,7 +78,7 @@ def cross_sweep(
     progress: Callable[[str], None] | None = None,
 ) -> None:
     """One CSV row per (strength, steps) cell not already in ``csv_path``."""
-    done = _done(csv_path, ["direction", "embedding", "strength", "steps"])
+    done = done_keys(csv_path, ["direction", "embedding", "strength", "steps"])
     source_emb = embed_clips(embedding, [(a, source.rate) for a in source.audio])
     for steps in steps_list:
         for strength in strengths:
@@ -104,7 +89,7 @@ def cross_sweep(
             outputs = list(target.decode(images))
             emb = embed_clips(embedding, [(a, source.rate) for a in outputs])
             melody = float(np.mean([chroma_similarity(s, o, source.rate) for s, o in zip(source.audio, outputs)]))
-            _append(csv_path, CROSS_FIELDS, {
+            append_row(csv_path, CROSS_FIELDS, {
                 "direction": direction, "embedding": embedding.name, "strength": f"{strength:g}", "steps": steps,
                 "clips": len(outputs), "fad_target": f"{fad(reference, emb):.4f}",
                 "fad_source": f"{fad(source_emb, emb):.4f}", "melody": f"{melody:.4f}",
@@ -127,7 +112,7 @@ def split_sweep(
     progress: Callable[[str], None] | None = None,
 ) -> None:
     """Pair similarity of double-diffusion layers against the split point."""
-    done = _done(csv_path, ["pair", "embedding", "split"])
+    done = done_keys(csv_path, ["pair", "embedding", "split"])
     codec = first.info.codec
     for split in splits:
         if (pair, embedding.name, f"{split:g}") in done:
@@ -137,17 +122,12 @@ def split_sweep(
         melody = float(np.mean([chroma_similarity(x, y, codec.sample_rate) for x, y in zip(audio_a, audio_b)]))
         corr = float(np.mean([np.corrcoef(x.ravel(), y.ravel())[0, 1] for x, y in zip(a, b)]))
         emb_b = embed_clips(embedding, [(y, codec.sample_rate) for y in audio_b])
-        _append(csv_path, SPLIT_FIELDS, {
+        append_row(csv_path, SPLIT_FIELDS, {
             "pair": pair, "embedding": embedding.name, "split": f"{split:g}", "steps": steps, "clips": clips,
             "pair_melody": f"{melody:.4f}", "pair_image_corr": f"{corr:.4f}", "fad_target_b": f"{fad(reference_b, emb_b):.4f}",
         })
         if progress:
             progress(f"{pair} split {split:g}")
-
-
-def read_rows(path: Path) -> list[dict]:
-    with path.open() as f:
-        return list(csv.DictReader(f))
 
 
 def grid(rows: list[dict], value: str) -> tuple[list[float], list[int], np.ndarray]:
@@ -192,30 +172,10 @@ def markdown_table(rows: list[dict], value: str, digits: int = 2) -> str:
 
 
 def save_heatmaps(rows: list[dict], path: Path, title: str) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     values = [("fad_target", "FAD to target (lower = more like the target)"),
               ("fad_source", "FAD to source (higher = further from the source)"),
               ("melody", "melody preservation (chroma cosine)")]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    for ax, (value, label) in zip(axes, values):
-        strengths, steps, table = grid(rows, value)
-        image = ax.imshow(table, origin="lower", aspect="auto", cmap="viridis")
-        ax.set_xticks(range(len(steps)), [str(s) for s in steps])
-        ax.set_yticks(range(len(strengths)), [f"{s:g}" for s in strengths])
-        ax.set_xlabel("sampler steps")
-        ax.set_ylabel("strength (t/T)")
-        ax.set_title(label, fontsize=9)
-        for i in range(table.shape[0]):
-            for j in range(table.shape[1]):
-                ax.text(j, i, f"{table[i, j]:.2f}", ha="center", va="center", fontsize=7, color="w")
-        fig.colorbar(image, ax=ax)
-    fig.suptitle(title)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    panels = [(grid(rows, value)[2], label) for value, label in values]
+    strengths, steps, _ = grid(rows, values[0][0])
+    return plots.save_heatmaps(panels, path, title, ("sampler steps", [str(s) for s in steps]),
+                               ("strength (t/T)", [f"{s:g}" for s in strengths]))

@@ -85,3 +85,27 @@ def tiny_bundle(tmp_path_factory, tiny_run) -> Path:
     out = tmp_path_factory.mktemp("models") / "tinyguitar.onnx"
     export_run(tiny_run, out, instrument="guitar")
     return out
+
+
+@pytest.fixture(scope="session")
+def conditional_bundle(tmp_path_factory, tiny_dataset, tiny_codec) -> Path:
+    """Prepare (with conditions), train a few steps with dropout, export: the CI-sized pipeline."""
+    from diffband.engine.condition import ConditionSpec
+    from diffband.export.data_prepare import load_conditions, load_dataset, prepare
+    from diffband.export.onnx_export import export_run
+    from diffband.export.train import train
+    from diffband.export.train_config import TrainConfig
+
+    audio = Path(load_dataset(tiny_dataset)[1]["source"])  # the unconditional fixture's rendered guitar
+    dataset = tmp_path_factory.mktemp("cond_dataset")
+    prepare(audio, dataset, tiny_codec, instrument="guitar", condition=ConditionSpec())
+    images, manifest, _ = load_dataset(dataset)
+    conditions, spec = load_conditions(dataset, manifest)
+    assert conditions.shape == images.shape and spec == ConditionSpec() and conditions.max() > 0.3
+    run_dir = tmp_path_factory.mktemp("cond_run")
+    train(TrainConfig(dataset=str(dataset), instrument="guitar", out=str(run_dir), steps=6, batch_size=2,
+                      warmup_steps=2, checkpoint_every=0, num_samples=1, sample_steps=2, threads=1,
+                      condition="basic-pitch", condition_dropout=0.5))
+    bundle = tmp_path_factory.mktemp("cond_models") / "condguitar.onnx"
+    export_run(run_dir, bundle)
+    return bundle

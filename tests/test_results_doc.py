@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from diffband.engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
-from diffband.evaluation.sweep import read_rows, recommend
+from diffband.evaluation.csv_rows import read_rows
+from diffband.evaluation.sweep import recommend
 from tests.conftest import REPO
 
 

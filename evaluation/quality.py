@@ -1,0 +1,281 @@
+"""``diffband eval quality``: does a layer sound like the target instrument and keep the
+source's notes?  (issue 13, item 6)
+
+On held-out renders (pieces training never used, through a soundfont training never
+used), for each source->target pair, every cell of a sweep is scored on the same source
+windows:
+
+- **pitch**: share of the source's voiced frames (pyin) where the layer's f0 lies within
+  50 cents (an unvoiced layer frame counts as a miss);
+- **note F1**: basic-pitch transcriptions of source and layer, onset + pitch (mir_eval);
+- **timbre**: FAD (``mfcc-stats``) of the layers to all held-out renders of the *target*
+  instrument and to those of the *source* instrument, and their ratio (< 1: nearer the
+  target; the issue's target is <= 0.5);
+- **noise-likeness**: mean spectral flatness of the layers over that of real target renders.
+
+Cells: follow off (the report's method) per strength, follow on per strength x guidance,
+and control rows that must score far from the instrument: the vocoder round trip
+(strength 0), white noise at the source's level, and the condition image itself sent
+through the vocoder.  A second table scores unconditional generations of each model.
+Rows are appended to CSVs as cells finish, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import librosa
+import numpy as np
+import soxr
+
+from diffband.engine.condition import conditions_for
+from diffband.engine.cross import cross_images
+from diffband.engine.generate import generate
+from diffband.engine.model import DiffusionModel
+from diffband.evaluation import notes
+from diffband.evaluation.csv_rows import append_row, done_keys
+from diffband.evaluation.embeddings import MfccStats, audio_files, embed_clips, read_mono
+from diffband.evaluation.fad import fad
+
+CELL_FIELDS = ["pair", "row", "follow", "strength", "guidance", "steps", "clips",
+               "pitch_50c", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio"]
+GENERATION_FIELDS = ["instrument", "clips", "steps", "flatness_ratio", "fad_own", "fad_nearest_other"]
+CONTROL_ROWS = ("roundtrip", "noise", "condition")
+PYIN_RANGE = (librosa.note_to_hz("C2"), librosa.note_to_hz("C7"))
+RATE = 22050
+HOP = 256
+
+
+@dataclass
+class QualityPlan:
+    """What one run measures."""
+
+    pairs: list[tuple[str, str]]
+    strengths: list[float] = field(default_factory=lambda: [0.6, 0.8, 1.0])
+    guidances: list[float] = field(default_factory=lambda: [1.0, 2.0, 3.0])
+    steps: int = 20
+    clips: int = 6
+    generations: int = 6
+    seed: int = 0
+
+
+# ---------------------------------------------------------------- measures of one clip
+def f0(audio: np.ndarray, rate: int) -> np.ndarray:
+    """pyin f0 in Hz per frame (hop 256 at 22.05 kHz), NaN where unvoiced."""
+    y = np.asarray(audio, np.float32) if rate == RATE else soxr.resample(audio, rate, RATE)
+    pitch, voiced, _ = librosa.pyin(y, fmin=PYIN_RANGE[0], fmax=PYIN_RANGE[1], sr=RATE, frame_length=2048, hop_length=HOP)
+    return np.where(voiced, pitch, np.nan)
+
+
+def pitch_agreement(source_f0: np.ndarray, layer_f0: np.ndarray, cents: float = 50.0) -> tuple[int, int]:
+    """(source-voiced frames where the layer is within ``cents``, source-voiced frames)."""
+    n = min(source_f0.size, layer_f0.size)
+    s, o = source_f0[:n], layer_f0[:n]
+    voiced = np.isfinite(s)
+    with np.errstate(invalid="ignore"):
+        close = np.abs(1200 * np.log2(o / s)) < cents
+    return int(np.sum(close & voiced)), int(np.sum(voiced))
+
+
+def flatness(audio: np.ndarray, rate: int, gate_db: float = -50.0) -> float:
+    """Mean spectral flatness over the audible frames (1.0: white noise; tones: near 0)."""
+    y = np.asarray(audio, np.float32) if rate == RATE else soxr.resample(audio, rate, RATE)
+    spectrum = np.abs(librosa.stft(y, n_fft=2048, hop_length=512))
+    values = librosa.feature.spectral_flatness(S=spectrum)[0]
+    rms = librosa.feature.rms(S=spectrum, frame_length=2048)[0]
+    audible = 20 * np.log10(rms + 1e-12) > gate_db + 20 * np.log10(rms.max() + 1e-12)
+    return float(values[audible].mean()) if audible.any() else float("nan")
+
+
+# ---------------------------------------------------------------- sets
+@dataclass
+class SourceSet:
+    """Model-window clips of one held-out instrument, one from each piece, with cached measures."""
+
+    instrument: str
+    audio: np.ndarray  # (k, window_samples) at ``rate``
+    rate: int
+    f0: list[np.ndarray]
+
+    @classmethod
+    def from_folder(cls, instrument: str, folder: Path, window: int, rate: int, count: int) -> "SourceSet":
+        """One window a third of the way into each piece (pieces in name order), skipping quiet ones."""
+        picked = []
+        for path in audio_files(folder):
+            audio, file_rate = read_mono(path)
+            y = soxr.resample(audio, file_rate, rate) if file_rate != rate else audio
+            start = max(0, min(y.size // 3, y.size - window))
+            clip = np.pad(y[start : start + window], (0, max(0, window - (y.size - start))))
+            if np.sqrt(np.mean(clip**2)) > 1e-2:
+                picked.append(clip.astype(np.float32))
+            if len(picked) == count:
+                break
+        if not picked:
+            raise ValueError(f"no audible window in {folder}")
+        audio = np.stack(picked)
+        return cls(instrument, audio, rate, [f0(a, rate) for a in audio])
+
+
+@dataclass
+class Reference:
+    """All held-out renders of one instrument: timbre embeddings and real flatness."""
+
+    instrument: str
+    embeddings: np.ndarray
+    flatness: float
+    same_instrument_fad: float  # FAD between the first and second half of the pieces: the floor a layer can reach
+
+    @classmethod
+    def from_folder(cls, instrument: str, folder: Path, embedding: MfccStats) -> "Reference":
+        clips = [read_mono(p) for p in audio_files(folder)]
+        per_file = [embedding(a, r) for a, r in clips]
+        half = max(1, len(per_file) // 2)
+        same = fad(np.concatenate(per_file[:half]), np.concatenate(per_file[half:])) if len(per_file) > 1 else float("nan")
+        return cls(instrument, np.concatenate(per_file), float(np.nanmean([flatness(a, r) for a, r in clips])), same)
+
+
+def scale(references: dict[str, "Reference"], pair: tuple[str, str]) -> dict[str, float]:
+    """What FAD means for one pair: real target renders against each other (half vs half of the pieces)
+    and against real source renders (the two instruments)."""
+    source, target = references[pair[0]], references[pair[1]]
+    return {"same_instrument": target.same_instrument_fad, "between_instruments": fad(target.embeddings, source.embeddings)}
+
+
+# ---------------------------------------------------------------- scoring
+def score(layers: np.ndarray, source: SourceSet, target: Reference, source_ref: Reference, embedding: MfccStats,
+          with_notes: bool) -> dict[str, float]:
+    """The measures of one cell's layers (same order as ``source``'s clips)."""
+    rate = source.rate
+    agree = [pitch_agreement(s, f0(layer, rate)) for s, layer in zip(source.f0, layers)]
+    voiced = sum(v for _, v in agree)
+    note_scores = []
+    if with_notes:
+        for clip, layer in zip(source.audio, layers):
+            try:
+                note_scores.append(notes.note_f1(clip, layer, rate)["f1"])
+            except ValueError:  # no notes in the source window
+                pass
+    emb = embed_clips(embedding, [(layer, rate) for layer in layers])
+    fad_target, fad_source = fad(target.embeddings, emb), fad(source_ref.embeddings, emb)
+    return {
+        "pitch_50c": sum(c for c, _ in agree) / voiced if voiced else float("nan"),
+        "note_f1": float(np.mean(note_scores)) if note_scores else float("nan"),
+        "fad_target": fad_target, "fad_source": fad_source, "fad_ratio": fad_target / max(fad_source, 1e-9),
+        "flatness_ratio": float(np.nanmean([flatness(layer, rate) for layer in layers])) / target.flatness,
+    }
+
+
+@dataclass
+class Cell:
+    row: str  # "layer" or a control row
+    follow: str
+    strength: float
+    guidance: float
+
+    def key(self, pair: str, steps: int) -> tuple[str, ...]:
+        return (pair, self.row, self.follow, f"{self.strength:g}", f"{self.guidance:g}", str(steps))
+
+
+def cells(plan: QualityPlan, conditional: bool) -> list[Cell]:
+    out = [Cell("roundtrip", "off", 0.0, 0.0), Cell("noise", "off", 0.0, 0.0)]
+    if conditional:
+        out.append(Cell("condition", "notes", 0.0, 0.0))
+    out += [Cell("layer", "off", s, 0.0) for s in plan.strengths]
+    if conditional:
+        out += [Cell("layer", "notes", s, g) for s in plan.strengths for g in plan.guidances]
+    return out
+
+
+def layers_of(cell: Cell, target: DiffusionModel, source: SourceSet, images: np.ndarray, steps: int, seed: int,
+              conditions: np.ndarray | None) -> np.ndarray:
+    """The audio a cell produces from the source windows (at the model's rate)."""
+    if cell.row == "noise":
+        rms = np.sqrt(np.mean(source.audio**2, axis=1, keepdims=True))
+        return (np.random.default_rng(seed).standard_normal(source.audio.shape) * rms).astype(np.float32)
+    if cell.row == "condition":
+        return target.decode(conditions[:, 0] * 2.0 - 1.0)
+    if cell.row == "roundtrip":
+        return target.decode(images)
+    condition = conditions if cell.follow == "notes" else None
+    return target.decode(cross_images(target, images, cell.strength, steps, seed, condition=condition,
+                                      guidance=cell.guidance))
+
+
+def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: Path, plan: QualityPlan,
+             references: dict[str, Reference], embedding: MfccStats, csv_path: Path, with_notes: bool,
+             progress: Callable[[str], None] = print) -> None:
+    """Every cell of one source->target pair not already in ``csv_path``."""
+    source_name, target_name = pair
+    name = f"{source_name}->{target_name}"
+    target = models[target_name]
+    codec = target.info.codec
+    todo = [c for c in cells(plan, target.info.condition is not None)
+            if c.key(name, plan.steps) not in done_keys(csv_path, ["pair", "row", "follow", "strength", "guidance", "steps"])]
+    if not todo:
+        return
+    source = SourceSet.from_folder(source_name, heldout / source_name, codec.window_samples, codec.sample_rate, plan.clips)
+    images = np.stack([codec.encode(a) for a in source.audio])
+    conditions = conditions_for(target, source.audio) if target.info.condition is not None else None
+    for cell in todo:
+        layers = layers_of(cell, target, source, images, plan.steps, plan.seed, conditions)
+        scores = score(layers, source, references[target_name], references[source_name], embedding, with_notes)
+        append_row(csv_path, CELL_FIELDS, {"pair": name, "row": cell.row, "follow": cell.follow,
+                                        "strength": f"{cell.strength:g}", "guidance": f"{cell.guidance:g}",
+                                        "steps": plan.steps, "clips": len(layers), **scores})
+        progress(f"{name} {cell.row} follow {cell.follow} strength {cell.strength:g} guidance {cell.guidance:g}: "
+                 f"pitch {scores['pitch_50c']:.2f} F1 {scores['note_f1']:.2f} FAD ratio {scores['fad_ratio']:.2f}")
+
+
+def run_generations(models: dict[str, DiffusionModel], plan: QualityPlan, references: dict[str, Reference],
+                    embedding: MfccStats, csv_path: Path, progress: Callable[[str], None] = print) -> None:
+    """Unconditional generations of each model: flatness against real renders, FAD to its own renders."""
+    done = done_keys(csv_path, ["instrument", "steps"])
+    for name, model in models.items():
+        if (name, str(plan.steps)) in done or name not in references:
+            continue
+        audio = model.decode(generate(model, n=plan.generations, steps=plan.steps, seed=plan.seed))
+        rate = model.info.sample_rate
+        emb = embed_clips(embedding, [(a, rate) for a in audio])
+        others = [fad(r.embeddings, emb) for other, r in references.items() if other != name]
+        row = {"instrument": name, "clips": len(audio), "steps": plan.steps,
+               "flatness_ratio": float(np.nanmean([flatness(a, rate) for a in audio])) / references[name].flatness,
+               "fad_own": fad(references[name].embeddings, emb), "fad_nearest_other": min(others) if others else float("nan")}
+        append_row(csv_path, GENERATION_FIELDS, row)
+        progress(f"generate {name}: flatness x{row['flatness_ratio']:.1f} of real renders")
+
+
+# ---------------------------------------------------------------- recommendation
+TARGET_PITCH, TARGET_F1, TARGET_FAD_RATIO, TARGET_FLATNESS = 0.8, 0.7, 0.5, 3.0
+
+
+def mean_by_cell(rows: list[dict], row_kind: str = "layer") -> dict[tuple[str, float, float], dict[str, float]]:
+    """Measures averaged over pairs, keyed (follow, strength, guidance)."""
+    groups: dict[tuple[str, float, float], list[dict]] = {}
+    for r in rows:
+        if r["row"] == row_kind:
+            groups.setdefault((r["follow"], float(r["strength"]), float(r["guidance"])), []).append(r)
+    measures = ["pitch_50c", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio"]
+    return {k: {m: float(np.nanmean([float(r[m]) for r in g])) for m in measures} | {"pairs": len(g)}
+            for k, g in groups.items()}
+
+
+def recommend(rows: list[dict]) -> dict:
+    """The follow-on (strength, guidance) to ship as defaults: among cells whose mean pitch
+    and note F1 meet the targets (or, when none does, the cells within 0.05 of the best
+    pitch), the one with the lowest mean FAD ratio (most like the target instrument)."""
+    follow_on = {k: v for k, v in mean_by_cell(rows).items() if k[0] == "notes"}
+    if not follow_on:
+        raise ValueError("no follow-on rows: the models have no condition channel")
+    meeting = {k: v for k, v in follow_on.items() if v["pitch_50c"] >= TARGET_PITCH and v["note_f1"] >= TARGET_F1}
+    if not meeting:
+        best = max(v["pitch_50c"] for v in follow_on.values())
+        meeting = {k: v for k, v in follow_on.items() if v["pitch_50c"] >= best - 0.05}
+    key = min(meeting, key=lambda k: (meeting[k]["fad_ratio"], -k[1]))
+    return {"strength": key[1], "guidance": key[2], **meeting[key]}
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")

@@ -1,0 +1,120 @@
+"""docs/results.md from ``eval quality``'s CSVs: target table, control rows, the full
+sweep per pair, heatmaps and generation flatness (issue 13, item 6)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from diffband.evaluation.plots import save_heatmaps
+from diffband.evaluation.quality import (
+    TARGET_F1, TARGET_FAD_RATIO, TARGET_FLATNESS, TARGET_PITCH, mean_by_cell, recommend,
+)
+
+MEASURES = [("pitch_50c", "pitch within 50 c", "{:.2f}"), ("note_f1", "note F1", "{:.2f}"),
+            ("fad_ratio", "FAD target / FAD source", "{:.2f}"), ("fad_target", "FAD to target", "{:.0f}"),
+            ("fad_source", "FAD to source", "{:.0f}"), ("flatness_ratio", "flatness / real", "{:.1f}")]
+
+
+def _fmt(value: str, pattern: str) -> str:
+    v = float(value)
+    return "n/a" if np.isnan(v) else pattern.format(v)
+
+
+def _table(rows: list[dict], label: str) -> list[str]:
+    head = f"| {label} | " + " | ".join(title for _, title, _ in MEASURES) + " |"
+    lines = [head, "|---" * (len(MEASURES) + 1) + "|"]
+    for r in rows:
+        lines.append(f"| {r['_label']} | " + " | ".join(_fmt(r[k], p) for k, _, p in MEASURES) + " |")
+    return lines
+
+
+def _label(r: dict) -> str:
+    if r["row"] != "layer":
+        return {"roundtrip": "control: vocoder round trip", "noise": "control: white noise",
+                "condition": "control: condition image through the vocoder"}[r["row"]]
+    if r["follow"] == "off":
+        return f"follow off, strength {float(r['strength']):g}"
+    return f"follow notes, strength {float(r['strength']):g}, guidance {float(r['guidance']):g}"
+
+
+def _check(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+def save_quality_heatmaps(rows: list[dict], pair: str, path: Path) -> Path:
+    """Follow-on grid (strength x guidance) of pitch, note F1 and FAD ratio for one pair."""
+    mine = [r for r in rows if r["pair"] == pair and r["row"] == "layer" and r["follow"] == "notes"]
+    strengths = sorted({float(r["strength"]) for r in mine})
+    guidances = sorted({float(r["guidance"]) for r in mine})
+    panels = []
+    for value, title in [("pitch_50c", "pitch within 50 cents (higher is better)"), ("note_f1", "note F1 (higher is better)"),
+                         ("fad_ratio", "FAD target / FAD source (lower: more target)")]:
+        table = np.full((len(strengths), len(guidances)), np.nan)
+        for r in mine:
+            table[strengths.index(float(r["strength"])), guidances.index(float(r["guidance"]))] = float(r[value])
+        panels.append((table, title))
+    return save_heatmaps(panels, path, f"{pair}, follow notes", ("guidance", [f"{g:g}" for g in guidances]),
+                         ("strength", [f"{s:g}" for s in strengths]))
+
+
+def render(rows: list[dict], generations: list[dict], context: dict, figures: dict[str, dict[str, str]]) -> str:
+    """The whole markdown page.  ``context``: models, data and command lines; ``figures``:
+    per pair, relative paths of its heatmap and spectrogram PNGs."""
+    best = recommend(rows)
+    strength, guidance = best["strength"], best["guidance"]
+    pairs = list(dict.fromkeys(r["pair"] for r in rows))
+    out = ["# Results: melody-following layers, measured", "",
+           "Written by `diffband eval quality` (do not edit by hand; rerun it). "
+           + context.get("summary", ""), "",
+           "## Setup", ""]
+    out += [f"- {line}" for line in context.get("setup", [])]
+    out += ["", "## Targets at the CLI defaults", "",
+            f"Defaults chosen by this run: **strength {strength:g}, guidance {guidance:g}** with follow on "
+            f"(`engine/defaults.py`; the cell whose mean pitch and note F1 meet {TARGET_PITCH:g} / {TARGET_F1:g} "
+            "with the lowest FAD ratio, or, when none meets them, the lowest FAD ratio among the cells within "
+            "0.05 of the best pitch). The FAD ratio alone can be fooled (white noise, far from both "
+            "instruments, scores low): read it beside each pair's control rows and FAD scale line.", "",
+            "| pair | pitch within 50 c (>= 0.8) | note F1 (>= 0.7) | FAD target / FAD source (<= 0.5) | "
+            "same cell, follow off: pitch | FAD ratio |", "|---|---|---|---|---|---|"]
+    for pair in pairs:
+        on = next((r for r in rows if r["pair"] == pair and r["row"] == "layer" and r["follow"] == "notes"
+                   and float(r["strength"]) == strength and float(r["guidance"]) == guidance), None)
+        off = next((r for r in rows if r["pair"] == pair and r["row"] == "layer" and r["follow"] == "off"
+                    and float(r["strength"]) == strength), None)
+        if on is None:
+            continue
+        cells = [f"{float(on['pitch_50c']):.2f} ({_check(float(on['pitch_50c']) >= TARGET_PITCH)})",
+                 f"{float(on['note_f1']):.2f} ({_check(float(on['note_f1']) >= TARGET_F1)})",
+                 f"{float(on['fad_ratio']):.2f} ({_check(float(on['fad_ratio']) <= TARGET_FAD_RATIO)})"]
+        cells += [_fmt(off["pitch_50c"], "{:.2f}"), _fmt(off["fad_ratio"], "{:.2f}")] if off else ["", ""]
+        out.append(f"| {pair} | " + " | ".join(cells) + " |")
+    if generations:
+        out += ["", "### Unconditional generation (target: flatness within "
+                f"{TARGET_FLATNESS:g}x that of real renders)", "",
+                "| model | clips | flatness / real | FAD to own held-out renders | FAD to nearest other instrument |",
+                "|---|---|---|---|---|"]
+        for g in generations:
+            ok = _check(float(g["flatness_ratio"]) <= TARGET_FLATNESS)
+            out.append(f"| {g['instrument']} | {g['clips']} | {float(g['flatness_ratio']):.1f} ({ok}) | "
+                       f"{float(g['fad_own']):.0f} | {_fmt(g['fad_nearest_other'], '{:.0f}')} |")
+    means = mean_by_cell(rows)
+    out += ["", "## Mean over pairs", ""]
+    mean_rows = [{"_label": (f"follow {k[0]}, strength {k[1]:g}" + (f", guidance {k[2]:g}" if k[0] == "notes" else "")),
+                  **{m: str(v.get(m, float("nan"))) for m, _, _ in MEASURES}} for k, v in sorted(means.items())]
+    out += _table(mean_rows, "cell")
+    for pair in pairs:
+        mine = [dict(r, _label=_label(r)) for r in rows if r["pair"] == pair]
+        out += ["", f"## {pair}", ""]
+        fig = figures.get(pair, {})
+        if "scale" in fig:
+            out += [fig["scale"], ""]
+        if "spectrograms" in fig:
+            out += [f"![{pair}: source, layer at the defaults, a real target window]({fig['spectrograms']})", ""]
+        if "heatmap" in fig:
+            out += [f"![{pair} heatmaps]({fig['heatmap']})", ""]
+        out += _table([r for r in mine if r["row"] != "layer"], "control (must score far from the target)")
+        out += [""] + _table([r for r in mine if r["row"] == "layer"], "cell")
+    out += ["", "## Reproduce", "", "```bash"] + context.get("commands", []) + ["```", ""]
+    return "\n".join(out)

@@ -1,0 +1,105 @@
+"""``diffband eval quality`` (issue 13, item 6) end to end on a tiny conditional bundle and
+real FluidSynth renders: the CSV rows, the controls, the report and the recommendation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from diffband.engine.condition import ConditionError, basic_pitch_model_path
+from diffband.evaluation.csv_rows import read_rows
+from diffband.evaluation.quality import pitch_agreement, recommend
+from tests.conftest import render_clip
+
+try:
+    basic_pitch_model_path()
+except ConditionError:
+    pytest.skip("basic-pitch is not installed (pip install --no-deps basic-pitch==0.4.0)", allow_module_level=True)
+
+
+def test_pitch_agreement_counts_layer_frames_within_50_cents_of_the_voiced_source():
+    source = np.array([440.0, 440.0, np.nan, 220.0])
+    layer = np.array([450.0, 470.0, 440.0, np.nan])  # +39 cents, +114 cents, source unvoiced, layer unvoiced
+    assert pitch_agreement(source, layer) == (1, 3)
+
+
+def test_recommend_prefers_the_most_target_like_cell_that_keeps_the_notes():
+    def row(strength, guidance, pitch, f1, ratio, follow="notes"):
+        return {"pair": "a->b", "row": "layer", "follow": follow, "strength": str(strength), "guidance": str(guidance),
+                "pitch_50c": str(pitch), "note_f1": str(f1), "fad_target": "1", "fad_source": "1",
+                "fad_ratio": str(ratio), "flatness_ratio": "1"}
+
+    rows = [row(0.6, 1, 0.9, 0.8, 0.9), row(0.8, 2, 0.85, 0.75, 0.6), row(1.0, 3, 0.5, 0.3, 0.2),
+            row(1.0, 0, 0.1, 0.1, 0.1, follow="off")]
+    assert (recommend(rows)["strength"], recommend(rows)["guidance"]) == (0.8, 2.0)
+    # none meets the targets: the best-pitch cells (within 0.05) decide, not the lowest ratio overall
+    weak = [row(0.6, 1, 0.5, 0.4, 0.9), row(0.8, 2, 0.47, 0.4, 0.7), row(1.0, 3, 0.2, 0.1, 0.1)]
+    assert recommend(weak)["strength"] == 0.8
+
+
+@pytest.fixture(scope="module")
+def quality_run(tmp_path_factory, conditional_bundle) -> Path:
+    from diffband.bridge.cli import main
+
+    root = tmp_path_factory.mktemp("quality")
+    for name, seed in (("guitar", 11), ("violin", 12)):
+        folder = root / "heldout" / name
+        folder.mkdir(parents=True)
+        for k in range(2):
+            sf.write(folder / f"{name}_{k}.wav", render_clip(name, 6.0, seed=seed + 10 * k), 22050)
+    models = root / "models"
+    models.mkdir()
+    shutil.copy(conditional_bundle, models / "violin.onnx")
+    argv = ["eval", "quality", "--heldout", str(root / "heldout"), "--pairs", "guitar:violin", "--models", str(models),
+            "--strengths", "0.8", "--guidances", "0,2", "--steps", "3", "--clips", "2", "--generations", "2",
+            "-o", str(root / "results"), "--report", str(root / "results.md")]
+    assert main(argv) == 0
+    return root
+
+
+def test_quality_writes_every_cell_with_controls(quality_run):
+    rows = read_rows(quality_run / "results" / "quality.csv")
+    kinds = {(r["row"], r["follow"], r["strength"], r["guidance"]) for r in rows}
+    assert kinds == {("roundtrip", "off", "0", "0"), ("noise", "off", "0", "0"), ("condition", "notes", "0", "0"),
+                     ("layer", "off", "0.8", "0"), ("layer", "notes", "0.8", "0"), ("layer", "notes", "0.8", "2")}
+    by = {(r["row"], r["follow"], r["guidance"]): r for r in rows}
+    for r in rows:
+        assert r["pair"] == "guitar->violin" and r["clips"] == "2"
+        assert all(np.isfinite(float(r[k])) for k in ("fad_target", "fad_source", "fad_ratio", "flatness_ratio"))
+    # guidance 0 is the unconditional model: the same layers, so the same measures as follow off
+    same = ("pitch_50c", "note_f1", "fad_target", "fad_source", "flatness_ratio")
+    assert [by[("layer", "notes", "0")][k] for k in same] == [by[("layer", "off", "0")][k] for k in same]
+    # the round trip keeps the source's notes; white noise keeps none and is far flatter
+    assert float(by[("roundtrip", "off", "0")]["pitch_50c"]) > 0.6
+    assert float(by[("noise", "off", "0")]["pitch_50c"]) < 0.1
+    assert float(by[("noise", "off", "0")]["flatness_ratio"]) > 5 * float(by[("roundtrip", "off", "0")]["flatness_ratio"])
+    generations = read_rows(quality_run / "results" / "generation.csv")
+    assert [g["instrument"] for g in generations] == ["violin"] and generations[0]["clips"] == "2"
+
+
+def test_quality_report_and_recommendation_agree(quality_run):
+    rows = read_rows(quality_run / "results" / "quality.csv")
+    best = recommend(rows)
+    saved = json.loads((quality_run / "results" / "recommendation.json").read_text())
+    assert (saved["strength"], saved["guidance"], saved["steps"]) == (best["strength"], best["guidance"], 3)
+    report = (quality_run / "results.md").read_text()
+    assert f"**strength {best['strength']:g}, guidance {best['guidance']:g}**" in report
+    assert "control: white noise" in report and "| guitar->violin |" in report
+    for png in ("quality_guitar_to_violin.png", "spectrograms_guitar_to_violin.png"):
+        assert (quality_run / "results" / png).stat().st_size > 10_000
+        assert f"(results/{png})" in report
+
+
+def test_quality_refuses_a_pair_without_held_out_renders(tmp_path, capsys):
+    from diffband.bridge.cli import main
+
+    (tmp_path / "guitar").mkdir()
+    assert main(["eval", "quality", "--heldout", str(tmp_path), "--pairs", "guitar:violin"]) != 0
+    assert "no held-out renders for violin" in capsys.readouterr().err
+    assert main(["eval", "quality", "--heldout", str(tmp_path), "--pairs", "guitar-violin"]) != 0
+    assert "a pair is SOURCE:TARGET" in capsys.readouterr().err
