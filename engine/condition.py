@@ -26,7 +26,6 @@ constant image ``null_value`` (-1), which no real condition can be.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -43,9 +42,11 @@ if TYPE_CHECKING:
     from diffband.engine.model import DiffusionModel
 
 CONDITION_KINDS = ("basic-pitch",)
-BASIC_PITCH_INSTALL = "pip install --no-deps basic-pitch==0.4.0"
-#: basic-pitch's model, inside its package (``basic_pitch.ICASSP_2022_MODEL_PATH``'s ONNX file).
-BASIC_PITCH_MODEL = Path("saved_models") / "icassp_2022" / "nmp.onnx"
+#: basic-pitch 0.4.0's ONNX model (``saved_models/icassp_2022/nmp.onnx``, 230 KB, Apache-2.0: LICENSE and
+#: NOTICE beside it) ships inside the engine, so melody following needs no basic-pitch package (whose
+#: declared dependencies pull TensorFlow).  Its SHA-256, checked against the package's file by a test:
+BASIC_PITCH_MODEL = Path(__file__).resolve().parent / "pitch_model" / "nmp.onnx"
+BASIC_PITCH_SHA256 = "2c3c1d144bfa61ad236e92e169c13535c880469a12a047d4e73451f2c059a0ec"
 #: basic-pitch's constants (basic_pitch.constants, 0.4.0): rate, input window, hop, contour bins.
 BP_SAMPLE_RATE = 22050
 BP_WINDOW = 43844
@@ -107,14 +108,11 @@ class ConditionSpec:
 
 # ------------------------------------------------------------------ basic-pitch on ONNX Runtime
 def basic_pitch_model_path() -> Path:
-    """basic-pitch's ONNX file, found without importing the package (its import probes for TensorFlow)."""
-    spec = importlib.util.find_spec("basic_pitch")
-    path = Path(spec.origin).parent / BASIC_PITCH_MODEL if spec and spec.origin else None
-    if path is None or not path.is_file():
-        raise ConditionError(
-            f"melody following needs basic-pitch's pitch model, which is not installed; run '{BASIC_PITCH_INSTALL}'"
-        )
-    return path
+    """The engine's copy of basic-pitch's ONNX model."""
+    if not BASIC_PITCH_MODEL.is_file():
+        raise ConditionError(f"melody following needs the pitch model {BASIC_PITCH_MODEL}, which is missing from this "
+                             "install; reinstall diffband")
+    return BASIC_PITCH_MODEL
 
 
 @lru_cache(maxsize=1)
@@ -175,7 +173,7 @@ class PitchCondition:
     """The condition extractor for one codec and spec: window audio -> condition image."""
 
     def __init__(self, codec: MelCodec, spec: ConditionSpec):
-        basic_pitch_model_path()  # a host without basic-pitch learns so before any audio is read
+        basic_pitch_model_path()  # a broken install learns so before any audio is read
         self.codec, self.spec = codec, spec
         base = contour_frequencies()
         self._rows = [(mel_rows(codec, base * h), 1.0 / h) for h in range(1, spec.harmonics + 1)]

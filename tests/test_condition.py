@@ -22,11 +22,6 @@ from diffband.engine.schedule import NoiseSchedule
 from diffband.engine.techniques import TECHNIQUES, Request, run
 from tests.conftest import REPO
 
-try:
-    basic_pitch_model_path()
-except ConditionError:
-    pytest.skip("basic-pitch is not installed (pip install --no-deps basic-pitch==0.4.0)", allow_module_level=True)
-
 SPEC = ConditionSpec(dropout=0.5)
 
 
@@ -70,9 +65,30 @@ def test_harmonic_template_adds_rows_at_fixed_weights():
     assert profile[rows[0]] > profile[rows[1]] > profile[rows[2]] > 2 * np.median(profile)
 
 
-def test_without_basic_pitch_the_error_names_the_install_command(monkeypatch):
-    monkeypatch.setattr(condition_module.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(ConditionError, match=r"pip install --no-deps basic-pitch==0\.4\.0"):
+def test_the_pitch_model_ships_in_the_engine_and_needs_no_basic_pitch_package(monkeypatch, tmp_path):
+    import hashlib
+    import importlib.util
+    import subprocess
+    import sys
+
+    path = basic_pitch_model_path()
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == condition_module.BASIC_PITCH_SHA256
+    assert (path.parent / "LICENSE").is_file() and "Spotify" in (path.parent / "NOTICE").read_text()
+    spec = importlib.util.find_spec("basic_pitch")
+    if spec is not None:  # the same file as basic-pitch 0.4.0's own
+        package_copy = Path(spec.origin).parent / "saved_models" / "icassp_2022" / "nmp.onnx"
+        assert package_copy.read_bytes() == path.read_bytes()
+    code = ("import sys, numpy as np; sys.modules['basic_pitch'] = None\n"
+            "from diffband.engine.condition import ConditionSpec, PitchCondition\n"
+            "from diffband.engine.mel import preset\n"
+            "codec = preset('tiny'); t = np.arange(codec.window_samples) / codec.sample_rate\n"
+            "image = PitchCondition(codec, ConditionSpec())((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32))\n"
+            "print(image.max())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.strip()) > 0.3
+    monkeypatch.setattr(condition_module, "BASIC_PITCH_MODEL", tmp_path / "gone.onnx")
+    with pytest.raises(ConditionError, match="gone.onnx, which is missing from this install; reinstall diffband"):
         PitchCondition(preset("tiny"), ConditionSpec())
 
 

@@ -23,6 +23,9 @@ def test_wheel_holds_only_the_diffband_namespace(tmp_path):
     for package in ("engine", "bridge", "export", "evaluation"):
         assert f"diffband/{package}/__init__.py" in names
     assert "diffband/engine/model.py" in names and "diffband/evaluation/fad.py" in names
+    # the melody condition's pitch model, with its licence: follow works from a plain install
+    assert {"diffband/engine/pitch_model/nmp.onnx", "diffband/engine/pitch_model/LICENSE",
+            "diffband/engine/pitch_model/NOTICE"} <= set(names)
     assert not any(name.startswith("diffband/models/") or name.startswith("models/") for name in names)
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     points = zipfile.ZipFile(wheel).read(entry).decode()
