@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 
 def _floats(text: str) -> list[float]:
     return [float(x) for x in text.split(",") if x]
@@ -143,22 +141,13 @@ def _pairs(text: str) -> list[tuple[str, str]]:
 
 
 def cmd_quality(args: argparse.Namespace) -> int:
-    import os
-    import platform
-
     from tqdm import tqdm
 
     from diffband.engine.model import load_models
     from diffband.evaluation import notes
-    from diffband.evaluation.csv_rows import read_rows
     from diffband.evaluation.embeddings import MfccStats
-    from diffband.evaluation.plots import save_spectrograms
-    from diffband.evaluation.quality import (
-        QualityPlan, Reference, SourceSet, layers_of, Cell, recommend, run_generations, run_pair, scale,
-        write_json,
-    )
-    from diffband.evaluation.quality_report import render, save_quality_heatmaps
-    from diffband.engine.condition import conditions_for
+    from diffband.evaluation.quality import QualityPlan, Reference, run_generations, run_pair
+    from diffband.evaluation.quality_report import write_report
 
     heldout = Path(args.heldout)
     plan = QualityPlan(_pairs(args.pairs), _floats(args.strengths), _floats(args.guidances), args.steps, args.clips,
@@ -186,58 +175,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
     if plan.generations:
         run_generations(models, plan, references, embedding, generation_csv, tqdm.write)
 
-    rows = [r for r in read_rows(cells_csv) if int(r["steps"]) == plan.steps]
-    best = recommend(rows)
-    figures: dict[str, dict[str, str]] = {}
-    for source_name, target_name in plan.pairs:
-        pair = f"{source_name}->{target_name}"
-        tag = f"{source_name}_to_{target_name}"
-        target = models[target_name]
-        codec = target.info.codec
-        source = SourceSet.from_folder(source_name, heldout / source_name, codec.window_samples, codec.sample_rate, 1)
-        real = SourceSet.from_folder(target_name, heldout / target_name, codec.window_samples, codec.sample_rate, 1)
-        images = np.stack([codec.encode(a) for a in source.audio])
-        conditions = conditions_for(target, source.audio) if target.info.condition else None
-        cell = Cell("layer", "notes" if conditions is not None else "off", best["strength"], best["guidance"])
-        layer = layers_of(cell, target, source, images, plan.steps, plan.seed, conditions)
-        relative = lambda file: os.path.relpath(out / file, Path(args.report).parent)  # noqa: E731
-        scales = scale(references, (source_name, target_name))
-        figures[pair] = {"scale": f"FAD scale: real {target_name} vs real {target_name} (half of the held-out pieces "
-                                  f"against the other half) {scales['same_instrument']:.0f}; real {target_name} vs "
-                                  f"real {source_name} {scales['between_instruments']:.0f}.",
-                         "heatmap": relative(f"quality_{tag}.png"), "spectrograms": relative(f"spectrograms_{tag}.png")}
-        save_quality_heatmaps(rows, pair, out / f"quality_{tag}.png")
-        save_spectrograms([images[0], codec.encode(layer[0]), codec.encode(real.audio[0])],
-                          [f"source: held-out {source_name}", f"layer: {target_name} model, follow {cell.follow}, "
-                           f"strength {best['strength']:g}, guidance {best['guidance']:g}",
-                           f"real {target_name} (held-out piece, evaluation soundfont)"],
-                          out / f"spectrograms_{tag}.png", codec.window_seconds, pair)
-    write_json(out / "recommendation.json", {"strength": best["strength"], "guidance": best["guidance"],
-                                             "steps": plan.steps})
-    provenance = []
-    for name, model in models.items():
-        t = model.info.training
-        data = t.get("dataset", {})
-        provenance.append(f"`{name}`: {t.get('config', '?')} UNet, {t.get('steps', '?')} steps on "
-                          f"{data.get('seconds', 0) / 60:.0f} min of renders, condition "
-                          f"{model.info.condition.kind if model.info.condition else 'none'}, {t.get('device', '?')}")
-    context = {
-        "summary": f"{len(plan.pairs)} pairs, {plan.clips} source windows each, {plan.steps} DDIM steps, seed {plan.seed}.",
-        "setup": [f"models: {'; '.join(provenance)}",
-                  f"held-out data: `{heldout}` (pieces training never used, rendered through a soundfont training "
-                  "never used); sources: one window a third of the way into each of the first pieces; "
-                  "timbre references: all held-out renders of each instrument",
-                  "pitch: pyin (C2-C7, hop 256 at 22.05 kHz); note F1: basic-pitch + mir_eval (50 ms onsets, "
-                  "50 cents); timbre: FAD on the 20-dimensional mfcc-stats embedding; flatness: mean spectral "
-                  "flatness of audible frames over that of the real target renders",
-                  f"machine: {platform.machine()} CPU, {os.cpu_count()} cores"],
-        "commands": [f"diffband data render --instruments {','.join(names)} --split heldout --soundfonts evaluation "
-                     f"--out {heldout}",
-                     f"diffband eval quality --heldout {heldout} --pairs {args.pairs} --clips {plan.clips} "
-                     f"--steps {plan.steps} -o {out} --report {args.report}"],
-    }
-    Path(args.report).write_text(render(rows, read_rows(generation_csv) if generation_csv.exists() else [], context,
-                                        figures))
+    best = write_report(plan, models, references, heldout, out, Path(args.report), args.pairs)
     print(f"recommended: strength {best['strength']:g}, guidance {best['guidance']:g}")
     print(args.report)
     return 0

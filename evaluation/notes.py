@@ -55,18 +55,21 @@ def transcribe(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndar
     return intervals, pitches
 
 
-def note_f1(source: np.ndarray, output: np.ndarray, sample_rate: int) -> dict[str, float]:
-    """Precision, recall and F1 of the output's notes against the source's (onset + pitch)."""
+def note_f1(source: np.ndarray, output: np.ndarray, sample_rate: int, onset_tolerance: float = 0.05,
+            reference: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
+    """Precision, recall and F1 of the output's notes against the source's (onset within
+    ``onset_tolerance`` seconds + pitch within 50 cents, offsets ignored).  ``reference``: the
+    source's transcription when the caller already has it."""
     import mir_eval
 
-    ref_intervals, ref_pitches = transcribe(source, sample_rate)
+    ref_intervals, ref_pitches = reference if reference is not None else transcribe(source, sample_rate)
     est_intervals, est_pitches = transcribe(output, sample_rate)
     if len(ref_pitches) == 0:
         raise ValueError("no notes found in the source")
     if len(est_pitches) == 0:
         return {"precision": 0.0, "recall": 0.0, "f1": 0.0}
     precision, recall, f1, _ = mir_eval.transcription.precision_recall_f1_overlap(
-        ref_intervals, ref_pitches, est_intervals, est_pitches, onset_tolerance=0.05, pitch_tolerance=50.0,
+        ref_intervals, ref_pitches, est_intervals, est_pitches, onset_tolerance=onset_tolerance, pitch_tolerance=50.0,
         offset_ratio=None,
     )
     return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}

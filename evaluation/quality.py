@@ -45,6 +45,9 @@ CELL_FIELDS = ["pair", "row", "follow", "strength", "guidance", "steps", "clips"
 GENERATION_FIELDS = ["instrument", "clips", "steps", "flatness_ratio", "fad_own", "fad_nearest_other"]
 CONTROL_ROWS = ("roundtrip", "noise", "condition")
 PYIN_RANGE = (librosa.note_to_hz("C2"), librosa.note_to_hz("C7"))
+#: Note onsets match within 100 ms: the codec's frames are 46 ms apart, so mir_eval's 50 ms (made for
+#: transcription at 10 ms hops) is about one frame and fails even the vocoder round trip of the source.
+ONSET_TOLERANCE = 0.1
 RATE = 22050
 HOP = 256
 
@@ -99,9 +102,11 @@ class SourceSet:
     audio: np.ndarray  # (k, window_samples) at ``rate``
     rate: int
     f0: list[np.ndarray]
+    notes: list[tuple[np.ndarray, np.ndarray] | None]  # basic-pitch transcriptions (None: not measured)
 
     @classmethod
-    def from_folder(cls, instrument: str, folder: Path, window: int, rate: int, count: int) -> "SourceSet":
+    def from_folder(cls, instrument: str, folder: Path, window: int, rate: int, count: int,
+                    with_notes: bool = False) -> "SourceSet":
         """One window a third of the way into each piece (pieces in name order), skipping quiet ones."""
         picked = []
         for path in audio_files(folder):
@@ -116,7 +121,8 @@ class SourceSet:
         if not picked:
             raise ValueError(f"no audible window in {folder}")
         audio = np.stack(picked)
-        return cls(instrument, audio, rate, [f0(a, rate) for a in audio])
+        transcriptions = [notes.transcribe(a, rate) if with_notes else None for a in audio]
+        return cls(instrument, audio, rate, [f0(a, rate) for a in audio], transcriptions)
 
 
 @dataclass
@@ -145,19 +151,16 @@ def scale(references: dict[str, "Reference"], pair: tuple[str, str]) -> dict[str
 
 
 # ---------------------------------------------------------------- scoring
-def score(layers: np.ndarray, source: SourceSet, target: Reference, source_ref: Reference, embedding: MfccStats,
-          with_notes: bool) -> dict[str, float]:
+def score(layers: np.ndarray, source: SourceSet, target: Reference, source_ref: Reference,
+          embedding: MfccStats) -> dict[str, float]:
     """The measures of one cell's layers (same order as ``source``'s clips)."""
     rate = source.rate
     agree = [pitch_agreement(s, f0(layer, rate)) for s, layer in zip(source.f0, layers)]
     voiced = sum(v for _, v in agree)
     note_scores = []
-    if with_notes:
-        for clip, layer in zip(source.audio, layers):
-            try:
-                note_scores.append(notes.note_f1(clip, layer, rate)["f1"])
-            except ValueError:  # no notes in the source window
-                pass
+    for clip, layer, reference in zip(source.audio, layers, source.notes):
+        if reference is not None and len(reference[1]):  # a source window with notes
+            note_scores.append(notes.note_f1(clip, layer, rate, ONSET_TOLERANCE, reference)["f1"])
     emb = embed_clips(embedding, [(layer, rate) for layer in layers])
     fad_target, fad_source = fad(target.embeddings, emb), fad(source_ref.embeddings, emb)
     return {
@@ -216,12 +219,13 @@ def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: 
             if c.key(name, plan.steps) not in done_keys(csv_path, ["pair", "row", "follow", "strength", "guidance", "steps"])]
     if not todo:
         return
-    source = SourceSet.from_folder(source_name, heldout / source_name, codec.window_samples, codec.sample_rate, plan.clips)
+    source = SourceSet.from_folder(source_name, heldout / source_name, codec.window_samples, codec.sample_rate, plan.clips,
+                                   with_notes)
     images = np.stack([codec.encode(a) for a in source.audio])
     conditions = conditions_for(target, source.audio) if target.info.condition is not None else None
     for cell in todo:
         layers = layers_of(cell, target, source, images, plan.steps, plan.seed, conditions)
-        scores = score(layers, source, references[target_name], references[source_name], embedding, with_notes)
+        scores = score(layers, source, references[target_name], references[source_name], embedding)
         append_row(csv_path, CELL_FIELDS, {"pair": name, "row": cell.row, "follow": cell.follow,
                                         "strength": f"{cell.strength:g}", "guidance": f"{cell.guidance:g}",
                                         "steps": plan.steps, "clips": len(layers), **scores})
@@ -263,18 +267,17 @@ def mean_by_cell(rows: list[dict], row_kind: str = "layer") -> dict[tuple[str, f
 
 
 def recommend(rows: list[dict]) -> dict:
-    """The follow-on (strength, guidance) to ship as defaults: among cells whose mean pitch
+    """The follow-on (strength, guidance) to ship as defaults (follow off when no model follows): among cells whose mean pitch
     and note F1 meet the targets (or, when none does, the cells within 0.05 of the best
     pitch), the one with the lowest mean FAD ratio (most like the target instrument)."""
-    follow_on = {k: v for k, v in mean_by_cell(rows).items() if k[0] == "notes"}
-    if not follow_on:
-        raise ValueError("no follow-on rows: the models have no condition channel")
+    cells = mean_by_cell(rows)
+    follow_on = {k: v for k, v in cells.items() if k[0] == "notes"} or cells  # unconditional models: follow off
     meeting = {k: v for k, v in follow_on.items() if v["pitch_50c"] >= TARGET_PITCH and v["note_f1"] >= TARGET_F1}
     if not meeting:
         best = max(v["pitch_50c"] for v in follow_on.values())
         meeting = {k: v for k, v in follow_on.items() if v["pitch_50c"] >= best - 0.05}
     key = min(meeting, key=lambda k: (meeting[k]["fad_ratio"], -k[1]))
-    return {"strength": key[1], "guidance": key[2], **meeting[key]}
+    return {"follow": key[0], "strength": key[1], "guidance": key[2], **meeting[key]}
 
 
 def write_json(path: Path, data: dict) -> None:
