@@ -14,7 +14,7 @@ from scipy.signal import butter, sosfiltfilt
 
 from diffband.engine.bundle import check_compatible
 from diffband.engine.condition import follow_conditions
-from diffband.engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
+from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.engine.cross import DEFAULT_OVERLAP, cross_images
 from diffband.engine.model import DiffusionModel
 from diffband.engine.windowing import (
@@ -93,7 +93,7 @@ def accompany(
     sampler_kind: str = "ddim",
     workers: int = 1,
     follow: str = "auto",
-    guidance: float = 1.0,
+    guidance: float = DEFAULT_GUIDANCE,
 ) -> Accompaniment:
     """Grow one layer per instrument from ``vocals`` and mix them under it; with ``follow``
     (auto, notes, off) conditional instruments follow the vocal's notes (``engine.condition``).

@@ -13,7 +13,7 @@ import numpy as np
 
 from diffband.engine.bundle import check_compatible
 from diffband.engine.condition import follow_conditions
-from diffband.engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
+from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.engine.model import DiffusionModel, Guided
 from diffband.engine.denoise import denoise
 from diffband.engine.samplers import DDIMInverseSampler, make_sampler
@@ -60,7 +60,7 @@ def cross_images(
     invert_with: DiffusionModel | None = None,
     sampler_kind: str = "ddim",
     condition: np.ndarray | None = None,
-    guidance: float = 1.0,
+    guidance: float = DEFAULT_GUIDANCE,
 ) -> np.ndarray:
     """Cross-diffuse a batch of source mel images ``(k, n_mels, frames)`` into ``target``.
 
@@ -102,7 +102,7 @@ def cross(
     invert_with: DiffusionModel | None = None,
     sampler_kind: str = "ddim",
     follow: str = "auto",
-    guidance: float = 1.0,
+    guidance: float = DEFAULT_GUIDANCE,
 ) -> np.ndarray:
     """Style-transfer ``audio`` into ``target``'s instrument; same rate, length and channels out,
     peak at or below -1 dBFS (a gain, never clipping).  ``follow`` (auto, notes, off) makes a

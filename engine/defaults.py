@@ -1,7 +1,9 @@
-"""Default cross-diffusion knobs, chosen from the measured sweep in docs/results.md:
-the strength closest to the target instrument (lowest FAD to held-out target renders)
-that still keeps the source's melody (chroma similarity >= 0.6), and the fewest sampler
-steps within 2 % of the best FAD at that strength (50 steps bought < 1.5 %)."""
+"""Default cross-diffusion knobs, chosen by measurement: ``diffband eval quality`` on held-out
+renders (docs/results.md, docs/results/recommendation.json; a test checks these constants
+against that file).  With the shipped melody-following models, follow is on by default
+(``auto``): the strength and guidance are the follow-on cell whose layers keep the source's
+notes and sound most like the target instrument."""
 
 DEFAULT_STRENGTH = 0.6
 DEFAULT_STEPS = 20
+DEFAULT_GUIDANCE = 1.0

@@ -24,6 +24,7 @@ import numpy as np
 from diffband.engine.bundle import check_compatible
 from diffband.engine.condition import conditions_for, follows
 from diffband.engine.cross import DEFAULT_OVERLAP, diffuse, start_index
+from diffband.engine.defaults import DEFAULT_GUIDANCE
 from diffband.engine.model import DiffusionModel, Guided
 from diffband.engine.denoise import denoise, denoise_lanes
 from diffband.engine.samplers import Denoiser, Sampler, make_sampler
@@ -107,7 +108,7 @@ def double(
     progress: Progress | None = None,
     sampler_kind: str = "ddim",
     follow: str = "auto",
-    guidance: float = 1.0,
+    guidance: float = DEFAULT_GUIDANCE,
 ) -> list[tuple[str, np.ndarray]]:
     """Layers ``[(model name, images (n, n_mels, frames)), ...]``: the source's first, then each target's."""
     models = [source, *targets]
@@ -133,7 +134,7 @@ def chorus(
     progress: Progress | None = None,
     sampler_kind: str = "ddim",
     follow: str = "auto",
-    guidance: float = 1.0,
+    guidance: float = DEFAULT_GUIDANCE,
 ) -> list[tuple[str, np.ndarray]]:
     """Paired layers the length of ``audio``: ``models[0]`` denoises the shared trunk; with
     ``follow`` the later layers follow the lead layer's notes.

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from diffband.engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
+from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.engine.samplers import SAMPLERS
 
 
@@ -112,6 +112,6 @@ OPTIONS: dict[str, Option] = _options(
     Option("n", int, 1, "clips per model (generate) or pairs (double without input)", 1, 64),
     Option("follow", str, "auto", "follow the input's notes with the models' condition channel: notes, off (the "
            "report's method) or auto (notes when every model has one)", choices=FOLLOW_CHOICES),
-    Option("guidance", float, 1.0, "classifier-free guidance scale of follow: 0 ignores the notes, 1 plain "
+    Option("guidance", float, DEFAULT_GUIDANCE, "classifier-free guidance scale of follow: 0 ignores the notes, 1 plain "
            "conditional, above 1 stronger", 0.0, 10.0),
 )

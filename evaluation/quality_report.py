@@ -3,6 +3,7 @@ sweep per pair, heatmaps and generation flatness (issue 13, item 6)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 from pathlib import Path
@@ -69,7 +70,7 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
     """The whole markdown page.  ``context``: models, data and command lines; ``figures``:
     per pair, relative paths of its heatmap and spectrogram PNGs."""
     best = recommend(rows)
-    strength, guidance = best["strength"], best["guidance"]
+    follow, strength, guidance = best["follow"], best["strength"], best["guidance"]
     pairs = list(dict.fromkeys(r["pair"] for r in rows))
     out = ["# Results: melody-following layers, measured", "",
            "Written by `diffband eval quality` (do not edit by hand; rerun it). "
@@ -77,7 +78,7 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
            "## Setup", ""]
     out += [f"- {line}" for line in context.get("setup", [])]
     out += ["", "## Targets at the CLI defaults", "",
-            f"Defaults chosen by this run: **strength {strength:g}, guidance {guidance:g}** with follow on "
+            f"Defaults chosen by this run: **strength {strength:g}, guidance {guidance:g}** with follow {follow} "
             f"(`engine/defaults.py`; the cell whose mean pitch and note F1 meet {TARGET_PITCH:g} / {TARGET_F1:g} "
             "with the lowest FAD ratio, or, when none meets them, the lowest FAD ratio among the cells within "
             "0.05 of the best pitch). The FAD ratio alone can be fooled (white noise, far from both "
@@ -85,7 +86,7 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
             "| pair | pitch within 50 c (>= 0.8) | note F1 (>= 0.7) | FAD target / FAD source (<= 0.5) | "
             "same cell, follow off: pitch | FAD ratio |", "|---|---|---|---|---|---|"]
     for pair in pairs:
-        on = next((r for r in rows if r["pair"] == pair and r["row"] == "layer" and r["follow"] == "notes"
+        on = next((r for r in rows if r["pair"] == pair and r["row"] == "layer" and r["follow"] == follow
                    and float(r["strength"]) == strength and float(r["guidance"]) == guidance), None)
         off = next((r for r in rows if r["pair"] == pair and r["row"] == "layer" and r["follow"] == "off"
                     and float(r["strength"]) == strength), None)
@@ -144,22 +145,26 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
         real = SourceSet.from_folder(target_name, heldout / target_name, codec.window_samples, codec.sample_rate, 1)
         images = np.stack([codec.encode(a) for a in source.audio])
         conditions = conditions_for(target, source.audio) if target.info.condition else None
-        cell = Cell("layer", "notes" if conditions is not None else "off", best["strength"], best["guidance"])
+        cell = Cell("layer", best["follow"] if conditions is not None else "off", best["strength"], best["guidance"])
         layer = layers_of(cell, target, source, images, plan.steps, plan.seed, conditions)
         relative = lambda file: os.path.relpath(out / file, report.parent)  # noqa: E731
         scales = scale(references, (source_name, target_name))
-        figures[pair] = {"scale": f"FAD scale: real {target_name} vs real {target_name} (half of the held-out pieces "
-                                  f"against the other half) {scales['same_instrument']:.0f}; real {target_name} vs "
-                                  f"real {source_name} {scales['between_instruments']:.0f}.",
-                         "heatmap": relative(f"quality_{tag}.png"), "spectrograms": relative(f"spectrograms_{tag}.png")}
-        save_quality_heatmaps(rows, pair, out / f"quality_{tag}.png")
+        figure = {"scale": f"FAD scale: real {target_name} vs real {target_name} (half of the held-out pieces "
+                           f"against the other half) {scales['same_instrument']:.0f}; real {target_name} vs "
+                           f"real {source_name} {scales['between_instruments']:.0f}.",
+                  "spectrograms": relative(f"spectrograms_{tag}.png")}
+        if any(r["pair"] == pair and r["follow"] == "notes" and r["row"] == "layer" for r in rows):
+            figure["heatmap"] = relative(save_quality_heatmaps(rows, pair, out / f"quality_{tag}.png").name)
+        figures[pair] = figure
         save_spectrograms([images[0], codec.encode(layer[0]), codec.encode(real.audio[0])],
                           [f"source: held-out {source_name}", f"layer: {target_name} model, follow {cell.follow}, "
                            f"strength {best['strength']:g}, guidance {best['guidance']:g}",
                            f"real {target_name} (held-out piece, evaluation soundfont)"],
                           out / f"spectrograms_{tag}.png", codec.window_seconds, pair)
-    write_json(out / "recommendation.json", {"strength": best["strength"], "guidance": best["guidance"],
-                                             "steps": plan.steps})
+    write_json(out / "recommendation.json", {
+        "follow": best["follow"], "strength": best["strength"], "guidance": best["guidance"], "steps": plan.steps,
+        "models": {name: hashlib.sha256(model.info.path.read_bytes()).hexdigest() for name, model in models.items()},
+    })
     provenance = []
     for name, model in models.items():
         t = model.info.training

@@ -15,6 +15,7 @@ from diffband.engine.condition import (
     ConditionError, ConditionSpec, PitchCondition, basic_pitch_model_path, extractor, follows, mel_rows,
 )
 from diffband.engine.cross import cross
+from diffband.engine.defaults import DEFAULT_GUIDANCE
 from diffband.engine.mel import preset
 from diffband.engine.model import DiffusionModel, Guided
 from diffband.engine.options import OptionError
@@ -204,7 +205,7 @@ def test_report_cross_and_double_run_unchanged_on_unconditional_bundles(shipped,
 def test_follow_and_guidance_are_options_of_the_following_techniques():
     for name in ("cross", "accompany", "chorus"):
         spec = TECHNIQUES[name]
-        assert spec.defaults["follow"] == "auto" and spec.defaults["guidance"] == 1.0
+        assert spec.defaults["follow"] == "auto" and spec.defaults["guidance"] == DEFAULT_GUIDANCE
         with pytest.raises(OptionError, match="follow must be one of auto, notes, off"):
             spec.resolve({"follow": "melody"})
         with pytest.raises(OptionError, match="guidance must be between 0 and 10"):

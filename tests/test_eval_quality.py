@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from diffband.engine.condition import ConditionError, basic_pitch_model_path
 from diffband.evaluation.csv_rows import read_rows
 from diffband.evaluation.quality import pitch_agreement, recommend
 from tests.conftest import render_clip
 
-try:
-    basic_pitch_model_path()
-except ConditionError:
-    pytest.skip("basic-pitch is not installed (pip install --no-deps basic-pitch==0.4.0)", allow_module_level=True)
+from diffband.evaluation import notes
+
+if not notes.available():
+    pytest.skip("note F1 needs basic-pitch (pip install 'diffband[notes]' && pip install --no-deps basic-pitch)",
+                allow_module_level=True)
 
 
 def test_pitch_agreement_counts_layer_frames_within_50_cents_of_the_voiced_source():
@@ -40,6 +40,9 @@ def test_recommend_prefers_the_most_target_like_cell_that_keeps_the_notes():
     # none meets the targets: the best-pitch cells (within 0.05) decide, not the lowest ratio overall
     weak = [row(0.6, 1, 0.5, 0.4, 0.9), row(0.8, 2, 0.47, 0.4, 0.7), row(1.0, 3, 0.2, 0.1, 0.1)]
     assert recommend(weak)["strength"] == 0.8
+    # unconditional models have only the report's method: the recommendation says so
+    off_only = [row(0.6, 0, 0.5, 0.4, 0.9, "off"), row(0.8, 0, 0.2, 0.1, 0.5, "off")]
+    assert (recommend(off_only)["follow"], recommend(off_only)["strength"]) == ("off", 0.6)
 
 
 @pytest.fixture(scope="module")

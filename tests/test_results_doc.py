@@ -1,20 +1,34 @@
-"""The CLI's defaults are the recommendation of the measured sweep committed in docs/results/."""
+"""The CLI's defaults are the recommendation of ``diffband eval quality`` committed in
+docs/results/, measured on the shipped bundles (their SHA-256 is in the recommendation)."""
 
 from __future__ import annotations
 
-from diffband.engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
+import hashlib
+import json
+
+from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.evaluation.csv_rows import read_rows
-from diffband.evaluation.sweep import recommend
+from diffband.evaluation.quality import recommend
 from tests.conftest import REPO
 
+RESULTS = REPO / "docs" / "results"
+PAIRS = {"guitar->violin", "violin->guitar", "voice->violin", "voice->guitar"}
 
-def test_defaults_are_the_measured_recommendation():
-    rows = read_rows(REPO / "docs" / "results" / "cross.csv")
-    assert {r["direction"] for r in rows} == {"guitar->violin", "violin->guitar"}
-    assert len(rows) == 2 * 6 * 5  # the full grid, both directions
+
+def test_defaults_are_the_measured_recommendation_on_the_shipped_models():
+    rows = [r for r in read_rows(RESULTS / "quality.csv") if int(r["steps"]) == DEFAULT_STEPS]
+    assert {r["pair"] for r in rows} == PAIRS
+    for pair in PAIRS:  # the report's method beside melody following, and the controls, for every pair
+        kinds = {(r["row"], r["follow"]) for r in rows if r["pair"] == pair}
+        assert {("layer", "off"), ("layer", "notes"), ("roundtrip", "off"), ("noise", "off"), ("condition", "notes")} <= kinds
     best = recommend(rows)
-    assert (best["strength"], best["steps"]) == (DEFAULT_STRENGTH, DEFAULT_STEPS)
-    assert f"strength {DEFAULT_STRENGTH:g}, {DEFAULT_STEPS} steps" in (REPO / "docs" / "results.md").read_text()
+    assert (best["follow"], best["strength"], best["guidance"]) == ("notes", DEFAULT_STRENGTH, DEFAULT_GUIDANCE)
+    saved = json.loads((RESULTS / "recommendation.json").read_text())
+    assert (saved["strength"], saved["guidance"], saved["steps"]) == (DEFAULT_STRENGTH, DEFAULT_GUIDANCE, DEFAULT_STEPS)
+    for name, digest in saved["models"].items():  # measured on the bundles that ship
+        assert hashlib.sha256((REPO / "models" / f"{name}.onnx").read_bytes()).hexdigest() == digest, name
+    page = (REPO / "docs" / "results.md").read_text()
+    assert f"**strength {DEFAULT_STRENGTH:g}, guidance {DEFAULT_GUIDANCE:g}** with follow notes" in page
 
 
 def test_cli_and_protocol_use_the_defaults():
@@ -22,7 +36,8 @@ def test_cli_and_protocol_use_the_defaults():
     from diffband.bridge.protocol import OPTIONS
 
     args = build_parser().parse_args(["cross", "in.wav", "--to", "violin", "-o", "x.wav"])
-    assert (args.strength, args.steps) == (DEFAULT_STRENGTH, DEFAULT_STEPS)
+    assert (args.strength, args.steps, args.guidance) == (DEFAULT_STRENGTH, DEFAULT_STEPS, DEFAULT_GUIDANCE)
     args = build_parser().parse_args(["accompany", "in.wav", "--with", "violin", "-o", "out"])
-    assert (args.strength, args.steps) == (DEFAULT_STRENGTH, DEFAULT_STEPS)
+    assert (args.strength, args.steps, args.guidance) == (DEFAULT_STRENGTH, DEFAULT_STEPS, DEFAULT_GUIDANCE)
     assert OPTIONS["strength"].default == DEFAULT_STRENGTH and OPTIONS["steps"].default == DEFAULT_STEPS
+    assert OPTIONS["guidance"].default == DEFAULT_GUIDANCE
