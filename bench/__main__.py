@@ -30,7 +30,8 @@ import numpy as np
 from bench.engine import RESULTS, TorchModel, append_results, machine, median_seconds
 from diffband.engine.accompany import accompany
 from diffband.engine.cross import cross, start_index
-from diffband.engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
+from diffband.engine.condition import follow_conditions, null_conditions
+from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.engine.device_loop import device_type, wants_device_loop
 from diffband.engine.model import DiffusionModel, find_bundle, threads_per_model
 
@@ -72,7 +73,9 @@ class DiffusersWay:
             clip_sample=False, set_alpha_to_one=False,
         )
 
-    def cross_images(self, images: np.ndarray, strength: float, steps: int, seed: int) -> np.ndarray:
+    def cross_images(self, images: np.ndarray, strength: float, steps: int, seed: int,
+                     condition: np.ndarray | None = None, guidance: float = DEFAULT_GUIDANCE) -> np.ndarray:
+        """With ``condition`` the loop follows it with classifier-free guidance, as the engine's ``Guided``."""
         torch = self.model.torch
         self.scheduler.set_timesteps(steps)
         timesteps = self.scheduler.timesteps.numpy()
@@ -81,9 +84,21 @@ class DiffusersWay:
         x = torch.from_numpy(images[:, None].astype(np.float32))
         noise = torch.randn(x.shape, generator=generator)
         x = self.scheduler.add_noise(x, noise, torch.tensor([int(timesteps[first])])).to(self.model.device)
+        spec = self.info.condition
+        null = None if spec is None else torch.full((x.shape[0], 1, *self.info.image_shape), spec.null_value)
+        cond = None if condition is None else torch.from_numpy(condition.astype(np.float32)).to(self.model.device)
         with torch.inference_mode():
             for t in self.scheduler.timesteps[first:]:
-                eps = self.model.unet(x, t).sample
+                if spec is None:
+                    eps = self.model.unet(x, t).sample
+                elif cond is None or guidance == 0.0:
+                    eps = self.model.unet(torch.cat([x, null], dim=1), t).sample
+                elif guidance == 1.0:
+                    eps = self.model.unet(torch.cat([x, cond], dim=1), t).sample
+                else:
+                    both = self.model.unet(torch.cat([torch.cat([x, null], 1), torch.cat([x, cond], 1)]), t).sample
+                    unconditioned, conditioned = both.chunk(2)
+                    eps = unconditioned + guidance * (conditioned - unconditioned)
                 x = self.scheduler.step(eps, t, x).prev_sample
         return x[:, 0].cpu().numpy()
 
@@ -104,7 +119,8 @@ def diffusers_cross(way: DiffusersWay, audio: np.ndarray, rate: int, strength: f
     from diffband.engine.windowing import DEFAULT_MAX_SECONDS, encode_windows, from_model_mono, overlap_add
 
     layout, mono, images, starts = encode_windows(way, audio, rate, DEFAULT_OVERLAP, DEFAULT_MAX_SECONDS)
-    out = way.cross_images(images, strength, steps, 0)
+    conditions = follow_conditions("auto", [way], mono, starts)  # the same notes the engine follows
+    out = way.cross_images(images, strength, steps, 0, None if conditions is None else conditions[0])
     windows = np.stack([way.decode(i) for i in out])
     joined = overlap_add(windows, starts, mono.size, int(DEFAULT_OVERLAP * way.info.codec.window_samples))
     return from_model_mono(joined, layout, way.info.sample_rate)
@@ -174,9 +190,12 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((name, seconds, *timings))
         print(f"{name}: " + ", ".join(f"{v:.4f} s" for v in timings), flush=True)
 
+    spec = engine.info.condition  # a conditional UNet takes (sample, null condition) as two channels
+    unet_input = x if spec is None else np.concatenate([x, null_conditions(spec, codec.image_shape, 1)], axis=1)
+
     def unet_torch():
         with torch_model.torch.inference_mode():
-            sample = torch_model.torch.from_numpy(x).to(torch_model.device)
+            sample = torch_model.torch.from_numpy(unet_input).to(torch_model.device)
             out = torch_model.unet(sample, torch_model.torch.from_numpy(t).to(torch_model.device)).sample
             return out.cpu()  # waits for the GPU, as the engine's call does
 
@@ -205,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"- machine: {machine()}; runtimes' default thread counts; torch on {torch_device}; engine precision "
         f"{engine.info.precision}, on-device loop and graph vocoder: {'yes' if wants_device_loop(engine.provider) else 'no'}",
-        f"- same weights (`{args.model}` bundle and `{args.torch_weights}`), input, strength {s:g}, {n} DDIM steps, seed 0;"
+        f"- same weights (`{args.model}` bundle and `{args.torch_weights}`), input, strength {s:g}, {n} DDIM steps, seed 0, "
+        f"follow {'notes, guidance ' + format(DEFAULT_GUIDANCE, 'g') if spec else 'off (unconditional model)'};"
         " (a) diffusers `DDIMScheduler` loop + librosa `mel_to_audio` (NNLS + 32 Griffin-Lim), (b) torch UNet in the"
         " engine's sampler and vocoder (two instruments: its faster of sequential or concurrent), (c) the engine"
         " (ONNX Runtime; two instruments: one-thread sessions rendered concurrently, as `diffband accompany`)",

@@ -10,6 +10,7 @@ topological order on our dynamo-exported graphs.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import warnings
 from pathlib import Path
@@ -58,6 +59,9 @@ def convert_bundle_to_fp16(src: Path, out: Path, max_abs_error: float = MAX_ABS_
         worst = compare_bundles(reference, DiffusionModel.load(staged, device="cpu"))
         if not worst <= max_abs_error:
             raise Fp16Error(f"fp16 graph disagrees with {src}: max abs error {worst:.3g} > {max_abs_error:g}; nothing written")
+        umask = os.umask(0)
+        os.umask(umask)
+        staged.chmod(0o666 & ~umask)  # a bundle like any file the user writes (mkstemp made it 0600)
         staged.replace(out)
     finally:
         staged.unlink(missing_ok=True)

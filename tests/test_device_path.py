@@ -4,6 +4,9 @@ bundles against fp32 ones, and the provider options (TensorRT cache, CUDA graphs
 
 from __future__ import annotations
 
+import os
+import stat
+
 import subprocess
 import sys
 
@@ -94,13 +97,18 @@ def violin_fp16(tmp_path_factory):
     out = tmp_path_factory.mktemp("fp16") / "violin-fp16.onnx"
     result = convert_bundle_to_fp16(REPO / "models" / "violin.onnx", out)
     assert result["bytes"] < 0.7 * result["fp32_bytes"] and result["max_abs_error"] < 1e-2
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask  # readable like any file the user writes
     return DiffusionModel.load(out, device="cpu")
 
 
 def test_fp16_bundle_keeps_metadata_and_float32_io(violin, violin_fp16):
     assert violin_fp16.info.precision == "fp16" and violin.info.precision == "fp32"
     assert violin_fp16.info.instrument == "violin" and violin_fp16.info.codec == violin.info.codec
-    assert [i.type for i in violin_fp16.session.get_inputs()] == ["tensor(float)", "tensor(float)"]
+    inputs = violin_fp16.session.get_inputs()
+    assert [i.name for i in inputs] == [i.name for i in violin.session.get_inputs()]
+    assert {i.type for i in inputs} == {"tensor(float)"}
 
 
 def test_fp16_cross_stays_within_a_spectral_bound_of_fp32(violin, violin_fp16):
