@@ -41,7 +41,7 @@ from diffband.evaluation.embeddings import MfccStats, audio_files, embed_clips, 
 from diffband.evaluation.fad import fad
 
 CELL_FIELDS = ["pair", "row", "follow", "strength", "guidance", "steps", "clips",
-               "pitch_50c", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio"]
+               "pitch_50c", "pitch_octave", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio"]
 GENERATION_FIELDS = ["instrument", "clips", "steps", "flatness_ratio", "fad_own", "fad_nearest_other"]
 CONTROL_ROWS = ("roundtrip", "noise", "condition")
 PYIN_RANGE = (librosa.note_to_hz("C2"), librosa.note_to_hz("C7"))
@@ -73,13 +73,18 @@ def f0(audio: np.ndarray, rate: int) -> np.ndarray:
     return np.where(voiced, pitch, np.nan)
 
 
-def pitch_agreement(source_f0: np.ndarray, layer_f0: np.ndarray, cents: float = 50.0) -> tuple[int, int]:
-    """(source-voiced frames where the layer is within ``cents``, source-voiced frames)."""
+def pitch_agreement(source_f0: np.ndarray, layer_f0: np.ndarray, cents: float = 50.0,
+                    any_octave: bool = False) -> tuple[int, int]:
+    """(source-voiced frames where the layer is within ``cents``, source-voiced frames).  With
+    ``any_octave`` a layer an octave (or several) away counts too: the right note in another register."""
     n = min(source_f0.size, layer_f0.size)
     s, o = source_f0[:n], layer_f0[:n]
     voiced = np.isfinite(s)
     with np.errstate(invalid="ignore"):
-        close = np.abs(1200 * np.log2(o / s)) < cents
+        off = np.abs(1200 * np.log2(o / s))
+        if any_octave:
+            off = np.abs(off - 1200 * np.round(off / 1200))
+        close = off < cents
     return int(np.sum(close & voiced)), int(np.sum(voiced))
 
 
@@ -155,7 +160,9 @@ def score(layers: np.ndarray, source: SourceSet, target: Reference, source_ref: 
           embedding: MfccStats) -> dict[str, float]:
     """The measures of one cell's layers (same order as ``source``'s clips)."""
     rate = source.rate
-    agree = [pitch_agreement(s, f0(layer, rate)) for s, layer in zip(source.f0, layers)]
+    layer_f0 = [f0(layer, rate) for layer in layers]
+    agree = [pitch_agreement(s, o) for s, o in zip(source.f0, layer_f0)]
+    octave = [pitch_agreement(s, o, any_octave=True) for s, o in zip(source.f0, layer_f0)]
     voiced = sum(v for _, v in agree)
     note_scores = []
     for clip, layer, reference in zip(source.audio, layers, source.notes):
@@ -165,6 +172,7 @@ def score(layers: np.ndarray, source: SourceSet, target: Reference, source_ref: 
     fad_target, fad_source = fad(target.embeddings, emb), fad(source_ref.embeddings, emb)
     return {
         "pitch_50c": sum(c for c, _ in agree) / voiced if voiced else float("nan"),
+        "pitch_octave": sum(c for c, _ in octave) / voiced if voiced else float("nan"),
         "note_f1": float(np.mean(note_scores)) if note_scores else float("nan"),
         "fad_target": fad_target, "fad_source": fad_source, "fad_ratio": fad_target / max(fad_source, 1e-9),
         "flatness_ratio": float(np.nanmean([flatness(layer, rate) for layer in layers])) / target.flatness,
@@ -261,7 +269,7 @@ def mean_by_cell(rows: list[dict], row_kind: str = "layer") -> dict[tuple[str, f
     for r in rows:
         if r["row"] == row_kind:
             groups.setdefault((r["follow"], float(r["strength"]), float(r["guidance"])), []).append(r)
-    measures = ["pitch_50c", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio"]
+    measures = ["pitch_50c", "pitch_octave", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio"]
     return {k: {m: float(np.nanmean([float(r[m]) for r in g])) for m in measures} | {"pairs": len(g)}
             for k, g in groups.items()}
 

@@ -19,7 +19,8 @@ from diffband.evaluation.quality import (
     SourceSet, layers_of, mean_by_cell, recommend, scale, write_json,
 )
 
-MEASURES = [("pitch_50c", "pitch within 50 c", "{:.2f}"), ("note_f1", "note F1", "{:.2f}"),
+MEASURES = [("pitch_50c", "pitch within 50 c", "{:.2f}"), ("pitch_octave", "same, any octave", "{:.2f}"),
+            ("note_f1", "note F1", "{:.2f}"),
             ("fad_ratio", "FAD target / FAD source", "{:.2f}"), ("fad_target", "FAD to target", "{:.0f}"),
             ("fad_source", "FAD to source", "{:.0f}"), ("flatness_ratio", "flatness / real", "{:.1f}")]
 

@@ -26,12 +26,15 @@ def test_pitch_agreement_counts_layer_frames_within_50_cents_of_the_voiced_sourc
     source = np.array([440.0, 440.0, np.nan, 220.0])
     layer = np.array([450.0, 470.0, 440.0, np.nan])  # +39 cents, +114 cents, source unvoiced, layer unvoiced
     assert pitch_agreement(source, layer) == (1, 3)
+    octaves = np.array([221.0, 1760.0, 300.0, 261.6])  # an octave down, two up, source unvoiced, 3 semitones up
+    assert pitch_agreement(source, octaves) == (0, 3)
+    assert pitch_agreement(source, octaves, any_octave=True) == (2, 3)
 
 
 def test_recommend_prefers_the_most_target_like_cell_that_keeps_the_notes():
     def row(strength, guidance, pitch, f1, ratio, follow="notes"):
         return {"pair": "a->b", "row": "layer", "follow": follow, "strength": str(strength), "guidance": str(guidance),
-                "pitch_50c": str(pitch), "note_f1": str(f1), "fad_target": "1", "fad_source": "1",
+                "pitch_50c": str(pitch), "pitch_octave": str(pitch), "note_f1": str(f1), "fad_target": "1", "fad_source": "1",
                 "fad_ratio": str(ratio), "flatness_ratio": "1"}
 
     rows = [row(0.6, 1, 0.9, 0.8, 0.9), row(0.8, 2, 0.85, 0.75, 0.6), row(1.0, 3, 0.5, 0.3, 0.2),
