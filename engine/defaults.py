@@ -4,6 +4,6 @@ against that file).  With the shipped melody-following models, follow is on by d
 (``auto``): the strength and guidance are the follow-on cell whose layers keep the source's
 notes and sound most like the target instrument."""
 
-DEFAULT_STRENGTH = 0.6
+DEFAULT_STRENGTH = 0.8
 DEFAULT_STEPS = 20
-DEFAULT_GUIDANCE = 1.0
+DEFAULT_GUIDANCE = 2.0

@@ -4,6 +4,7 @@ sweep per pair, heatmaps and generation flatness (issue 13, item 6)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import platform
 from pathlib import Path
@@ -128,6 +129,15 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
     return "\n".join(out)
 
 
+def _render_settings(folder: Path) -> str:
+    """``--minutes M --seed S `` of the render that made ``folder`` (its render.json), or nothing."""
+    try:
+        made = json.loads((folder / "render.json").read_text())
+        return f"--minutes {made['seconds'] / 60:.0f} --seed {made['seed']} "
+    except (OSError, ValueError, KeyError):
+        return ""
+
+
 def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], references: dict[str, Reference], heldout: Path,
                  out: Path, report: Path, pairs_text: str) -> dict:
     """Heatmaps, spectrogram PNGs (source, layer at the recommended cell, a real target window),
@@ -184,7 +194,7 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
                   "flatness of audible frames over that of the real target renders",
                   f"machine: {platform.machine()} CPU, {os.cpu_count()} cores"],
         "commands": [f"diffband data render --instruments {','.join(names)} --split heldout --soundfonts evaluation "
-                     f"--out {heldout}",
+                     f"{_render_settings(heldout / names[0])}--out {heldout}",
                      f"diffband eval quality --heldout {heldout} --pairs {pairs_text} --clips {plan.clips} "
                      f"--steps {plan.steps} -o {out} --report {report}"],
     }

@@ -598,7 +598,7 @@
               "parameter_mmin": 0.0,
               "parameter_mmax": 1.0,
               "parameter_initial": [
-                0.6
+                0.8
               ],
               "parameter_initial_enable": 1,
               "parameter_unitstyle": 1
@@ -1186,7 +1186,7 @@
               "parameter_mmin": 0.0,
               "parameter_mmax": 10.0,
               "parameter_initial": [
-                1.0
+                2.0
               ],
               "parameter_initial_enable": 1,
               "parameter_unitstyle": 1

@@ -28,12 +28,18 @@ def violin():
     return DiffusionModel.load(REPO / "models" / "violin.onnx", device="cpu")
 
 
-def test_device_loop_is_used_on_gpus_and_on_request(monkeypatch, violin):
+@pytest.fixture(scope="module")
+def unconditional(tiny_bundle):
+    """The fused loop feeds no condition, so it serves unconditional bundles (the shipped ones follow notes)."""
+    return DiffusionModel.load(tiny_bundle, device="cpu")
+
+
+def test_device_loop_is_used_on_gpus_and_on_request(monkeypatch, unconditional):
     monkeypatch.delenv(DEVICE_LOOP_ENV, raising=False)
     assert wants_device_loop("CUDAExecutionProvider") and wants_device_loop("TensorrtExecutionProvider")
-    assert not wants_device_loop("CPUExecutionProvider") and violin.device_loop is None
+    assert not wants_device_loop("CPUExecutionProvider") and unconditional.device_loop is None
     monkeypatch.setenv(DEVICE_LOOP_ENV, "1")
-    assert isinstance(violin.device_loop, DeviceLoop) and violin.device_loop.device == "cpu"
+    assert isinstance(unconditional.device_loop, DeviceLoop) and unconditional.device_loop.device == "cpu"
     monkeypatch.setenv(DEVICE_LOOP_ENV, "0")
     assert not wants_device_loop("CUDAExecutionProvider")
 
@@ -55,37 +61,37 @@ def test_device_loop_equals_the_numpy_loop(monkeypatch, violin, batch, start, st
     assert ticks[-1][0] == ticks[-1][1] and len(ticks) == ticks[-1][1]
 
 
-def test_device_loop_reuses_its_buffers_safely(monkeypatch, violin):
+def test_device_loop_reuses_its_buffers_safely(monkeypatch, unconditional):
     """Buffers are kept per batch size (fixed addresses, for CUDA graphs): later runs, and
     runs from two threads at once, still give each caller its own result."""
     from concurrent.futures import ThreadPoolExecutor
 
-    sampler = make_sampler(violin.info.schedule, "ddim")
-    xs = [np.random.default_rng(s).standard_normal((2, 1, *violin.info.image_shape), dtype=np.float32) for s in (7, 8, 9)]
+    sampler = make_sampler(unconditional.info.schedule, "ddim")
+    xs = [np.random.default_rng(s).standard_normal((2, 1, *unconditional.info.image_shape), dtype=np.float32) for s in (7, 8, 9)]
     monkeypatch.setenv(DEVICE_LOOP_ENV, "0")
-    expected = [denoise(violin, sampler, x, 10, np.random.default_rng(0), start_index=4) for x in xs]
+    expected = [denoise(unconditional, sampler, x, 10, np.random.default_rng(0), start_index=4) for x in xs]
     monkeypatch.setenv(DEVICE_LOOP_ENV, "1")
     with ThreadPoolExecutor(3) as pool:
-        got = list(pool.map(lambda x: denoise(violin, sampler, x, 10, np.random.default_rng(0), start_index=4), xs))
-    addresses = violin.device_loop.buffer_addresses(2)
+        got = list(pool.map(lambda x: denoise(unconditional, sampler, x, 10, np.random.default_rng(0), start_index=4), xs))
+    addresses = unconditional.device_loop.buffer_addresses(2)
     assert addresses is not None
-    got.append(denoise(violin, sampler, xs[0], 10, np.random.default_rng(0), start_index=4))
+    got.append(denoise(unconditional, sampler, xs[0], 10, np.random.default_rng(0), start_index=4))
     for g, e in zip(got, [*expected, expected[0]]):
         np.testing.assert_allclose(g, e, atol=1e-5, rtol=0)
-    assert violin.device_loop.buffer_addresses(2) == addresses  # the same buffers, not new ones
+    assert unconditional.device_loop.buffer_addresses(2) == addresses  # the same buffers, not new ones
 
 
-def test_device_loop_leaves_other_samplers_to_numpy(monkeypatch, violin):
+def test_device_loop_leaves_other_samplers_to_numpy(monkeypatch, unconditional):
     monkeypatch.setenv(DEVICE_LOOP_ENV, "1")
-    loop = violin.device_loop
-    assert loop.supports(make_sampler(violin.info.schedule, "ddim"))
-    assert not loop.supports(make_sampler(violin.info.schedule, "ddim", eta=0.5))
-    assert not loop.supports(make_sampler(violin.info.schedule, "ddpm"))
+    loop = unconditional.device_loop
+    assert loop.supports(make_sampler(unconditional.info.schedule, "ddim"))
+    assert not loop.supports(make_sampler(unconditional.info.schedule, "ddim", eta=0.5))
+    assert not loop.supports(make_sampler(unconditional.info.schedule, "ddpm"))
     # eta > 0 still samples (numpy loop), reproducibly
-    sampler = make_sampler(violin.info.schedule, "ddim", eta=0.5)
-    x = np.random.default_rng(0).standard_normal((1, 1, *violin.info.image_shape), dtype=np.float32)
-    a = denoise(violin, sampler, x, 10, np.random.default_rng(3), start_index=6)
-    b = denoise(violin, sampler, x, 10, np.random.default_rng(3), start_index=6)
+    sampler = make_sampler(unconditional.info.schedule, "ddim", eta=0.5)
+    x = np.random.default_rng(0).standard_normal((1, 1, *unconditional.info.image_shape), dtype=np.float32)
+    a = denoise(unconditional, sampler, x, 10, np.random.default_rng(3), start_index=6)
+    b = denoise(unconditional, sampler, x, 10, np.random.default_rng(3), start_index=6)
     np.testing.assert_array_equal(a, b)
 
 

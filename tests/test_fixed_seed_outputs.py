@@ -1,12 +1,18 @@
-"""Fixed-seed outputs of every technique are bit-identical to those of the engine before the
-architecture rework (issue 12): tests/data/fixed_seed_outputs.json was written by this file's
-``outputs`` run against commit 2f100fe (with its import paths), and the rework must not
-change a bit.  Inputs are quiet and longer than a window, so the level rule and the
-short-input padding that came later (issue 11) do not apply.
+"""Fixed-seed outputs of every technique stay bit-identical: tests/data/fixed_seed_outputs.json
+holds the digests of this file's ``outputs`` run on the shipped bundles.
+
+History: the file was first written against commit 2f100fe to prove the architecture
+rework (issue 12) changed no bit; the rework passed it on the bundles of that time. The
+melody-following bundles (issue 13) replaced those, so the reference was rewritten by
+the same code on them (cross, chorus and accompany now follow the input's notes, as
+``follow auto`` does with a conditional bundle); any later change to the engine's
+arithmetic must keep these digests.  Inputs are quiet and longer than a window, so the
+level rule and the short-input padding do not apply.
 
 Bit-identity holds on the CPU kernels that wrote the reference; on a machine whose ONNX
 Runtime kernels round differently (the ``probe`` UNet call differs) the test is skipped,
-saying so.  Regenerate: ``python -m tests.test_fixed_seed_outputs > tests/data/fixed_seed_outputs.json``.
+saying so.  Regenerate (only when the shipped bundles change):
+``python -m tests.test_fixed_seed_outputs > tests/data/fixed_seed_outputs.json``.
 """
 
 from __future__ import annotations
