@@ -99,6 +99,24 @@ def flatness(audio: np.ndarray, rate: int, gate_db: float = -50.0) -> float:
 
 
 # ---------------------------------------------------------------- sets
+def piece_windows(folder: Path, window: int, rate: int, count: int) -> np.ndarray:
+    """``(k <= count, window)``: one window a third of the way into each piece (pieces in name
+    order, resampled to ``rate``), skipping quiet ones."""
+    picked = []
+    for path in audio_files(folder):
+        audio, file_rate = read_mono(path)
+        y = soxr.resample(audio, file_rate, rate) if file_rate != rate else audio
+        start = max(0, min(y.size // 3, y.size - window))
+        clip = np.pad(y[start : start + window], (0, max(0, window - (y.size - start))))
+        if np.sqrt(np.mean(clip**2)) > 1e-2:
+            picked.append(clip.astype(np.float32))
+        if len(picked) == count:
+            break
+    if not picked:
+        raise ValueError(f"no audible window in {folder}")
+    return np.stack(picked)
+
+
 @dataclass
 class SourceSet:
     """Model-window clips of one held-out instrument, one from each piece, with cached measures."""
@@ -112,20 +130,8 @@ class SourceSet:
     @classmethod
     def from_folder(cls, instrument: str, folder: Path, window: int, rate: int, count: int,
                     with_notes: bool = False) -> "SourceSet":
-        """One window a third of the way into each piece (pieces in name order), skipping quiet ones."""
-        picked = []
-        for path in audio_files(folder):
-            audio, file_rate = read_mono(path)
-            y = soxr.resample(audio, file_rate, rate) if file_rate != rate else audio
-            start = max(0, min(y.size // 3, y.size - window))
-            clip = np.pad(y[start : start + window], (0, max(0, window - (y.size - start))))
-            if np.sqrt(np.mean(clip**2)) > 1e-2:
-                picked.append(clip.astype(np.float32))
-            if len(picked) == count:
-                break
-        if not picked:
-            raise ValueError(f"no audible window in {folder}")
-        audio = np.stack(picked)
+        """:func:`piece_windows` of ``folder`` with their pitch (and notes) measured once."""
+        audio = piece_windows(folder, window, rate, count)
         transcriptions = [notes.transcribe(a, rate) if with_notes else None for a in audio]
         return cls(instrument, audio, rate, [f0(a, rate) for a in audio], transcriptions)
 
@@ -200,12 +206,12 @@ def cells(plan: QualityPlan, conditional: bool) -> list[Cell]:
     return out
 
 
-def layers_of(cell: Cell, target: DiffusionModel, source: SourceSet, images: np.ndarray, steps: int, seed: int,
+def layers_of(cell: Cell, target: DiffusionModel, audio: np.ndarray, images: np.ndarray, steps: int, seed: int,
               conditions: np.ndarray | None) -> np.ndarray:
-    """The audio a cell produces from the source windows (at the model's rate)."""
+    """The audio a cell produces from the source windows ``audio`` (their mel ``images``, at the model's rate)."""
     if cell.row == "noise":
-        rms = np.sqrt(np.mean(source.audio**2, axis=1, keepdims=True))
-        return (np.random.default_rng(seed).standard_normal(source.audio.shape) * rms).astype(np.float32)
+        rms = np.sqrt(np.mean(audio**2, axis=1, keepdims=True))
+        return (np.random.default_rng(seed).standard_normal(audio.shape) * rms).astype(np.float32)
     if cell.row == "condition":
         return target.decode(conditions[:, 0] * 2.0 - 1.0)
     if cell.row == "roundtrip":
@@ -223,8 +229,8 @@ def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: 
     name = f"{source_name}->{target_name}"
     target = models[target_name]
     codec = target.info.codec
-    todo = [c for c in cells(plan, target.info.condition is not None)
-            if c.key(name, plan.steps) not in done_keys(csv_path, ["pair", "row", "follow", "strength", "guidance", "steps"])]
+    done = done_keys(csv_path, ["pair", "row", "follow", "strength", "guidance", "steps"])
+    todo = [c for c in cells(plan, target.info.condition is not None) if c.key(name, plan.steps) not in done]
     if not todo:
         return
     source = SourceSet.from_folder(source_name, heldout / source_name, codec.window_samples, codec.sample_rate, plan.clips,
@@ -232,7 +238,7 @@ def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: 
     images = np.stack([codec.encode(a) for a in source.audio])
     conditions = conditions_for(target, source.audio) if target.info.condition is not None else None
     for cell in todo:
-        layers = layers_of(cell, target, source, images, plan.steps, plan.seed, conditions)
+        layers = layers_of(cell, target, source.audio, images, plan.steps, plan.seed, conditions)
         scores = score(layers, source, references[target_name], references[source_name], embedding)
         append_row(csv_path, CELL_FIELDS, {"pair": name, "row": cell.row, "follow": cell.follow,
                                         "strength": f"{cell.strength:g}", "guidance": f"{cell.guidance:g}",

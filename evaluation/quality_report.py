@@ -17,7 +17,7 @@ from diffband.evaluation.csv_rows import read_rows
 from diffband.evaluation.plots import save_heatmaps, save_spectrograms
 from diffband.evaluation.quality import (
     ONSET_TOLERANCE, TARGET_F1, TARGET_FAD_RATIO, TARGET_FLATNESS, TARGET_PITCH, Cell, QualityPlan, Reference,
-    SourceSet, layers_of, mean_by_cell, recommend, scale, write_json,
+    layers_of, mean_by_cell, piece_windows, recommend, scale, write_json,
 )
 
 MEASURES = [("pitch_50c", "pitch within 50 c", "{:.2f}"), ("pitch_octave", "same, any octave", "{:.2f}"),
@@ -68,9 +68,17 @@ def save_quality_heatmaps(rows: list[dict], pair: str, path: Path) -> Path:
                          ("strength", [f"{s:g}" for s in strengths]))
 
 
-def render(rows: list[dict], generations: list[dict], context: dict, figures: dict[str, dict[str, str]]) -> str:
+def _mean_rows(rows: list[dict]) -> list[dict]:
+    """One table row per cell, its measures averaged over the pairs."""
+    return [{"_label": (f"follow {k[0]}, strength {k[1]:g}" + (f", guidance {k[2]:g}" if k[0] == "notes" else "")),
+             **{m: str(v.get(m, float("nan"))) for m, _, _ in MEASURES}} for k, v in sorted(mean_by_cell(rows).items())]
+
+
+def render(rows: list[dict], generations: list[dict], context: dict, figures: dict[str, dict[str, str]],
+           previous: list[dict] | None = None, previous_generations: list[dict] | None = None) -> str:
     """The whole markdown page.  ``context``: models, data and command lines; ``figures``:
-    per pair, relative paths of its heatmap and spectrogram PNGs."""
+    per pair, relative paths of its heatmap and spectrogram PNGs; ``previous``: the same
+    command's rows on the models these replaced, shown beside them."""
     best = recommend(rows)
     follow, strength, guidance = best["follow"], best["strength"], best["guidance"]
     pairs = list(dict.fromkeys(r["pair"] for r in rows))
@@ -108,11 +116,15 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
             ok = _check(float(g["flatness_ratio"]) <= TARGET_FLATNESS)
             out.append(f"| {g['instrument']} | {g['clips']} | {float(g['flatness_ratio']):.1f} ({ok}) | "
                        f"{float(g['fad_own']):.0f} | {_fmt(g['fad_nearest_other'], '{:.0f}')} |")
-    means = mean_by_cell(rows)
-    out += ["", "## Mean over pairs", ""]
-    mean_rows = [{"_label": (f"follow {k[0]}, strength {k[1]:g}" + (f", guidance {k[2]:g}" if k[0] == "notes" else "")),
-                  **{m: str(v.get(m, float("nan"))) for m, _, _ in MEASURES}} for k, v in sorted(means.items())]
-    out += _table(mean_rows, "cell")
+    out += ["", "## Mean over pairs", ""] + _table(_mean_rows(rows), "cell")
+    if previous:
+        out += ["", "### The previous models, measured the same way", "",
+                "The same command on the bundles these replaced (unconditional, 30 min of renders each; "
+                "`docs/results/quality_previous.csv`), mean over the same pairs:", ""]
+        out += _table(_mean_rows([r for r in previous if r["row"] == "layer"]), "cell")
+        out += ["", "Their unconditional generations: " + ", ".join(
+            f"{g['instrument']} flatness {float(g['flatness_ratio']):.1f}x real" for g in previous_generations or [])
+            + "."] if previous_generations else []
     for pair in pairs:
         mine = [dict(r, _label=_label(r)) for r in rows if r["pair"] == pair]
         out += ["", f"## {pair}", ""]
@@ -142,7 +154,7 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
                  out: Path, report: Path, pairs_text: str) -> dict:
     """Heatmaps, spectrogram PNGs (source, layer at the recommended cell, a real target window),
     ``recommendation.json`` and the markdown page from the CSVs in ``out``; returns the recommendation."""
-    cells_csv, generation_csv = out / "quality.csv", out / "generation.csv"
+    cells_csv = out / "quality.csv"
     names = sorted({n for pair in plan.pairs for n in pair})
     rows = [r for r in read_rows(cells_csv) if int(r["steps"]) == plan.steps]
     best = recommend(rows)
@@ -152,10 +164,10 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
         tag = f"{source_name}_to_{target_name}"
         target = models[target_name]
         codec = target.info.codec
-        source = SourceSet.from_folder(source_name, heldout / source_name, codec.window_samples, codec.sample_rate, 1)
-        real = SourceSet.from_folder(target_name, heldout / target_name, codec.window_samples, codec.sample_rate, 1)
-        images = np.stack([codec.encode(a) for a in source.audio])
-        conditions = conditions_for(target, source.audio) if target.info.condition else None
+        source = piece_windows(heldout / source_name, codec.window_samples, codec.sample_rate, 1)
+        real = piece_windows(heldout / target_name, codec.window_samples, codec.sample_rate, 1)
+        images = np.stack([codec.encode(a) for a in source])
+        conditions = conditions_for(target, source) if target.info.condition else None
         cell = Cell("layer", best["follow"] if conditions is not None else "off", best["strength"], best["guidance"])
         layer = layers_of(cell, target, source, images, plan.steps, plan.seed, conditions)
         relative = lambda file: os.path.relpath(out / file, report.parent)  # noqa: E731
@@ -167,7 +179,7 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
         if any(r["pair"] == pair and r["follow"] == "notes" and r["row"] == "layer" for r in rows):
             figure["heatmap"] = relative(save_quality_heatmaps(rows, pair, out / f"quality_{tag}.png").name)
         figures[pair] = figure
-        save_spectrograms([images[0], codec.encode(layer[0]), codec.encode(real.audio[0])],
+        save_spectrograms([images[0], codec.encode(layer[0]), codec.encode(real[0])],
                           [f"source: held-out {source_name}", f"layer: {target_name} model, follow {cell.follow}, "
                            f"strength {best['strength']:g}, guidance {best['guidance']:g}",
                            f"real {target_name} (held-out piece, evaluation soundfont)"],
@@ -198,6 +210,7 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
                      f"diffband eval quality --heldout {heldout} --pairs {pairs_text} --clips {plan.clips} "
                      f"--steps {plan.steps} -o {out} --report {report}"],
     }
-    report.write_text(render(rows, read_rows(generation_csv) if generation_csv.exists() else [], context,
-                                        figures))
+    optional = lambda name: read_rows(out / name) if (out / name).exists() else []  # noqa: E731
+    report.write_text(render(rows, optional("generation.csv"), context, figures, optional("quality_previous.csv"),
+                             optional("generation_previous.csv")))
     return best

@@ -109,3 +109,14 @@ def test_quality_refuses_a_pair_without_held_out_renders(tmp_path, capsys):
     assert "no held-out renders for violin" in capsys.readouterr().err
     assert main(["eval", "quality", "--heldout", str(tmp_path), "--pairs", "guitar-violin"]) != 0
     assert "a pair is SOURCE:TARGET" in capsys.readouterr().err
+
+
+def test_the_page_shows_the_previous_models_beside_the_new_ones(quality_run):
+    from diffband.evaluation.quality_report import render
+
+    rows = read_rows(quality_run / "results" / "quality.csv")
+    previous = [dict(r, pitch_50c="0.0123") for r in rows if r["follow"] == "off"]
+    page = render(rows, [], {}, {}, previous, [{"instrument": "violin", "flatness_ratio": "14.0"}])
+    assert "### The previous models, measured the same way" in page
+    assert "| follow off, strength 0.8 | 0.01 |" in page and "violin flatness 14.0x real" in page
+    assert "previous models" not in render(rows, [], {}, {})
