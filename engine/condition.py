@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import soxr
 
 from diffband.engine.mel import MelCodec
 from diffband.engine.options import FOLLOW_CHOICES
@@ -198,7 +197,12 @@ class PitchCondition:
         window = np.asarray(window, dtype=np.float32)
         if window.shape != (codec.window_samples,):
             raise ValueError(f"a condition window is {codec.window_samples} samples, got shape {window.shape}")
-        audio = window if codec.sample_rate == BP_SAMPLE_RATE else soxr.resample(window, codec.sample_rate, BP_SAMPLE_RATE)
+        if codec.sample_rate == BP_SAMPLE_RATE:
+            audio = window
+        else:
+            import soxr  # here, so that the spec and the null condition import with numpy alone (the GPU command's parent)
+
+            audio = soxr.resample(window, codec.sample_rate, BP_SAMPLE_RATE)
         times, salience = contour(audio)
         frame = np.rint(times * codec.sample_rate / codec.hop_length).astype(int)
         inside = frame < codec.frames

@@ -10,12 +10,12 @@ Stages, each reported ok / failed / skipped with its reason (stdout, ``OUT/gpu_l
 2. ``data``: the carried mel datasets (``.gpu_data/``) unpacked; the dry run renders and
    packs a few seconds per instrument first, as ``gpu_payload build`` does.
 3. ``train``: every instrument at once, one ``export.train`` process each on the one
-   GPU, bf16 autocast, the project's recipe at the ``compact`` UNet size (the largest
-   whose fp16 bundle comes back; ``--size small`` bundles stay on the machine), for a fixed
-   wall-clock budget with checkpoints.  A short first leg measures each run's speed; the
-   run then resumes with its cosine LR schedule planned to end with the budget.
+   GPU, bf16 autocast, the shipped recipe (models/README.md: ``tiny`` UNet, melody
+   condition with 15 % dropout when the carried data has condition images) at batch 64,
+   for a fixed wall-clock budget with checkpoints.  A short first leg measures each run's
+   speed; the run then resumes with its cosine LR schedule planned to end with the budget.
 4. ``export``: each run's EMA weights to a bundle, checked against torch (ONNX Runtime,
-   CPU), then converted to fp16 (:mod:`export.fp16`, checked against the fp32 bundle),
+   CPU), with ``--fp16`` also converted to fp16 (:mod:`export.fp16`, checked against the fp32 bundle),
    the instruments side by side.
 5. ``time``: torch on the GPU (checked against the bundle first): UNet calls, generate
    and cross with the engine's sampler and vocoder -- the reference a GPU engine must beat.
@@ -23,8 +23,10 @@ Stages, each reported ok / failed / skipped with its reason (stdout, ``OUT/gpu_l
    GPU image or the carried wheels (what would fail there for lack of a package).
 7. ``report``: into OUT, at most 8 files, each under 16 MiB, 64 MiB in all:
    ``gpu_report.md`` (a Markdown section), ``gpu_results.json``, ``losses.csv``,
-   ``losses.png``, ``gpu_log.txt`` and each fp16 bundle that fits (the rest stay in the
-   work folder, named in the report).  Rewritten after every stage, so a killed run still leaves one.
+   ``losses.png``, ``gpu_log.txt``, each run's EMA weights as ``NAME.run.tar`` (what
+   ``diffband export`` makes the shipped fp32 bundle from, here) and, in the slots left,
+   fp16 bundles (the rest stay in the work folder, named in the report).  Rewritten after
+   every stage, so a killed run still leaves one.
 
 The parent process imports no torch; the device-side work runs in child processes.
 Exit status 0 when no stage failed.
@@ -41,6 +43,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -73,8 +76,12 @@ MAX_FILE_BYTES = 16 * 2**20
 MAX_TOTAL_BYTES = 64 * 2**20
 #: First-leg planned steps: far beyond reach, so its cosine LR stays at the peak until replanned.
 CALIBRATION_CEILING = 1_000_000
-#: The project's training recipe (models/README.md); the GPU run changes only size and precision.
-RECIPE = {"lr": 3e-4, "warmup_steps": 100, "loss": "l1", "seed": 0}
+#: The project's training recipe (models/README.md); the GPU run changes only batch and precision.
+RECIPE = {"lr": 3e-4, "warmup_steps": 100, "loss": "l1", "seed": 0, "condition_dropout": 0.15}
+#: What a run's tar holds: what ``diffband export`` reads, and the run's curves and samples.
+RUN_FILES = ("unet_ema", "training.json", "losses.csv", "loss.png", "samples")
+#: The condition the dry run renders its data with (``--condition off``: none).
+DRY_RUN_CONDITION = "basic-pitch"
 REPORT_FILES = ("gpu_report.md", "gpu_results.json", "losses.csv", "losses.png", "gpu_log.txt")
 #: Runs a module as __main__ (argv: LOG MODULE ARGS...) and appends the top-level names of
 #: the modules it imported to LOG at exit, for the ``imports`` stage.
@@ -117,7 +124,7 @@ class Settings:
     reserve_seconds: float  # kept after training for export, timing and the report
 
 
-GPU = Settings(size="compact", batch_size=16, total_minutes=8.0, train_minutes=4.5, calibrate_minutes=0.75,
+GPU = Settings(size="tiny", batch_size=64, total_minutes=8.0, train_minutes=4.5, calibrate_minutes=0.75,
                checkpoint_every=1000, num_samples=4, sample_steps=50, warmup_steps=RECIPE["warmup_steps"],
                repeats=5, file_seconds=30.0, sampler_steps=DEFAULT_STEPS, timing_batch=16, render_minutes=0.0, reserve_seconds=150.0)
 DRY_RUN = Settings(size="tiny", batch_size=2, total_minutes=10.0, train_minutes=0.1, calibrate_minutes=0.02,
@@ -226,18 +233,21 @@ def stage_data(ctx: Context) -> str:
     if source is None and ctx.args.cpu_dry_run:
         source = ctx.work / "payload"
         minutes = ctx.settings.render_minutes
-        datasets = render_and_prepare(tuple(ctx.instruments), ctx.work / "render", minutes, seed=0)
+        kind = "" if ctx.args.condition == "off" else DRY_RUN_CONDITION
+        datasets = render_and_prepare(tuple(ctx.instruments), ctx.work / "render", minutes, seed=0, condition=kind)
         pack_datasets(datasets, source)
-        built = f"rendered {minutes:g} min per instrument and packed it; "
+        built = f"rendered {minutes:g} min per instrument{f' with {kind} conditions' if kind else ''} and packed it; "
     source = source or DATA_DIR
     payload = read_payload(source)
     ctx.results["datasets"] = {}
     for name in ctx.instruments:
         unpack_dataset(source, name, ctx.work / "datasets" / name)
         entry = payload["datasets"][name]
-        ctx.results["datasets"][name] = {k: entry[k] for k in ("count", "image_shape", "max_abs_rounding_error")} | {
+        ctx.results["datasets"][name] = {k: entry[k] for k in ("count", "image_shape", "max_abs_rounding_error", "condition")} | {
             "source": entry["manifest"].get("source"), "seconds": entry["manifest"].get("seconds_read")}
-    counts = ", ".join(f"{n} {ctx.results['datasets'][n]['count']}" for n in ctx.instruments)
+    counts = ", ".join(f"{n} {ctx.results['datasets'][n]['count']}"
+                       + (f" with {ctx.results['datasets'][n]['condition']} conditions" if ctx.results['datasets'][n]['condition'] else "")
+                       for n in ctx.instruments)
     return f"{built}unpacked {source} ({megabytes(sorted(source.glob('*'))):.1f} MB): windows {counts}"
 
 
@@ -253,10 +263,19 @@ def plan_second_leg(done_steps: int, loop_seconds: float, process_seconds: float
     return planned, max(loop_left, 1.0) / 60.0
 
 
+def training_condition(ctx: Context, name: str) -> str:
+    """The condition kind instrument ``name`` trains with: its carried data's, unless ``--condition off``."""
+    if ctx.args.condition == "off":
+        return ""
+    return ctx.results.get("datasets", {}).get(name, {}).get("condition") or ""
+
+
 def _train_args(ctx: Context, name: str, steps: int, minutes: float, samples: int) -> list[str]:
     s = ctx.settings
     threads = max(1, (os.cpu_count() or 1) // len(ctx.instruments))
-    return [str(ctx.work / "datasets" / name), "--instrument", name, "--config", ctx.args.size,
+    kind = training_condition(ctx, name)
+    condition = ["--condition", kind, "--condition-dropout", str(RECIPE["condition_dropout"])] if kind else []
+    return [*condition, str(ctx.work / "datasets" / name), "--instrument", name, "--config", ctx.args.size,
             "--out", str(ctx.work / "runs" / name), "--steps", str(steps), "--batch-size", str(ctx.args.batch_size),
             "--lr", str(RECIPE["lr"]), "--warmup-steps", str(s.warmup_steps), "--loss", RECIPE["loss"],
             "--seed", str(RECIPE["seed"]), "--checkpoint-every", str(s.checkpoint_every), "--threads", str(threads),
@@ -287,6 +306,7 @@ def train_one(ctx: Context, name: str, deadline: float) -> dict:
     result = json.loads((run / "training.json").read_text())
     summary = {k: result[k] for k in ("config", "unet_parameters", "steps", "planned_steps", "stopped_early",
                                       "batch_size", "mixed_precision", "final_loss_mean_last_100", "wall_seconds", "device")}
+    summary["condition"] = (result.get("condition") or {}).get("kind")
     ctx.say(f"train {name}: {summary['steps']} steps of {summary['planned_steps']} planned, "
             f"loss {summary['final_loss_mean_last_100']}, {summary['wall_seconds']} s")
     return summary | {"legs": legs}
@@ -328,16 +348,17 @@ def stage_export(ctx: Context) -> str:
         result = ctx.work / f"export-{name}.json"
         run_child(ctx, f"export-{name}", "diffband.export.gpu_worker",
                   ["export", str(ctx.work / "runs" / name), str(bundles / f"{name}.onnx"), str(result),
-                   "--threads", str(threads), "--fp16"], timeout)
+                   "--threads", str(threads), *(["--fp16"] if ctx.args.fp16 else [])], timeout)
         return json.loads(result.read_text())
 
     outcomes = in_parallel({name: (lambda name=name: export(name)) for name in names})
     ctx.results["bundles"] = {n: (o if isinstance(o, dict) else {"error": str(o)}) for n, o in outcomes.items()}
-    detail = _per_instrument(outcomes, lambda r: f"{r['bytes'] / 1e6:.1f} MB, ORT vs torch {r['max_abs_error']:.1e}, "
-                             + (f"fp16 {r['fp16_bytes'] / 1e6:.1f} MB ({r['fp16_max_abs_error']:.1e} vs fp32)"
+    detail = _per_instrument(outcomes, lambda r: f"{r['bytes'] / 1e6:.1f} MB, ORT vs torch {r['max_abs_error']:.1e}"
+                             + ("" if not ctx.args.fp16 else ", " +
+                                f"fp16 {r['fp16_bytes'] / 1e6:.1f} MB ({r['fp16_max_abs_error']:.1e} vs fp32)"
                                 if "fp16_bytes" in r else f"fp16 FAILED {r.get('fp16_error')}"))
-    if any("fp16_bytes" not in r for r in outcomes.values()):
-        raise RuntimeError(detail)  # the fp32 bundles are still timed, but what comes back is the fp16 one
+    if ctx.args.fp16 and any("fp16_bytes" not in r for r in outcomes.values()):
+        raise RuntimeError(detail)  # the fp32 bundles are still timed, but the fp16 ones were asked for
     return detail
 
 
@@ -469,11 +490,41 @@ def write_losses(ctx: Context) -> list[str]:
     return ["losses.csv", "losses.png"]
 
 
-def bring_back_bundles(ctx: Context) -> None:
-    """Copy each bundle (its fp16 version when there is one) that fits the bring-back limits
-    into OUT as ``NAME.onnx``; note why the others do not come back and where they stay."""
+def bring_back_runs(ctx: Context) -> tuple[int, int]:
+    """Tar each finished run's :data:`RUN_FILES` into OUT as ``NAME.run.tar`` (what ``diffband
+    export`` makes a bundle from); returns the file slots and bytes left for bundles."""
     slots = MAX_FILES_BACK - len(REPORT_FILES)
     room = MAX_TOTAL_BYTES - MAX_FILE_BYTES  # all but one file's worth left to the report files
+    for name in _trained(ctx):
+        run, tar = ctx.work / "runs" / name, ctx.out / f"{name}.run.tar"
+        entry = ctx.results.get("training", {}).get(name, {})  # noted there when the train stage recorded the run
+        if not (run / "unet_ema").is_dir():
+            continue
+        staging = ctx.work / f"{name}.run.tar"
+        with tarfile.open(staging, "w") as archive:
+            for part in RUN_FILES:
+                if (run / part).is_file():
+                    archive.add(run / part, arcname=part)
+                elif (run / part).is_dir():  # the weights; of the samples, only the last picture
+                    files = sorted((run / part).iterdir())
+                    for file in files if part != "samples" else [f for f in files if f.suffix == ".png"][-1:]:
+                        archive.add(file, arcname=f"{part}/{file.name}")
+        size = staging.stat().st_size
+        if size >= MAX_FILE_BYTES or slots <= 0 or size > room:
+            tar.unlink(missing_ok=True)
+            entry["brought_back"] = f"no: {size / 1e6:.1f} MB, over what may come back; stays at {staging}"
+            continue
+        shutil.copyfile(staging, tar)
+        entry["brought_back"], slots, room = tar.name, slots - 1, room - size
+    return slots, room
+
+
+def bring_back_bundles(ctx: Context, slots: int | None = None, room: int | None = None) -> None:
+    """Copy each bundle (its fp16 version when there is one) that fits the bring-back limits
+    (``slots`` files and ``room`` bytes, by default all the report files leave) into OUT as
+    ``NAME.onnx``; note why the others do not come back and where they stay."""
+    slots = MAX_FILES_BACK - len(REPORT_FILES) if slots is None else slots
+    room = MAX_TOTAL_BYTES - MAX_FILE_BYTES if room is None else room
     for name, entry in ctx.results.get("bundles", {}).items():
         if "bytes" not in entry:
             continue
@@ -513,7 +564,8 @@ def markdown(ctx: Context) -> str:
     training = ctx.results.get("training", {})
     if training:
         lines += ["", "| instrument | UNet | params | steps | planned | batch | precision | final loss (mean of last 100) "
-                  "| training wall | steps/s | stopped early |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| training wall | steps/s | stopped early | condition | weights brought back |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, r in training.items():
             if "error" in r:
                 lines.append(f"| {name} | failed: {r['error'][:200]} |")
@@ -521,7 +573,8 @@ def markdown(ctx: Context) -> str:
             lines.append(f"| {name} | `{r['config']}` | {r['unet_parameters'] / 1e6:.2f} M | {r['steps']} | "
                          f"{r['planned_steps']} | {r['batch_size']} | {r['mixed_precision']} | "
                          f"{r['final_loss_mean_last_100']} | {r['wall_seconds']:.0f} s | "
-                         f"{r['steps'] / max(r['wall_seconds'], 1e-9):.1f} | {r['stopped_early']} |")
+                         f"{r['steps'] / max(r['wall_seconds'], 1e-9):.1f} | {r['stopped_early']} | "
+                         f"{r.get('condition') or 'none'} | {r.get('brought_back', '')} |")
     bundles = ctx.results.get("bundles", {})
     if bundles:
         lines += ["", "| bundle | MB | ONNX Runtime vs torch (CPU) | torch on device vs bundle | fp16 MB "
@@ -533,7 +586,7 @@ def markdown(ctx: Context) -> str:
                 continue
             device_error = checks.get(name, {}).get("device_max_abs_error")
             fp16 = (f"{r['fp16_bytes'] / 1e6:.1f} | {r['fp16_max_abs_error']:.1e}" if "fp16_bytes" in r
-                    else f"failed: {str(r.get('fp16_error'))[:200].replace('|', '/')} |")
+                    else f"failed: {str(r.get('fp16_error'))[:200].replace('|', '/')} |" if "fp16_error" in r else "not asked |")
             lines.append(f"| {name} | {r['bytes'] / 1e6:.1f} | {r['max_abs_error']:.1e} | "
                          f"{'' if device_error is None else f'{device_error:.1e}'} | {fp16} | {r.get('brought_back', '')} |")
     timed = [r for r in ctx.results.get("timings", {}).get("instruments", []) if "timings" in r]
@@ -551,7 +604,7 @@ def markdown(ctx: Context) -> str:
 
 def write_report(ctx: Context) -> None:
     write_losses(ctx)
-    bring_back_bundles(ctx)
+    bring_back_bundles(ctx, *bring_back_runs(ctx))
     (ctx.out / "gpu_results.json").write_text(json.dumps(
         {"mode": "cpu-dry-run" if ctx.args.cpu_dry_run else "gpu", "argv": ctx.args.argv, "work": str(ctx.work),
          "settings": asdict(ctx.settings), "stages": [asdict(s) for s in ctx.stages]} | ctx.results, indent=1, default=str))
@@ -614,9 +667,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help=f"folder of the carried data (default {DATA_DIR.name}/; the dry run renders its own)")
     p.add_argument("--instruments", default=",".join(SHIPPED_INSTRUMENTS))
     p.add_argument("--size", choices=UNET_SIZES,
-                   help="UNet size (default compact, whose fp16 bundles come back; tiny in the dry run; "
-                   "small: its bundles, ~42 MB in fp16, stay on the machine)")
+                   help="UNet size (default tiny, the shipped recipe's; each run's EMA weights come back as a tar "
+                   "while under 16 MiB: tiny 8.4 MB, compact ~24 MB stays on the machine)")
+    p.add_argument("--fp16", action="store_true", help="also convert each bundle to fp16 (brought back in the file slots left)")
     p.add_argument("--batch-size", type=int, help="per run (default the recipe's 16; 2 in the dry run)")
+    p.add_argument("--condition", default="auto", choices=("auto", "off"),
+                   help="auto: train with the carried data's condition images where it has them (the shipped recipe); "
+                   "off: unconditional models")
     p.add_argument("--precision", default="bf16", choices=MIXED_PRECISION, help="autocast of training")
     p.add_argument("--minutes", type=float, help="wall-clock budget of the whole command (default 8)")
     p.add_argument("--train-minutes", type=float, help="training budget, all instruments at once (default 4.5)")

@@ -8,11 +8,18 @@ modules import.  ``build`` fills two ignored folders that travel with the workin
 - ``.whl/``: the wheels of :data:`CARRIED` at the versions installed here (Python 3.12,
   manylinux x86-64), downloaded with ``pip download --no-deps``;
 - ``.gpu_data/``: each instrument's mel dataset as made by ``diffband data render`` +
-  ``data prepare --preset tiny``, stored as xz-compressed float16 (rounding error
-  below 2.5e-4 on images in [-1, 1], about 0.01 dB) with its manifest.
+  ``data prepare --preset tiny [--condition basic-pitch]``: images and condition images
+  as xz-compressed uint8 over each array's range (audio-diffusion keeps its mel images
+  as 8-bit pictures; rounding error below 0.004 on images in [-1, 1], about 0.15 dB),
+  with the manifest.
 
     python -m diffband.export.gpu_payload build            # wheels + 30 min per instrument, seed 0
-    python -m diffband.export.gpu_payload build --datasets data/datasets   # pack datasets already prepared
+    python -m diffband.export.gpu_payload build --datasets data/cond   # pack datasets already prepared
+
+The shipped recipe's data (120 min per instrument with condition images, about 7 MB per
+instrument packed) and the wheels do not fit beside the whole tracked tree in one call's
+64 MiB: for the call, empty the shipped bundles (``: > models/NAME.onnx``, 29 MB that the
+GPU command never reads) and restore them after (``git checkout -- models``).
 
 This module imports neither torch nor the audio stack at import time, so the GPU
 command can read the payload before anything is installed.
@@ -35,9 +42,9 @@ REPO = Path(__file__).resolve().parent.parent
 WHEEL_DIR = REPO / ".whl"
 DATA_DIR = REPO / ".gpu_data"
 PAYLOAD_JSON = "payload.json"
-PAYLOAD_FORMAT = 1
-#: What the carried wheels and data may weigh together (the tracked repo is ~38 MB of 64 MiB).
-PAYLOAD_BUDGET_MB = 25.0
+PAYLOAD_FORMAT = 2
+#: What the carried wheels and data may weigh together (beside ~11 MB of tree with the bundles emptied).
+PAYLOAD_BUDGET_MB = 40.0
 TRAVEL_LIMIT_MIB = 64.0
 #: The shipped instruments and their data recipe (models/README.md).
 SHIPPED_INSTRUMENTS = ("guitar", "violin", "voice")
@@ -140,21 +147,43 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def quantise(values: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """``values`` as uint8 over their own range ``[lo, hi]`` (audio-diffusion keeps its mel
+    images as 8-bit pictures too); the rounding error is at most ``(hi - lo) / 510``."""
+    values = np.asarray(values, dtype=np.float32)
+    lo, hi = float(values.min()), float(values.max())
+    span = (hi - lo) or 1.0
+    return np.round((values - lo) * (255.0 / span)).astype(np.uint8), lo, hi
+
+
+def dequantise(stored: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """The float32 values :func:`quantise` stored."""
+    return (lo + stored.astype(np.float32) * (((hi - lo) or 1.0) / 255.0)).astype(np.float32)
+
+
+def _pack_array(values: np.ndarray, file: Path) -> dict:
+    stored, lo, hi = quantise(values)
+    file.write_bytes(lzma.compress(stored.tobytes(), preset=9 | lzma.PRESET_EXTREME))
+    error = float(np.max(np.abs(dequantise(stored, lo, hi) - values)))
+    return {"file": file.name, "sha256": _sha256(file), "dtype": "uint8", "lo": lo, "hi": hi, "max_abs_rounding_error": error}
+
+
 def pack_dataset(dataset: Path, folder: Path, name: str) -> dict:
-    """Store a prepared dataset as ``folder/<name>.mel.xz`` (float16, xz); returns its entry."""
-    from diffband.export.data_prepare import load_dataset
+    """Store a prepared dataset's images (and condition images, when it has them) as
+    ``folder/<name>.<array>.u8.xz``; returns its entry."""
+    from diffband.export.data_prepare import load_conditions, load_dataset
 
     images, manifest, _ = load_dataset(dataset)
-    half = np.asarray(images).astype(np.float16)
-    file = folder / f"{name}.mel.xz"
-    file.write_bytes(lzma.compress(half.tobytes(), preset=9 | lzma.PRESET_EXTREME))
+    arrays = {"images": _pack_array(np.asarray(images), folder / f"{name}.images.u8.xz")}
+    conditions = load_conditions(Path(dataset), manifest)
+    if conditions is not None:
+        arrays["conditions"] = _pack_array(np.asarray(conditions[0]), folder / f"{name}.conditions.u8.xz")
     return {
-        "file": file.name,
-        "sha256": _sha256(file),
-        "dtype": "float16",
         "count": int(manifest["count"]),
         "image_shape": list(manifest["image_shape"]),
-        "max_abs_rounding_error": float(np.max(np.abs(half.astype(np.float32) - images))),
+        "arrays": arrays,
+        "max_abs_rounding_error": arrays["images"]["max_abs_rounding_error"],
+        "condition": manifest.get("condition", {}).get("kind"),
         "manifest": manifest,
     }
 
@@ -162,8 +191,8 @@ def pack_dataset(dataset: Path, folder: Path, name: str) -> dict:
 def pack_datasets(datasets: dict[str, Path], folder: Path = DATA_DIR) -> dict:
     """Pack each ``{instrument: prepared dataset}`` into ``folder`` with a ``payload.json``."""
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.mel.xz"):
-        old.unlink()
+    for old in [*folder.glob("*.xz"), folder / PAYLOAD_JSON]:
+        old.unlink(missing_ok=True)
     payload = {"format": PAYLOAD_FORMAT, "datasets": {name: pack_dataset(path, folder, name) for name, path in datasets.items()}}
     (folder / PAYLOAD_JSON).write_text(json.dumps(payload, indent=1))
     return payload
@@ -175,34 +204,44 @@ def read_payload(folder: Path) -> dict:
         raise PayloadError(f"no carried data: {path} is missing; build it with 'python -m diffband.export.gpu_payload build'")
     payload = json.loads(path.read_text())
     if payload.get("format") != PAYLOAD_FORMAT:
-        raise PayloadError(f"{path}: payload format {payload.get('format')!r}, this code reads {PAYLOAD_FORMAT}")
+        raise PayloadError(f"{path}: payload format {payload.get('format')!r}, this code reads {PAYLOAD_FORMAT}; rebuild it")
     return payload
 
 
+def _unpack_array(folder: Path, stored: dict, count: int, shape: list[int]) -> np.ndarray:
+    file = Path(folder) / stored["file"]
+    if not file.exists() or _sha256(file) != stored["sha256"]:
+        raise PayloadError(f"{file} is missing or damaged (sha256 differs from {PAYLOAD_JSON})")
+    values = np.frombuffer(lzma.decompress(file.read_bytes()), dtype=np.uint8)
+    if values.size != count * int(np.prod(shape)):
+        raise PayloadError(f"{file} holds {values.size} values, its manifest says {count} x {shape}")
+    return dequantise(values, stored["lo"], stored["hi"])
+
+
 def unpack_dataset(folder: Path, name: str, out: Path) -> Path:
-    """Restore one carried dataset as a prepared dataset folder (float32 images + manifest)."""
+    """Restore one carried dataset as a prepared dataset folder (float32 images, condition
+    images when it has them, manifest)."""
     from diffband.export.data_prepare import IMAGES_FILE, MANIFEST_FILE
 
     entry = read_payload(folder)["datasets"].get(name)
     if entry is None:
         raise PayloadError(f"the carried data has no {name!r} dataset")
-    file = Path(folder) / entry["file"]
-    if not file.exists() or _sha256(file) != entry["sha256"]:
-        raise PayloadError(f"{file} is missing or damaged (sha256 differs from {PAYLOAD_JSON})")
-    half = np.frombuffer(lzma.decompress(file.read_bytes()), dtype=np.float16)
-    if half.size != entry["count"] * int(np.prod(entry["image_shape"])):
-        raise PayloadError(f"{file} holds {half.size} values, its manifest says {entry['count']} x {entry['image_shape']}")
     out.mkdir(parents=True, exist_ok=True)
-    half.astype(np.float32).tofile(out / IMAGES_FILE)
-    manifest = dict(entry["manifest"], images=IMAGES_FILE,
-                    carried_as={"dtype": "float16", "max_abs_rounding_error": entry["max_abs_rounding_error"]})
+    manifest = dict(entry["manifest"], images=IMAGES_FILE)
+    for array, stored in entry["arrays"].items():
+        values = _unpack_array(folder, stored, entry["count"], entry["image_shape"])
+        values.tofile(out / manifest[array])  # the manifest names each array's file
+    manifest["carried_as"] = {a: {"dtype": s["dtype"], "max_abs_rounding_error": s["max_abs_rounding_error"]}
+                              for a, s in entry["arrays"].items()}
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1))
     return out
 
 
 def render_and_prepare(instruments: tuple[str, ...], work: Path, minutes: float, seed: int,
-                       split: str | None = None, augment: bool = False) -> dict[str, Path]:
-    """The project's data recipe (``data render`` + ``data prepare``) into ``work``."""
+                       split: str | None = None, augment: bool = False, condition: str = "") -> dict[str, Path]:
+    """The project's data recipe (``data render`` + ``data prepare``, with ``condition``
+    images when it names a kind) into ``work``."""
+    from diffband.engine.condition import ConditionSpec
     from diffband.engine.mel import preset
     from diffband.export.data_prepare import prepare
     from diffband.export.data_render import render_instrument
@@ -211,7 +250,8 @@ def render_and_prepare(instruments: tuple[str, ...], work: Path, minutes: float,
     for name in instruments:
         render_instrument(name, work / "audio", minutes, seed, split=split, augment=augment)
         datasets[name] = work / "datasets" / name
-        prepare(work / "audio" / name, datasets[name], preset(DATA_PRESET), instrument=name)
+        prepare(work / "audio" / name, datasets[name], preset(DATA_PRESET), instrument=name,
+                condition=ConditionSpec(kind=condition) if condition else None)
     return datasets
 
 
@@ -246,7 +286,8 @@ def _build(args: argparse.Namespace) -> int:
         if args.datasets:
             datasets = {name: Path(args.datasets) / name for name in instruments}
         else:
-            datasets = render_and_prepare(instruments, Path(args.work), args.minutes, args.seed, args.split, args.augment)
+            datasets = render_and_prepare(instruments, Path(args.work), args.minutes, args.seed, args.split, args.augment,
+                                          args.condition)
         pack_datasets(datasets, DATA_DIR)
     wheels, missing = wheel_files(WHEEL_DIR) if WHEEL_DIR.is_dir() else ([], list(CARRIED))
     data = sorted(DATA_DIR.glob("*")) if DATA_DIR.is_dir() else []
@@ -269,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=DATA_SEED)
     p.add_argument("--split", choices=("train", "heldout"), help="as data render --split (default: any piece, the shipped recipe)")
     p.add_argument("--augment", action="store_true", help="as data render --augment")
+    p.add_argument("--condition", default="", help="as data prepare --condition (e.g. basic-pitch)")
     p.add_argument("--datasets", help="pack the prepared datasets DIR/<instrument> instead of rendering")
     p.add_argument("--work", default="data/gpu_payload", help="where rendered audio and prepared datasets go")
     p.add_argument("--skip-wheels", action="store_true")

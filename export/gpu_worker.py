@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from bench.engine import TorchModel, median_seconds
+from diffband.engine.condition import null_conditions
 from diffband.engine.cross import cross
 from diffband.engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.engine.generate import generate
@@ -97,9 +98,13 @@ def time_one(run: Path, bundle_path: Path, device: torch.device, repeats: int, f
     many_t = np.full(batch, 500.0, dtype=np.float32)
     mid = np.array([500.0], dtype=np.float32)
 
+    unet_input = many  # what the UNet itself takes: a conditional one gets the null condition beside the sample
+    if bundle.info.condition is not None:
+        unet_input = np.concatenate([many, null_conditions(bundle.info.condition, bundle.info.image_shape, batch)], axis=1)
+
     def bf16_call():
         with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16):
-            sample = torch.from_numpy(many).to(device)
+            sample = torch.from_numpy(unet_input).to(device)
             timestep = torch.from_numpy(many_t).to(device)
             return model.unet(sample, timestep).sample.float().cpu().numpy()
 

@@ -88,13 +88,10 @@ def tiny_bundle(tmp_path_factory, tiny_run) -> Path:
 
 
 @pytest.fixture(scope="session")
-def conditional_bundle(tmp_path_factory, tiny_dataset, tiny_codec) -> Path:
-    """Prepare (with conditions), train a few steps with dropout, export: the CI-sized pipeline."""
+def conditional_dataset(tmp_path_factory, tiny_dataset, tiny_codec) -> Path:
+    """The tiny guitar dataset prepared again with basic-pitch condition images."""
     from diffband.engine.condition import ConditionSpec
     from diffband.export.data_prepare import load_conditions, load_dataset, prepare
-    from diffband.export.onnx_export import export_run
-    from diffband.export.train import train
-    from diffband.export.train_config import TrainConfig
 
     audio = Path(load_dataset(tiny_dataset)[1]["source"])  # the unconditional fixture's rendered guitar
     dataset = tmp_path_factory.mktemp("cond_dataset")
@@ -102,6 +99,17 @@ def conditional_bundle(tmp_path_factory, tiny_dataset, tiny_codec) -> Path:
     images, manifest, _ = load_dataset(dataset)
     conditions, spec = load_conditions(dataset, manifest)
     assert conditions.shape == images.shape and spec == ConditionSpec() and conditions.max() > 0.3
+    return dataset
+
+
+@pytest.fixture(scope="session")
+def conditional_bundle(tmp_path_factory, conditional_dataset) -> Path:
+    """Prepare (with conditions), train a few steps with dropout, export: the CI-sized pipeline."""
+    from diffband.export.onnx_export import export_run
+    from diffband.export.train import train
+    from diffband.export.train_config import TrainConfig
+
+    dataset = conditional_dataset
     run_dir = tmp_path_factory.mktemp("cond_run")
     train(TrainConfig(dataset=str(dataset), instrument="guitar", out=str(run_dir), steps=6, batch_size=2,
                       warmup_steps=2, checkpoint_every=0, num_samples=1, sample_steps=2, threads=1,
