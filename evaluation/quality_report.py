@@ -26,6 +26,9 @@ MEASURES = [("pitch_50c", "pitch within 50 c", "{:.2f}"), ("pitch_octave", "same
             ("fad_source", "FAD to source", "{:.0f}"), ("flatness_ratio", "flatness / real", "{:.1f}")]
 
 
+#: One line, written by hand beside ``quality_previous.csv``, on what the previous models were.
+PREVIOUS_MODELS_FILE = "previous_models.txt"
+
 def _fmt(value: str, pattern: str) -> str:
     v = float(value)
     return "n/a" if np.isnan(v) else pattern.format(v)
@@ -75,10 +78,12 @@ def _mean_rows(rows: list[dict]) -> list[dict]:
 
 
 def render(rows: list[dict], generations: list[dict], context: dict, figures: dict[str, dict[str, str]],
-           previous: list[dict] | None = None, previous_generations: list[dict] | None = None) -> str:
+           previous: list[dict] | None = None, previous_generations: list[dict] | None = None,
+           previous_models: str = "") -> str:
     """The whole markdown page.  ``context``: models, data and command lines; ``figures``:
     per pair, relative paths of its heatmap and spectrogram PNGs; ``previous``: the same
-    command's rows on the models these replaced, shown beside them."""
+    command's rows on the models these replaced, shown beside them, and ``previous_models``:
+    one line on what those were."""
     best = recommend(rows)
     follow, strength, guidance = best["follow"], best["strength"], best["guidance"]
     pairs = list(dict.fromkeys(r["pair"] for r in rows))
@@ -119,7 +124,7 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
     out += ["", "## Mean over pairs", ""] + _table(_mean_rows(rows), "cell")
     if previous:
         out += ["", "### The previous models, measured the same way", "",
-                "The same command on the bundles these replaced (unconditional, 30 min of renders each; "
+                f"The same command on the bundles these replaced ({previous_models or 'see git history'}; "
                 "`docs/results/quality_previous.csv`), mean over the same pairs:", ""]
         out += _table(_mean_rows([r for r in previous if r["row"] == "layer"]), "cell")
         out += ["", "Their unconditional generations: " + ", ".join(
@@ -211,6 +216,8 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
                      f"--steps {plan.steps} -o {out} --report {report}"],
     }
     optional = lambda name: read_rows(out / name) if (out / name).exists() else []  # noqa: E731
+    described = out / PREVIOUS_MODELS_FILE
     report.write_text(render(rows, optional("generation.csv"), context, figures, optional("quality_previous.csv"),
-                             optional("generation_previous.csv")))
+                             optional("generation_previous.csv"),
+                             described.read_text().strip() if described.exists() else ""))
     return best
