@@ -116,7 +116,9 @@ def test_the_page_shows_the_previous_models_beside_the_new_ones(quality_run):
 
     rows = read_rows(quality_run / "results" / "quality.csv")
     previous = [dict(r, pitch_50c="0.0123") for r in rows if r["follow"] == "off"]
-    page = render(rows, [], {}, {}, previous, [{"instrument": "violin", "flatness_ratio": "14.0"}])
+    page = render(rows, [], {}, {}, previous, [{"instrument": "violin", "flatness_ratio": "14.0"}],
+                  "the CPU-trained ones, 1601 steps")
     assert "### The previous models, measured the same way" in page
+    assert "bundles these replaced (the CPU-trained ones, 1601 steps;" in page  # docs/results/previous_models.txt
     assert "| follow off, strength 0.8 | 0.01 |" in page and "violin flatness 14.0x real" in page
     assert "previous models" not in render(rows, [], {}, {})
