@@ -177,7 +177,7 @@ TECHNIQUES: dict[str, Technique] = {
             "chorus", "double-diffusion (report eqs. 4.2-4.3): one generation branched into several models, paired "
             "layers; with input audio it starts from the clip", "optional", 2, None,
             "the first model denoises the shared trunk, every model finishes a layer",
-            _pick("split", "strength", "n", *SAMPLING, *FOLLOWING, strength=0.8), _run_chorus, aliases=("double",),
+            _pick("split", "strength", "n", *SAMPLING, *FOLLOWING, strength=0.8, steps=20), _run_chorus, aliases=("double",),
             layers_help="one per model in `with` (a name given twice gets `_<index>`)",
         ),
         Technique(

@@ -16,7 +16,7 @@ from diffband.engine.model import DiffusionModel
 from diffband.evaluation.csv_rows import read_rows
 from diffband.evaluation.plots import save_heatmaps, save_spectrograms
 from diffband.evaluation.quality import (
-    ONSET_TOLERANCE, TARGET_F1, TARGET_FAD_RATIO, TARGET_FLATNESS, TARGET_PITCH, Cell, QualityPlan, Reference,
+    GENERATE_STEPS, ONSET_TOLERANCE, TARGET_F1, TARGET_FAD_RATIO, TARGET_FLATNESS, TARGET_PITCH, Cell, QualityPlan, Reference,
     layers_of, mean_by_cell, piece_windows, recommend, scale, write_json,
 )
 
@@ -77,13 +77,33 @@ def _mean_rows(rows: list[dict]) -> list[dict]:
              **{m: str(v.get(m, float("nan"))) for m, _, _ in MEASURES}} for k, v in sorted(mean_by_cell(rows).items())]
 
 
+def _steps_section(rows: list[dict], other_steps: list[dict], best: dict) -> list[str]:
+    """The default cell (mean over pairs) at each sampler step count measured on every pair."""
+    pairs = {r["pair"] for r in rows}
+    cell = lambda r: (r["row"], r["follow"], float(r["strength"]), float(r["guidance"])) == (  # noqa: E731
+        "layer", best["follow"], best["strength"], best["guidance"])
+    by_steps: dict[int, list[dict]] = {}
+    for r in [*rows, *other_steps]:
+        if cell(r):
+            by_steps.setdefault(int(r["steps"]), []).append(r)
+    complete = {n: g for n, g in sorted(by_steps.items()) if {r["pair"] for r in g} == pairs}
+    if len(complete) < 2:
+        return []
+    table = [dict(_mean_rows(g)[0], _label=f"{n} DDIM steps") for n, g in complete.items()]
+    return ["", "## Sampler steps", "",
+            "The default cell at each step count measured on every pair (rows at other step counts stay in "
+            "`quality.csv`; the page's other tables are at this run's step count). The engine's cost grows "
+            "with the steps it runs (strength x steps).", ""] + _table(table, "steps")
+
+
 def render(rows: list[dict], generations: list[dict], context: dict, figures: dict[str, dict[str, str]],
            previous: list[dict] | None = None, previous_generations: list[dict] | None = None,
-           previous_models: str = "") -> str:
+           previous_models: str = "", other_steps: list[dict] | None = None) -> str:
     """The whole markdown page.  ``context``: models, data and command lines; ``figures``:
     per pair, relative paths of its heatmap and spectrogram PNGs; ``previous``: the same
     command's rows on the models these replaced, shown beside them, and ``previous_models``:
-    one line on what those were."""
+    one line on what those were; ``other_steps``: rows of the same cells measured at other
+    sampler step counts (the steps table)."""
     best = recommend(rows)
     follow, strength, guidance = best["follow"], best["strength"], best["guidance"]
     pairs = list(dict.fromkeys(r["pair"] for r in rows))
@@ -115,6 +135,7 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
     if generations:
         out += ["", "### Unconditional generation (target: flatness within "
                 f"{TARGET_FLATNESS:g}x that of real renders)", "",
+                f"At `diffband generate`'s default {generations[0]['steps']} DDIM steps, seed 0.", "",
                 "| model | clips | flatness / real | FAD to own held-out renders | FAD to nearest other instrument |",
                 "|---|---|---|---|---|"]
         for g in generations:
@@ -122,13 +143,14 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
             out.append(f"| {g['instrument']} | {g['clips']} | {float(g['flatness_ratio']):.1f} ({ok}) | "
                        f"{float(g['fad_own']):.0f} | {_fmt(g['fad_nearest_other'], '{:.0f}')} |")
     out += ["", "## Mean over pairs", ""] + _table(_mean_rows(rows), "cell")
+    out += _steps_section(rows, other_steps or [], best)
     if previous:
         out += ["", "### The previous models, measured the same way", "",
                 f"The same command on the bundles these replaced ({previous_models or 'see git history'}; "
-                "`docs/results/quality_previous.csv`), mean over the same pairs:", ""]
+                f"`docs/results/quality_previous.csv`), mean over the same pairs, at {previous[0]['steps']} DDIM steps:", ""]
         out += _table(_mean_rows([r for r in previous if r["row"] == "layer"]), "cell")
         out += ["", "Their unconditional generations: " + ", ".join(
-            f"{g['instrument']} flatness {float(g['flatness_ratio']):.1f}x real" for g in previous_generations or [])
+            f"{g['instrument']} flatness {float(g['flatness_ratio']):.1f}x real ({g['steps']} steps)" for g in previous_generations or [])
             + "."] if previous_generations else []
     for pair in pairs:
         mine = [dict(r, _label=_label(r)) for r in rows if r["pair"] == pair]
@@ -216,8 +238,10 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
                      f"--steps {plan.steps} -o {out} --report {report}"],
     }
     optional = lambda name: read_rows(out / name) if (out / name).exists() else []  # noqa: E731
+    others = [r for r in read_rows(cells_csv) if int(r["steps"]) != plan.steps]
     described = out / PREVIOUS_MODELS_FILE
-    report.write_text(render(rows, optional("generation.csv"), context, figures, optional("quality_previous.csv"),
+    generations = [g for g in optional("generation.csv") if int(g["steps"]) == GENERATE_STEPS]
+    report.write_text(render(rows, generations, context, figures, optional("quality_previous.csv"),
                              optional("generation_previous.csv"),
-                             described.read_text().strip() if described.exists() else ""))
+                             described.read_text().strip() if described.exists() else "", others))
     return best

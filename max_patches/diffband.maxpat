@@ -764,7 +764,7 @@
               "parameter_mmin": 1.0,
               "parameter_mmax": 1000.0,
               "parameter_initial": [
-                20
+                10
               ],
               "parameter_initial_enable": 1,
               "parameter_unitstyle": 0

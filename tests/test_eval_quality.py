@@ -116,9 +116,26 @@ def test_the_page_shows_the_previous_models_beside_the_new_ones(quality_run):
 
     rows = read_rows(quality_run / "results" / "quality.csv")
     previous = [dict(r, pitch_50c="0.0123") for r in rows if r["follow"] == "off"]
-    page = render(rows, [], {}, {}, previous, [{"instrument": "violin", "flatness_ratio": "14.0"}],
+    page = render(rows, [], {}, {}, previous, [{"instrument": "violin", "flatness_ratio": "14.0", "steps": "20"}],
                   "the CPU-trained ones, 1601 steps")
     assert "### The previous models, measured the same way" in page
     assert "bundles these replaced (the CPU-trained ones, 1601 steps;" in page  # docs/results/previous_models.txt
-    assert "| follow off, strength 0.8 | 0.01 |" in page and "violin flatness 14.0x real" in page
+    assert "| follow off, strength 0.8 | 0.01 |" in page and "violin flatness 14.0x real (20 steps)" in page
     assert "previous models" not in render(rows, [], {}, {})
+
+
+def test_the_page_compares_the_default_cell_across_sampler_steps(quality_run):
+    from diffband.evaluation.quality import recommend
+    from diffband.evaluation.quality_report import render
+
+    rows = read_rows(quality_run / "results" / "quality.csv")
+    best = recommend(rows)
+    fewer = [dict(r, steps="7", pitch_50c="0.4321") for r in rows]  # the fixture ran 3 steps
+    page = render(rows, [], {}, {}, other_steps=fewer)
+    assert "## Sampler steps" in page and "| 7 DDIM steps | 0.43 |" in page
+    default_pitch = [r for r in page.split("\n") if r.startswith(f"| {rows[0]['steps']} DDIM steps |")]
+    assert len(default_pitch) == 1 and best["follow"] in ("notes", "off")
+    assert "## Sampler steps" not in render(rows, [], {}, {})  # one step count: no table
+    partial = [r for r in fewer if r["pair"] == rows[0]["pair"]]
+    if len({r["pair"] for r in rows}) > 1:  # a step count missing a pair is left out
+        assert "## Sampler steps" not in render(rows, [], {}, {}, other_steps=partial)

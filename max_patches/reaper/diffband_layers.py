@@ -39,7 +39,7 @@ except ImportError:  # outside Reaper (tests inject a fake module first)
 
 SECTION = "diffband"
 DEFAULTS = {"host": "127.0.0.1", "port": "9000", "technique": "accompany", "with": "violin guitar",
-            "strength": "0.8", "steps": "20", "local_folder": ""}
+            "strength": "0.8", "steps": "10", "local_folder": ""}
 #: What the dialog asks, in order; a test checks the ranges against the server's option table.
 ASKED = ("technique", "with", "strength", "steps")
 TECHNIQUES = ("accompany", "chorus", "cross")
