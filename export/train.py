@@ -161,6 +161,10 @@ def train(cfg: TrainConfig) -> dict:
         model_cls=UNet2DModel,
         model_config=model.config,
     )
+    if cfg.init_weights:
+        load_initial_weights(model, Path(cfg.init_weights))
+        ema = EMAModel(model.parameters(), decay=cfg.ema_max_decay, use_ema_warmup=True, power=cfg.ema_power,
+                       model_cls=UNet2DModel, model_config=model.config)  # its average starts at the given weights
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     lr_schedule = get_cosine_schedule_with_warmup(optimizer, cfg.warmup_steps, cfg.steps)
     generator = torch.Generator().manual_seed(cfg.seed + accelerator.process_index)
@@ -285,6 +289,25 @@ def train(cfg: TrainConfig) -> dict:
         save_loss_curve(log.steps, log.losses, out / "loss.png", f"{cfg.instrument} ({cfg.config}), {cfg.loss} loss")
         write_samples(ema_model, cfg, codec, out, step, spec)
     return provenance
+
+
+def load_initial_weights(model: UNet2DModel, folder: Path) -> None:
+    """Copy the UNet weights in the diffusers folder ``folder`` into ``model``; they must be
+    the same architecture (UNet size, condition channel), or this says what differs."""
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"--init-weights {folder}: no config.json there (a diffusers UNet folder, e.g. a run's unet_ema)")
+    given = UNet2DModel.from_pretrained(folder)
+    differs = [k for k in ("in_channels", "out_channels", "block_out_channels", "down_block_types", "up_block_types",
+                           "layers_per_block", "sample_size")
+               if _as_list(given.config.get(k)) != _as_list(model.config.get(k))]
+    if differs:
+        raise ValueError(f"--init-weights {folder} is another architecture than this run's (" + ", ".join(
+            f"{k}: {given.config.get(k)} vs {model.config.get(k)}" for k in differs) + "); use the same --config and --condition")
+    model.load_state_dict(given.state_dict())
+
+
+def _as_list(value: object) -> object:
+    return list(value) if isinstance(value, (list, tuple)) else value
 
 
 def _training_conditions(cfg: TrainConfig, manifest: dict) -> tuple[np.ndarray | None, ConditionSpec | None]:

@@ -41,6 +41,7 @@ class TrainConfig:
     mixed_precision: str = "no"
     condition: str = ""
     condition_dropout: float = 0.15
+    init_weights: str = ""
     extra: dict = field(default_factory=dict)
 
     def noise_schedule(self) -> NoiseSchedule:
@@ -72,6 +73,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(made by 'data prepare' with the same extractor); default: unconditional")
     parser.add_argument("--condition-dropout", type=float, default=TrainConfig.condition_dropout,
                         help="share of samples trained with the null condition (classifier-free guidance)")
+    parser.add_argument("--init-weights", default="",
+                        help="start from these UNet weights (a diffusers folder such as a run's unet_ema or "
+                        "models/torch/guitar) instead of random ones: fine-tuning, with a fresh optimizer, LR plan and EMA "
+                        "(a run that has a checkpoint resumes from it instead)")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

@@ -73,6 +73,27 @@ def test_resume_refuses_a_different_run(tmp_path, tiny_run, tiny_dataset):
         train(config)
 
 
+def test_init_weights_starts_a_run_from_given_weights_and_refuses_another_architecture(tmp_path, tiny_run, tiny_dataset,
+                                                                                       conditional_dataset):
+    given = UNet2DModel.from_pretrained(tiny_run / EMA_DIR).state_dict()
+    out = tmp_path / "finetune"
+    # learning rate 0: one step changes nothing, so the run's weights and its EMA are the given ones
+    train(TrainConfig(dataset=str(tiny_dataset), instrument="guitar", out=str(out), steps=1, batch_size=2, learning_rate=0.0,
+                      warmup_steps=0, checkpoint_every=0, num_samples=1, sample_steps=2, threads=1,
+                      init_weights=str(tiny_run / EMA_DIR)))
+    started = UNet2DModel.from_pretrained(out / EMA_DIR).state_dict()
+    assert all(torch.equal(given[k], started[k]) for k in given)
+    assert json.loads((out / "training.json").read_text())["train_config"]["init_weights"] == str(tiny_run / EMA_DIR)
+
+    with pytest.raises(ValueError, match="another architecture.*in_channels: 1 vs 2"):
+        train(TrainConfig(dataset=str(conditional_dataset), instrument="guitar", out=str(tmp_path / "cond"), steps=1,
+                          batch_size=2, checkpoint_every=0, threads=1, condition="basic-pitch",
+                          init_weights=str(tiny_run / EMA_DIR)))
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        train(TrainConfig(dataset=str(tiny_dataset), instrument="guitar", out=str(tmp_path / "none"), steps=1,
+                          batch_size=2, checkpoint_every=0, threads=1, init_weights=str(tmp_path)))
+
+
 def test_unet_refuses_a_geometry_it_cannot_downsample():
     from diffband.export.unet import build_unet
 
