@@ -61,6 +61,12 @@ def technique_options(technique: Technique) -> list[str]:
     return [o.name for o in technique.options if o.name not in NOT_JOB_OPTIONS]
 
 
+def technique_defaults(technique: Technique) -> dict[str, object]:
+    """The defaults ``technique``'s registry entry sets apart from the option table's (chorus: 20 steps)."""
+    return {o.name: o.default for o in technique.options
+            if o.name not in NOT_JOB_OPTIONS and o.default != OPTIONS[o.name].default}
+
+
 #: Every option any device technique takes, once, with the option table's own default.
 DEVICE_OPTIONS: dict[str, Option] = {
     name: OPTIONS[name] for t in DEVICE_TECHNIQUES.values() for name in technique_options(t)
@@ -87,6 +93,7 @@ def js_config() -> str:
         ("TECHNIQUES", list(DEVICE_TECHNIQUES)),
         ("TECHNIQUE_OPTIONS", {name: technique_options(t) for name, t in DEVICE_TECHNIQUES.items()}),
         ("TECHNIQUE_MODELS", {name: [t.min_models, t.max_models] for name, t in DEVICE_TECHNIQUES.items()}),
+        ("TECHNIQUE_DEFAULTS", {name: technique_defaults(t) for name, t in DEVICE_TECHNIQUES.items()}),
         ("OPTIONS", options),
         ("CAPTURE_SECONDS", CAPTURE_SECONDS),
         ("SERVER", [DEFAULT_HOST, DEFAULT_PORT]),

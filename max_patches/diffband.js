@@ -20,6 +20,7 @@ outlets = 7;
 var TECHNIQUES = ["accompany", "chorus", "cross"];
 var TECHNIQUE_OPTIONS = {"accompany": ["strength", "layer_gain", "steps", "seed", "sampler", "eta", "follow", "guidance"], "chorus": ["split", "strength", "steps", "seed", "sampler", "eta", "follow", "guidance"], "cross": ["strength", "steps", "seed", "sampler", "eta", "follow", "guidance"]};
 var TECHNIQUE_MODELS = {"accompany": [1, null], "chorus": [2, null], "cross": [1, 1]};
+var TECHNIQUE_DEFAULTS = {"accompany": {}, "chorus": {"steps": 20}, "cross": {}};
 var OPTIONS = {"strength": {"kind": "float", "default": 0.8, "low": 0.0, "high": 1.0, "choices": []}, "layer_gain": {"kind": "float", "default": -3.0, "low": -60.0, "high": 12.0, "choices": []}, "steps": {"kind": "int", "default": 10, "low": 1, "high": 1000, "choices": []}, "seed": {"kind": "int", "default": 0, "low": 0, "high": 2147483647, "choices": []}, "sampler": {"kind": "str", "default": "ddim", "low": null, "high": null, "choices": ["ddim", "ddpm"]}, "eta": {"kind": "float", "default": 0.0, "low": 0.0, "high": 1.0, "choices": []}, "follow": {"kind": "str", "default": "auto", "low": null, "high": null, "choices": ["auto", "notes", "off"]}, "guidance": {"kind": "float", "default": 2.0, "low": 0.0, "high": 10.0, "choices": []}, "split": {"kind": "float", "default": 0.2, "low": 0.0, "high": 1.0, "choices": []}};
 var CAPTURE_SECONDS = 10;
 var SERVER = ["127.0.0.1", 9000];
@@ -95,8 +96,12 @@ function option(name, value) {
     }
 }
 
+// what a job sends for an option: the musician's setting, else the technique's own default
+// (the registry's, e.g. chorus runs 20 steps), else the option table's
 function optionValue(name) {
-    return state.options.hasOwnProperty(name) ? state.options[name] : OPTIONS[name]["default"];
+    if (state.options.hasOwnProperty(name)) { return state.options[name]; }
+    var own = TECHNIQUE_DEFAULTS[TECHNIQUES[state.technique]] || {};
+    return own.hasOwnProperty(name) ? own[name] : OPTIONS[name]["default"];
 }
 
 function models() {

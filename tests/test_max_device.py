@@ -418,6 +418,25 @@ def test_two_devices_in_a_set_claim_their_own_reply_ports(max_host):
     host.pump(lambda: host.of(third, 5) == [["port", base]], timeout=10)
 
 
+def test_a_technique_sends_its_own_registry_defaults(max_host):
+    """Options the musician left alone go out at the technique's default: chorus keeps its own
+    20 steps (its entry in the registry), cross the option table's."""
+    host, folder = max_host
+    device = host.add_device(free_port_pair())
+    ready(host, device)
+    answer = buffer_tilde({device: stereo_take(1.0)})
+    techniques = json.loads(re.search(r"^var TECHNIQUES = (.*);$", SCRIPT.read_text(), re.M)[1])
+    for jobs, name in enumerate(("chorus", "cross"), start=1):
+        for call, args in (("technique", [techniques.index(name)]), ("instrument1", [0]), ("instrument2", [2])):
+            host.call(device, call, *args)
+        capture(host, device, 0.1)
+        host.pump(ended(host, device, jobs=jobs), on_outlet=answer)
+        submit = [a for a in host.of(device, 0) if a[0] == "/diffband/submit/file"][-1]
+        options = dict(zip(submit[5:-1:2], submit[6:-1:2]))
+        assert submit[2] == name and options["steps"] == ENGINE_TECHNIQUES[name].defaults["steps"], (name, options)
+    assert ENGINE_TECHNIQUES["chorus"].defaults["steps"] != ENGINE_OPTIONS["steps"].default  # the case this covers
+
+
 def test_capture_files_are_reused_not_piled_up(max_host):
     """Each device writes its takes into two files of its own, overwritten once their jobs end."""
     host, folder = max_host
