@@ -275,6 +275,8 @@ def _train_args(ctx: Context, name: str, steps: int, minutes: float, samples: in
     threads = max(1, (os.cpu_count() or 1) // len(ctx.instruments))
     kind = training_condition(ctx, name)
     condition = ["--condition", kind, "--condition-dropout", str(RECIPE["condition_dropout"])] if kind else []
+    if ctx.args.init_from:  # a resumed leg loads its checkpoint over these
+        condition += ["--init-weights", str(Path(ctx.args.init_from) / name)]
     return [*condition, str(ctx.work / "datasets" / name), "--instrument", name, "--config", ctx.args.size,
             "--out", str(ctx.work / "runs" / name), "--steps", str(steps), "--batch-size", str(ctx.args.batch_size),
             "--lr", str(RECIPE["lr"]), "--warmup-steps", str(s.warmup_steps), "--loss", RECIPE["loss"],
@@ -307,6 +309,7 @@ def train_one(ctx: Context, name: str, deadline: float) -> dict:
     summary = {k: result[k] for k in ("config", "unet_parameters", "steps", "planned_steps", "stopped_early",
                                       "batch_size", "mixed_precision", "final_loss_mean_last_100", "wall_seconds", "device")}
     summary["condition"] = (result.get("condition") or {}).get("kind")
+    summary["init_weights"] = result.get("train_config", {}).get("init_weights") or None
     ctx.say(f"train {name}: {summary['steps']} steps of {summary['planned_steps']} planned, "
             f"loss {summary['final_loss_mean_last_100']}, {summary['wall_seconds']} s")
     return summary | {"legs": legs}
@@ -315,6 +318,9 @@ def train_one(ctx: Context, name: str, deadline: float) -> dict:
 def stage_train(ctx: Context) -> str:
     if ctx.args.calibrate_minutes <= 0 and ctx.args.steps <= 0:
         raise ValueError("give --steps when --calibrate-minutes is 0")
+    missing = [n for n in ctx.instruments if ctx.args.init_from and not (Path(ctx.args.init_from) / n / "config.json").is_file()]
+    if missing:
+        raise FileNotFoundError(f"--init-from {ctx.args.init_from} has no UNet folder for {', '.join(missing)}")
     deadline = min(time.monotonic() + ctx.args.train_minutes * 60, ctx.deadline - ctx.settings.reserve_seconds)
     ctx.say(f"training {', '.join(ctx.instruments)} at once ({ctx.args.size}, {ctx.args.precision}, "
             f"batch {ctx.args.batch_size}) for {deadline - time.monotonic():.0f} s")
@@ -674,6 +680,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--condition", default="auto", choices=("auto", "off"),
                    help="auto: train with the carried data's condition images where it has them (the shipped recipe); "
                    "off: unconditional models")
+    p.add_argument("--init-from", help="continue from DIR/<instrument> (diffusers UNet folders, e.g. .gpu_data/init made by "
+                   "'gpu_payload build --init-runs') instead of random weights")
     p.add_argument("--precision", default="bf16", choices=MIXED_PRECISION, help="autocast of training")
     p.add_argument("--minutes", type=float, help="wall-clock budget of the whole command (default 8)")
     p.add_argument("--train-minutes", type=float, help="training budget, all instruments at once (default 4.5)")

@@ -32,6 +32,7 @@ import hashlib
 import importlib.metadata
 import json
 import lzma
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -237,6 +238,31 @@ def unpack_dataset(folder: Path, name: str, out: Path) -> Path:
     return out
 
 
+#: Where ``build --init-runs`` puts each instrument's starting weights (a diffusers UNet folder, fp16).
+INIT_DIR = "init"
+
+
+def pack_initial_weights(runs: Path, instruments: tuple[str, ...], folder: Path = DATA_DIR) -> dict[str, float]:
+    """Each ``runs/<instrument>/unet_ema`` as ``folder/init/<instrument>`` with fp16 weights
+    (half the bytes; ``train --init-weights`` loads them into its float32 UNet), so a GPU
+    run continues the shipped models instead of starting over; returns MB per instrument."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    sizes = {}
+    for name in instruments:
+        source, target = Path(runs) / name / "unet_ema", Path(folder) / INIT_DIR / name
+        weights = source / "diffusion_pytorch_model.safetensors"
+        if not weights.is_file():
+            raise PayloadError(f"no UNet weights at {weights} (a run's unet_ema, as a GPU run's NAME.run.tar holds)")
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / "config.json", target / "config.json")
+        save_file({k: v.to(torch.float16).contiguous() for k, v in load_file(weights).items()},
+                  target / "diffusion_pytorch_model.safetensors")
+        sizes[name] = (target / "diffusion_pytorch_model.safetensors").stat().st_size / 1e6
+    return sizes
+
+
 def render_and_prepare(instruments: tuple[str, ...], work: Path, minutes: float, seed: int,
                        split: str | None = None, augment: bool = False, condition: str = "") -> dict[str, Path]:
     """The project's data recipe (``data render`` + ``data prepare``, with ``condition``
@@ -289,8 +315,12 @@ def _build(args: argparse.Namespace) -> int:
             datasets = render_and_prepare(instruments, Path(args.work), args.minutes, args.seed, args.split, args.augment,
                                           args.condition)
         pack_datasets(datasets, DATA_DIR)
+    shutil.rmtree(DATA_DIR / INIT_DIR, ignore_errors=True)  # the payload carries the starting weights this build names, or none
+    if args.init_runs:
+        for name, mb in pack_initial_weights(Path(args.init_runs), instruments).items():
+            print(f"initial weights of {name}: {mb:.1f} MB (fp16) in {DATA_DIR.name}/{INIT_DIR}/{name}")
     wheels, missing = wheel_files(WHEEL_DIR) if WHEEL_DIR.is_dir() else ([], list(CARRIED))
-    data = sorted(DATA_DIR.glob("*")) if DATA_DIR.is_dir() else []
+    data = sorted(p for p in DATA_DIR.rglob("*") if p.is_file()) if DATA_DIR.is_dir() else []
     report, fits = size_report(wheels, data)
     print(report)
     if missing:
@@ -313,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--condition", default="", help="as data prepare --condition (e.g. basic-pitch)")
     p.add_argument("--datasets", help="pack the prepared datasets DIR/<instrument> instead of rendering")
     p.add_argument("--work", default="data/gpu_payload", help="where rendered audio and prepared datasets go")
+    p.add_argument("--init-runs", help="also carry RUNS/<instrument>/unet_ema (e.g. data/runs_gpu) as fp16 starting "
+                   "weights, which the GPU command's --init-from .gpu_data/init continues from")
     p.add_argument("--skip-wheels", action="store_true")
     p.add_argument("--skip-data", action="store_true")
     p.set_defaults(func=_build)

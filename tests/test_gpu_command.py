@@ -34,7 +34,10 @@ from diffband.export.gpu import (
     plan_second_leg,
     third_party_distributions,
 )
-from diffband.export.gpu_payload import DATA_PRESET, SHIPPED_INSTRUMENTS, PayloadError, pack_datasets, unpack_dataset, wheel_files
+from diffband.export.gpu import _train_args
+from diffband.export.gpu_payload import (
+    DATA_PRESET, SHIPPED_INSTRUMENTS, PayloadError, pack_datasets, pack_initial_weights, unpack_dataset, wheel_files,
+)
 from diffband.export.train import train
 from diffband.export.train_config import TrainConfig
 from diffband.export.unet import build_unet, parameter_count
@@ -249,3 +252,30 @@ def test_bf16_autocast_changes_the_training_computation(tmp_path, tiny_dataset):
 def test_unknown_precision_is_refused(tmp_path, tiny_dataset):
     with pytest.raises(ValueError, match="mixed_precision must be one of"):
         train(TrainConfig(dataset=str(tiny_dataset), instrument="guitar", out=str(tmp_path), mixed_precision="fp8"))
+
+
+def test_a_gpu_run_can_continue_from_carried_weights(tmp_path, tiny_run):
+    """``gpu_payload build --init-runs`` carries each run's EMA weights in fp16 and the GPU
+    command's training legs start from them (``--init-from``)."""
+    import torch
+    from diffusers import UNet2DModel
+
+    runs = tmp_path / "runs"
+    (runs / "guitar").mkdir(parents=True)
+    (runs / "guitar" / "unet_ema").symlink_to(tiny_run / "unet_ema")
+    sizes = pack_initial_weights(runs, ("guitar",), tmp_path / "payload")
+    packed = tmp_path / "payload" / "init" / "guitar"
+    original = UNet2DModel.from_pretrained(tiny_run / "unet_ema").state_dict()
+    half = UNet2DModel.from_pretrained(packed).state_dict()
+    assert sizes["guitar"] * 1e6 < 0.55 * (tiny_run / "unet_ema" / "diffusion_pytorch_model.safetensors").stat().st_size
+    for key, value in original.items():
+        assert torch.allclose(half[key].float(), value, rtol=1e-3, atol=1e-4), key
+    with pytest.raises(PayloadError, match="no UNet weights"):
+        pack_initial_weights(runs, ("violin",), tmp_path / "payload")
+
+    args = argparse.Namespace(instruments="guitar", condition="auto", init_from=str(tmp_path / "payload" / "init"),
+                              size="tiny", batch_size=2, precision="no")
+    ctx = Context(args, DRY_RUN, tmp_path, tmp_path, time.monotonic(), time.monotonic())
+    given = _train_args(ctx, "guitar", 5, 0.1, 1)
+    assert given[given.index("--init-weights") + 1] == str(packed)
+    # (the training side, --init-weights loading these into a run, is tested in test_train_export)
