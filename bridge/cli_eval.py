@@ -172,8 +172,15 @@ def cmd_quality(args: argparse.Namespace) -> int:
     cells_csv, generation_csv = out / "quality.csv", out / "generation.csv"
     for pair in tqdm(plan.pairs, desc="pairs", unit="pair"):
         run_pair(pair, models, heldout, plan, references, embedding, cells_csv, with_notes, tqdm.write)
-    if plan.generations:
-        run_generations(models, plan, references, embedding, generation_csv, tqdm.write)
+    if plan.generations:  # every instrument with held-out renders and a bundle, sources too (voice)
+        generators = dict(models)
+        for name in (n for n in names if n not in models):
+            try:
+                generators[name] = load_models([str(Path(args.models) / f"{name}.onnx") if args.models else name],
+                                               device=args.device)[0]
+            except FileNotFoundError:
+                print(f"no {name} bundle: its unconditional generations are not measured")
+        run_generations(generators, plan, references, embedding, generation_csv, tqdm.write)
 
     best = write_report(plan, models, references, heldout, out, Path(args.report), args.pairs)
     print(f"recommended: strength {best['strength']:g}, guidance {best['guidance']:g}")
