@@ -42,13 +42,18 @@ class TorchModel:
         """The engine's numpy vocoder (the torch way has no vocoder of its own)."""
         return NumpyGriffinLim(self.info.codec, self.info.vocoder.at_runtime())(images)
 
-    def __call__(self, x: np.ndarray, t: np.ndarray, condition: np.ndarray | None = None) -> np.ndarray:
-        """As ``DiffusionModel.__call__``: a conditional UNet gets ``concat(sample, condition)``
+    def unet_input(self, x: np.ndarray, condition: np.ndarray | None = None) -> np.ndarray:
+        """What the UNet itself takes: a conditional one gets ``concat(sample, condition)``
         (the null condition when none is given), as its exported graph does."""
-        if self.info.condition is not None:
-            if condition is None:
-                condition = null_conditions(self.info.condition, self.info.image_shape, x.shape[0])
-            x = np.concatenate([x, condition], axis=1)
+        if self.info.condition is None:
+            return x
+        if condition is None:
+            condition = null_conditions(self.info.condition, self.info.image_shape, x.shape[0])
+        return np.concatenate([x, condition], axis=1)
+
+    def __call__(self, x: np.ndarray, t: np.ndarray, condition: np.ndarray | None = None) -> np.ndarray:
+        """As ``DiffusionModel.__call__``, on :meth:`unet_input`."""
+        x = self.unet_input(x, condition)
         with self.torch.inference_mode():
             sample = self.torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
             timestep = self.torch.from_numpy(np.asarray(t, dtype=np.float32)).to(self.device)

@@ -29,6 +29,7 @@ MEASURES = [("pitch_50c", "pitch within 50 c", "{:.2f}"), ("pitch_octave", "same
 #: One line, written by hand beside ``quality_previous.csv``, on what the previous models were.
 PREVIOUS_MODELS_FILE = "previous_models.txt"
 
+
 def _fmt(value: str, pattern: str) -> str:
     v = float(value)
     return "n/a" if np.isnan(v) else pattern.format(v)
@@ -183,7 +184,8 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
     ``recommendation.json`` and the markdown page from the CSVs in ``out``; returns the recommendation."""
     cells_csv = out / "quality.csv"
     names = sorted({n for pair in plan.pairs for n in pair})
-    rows = [r for r in read_rows(cells_csv) if int(r["steps"]) == plan.steps]
+    measured = read_rows(cells_csv)
+    rows = [r for r in measured if int(r["steps"]) == plan.steps]
     best = recommend(rows)
     figures: dict[str, dict[str, str]] = {}
     for source_name, target_name in plan.pairs:
@@ -238,7 +240,7 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
                      f"--steps {plan.steps} -o {out} --report {report}"],
     }
     optional = lambda name: read_rows(out / name) if (out / name).exists() else []  # noqa: E731
-    others = [r for r in read_rows(cells_csv) if int(r["steps"]) != plan.steps]
+    others = [r for r in measured if int(r["steps"]) != plan.steps]
     described = out / PREVIOUS_MODELS_FILE
     generations = [g for g in optional("generation.csv") if int(g["steps"]) == GENERATE_STEPS]
     report.write_text(render(rows, generations, context, figures, optional("quality_previous.csv"),

@@ -63,6 +63,7 @@ from diffband.export.gpu_payload import (
     megabytes,
     normalise,
     pack_datasets,
+    payload_files,
     read_payload,
     render_and_prepare,
     unpack_dataset,
@@ -245,10 +246,9 @@ def stage_data(ctx: Context) -> str:
         entry = payload["datasets"][name]
         ctx.results["datasets"][name] = {k: entry[k] for k in ("count", "image_shape", "max_abs_rounding_error", "condition")} | {
             "source": entry["manifest"].get("source"), "seconds": entry["manifest"].get("seconds_read")}
-    counts = ", ".join(f"{n} {ctx.results['datasets'][n]['count']}"
-                       + (f" with {ctx.results['datasets'][n]['condition']} conditions" if ctx.results['datasets'][n]['condition'] else "")
-                       for n in ctx.instruments)
-    return f"{built}unpacked {source} ({megabytes(sorted(source.glob('*'))):.1f} MB): windows {counts}"
+    counts = ", ".join(f"{n} {d['count']}" + (f" with {d['condition']} conditions" if d["condition"] else "")
+                       for n, d in ctx.results["datasets"].items())
+    return f"{built}unpacked {source} ({megabytes(payload_files(source)):.1f} MB): windows {counts}"
 
 
 def plan_second_leg(done_steps: int, loop_seconds: float, process_seconds: float, seconds_left: float,
@@ -274,10 +274,10 @@ def _train_args(ctx: Context, name: str, steps: int, minutes: float, samples: in
     s = ctx.settings
     threads = max(1, (os.cpu_count() or 1) // len(ctx.instruments))
     kind = training_condition(ctx, name)
-    condition = ["--condition", kind, "--condition-dropout", str(RECIPE["condition_dropout"])] if kind else []
+    recipe = ["--condition", kind, "--condition-dropout", str(RECIPE["condition_dropout"])] if kind else []
     if ctx.args.init_from:  # a resumed leg loads its checkpoint over these
-        condition += ["--init-weights", str(Path(ctx.args.init_from) / name)]
-    return [*condition, str(ctx.work / "datasets" / name), "--instrument", name, "--config", ctx.args.size,
+        recipe += ["--init-weights", str(Path(ctx.args.init_from) / name)]
+    return [*recipe, str(ctx.work / "datasets" / name), "--instrument", name, "--config", ctx.args.size,
             "--out", str(ctx.work / "runs" / name), "--steps", str(steps), "--batch-size", str(ctx.args.batch_size),
             "--lr", str(RECIPE["lr"]), "--warmup-steps", str(s.warmup_steps), "--loss", RECIPE["loss"],
             "--seed", str(RECIPE["seed"]), "--checkpoint-every", str(s.checkpoint_every), "--threads", str(threads),
@@ -318,7 +318,8 @@ def train_one(ctx: Context, name: str, deadline: float) -> dict:
 def stage_train(ctx: Context) -> str:
     if ctx.args.calibrate_minutes <= 0 and ctx.args.steps <= 0:
         raise ValueError("give --steps when --calibrate-minutes is 0")
-    missing = [n for n in ctx.instruments if ctx.args.init_from and not (Path(ctx.args.init_from) / n / "config.json").is_file()]
+    init = Path(ctx.args.init_from) if ctx.args.init_from else None
+    missing = [n for n in ctx.instruments if init and not (init / n / "config.json").is_file()]
     if missing:
         raise FileNotFoundError(f"--init-from {ctx.args.init_from} has no UNet folder for {', '.join(missing)}")
     deadline = min(time.monotonic() + ctx.args.train_minutes * 60, ctx.deadline - ctx.settings.reserve_seconds)
@@ -496,14 +497,36 @@ def write_losses(ctx: Context) -> list[str]:
     return ["losses.csv", "losses.png"]
 
 
-def bring_back_runs(ctx: Context) -> tuple[int, int]:
-    """Tar each finished run's :data:`RUN_FILES` into OUT as ``NAME.run.tar`` (what ``diffband
-    export`` makes a bundle from); returns the file slots and bytes left for bundles."""
-    slots = MAX_FILES_BACK - len(REPORT_FILES)
-    room = MAX_TOTAL_BYTES - MAX_FILE_BYTES  # all but one file's worth left to the report files
+@dataclass
+class BringBack:
+    """What may still come back from OUT beside the report files: file slots and bytes."""
+
+    slots: int = MAX_FILES_BACK - len(REPORT_FILES)
+    room: int = MAX_TOTAL_BYTES - MAX_FILE_BYTES  # all but one file's worth left to the report files
+
+    def take(self, source: Path, dest: Path) -> str:
+        """Copy ``source`` to ``dest`` in OUT when it fits what is left: ``dest``'s name, or why
+        not and where it stays (``dest`` is then removed, so no stale copy comes back)."""
+        size = Path(source).stat().st_size
+        if size >= MAX_FILE_BYTES:
+            reason = f"over the {MAX_FILE_BYTES / 2**20:.0f} MiB a file may weigh to come back"
+        elif self.slots <= 0:
+            reason = f"no file left of the {MAX_FILES_BACK} that come back"
+        elif size > self.room:
+            reason = f"over what is left of the {MAX_TOTAL_BYTES / 2**20:.0f} MiB that come back in all"
+        else:
+            shutil.copyfile(source, dest)  # not the staging file's 0600 mode
+            self.slots, self.room = self.slots - 1, self.room - size
+            return dest.name
+        dest.unlink(missing_ok=True)
+        return f"no: {size / 1e6:.1f} MB, {reason}; stays at {source}"
+
+
+def bring_back_runs(ctx: Context, budget: BringBack) -> None:
+    """Tar each finished run's :data:`RUN_FILES` as ``NAME.run.tar`` (what ``diffband export``
+    makes a bundle from) and bring it back within ``budget``."""
     for name in _trained(ctx):
-        run, tar = ctx.work / "runs" / name, ctx.out / f"{name}.run.tar"
-        entry = ctx.results.get("training", {}).get(name, {})  # noted there when the train stage recorded the run
+        run = ctx.work / "runs" / name
         if not (run / "unet_ema").is_dir():
             continue
         staging = ctx.work / f"{name}.run.tar"
@@ -515,38 +538,17 @@ def bring_back_runs(ctx: Context) -> tuple[int, int]:
                     files = sorted((run / part).iterdir())
                     for file in files if part != "samples" else [f for f in files if f.suffix == ".png"][-1:]:
                         archive.add(file, arcname=f"{part}/{file.name}")
-        size = staging.stat().st_size
-        if size >= MAX_FILE_BYTES or slots <= 0 or size > room:
-            tar.unlink(missing_ok=True)
-            entry["brought_back"] = f"no: {size / 1e6:.1f} MB, over what may come back; stays at {staging}"
-            continue
-        shutil.copyfile(staging, tar)
-        entry["brought_back"], slots, room = tar.name, slots - 1, room - size
-    return slots, room
+        entry = ctx.results.get("training", {}).get(name, {})  # noted there when the train stage recorded the run
+        entry["brought_back"] = budget.take(staging, ctx.out / staging.name)
 
 
-def bring_back_bundles(ctx: Context, slots: int | None = None, room: int | None = None) -> None:
-    """Copy each bundle (its fp16 version when there is one) that fits the bring-back limits
-    (``slots`` files and ``room`` bytes, by default all the report files leave) into OUT as
-    ``NAME.onnx``; note why the others do not come back and where they stay."""
-    slots = MAX_FILES_BACK - len(REPORT_FILES) if slots is None else slots
-    room = MAX_TOTAL_BYTES - MAX_FILE_BYTES if room is None else room
+def bring_back_bundles(ctx: Context, budget: BringBack | None = None) -> None:
+    """Bring back each bundle (its fp16 version when there is one) as ``NAME.onnx`` within
+    ``budget`` (by default all the report files leave); the report says why others stay."""
+    budget = budget or BringBack()
     for name, entry in ctx.results.get("bundles", {}).items():
-        if "bytes" not in entry:
-            continue
-        source, size = (entry["fp16_bundle"], entry["fp16_bytes"]) if "fp16_bytes" in entry else (entry["bundle"], entry["bytes"])
-        if size >= MAX_FILE_BYTES:
-            reason = f"over the {MAX_FILE_BYTES / 2**20:.0f} MiB a file may weigh to come back"
-        elif slots <= 0:
-            reason = f"no file left of the {MAX_FILES_BACK} that come back"
-        elif size > room:
-            reason = f"over what is left of the {MAX_TOTAL_BYTES / 2**20:.0f} MiB that come back in all"
-        else:
-            shutil.copyfile(source, ctx.out / f"{name}.onnx")  # not the staging file's 0600 mode
-            entry["brought_back"], slots, room = f"{name}.onnx", slots - 1, room - size
-            continue
-        (ctx.out / f"{name}.onnx").unlink(missing_ok=True)
-        entry["brought_back"] = f"no: {size / 1e6:.1f} MB, {reason}; stays at {source}"
+        if "bytes" in entry:
+            entry["brought_back"] = budget.take(entry.get("fp16_bundle", entry["bundle"]), ctx.out / f"{name}.onnx")
 
 
 def markdown(ctx: Context) -> str:
@@ -610,7 +612,9 @@ def markdown(ctx: Context) -> str:
 
 def write_report(ctx: Context) -> None:
     write_losses(ctx)
-    bring_back_bundles(ctx, *bring_back_runs(ctx))
+    budget = BringBack()
+    bring_back_runs(ctx, budget)
+    bring_back_bundles(ctx, budget)
     (ctx.out / "gpu_results.json").write_text(json.dumps(
         {"mode": "cpu-dry-run" if ctx.args.cpu_dry_run else "gpu", "argv": ctx.args.argv, "work": str(ctx.work),
          "settings": asdict(ctx.settings), "stages": [asdict(s) for s in ctx.stages]} | ctx.results, indent=1, default=str))
@@ -676,7 +680,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="UNet size (default tiny, the shipped recipe's; each run's EMA weights come back as a tar "
                    "while under 16 MiB: tiny 8.4 MB, compact ~24 MB stays on the machine)")
     p.add_argument("--fp16", action="store_true", help="also convert each bundle to fp16 (brought back in the file slots left)")
-    p.add_argument("--batch-size", type=int, help="per run (default the recipe's 16; 2 in the dry run)")
+    p.add_argument("--batch-size", type=int, help="per run (default 64 on the GPU, the CPU recipe's 16 x 4; 2 in the dry run)")
     p.add_argument("--condition", default="auto", choices=("auto", "off"),
                    help="auto: train with the carried data's condition images where it has them (the shipped recipe); "
                    "off: unconditional models")

@@ -97,6 +97,11 @@ def normalise(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
+def payload_files(folder: Path) -> list[Path]:
+    """Every file under ``folder`` (datasets, payload.json, init weights), sorted; none when it is missing."""
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file())
+
+
 def megabytes(paths: list[Path]) -> float:
     return sum(p.stat().st_size for p in paths) / 1e6
 
@@ -320,7 +325,7 @@ def _build(args: argparse.Namespace) -> int:
         for name, mb in pack_initial_weights(Path(args.init_runs), instruments).items():
             print(f"initial weights of {name}: {mb:.1f} MB (fp16) in {DATA_DIR.name}/{INIT_DIR}/{name}")
     wheels, missing = wheel_files(WHEEL_DIR) if WHEEL_DIR.is_dir() else ([], list(CARRIED))
-    data = sorted(p for p in DATA_DIR.rglob("*") if p.is_file()) if DATA_DIR.is_dir() else []
+    data = payload_files(DATA_DIR)
     report, fits = size_report(wheels, data)
     print(report)
     if missing:

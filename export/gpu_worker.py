@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from bench.engine import TorchModel, median_seconds
-from diffband.engine.condition import null_conditions
 from diffband.engine.cross import cross
 from diffband.engine.defaults import DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.engine.generate import generate
@@ -98,9 +97,7 @@ def time_one(run: Path, bundle_path: Path, device: torch.device, repeats: int, f
     many_t = np.full(batch, 500.0, dtype=np.float32)
     mid = np.array([500.0], dtype=np.float32)
 
-    unet_input = many  # what the UNet itself takes: a conditional one gets the null condition beside the sample
-    if bundle.info.condition is not None:
-        unet_input = np.concatenate([many, null_conditions(bundle.info.condition, bundle.info.image_shape, batch)], axis=1)
+    unet_input = model.unet_input(many)
 
     def bf16_call():
         with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16):

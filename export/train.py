@@ -153,7 +153,9 @@ def train(cfg: TrainConfig) -> dict:
     accelerator = Accelerator()
     torch.manual_seed(cfg.seed)
     model = build_unet(cfg.config, codec.image_shape, conditional=spec is not None)
-    ema = EMAModel(
+    if cfg.init_weights:
+        load_initial_weights(model, Path(cfg.init_weights))
+    ema = EMAModel(  # its average starts at the model's weights, random or given
         model.parameters(),
         decay=cfg.ema_max_decay,
         use_ema_warmup=True,
@@ -161,10 +163,6 @@ def train(cfg: TrainConfig) -> dict:
         model_cls=UNet2DModel,
         model_config=model.config,
     )
-    if cfg.init_weights:
-        load_initial_weights(model, Path(cfg.init_weights))
-        ema = EMAModel(model.parameters(), decay=cfg.ema_max_decay, use_ema_warmup=True, power=cfg.ema_power,
-                       model_cls=UNet2DModel, model_config=model.config)  # its average starts at the given weights
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
     lr_schedule = get_cosine_schedule_with_warmup(optimizer, cfg.warmup_steps, cfg.steps)
     generator = torch.Generator().manual_seed(cfg.seed + accelerator.process_index)
