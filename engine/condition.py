@@ -36,6 +36,7 @@ import numpy as np
 
 from diffband.engine.mel import MelCodec
 from diffband.engine.options import FOLLOW_CHOICES
+from diffband.engine.settings import setting
 
 if TYPE_CHECKING:
     from diffband.engine.model import DiffusionModel
@@ -114,15 +115,22 @@ def basic_pitch_model_path() -> Path:
     return BASIC_PITCH_MODEL
 
 
+#: Intra-op threads of the pitch model's session.
+PITCH_THREADS = 2
+
+
 @lru_cache(maxsize=1)
 def _session():
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1  # measured: ~0.1 s a 4.46 s window on one thread
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(basic_pitch_model_path()), options, providers=["CPUExecutionProvider"])
+    from diffband.engine.providers import session_options
+
+    # The pitch runs alone, before the instruments start.  Measured on 2 cores: 0.122 s a 4.46 s window
+    # on one thread, 0.063 s on two (bench/RESULTS.md, 2026-11-27).  A fixed count rather than "every
+    # core": the thread count changes the salience's rounding, and the same input must give the same
+    # condition on any machine (DIFFBAND_THREADS, when set, still wins).
+    threads = setting("DIFFBAND_THREADS") or PITCH_THREADS
+    return ort.InferenceSession(str(basic_pitch_model_path()), session_options(threads), providers=["CPUExecutionProvider"])
 
 
 def contour(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
