@@ -1,7 +1,8 @@
 """Builds the diffband Max for Live audio-effect device from one source, this script:
 
 - ``diffband.maxpat``: the patch (wiring, audio, the live.* controls);
-- ``diffband.amxd``: the same patch in Live's device container (drag it onto an audio track);
+- ``diffband.amxd``: the same patch in Live's device container, frozen with ``diffband.js`` inside
+  (one file: drag it onto an audio track);
 - the generated block at the top of ``diffband.js`` (the device's logic, a Max ``[js]``):
   the techniques a job can run on captured audio, the options each takes, and every
   option's type, range, default and help, all read from the technique registry
@@ -19,6 +20,7 @@ import json
 import re
 import struct
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -339,22 +341,64 @@ def patch_text(document: dict) -> str:
     return json.dumps(document, indent=2) + "\n"
 
 
-def amxd(document: dict, device_type: bytes = AUDIO_EFFECT) -> bytes:
-    """``document`` in Live's device container: chunks of a 4-byte tag and a little-endian
-    size: ``ampf`` (the device type), ``meta`` (0: not frozen), ``ptch`` (the patch, NUL-ended)."""
+#: Seconds from the HFS epoch (1904-01-01, what a frozen device's ``mdat`` counts) to the Unix epoch.
+HFS_EPOCH_OFFSET = 2082844800
+#: ``meta`` of a frozen device, as Max writes it (an unfrozen one saved by Max has 1).
+FROZEN_META = 7
+#: ``flag`` of a frozen device's entries, as Max writes them: the device's own patch, a script.
+DEVICE_ENTRY_FLAG, FILE_ENTRY_FLAG = 0x11, 0
+
+
+def field(tag: bytes, data: bytes) -> bytes:
+    """One field of a frozen device's directory: tag, big-endian size counting the 8-byte header, data."""
+    return tag + struct.pack(">I", 8 + len(data)) + data
+
+
+def padded_name(name: str) -> bytes:
+    """A file name NUL-ended and NUL-padded to a multiple of 4 bytes, as Max writes ``fnam``."""
+    raw = name.encode("ascii") + b"\0"
+    return raw + b"\0" * (-len(raw) % 4)
+
+
+def frozen_patch(entries: list[tuple[bytes, str, bytes, int]], modified: int) -> bytes:
+    """The ``ptch`` of a frozen device: ``mx@c``, the header size (16), the directory's offset
+    (64-bit), the files back to back, then the directory ``dlst`` of one ``dire`` per file
+    (type, name, size, offset, version, flag, HFS modification time), the device's own patch
+    first.  ``entries``: (four-letter type, file name, bytes, flag).  Layout as in the frozen
+    device of Ableton's maxdevtools tests (maxdiff/tests/test_files/FrozenTest.amxd)."""
+    header_size = 16
+    offset, directory, body = header_size, b"", b""
+    for kind, name, data, flag in entries:
+        fields = (field(b"type", kind) + field(b"fnam", padded_name(name)) + field(b"sz32", struct.pack(">I", len(data)))
+                  + field(b"of32", struct.pack(">I", offset)) + field(b"vers", struct.pack(">I", 0))
+                  + field(b"flag", struct.pack(">I", flag)) + field(b"mdat", struct.pack(">I", modified)))
+        directory += field(b"dire", fields)
+        body += data
+        offset += len(data)
+    return b"mx@c" + struct.pack(">I", header_size) + struct.pack(">Q", offset) + body + field(b"dlst", directory)
+
+
+def amxd(document: dict, script: str, modified: float, device_type: bytes = AUDIO_EFFECT) -> bytes:
+    """``document`` as a frozen Live device carrying ``script`` (diffband.js), so one file is the
+    whole install.  Live's container: chunks of a 4-byte tag and a little-endian size: ``ampf``
+    (the device type), ``meta`` (7: frozen), ``ptch`` (``frozen_patch``).  ``modified``: Unix
+    time stamped on both files (Max writes the files' modification times)."""
     patch = patch_text(document).encode("utf-8") + b"\0"
+    entries = [(b"JSON", DEVICE_FILE.name, patch, DEVICE_ENTRY_FLAG), (b"TEXT", SCRIPT_FILE.name, script.encode("utf-8"), FILE_ENTRY_FLAG)]
 
     def chunk(tag: bytes, data: bytes) -> bytes:
         return tag + struct.pack("<I", len(data)) + data
 
-    return chunk(b"ampf", device_type) + chunk(b"meta", struct.pack("<I", 0)) + chunk(b"ptch", patch)
+    return (chunk(b"ampf", device_type) + chunk(b"meta", struct.pack("<I", FROZEN_META))
+            + chunk(b"ptch", frozen_patch(entries, int(modified) + HFS_EPOCH_OFFSET)))
 
 
 def main() -> None:
     document = build()
     PATCH_FILE.write_text(patch_text(document))
-    DEVICE_FILE.write_bytes(amxd(document))
-    SCRIPT_FILE.write_text(with_config(SCRIPT_FILE.read_text()))
+    script = with_config(SCRIPT_FILE.read_text())
+    SCRIPT_FILE.write_text(script)
+    DEVICE_FILE.write_bytes(amxd(document, script, time.time()))
     for path in (PATCH_FILE, DEVICE_FILE, SCRIPT_FILE):
         print(path)
 

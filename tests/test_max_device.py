@@ -65,28 +65,76 @@ def build_device():
     return build_device
 
 
-def test_patch_device_and_script_are_the_generators_output():
-    builder = build_device()
-    document = builder.build()
-    assert document["patcher"] == PATCH, "run python max_patches/build_device.py and commit"
-    assert builder.amxd(document) == (PATCHES / "diffband.amxd").read_bytes(), "run python max_patches/build_device.py"
-    script = SCRIPT.read_text()
-    assert builder.with_config(script) == script, "run python max_patches/build_device.py"
-
-
-def test_the_amxd_is_an_audio_effect_holding_the_patch():
+def read_device(data: bytes) -> dict[bytes, bytes]:
     """Live's container: chunks of a 4-byte tag and a little-endian size (ampf, meta, ptch)."""
-    data, chunks = (PATCHES / "diffband.amxd").read_bytes(), {}
-    at = 0
+    chunks, at = {}, 0
     while at < len(data):
         tag, size = data[at:at + 4], struct.unpack("<I", data[at + 4:at + 8])[0]
         chunks[tag] = data[at + 8:at + 8 + size]
         at += 8 + size
-    assert at == len(data) and list(chunks) == [b"ampf", b"meta", b"ptch"]
+    assert at == len(data), "a chunk runs past the end of the file"
+    return chunks
+
+
+def read_frozen(patch: bytes) -> list[dict]:
+    """The files of a frozen ``ptch``, read as Ableton's maxdevtools reads them (maxdiff's
+    freezing_utils): ``mx@c``, a big-endian 64-bit offset of the ``dlst`` directory at byte 8,
+    one ``dire`` per file of big-endian sized fields; every field a directory entry holds."""
+    assert patch[:4] == b"mx@c"
+    directory = patch[struct.unpack(">Q", patch[8:16])[0]:]
+    assert directory[:4] == b"dlst" and struct.unpack(">I", directory[4:8])[0] == len(directory)
+    entries, at = [], 8
+    while at < len(directory):
+        assert directory[at:at + 4] == b"dire"
+        size = struct.unpack(">I", directory[at + 4:at + 8])[0]
+        raw, fields, inner = directory[at + 8:at + size], {}, 0
+        while inner < len(raw):
+            tag, length = raw[inner:inner + 4].decode("ascii"), struct.unpack(">I", raw[inner + 4:inner + 8])[0]
+            fields[tag] = raw[inner + 8:inner + length]
+            inner += length
+        assert list(fields) == ["type", "fnam", "sz32", "of32", "vers", "flag", "mdat"]
+        assert len(fields["fnam"]) % 4 == 0 and fields["fnam"].endswith(b"\0")
+        offset, length = (struct.unpack(">I", fields[k])[0] for k in ("of32", "sz32"))
+        entries.append({"type": fields["type"], "name": fields["fnam"].rstrip(b"\0").decode("ascii"),
+                        "flag": struct.unpack(">I", fields["flag"])[0], "data": patch[offset:offset + length],
+                        "offset": offset, "size": length,
+                        "modified": struct.unpack(">I", fields["mdat"])[0] - 2082844800})
+        at += size
+    return entries
+
+
+def test_patch_device_and_script_are_the_generators_output():
+    builder = build_device()
+    document = builder.build()
+    assert document["patcher"] == PATCH, "run python max_patches/build_device.py and commit"
+    script = SCRIPT.read_text()
+    assert builder.with_config(script) == script, "run python max_patches/build_device.py"
+    files = {entry["name"]: entry["data"] for entry in read_frozen(read_device((PATCHES / "diffband.amxd").read_bytes())[b"ptch"])}
+    assert files == {"diffband.amxd": builder.patch_text(document).encode() + b"\0", "diffband.js": script.encode()}, \
+        "run python max_patches/build_device.py"
+
+
+def test_the_amxd_is_one_frozen_audio_effect_carrying_its_script():
+    """One file is the install: the device is frozen with diffband.js inside, laid out as the
+    frozen device Max wrote in Ableton's maxdevtools tests: files back to back after a 16-byte
+    header, the device's own patch first (type JSON, flag 0x11), the script as TEXT (flag 0)."""
+    chunks = read_device((PATCHES / "diffband.amxd").read_bytes())
+    assert list(chunks) == [b"ampf", b"meta", b"ptch"]
     assert chunks[b"ampf"] == b"aaaa"  # audio effect: Live offers it on audio tracks
-    assert struct.unpack("<I", chunks[b"meta"])[0] == 0  # not frozen: diffband.js sits beside it
-    assert chunks[b"ptch"].endswith(b"\0")
-    assert json.loads(chunks[b"ptch"][:-1]) == json.loads((PATCHES / "diffband.maxpat").read_text())
+    assert struct.unpack("<I", chunks[b"meta"])[0] == 7  # frozen, as Max marks it
+    assert struct.unpack(">I", chunks[b"ptch"][4:8])[0] == 16
+    entries = read_frozen(chunks[b"ptch"])
+    assert [(e["type"], e["name"], e["flag"]) for e in entries] == [(b"JSON", "diffband.amxd", 0x11), (b"TEXT", "diffband.js", 0)]
+    assert [e["offset"] for e in entries] == [16, 16 + entries[0]["size"]]
+    assert 16 + sum(e["size"] for e in entries) == struct.unpack(">Q", chunks[b"ptch"][8:16])[0]
+    assert all(2026 <= time.gmtime(e["modified"]).tm_year < 2100 for e in entries)  # a real date, not the HFS epoch
+    patch = entries[0]["data"]
+    assert patch.endswith(b"\0")
+    assert json.loads(patch[:-1]) == json.loads((PATCHES / "diffband.maxpat").read_text())
+    dependencies = json.loads(patch[:-1])["patcher"]["dependency_cache"]
+    assert {"name": "diffband.js", "type": "TEXT"}.items() <= dependencies[0].items()
+    js_boxes = [box["box"]["text"] for box in PATCH["boxes"] if box["box"].get("text", "").startswith("js ")]
+    assert js_boxes and all(text.split()[1] == "diffband.js" for text in js_boxes)
 
 
 def test_every_object_has_max_inlet_and_outlet_counts():
