@@ -273,7 +273,7 @@ def build() -> dict:
     instruments = shipped_instruments()
     menus = {
         "technique": p.param("live.tab", "Technique", 640, 40, [8, 30, 200, 18], 2, parameter_enum=techniques,
-                             parameter_mmax=len(techniques) - 1,
+                             parameter_mmax=len(techniques) - 1, parameter_initial=[0], parameter_initial_enable=1,
                              parameter_info="; ".join(f"{n}: {t.help}" for n, t in DEVICE_TECHNIQUES.items())),
         "instrument1": p.param("live.menu", "Instrument", 750, 40, [8, 52, 80, 15], 2, parameter_enum=instruments,
                                parameter_mmax=len(instruments) - 1, parameter_info="the (first) instrument model"),
@@ -284,12 +284,14 @@ def build() -> dict:
     for i, (selector, control) in enumerate(menus.items()):
         to_js(control, 0, selector, 640 + 110 * i, 80)
 
+    option_controls: dict[str, str] = {}
     for i, (name, option) in enumerate(DEVICE_OPTIONS.items()):
         x, y, row = 640 + 110 * (i % 4), 140 + 70 * (i // 4), 8 + 18 * i
         maxclass, ptype, attrs = option_control(option)
         p.ui("comment", x, y - 20, 100, 18, [346, row, 62, 15], text=parameter_name(option))
         control = p.param(maxclass, parameter_name(option), x, y, [410, row, 56, 15], ptype, **attrs)
         to_js(control, 0, f"option {name}", x, y + 30)
+        option_controls[name] = control
 
     refresh_button = p.ui("button", 560, 230, 20, 20, [176, 52, 15, 15])
     refresh_msg = p.ui("message", 590, 230, 45, 22, text="refresh")
@@ -314,10 +316,12 @@ def build() -> dict:
     progress = p.ui("slider", 460, 440, 200, 16, [8, 92, 330, 10], floatoutput=1, size=1.0, orientation=1)
     p.connect(js, 3, progress, 0)
     p.connect(js, 5, receive, 0)  # "port N": the reply port this instance claimed
-    to_menus = p.obj("route instrument1 instrument2", 760, 320, 170)
-    p.connect(js, 6, to_menus, 0)  # "_parameter_range ...": the server's models
-    p.connect(to_menus, 0, menus["instrument1"], 0)
-    p.connect(to_menus, 1, menus["instrument2"], 0)
+    to_controls = p.obj(" ".join(["route instrument1 instrument2", *option_controls]), 760, 320, 400)
+    p.connect(js, 6, to_controls, 0)  # "_parameter_range ...": the server's models
+    p.connect(to_controls, 0, menus["instrument1"], 0)
+    p.connect(to_controls, 1, menus["instrument2"], 0)
+    for i, control in enumerate(option_controls.values(), start=2):  # a technique's default, shown
+        p.connect(to_controls, i, control, 0)
 
     # returned layers: loaded into buffers, shown, auditioned through the device output
     router = p.obj("route " + " ".join(str(s) for s in range(LAYER_SLOTS)), 20, 400, 90)

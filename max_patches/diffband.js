@@ -10,7 +10,8 @@
 //   3 -> progress slider                     0..1
 //   4 -> [route 0 1 2] -> layer buffer~s     "<slot> replace <path>"
 //   5 -> [udpreceive]                        "port <n>": the reply port this device claimed
-//   6 -> [route instrument1 instrument2]     "_parameter_range ...": the server's models
+//   6 -> [route instrument1 instrument2 <options>]  "_parameter_range ...": the server's models;
+//                                            "<option> <value>": a control set to a technique's default
 // Protocol: docs/osc.md.  The generated block below comes from build_device.py.
 
 inlets = 1;
@@ -39,7 +40,7 @@ var claimed = new Global("diffband_reply_ports");
 
 var state = {
     port: 0, folder: "", technique: 0, instrument1: 0, instrument2: 1, instruments: SHIPPED_INSTRUMENTS.slice(),
-    listing: null, options: {}, length: CAPTURE_SECONDS, capturing: false, recorded: 0,
+    listing: null, options: {}, techniqueShown: false, length: CAPTURE_SECONDS, capturing: false, recorded: 0,
     jobs: {}, last: "", counter: 0, liveLatency: -1
 };
 
@@ -80,7 +81,33 @@ function refresh() {
 
 // ---- controls ----
 function clampIndex(i, count) { return Math.max(0, Math.min(count - 1, i | 0)); }
-function technique(i) { state.technique = clampIndex(i, TECHNIQUES.length); }
+// Live outputs every control's value as the device loads (its initial or saved value), so the
+// first "technique" is the restored tab; each later switch moves the controls whose default
+// differs between the two techniques (chorus: 20 steps, the others 10) to the new one's, so
+// what the controls show is what a job sends.
+function technique(i) {
+    var next = clampIndex(i, TECHNIQUES.length);
+    if (state.techniqueShown && next !== state.technique) {
+        showDefaults(TECHNIQUES[state.technique], TECHNIQUES[next]);
+    }
+    state.techniqueShown = true;
+    state.technique = next;
+}
+
+function defaultFor(tech, name) {
+    var own = TECHNIQUE_DEFAULTS[tech] || {};
+    return own.hasOwnProperty(name) ? own[name] : OPTIONS[name]["default"];
+}
+
+function showDefaults(from, to) {
+    for (var name in OPTIONS) {
+        var value = defaultFor(to, name);
+        if (!OPTIONS.hasOwnProperty(name) || defaultFor(from, name) === value) { continue; }
+        state.options[name] = value; // the control echoes it back through "option" too
+        var choices = OPTIONS[name].choices;
+        outlet(6, [name, choices.length ? choices.indexOf(value) : value]);
+    }
+}
 function instrument1(i) { state.instrument1 = i | 0; }
 function instrument2(i) { state.instrument2 = (i | 0) - 1; } // menu item 0 is "none"
 function seconds(s) { state.length = Number(s); } // the Length control
@@ -100,8 +127,7 @@ function option(name, value) {
 // (the registry's, e.g. chorus runs 20 steps), else the option table's
 function optionValue(name) {
     if (state.options.hasOwnProperty(name)) { return state.options[name]; }
-    var own = TECHNIQUE_DEFAULTS[TECHNIQUES[state.technique]] || {};
-    return own.hasOwnProperty(name) ? own[name] : OPTIONS[name]["default"];
+    return defaultFor(TECHNIQUES[state.technique], name);
 }
 
 function models() {

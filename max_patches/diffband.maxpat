@@ -393,6 +393,10 @@
                 "cross"
               ],
               "parameter_mmax": 2,
+              "parameter_initial": [
+                0
+              ],
+              "parameter_initial_enable": 1,
               "parameter_info": "accompany: input (vocals) in: a cleaned, loudness-matched layer per instrument, and the mix (report 5.2); chorus: double-diffusion (report eqs. 4.2-4.3): one generation branched into several models, paired layers; with input audio it starts from the clip; cross: style transfer: diffuse the input to t and denoise with the target model (report eq. 4.1)"
             }
           },
@@ -1544,10 +1548,19 @@
       {
         "box": {
           "maxclass": "newobj",
-          "text": "route instrument1 instrument2",
+          "text": "route instrument1 instrument2 strength layer_gain steps seed sampler eta follow guidance split",
           "numinlets": 2,
-          "numoutlets": 3,
+          "numoutlets": 12,
           "outlettype": [
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
             "",
             "",
             ""
@@ -1556,7 +1569,7 @@
           "patching_rect": [
             760,
             320,
-            170,
+            400,
             22.0
           ]
         }
@@ -2597,6 +2610,114 @@
           ],
           "destination": [
             "obj-19",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-61",
+            2
+          ],
+          "destination": [
+            "obj-24",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-61",
+            3
+          ],
+          "destination": [
+            "obj-27",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-61",
+            4
+          ],
+          "destination": [
+            "obj-30",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-61",
+            5
+          ],
+          "destination": [
+            "obj-33",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-61",
+            6
+          ],
+          "destination": [
+            "obj-36",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-61",
+            7
+          ],
+          "destination": [
+            "obj-39",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-61",
+            8
+          ],
+          "destination": [
+            "obj-42",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-61",
+            9
+          ],
+          "destination": [
+            "obj-45",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-61",
+            10
+          ],
+          "destination": [
+            "obj-48",
             0
           ]
         }

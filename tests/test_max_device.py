@@ -485,6 +485,45 @@ def test_a_technique_sends_its_own_registry_defaults(max_host):
     assert ENGINE_TECHNIQUES["chorus"].defaults["steps"] != ENGINE_OPTIONS["steps"].default  # the case this covers
 
 
+def test_switching_technique_sets_the_controls_to_its_defaults_as_live_restores_them(max_host):
+    """In Live every control sends its value as the device loads, so "the musician left it alone"
+    cannot be told from a restored value: switching to chorus moves the Steps control to chorus's
+    20 (and back to 10 for cross), what the control shows goes out, and a value the musician
+    then sets wins.  The first technique at load is a restore and moves nothing."""
+    host, folder = max_host
+    device = host.add_device(free_port_pair())
+    ready(host, device)
+    techniques = json.loads(re.search(r"^var TECHNIQUES = (.*);$", SCRIPT.read_text(), re.M)[1])
+    take = buffer_tilde({device: stereo_take(1.0)})
+
+    def control_echo(d: int, n: int, args: list) -> None:  # [route ...] -> the control -> "option"
+        take(d, n, args)
+        if n == 6 and args[0] in ENGINE_OPTIONS:
+            host.call(d, "option", *args)
+
+    host.call(device, "option", "steps", ENGINE_OPTIONS["steps"].default)  # Live's load: initial values
+    host.call(device, "technique", techniques.index("chorus"))  # a set saved on chorus, restored
+    host.call(device, "technique", techniques.index("chorus"))
+    sent = []
+    for jobs, (name, steps_set) in enumerate((("chorus", None), ("accompany", None), ("chorus", None), ("chorus", 7), ("cross", None)), start=1):
+        host.call(device, "technique", techniques.index(name))
+        for call, args in (("instrument1", [0]), ("instrument2", [2])) + ((("option", ["steps", steps_set]),) if steps_set else ()):
+            host.call(device, call, *args)
+        capture(host, device, 0.1)
+        host.pump(ended(host, device, jobs=jobs), on_outlet=control_echo)
+        submit = [a for a in host.of(device, 0) if a[0] == "/diffband/submit/file"][-1]
+        sent.append((submit[2], dict(zip(submit[5:-1:2], submit[6:-1:2]))["steps"]))
+    chorus_steps, table_steps = ENGINE_TECHNIQUES["chorus"].defaults["steps"], ENGINE_OPTIONS["steps"].default
+    # restored on chorus with the control at 10: 10 goes out; switching away and back shows 20
+    assert sent == [("chorus", table_steps), ("accompany", table_steps), ("chorus", chorus_steps), ("chorus", 7),
+                    ("cross", table_steps)]
+    assert [a for a in host.of(device, 6) if a[0] == "steps"] == [["steps", s] for s in (table_steps, chorus_steps, table_steps)]
+    route = next(key for key, box in BOXES.items() if box.get("text", "").startswith("route instrument1"))
+    steps = next(key for key, box in BOXES.items() if box.get("varname") == "Steps")
+    outlet = BOXES[route]["text"].split()[1:].index("steps")
+    assert {"source": [route, outlet], "destination": [steps, 0]} in [line["patchline"] for line in PATCH["lines"]]
+
+
 def test_capture_files_are_reused_not_piled_up(max_host):
     """Each device writes its takes into two files of its own, overwritten once their jobs end."""
     host, folder = max_host
