@@ -140,6 +140,16 @@ def _pairs(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
+#: Where ``eval quality`` publishes by default: its tables and pictures, and the page that shows them.
+PUBLISHED_RESULTS, PUBLISHED_PAGE = Path("docs/results"), Path("docs/results.md")
+
+
+def quality_report_path(out: Path) -> Path:
+    """The page ``eval quality`` writes for results in ``out``: the published page for the
+    published folder, else a page inside ``out``."""
+    return PUBLISHED_PAGE if out.resolve() == PUBLISHED_RESULTS.resolve() else out / "results.md"
+
+
 def cmd_quality(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -182,9 +192,10 @@ def cmd_quality(args: argparse.Namespace) -> int:
                 print(f"no {name} bundle: its unconditional generations are not measured")
         run_generations(generators, plan, references, embedding, generation_csv, tqdm.write)
 
-    best = write_report(plan, models, references, heldout, out, Path(args.report), args.pairs)
+    report = Path(args.report) if args.report else quality_report_path(out)
+    best = write_report(plan, models, references, heldout, out, report, args.pairs)
     print(f"recommended: strength {best['strength']:g}, guidance {best['guidance']:g}")
-    print(args.report)
+    print(report)
     return 0
 
 
@@ -237,6 +248,7 @@ def add_commands(sub) -> None:
     q.add_argument("--generations", type=int, default=6, help="unconditional generations per model (0: skip)")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--device", default="auto")
-    q.add_argument("-o", "--out", default="docs/results", help="CSVs and PNGs (rows resume)")
-    q.add_argument("--report", default="docs/results.md")
+    q.add_argument("-o", "--out", default=str(PUBLISHED_RESULTS), help="CSVs and PNGs (rows resume)")
+    q.add_argument("--report", help="the results page (default: docs/results.md for the default --out, "
+                   "else OUT/results.md, so a scratch run never rewrites the published page)")
     q.set_defaults(func=cmd_quality)

@@ -141,3 +141,14 @@ def test_the_page_compares_the_default_cell_across_sampler_steps(quality_run):
     partial = [r for r in fewer if r["pair"] == rows[0]["pair"]]
     if len({r["pair"] for r in rows}) > 1:  # a step count missing a pair is left out
         assert "## Sampler steps" not in render(rows, [], {}, {}, other_steps=partial)
+
+
+def test_a_scratch_quality_run_never_rewrites_the_published_page(tmp_path, monkeypatch):
+    """Without --report, a run into its own folder writes its page there; only a run into
+    docs/results rewrites docs/results.md (a scratch run at other steps had overwritten it)."""
+    from diffband.bridge.cli_eval import quality_report_path
+
+    monkeypatch.chdir(tmp_path)
+    assert quality_report_path(Path("docs/results")) == Path("docs/results.md")
+    assert quality_report_path(tmp_path / "docs" / "results") == Path("docs/results.md")
+    assert quality_report_path(Path("data/eval_steps/s5")) == Path("data/eval_steps/s5/results.md")
