@@ -13,8 +13,9 @@ Its ``metadata_props`` carry what the runtime needs (all values are strings):
 ``diffband.betas``         JSON list of the T betas (checked against the schedule on load)
 ``diffband.prediction_type``  ``"epsilon"``
 ``diffband.training``      JSON provenance (steps, data, wall time, loss, ...)
-``diffband.precision``     optional: ``"fp32"`` (default) or ``"fp16"`` (weights and
-                           activations in half precision; inputs/outputs stay float32)
+``diffband.precision``     optional: ``"fp32"`` (default), ``"fp16"`` (weights and
+                           activations in half precision) or ``"int8"`` (convolutions
+                           quantized, QDQ: ``export/int8.py``); inputs/outputs stay float32
 ``diffband.vocoder``       optional: JSON of :class:`engine.vocoders.VocoderSpec` (the
                            vocoder the model expects and its settings); older bundles
                            kept the Griffin-Lim settings in ``diffband.codec``
@@ -50,7 +51,7 @@ INPUT_TIMESTEP = "timestep"
 INPUT_CONDITION = "condition"
 OUTPUT_NOISE = "noise_pred"
 PREDICTION_TYPES = ("epsilon",)
-PRECISIONS = ("fp32", "fp16")
+PRECISIONS = ("fp32", "fp16", "int8")
 
 
 class BundleError(ValueError):

@@ -107,12 +107,15 @@ def register_train(sub: argparse._SubParsersAction) -> None:
 # ------------------------------------------------------------------ export
 def _export(args: argparse.Namespace) -> int:
     out = Path(args.out)
+    if args.fp16 and args.int8:
+        raise ValueError("choose one of --fp16 and --int8")
+    convert = _write_fp16 if args.fp16 else (lambda src, dst: _write_int8(src, dst, Path(args.int8))) if args.int8 else None
     if args.from_bundle:
-        if not args.fp16:
-            raise ValueError("--from-bundle converts a bundle; it needs --fp16")
-        return _write_fp16(Path(args.from_bundle), out)
+        if convert is None:
+            raise ValueError("--from-bundle converts a bundle; it needs --fp16 or --int8 DATASET")
+        return convert(Path(args.from_bundle), out)
     onnx_export = _need("diffband.export.onnx_export")
-    fp32_out = out.with_name(out.stem + ".fp32-staging.onnx") if args.fp16 else out
+    fp32_out = out.with_name(out.stem + ".fp32-staging.onnx") if convert else out
     if args.from_diffusers:
         mel = {k: v for k, v in (("sample_rate", args.sample_rate), ("n_fft", args.n_fft),
                                  ("hop_length", args.hop_length), ("top_db", args.top_db)) if v is not None}
@@ -127,11 +130,11 @@ def _export(args: argparse.Namespace) -> int:
         f"exported fp32 graph ({result['bytes'] / 1e6:.1f} MB); ONNX Runtime vs torch max abs error "
         f"{result['max_abs_error']:.2e} on {result['provider']}"
     )
-    if not args.fp16:
+    if convert is None:
         print(f"wrote {out}")
         return 0
     try:
-        return _write_fp16(fp32_out, out)
+        return convert(fp32_out, out)
     finally:
         fp32_out.unlink(missing_ok=True)
 
@@ -146,6 +149,16 @@ def _write_fp16(src: Path, out: Path) -> int:
     return 0
 
 
+def _write_int8(src: Path, out: Path, dataset: Path) -> int:
+    int8 = _need("diffband.export.int8")
+    result = int8.quantize_bundle_int8(src, out, dataset)
+    print(
+        f"wrote {out} (int8 convolutions, {result['bytes'] / 1e6:.1f} MB, was {result['fp32_bytes'] / 1e6:.1f} MB); "
+        f"int8 vs fp32 relative eps error {result['relative_error']:.3f} on inputs from {dataset}"
+    )
+    return 0
+
+
 def register_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a training run (EMA weights) or a diffusers UNet to an ONNX bundle")
     p.add_argument("run_dir", nargs="?", help="training run folder")
@@ -154,7 +167,11 @@ def register_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--opset", type=int, default=18)
     p.add_argument("--fp16", action="store_true",
                    help="write a half-precision bundle (float32 inputs/outputs), checked against the fp32 graph")
-    p.add_argument("--from-bundle", metavar="ONNX", help="with --fp16: convert an existing fp32 bundle instead of a run")
+    p.add_argument("--int8", metavar="DATASET",
+                   help="write a bundle with int8 convolutions for CPUs (float32 inputs/outputs), calibrated on the "
+                        "instrument's prepared dataset DATASET and checked against the fp32 graph")
+    p.add_argument("--from-bundle", metavar="ONNX",
+                   help="with --fp16 or --int8: convert an existing fp32 bundle instead of a run")
     g = p.add_argument_group("import a diffusers UNet2DModel (audio-diffusion layout)")
     g.add_argument("--from-diffusers", metavar="DIR")
     g.add_argument("--sample-rate", type=int)
