@@ -150,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="guitar")
     parser.add_argument("--torch-weights", default="models/torch/guitar")
+    parser.add_argument("--fp32-model", default="models/fp32/guitar.onnx",
+                        help="the fp32 export of the same weights, timed as the engine's (d) column")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     parser.add_argument("--strength", type=float, default=DEFAULT_STRENGTH)
@@ -173,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     x = np.random.default_rng(0).standard_normal((1, 1, *codec.image_shape), dtype=np.float32)
     t = np.array([500], dtype=np.float32)
     s, n = args.strength, args.steps
-    rows: list[tuple[str, float, float, float, float]] = []  # name, audio seconds, a, b, c
+    rows: list[tuple[str, float, float, float, float, float]] = []  # name, audio seconds, a, b, c, d
+    engine_fp32 = DiffusionModel.load(REPO / args.fp32_model, device=args.device)
 
     chosen: dict[int, int] = {}
 
@@ -185,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             chosen[audio.size] = min(times, key=times.get)
         return chosen[audio.size]
 
-    def measure(name: str, seconds: float, a, b, c, reps: int) -> None:
-        timings = [median_seconds(fn, reps, warmup=1) for fn in (a, b, c)]
+    def measure(name: str, seconds: float, a, b, c, d, reps: int) -> None:
+        timings = [median_seconds(fn, reps, warmup=1) for fn in (a, b, c, d)]
         rows.append((name, seconds, *timings))
         print(f"{name}: " + ", ".join(f"{v:.4f} s" for v in timings), flush=True)
 
@@ -199,23 +202,28 @@ def main(argv: list[str] | None = None) -> int:
             out = torch_model.unet(sample, torch_model.torch.from_numpy(t).to(torch_model.device)).sample
             return out.cpu()  # waits for the GPU, as the engine's call does
 
-    measure("one UNet call (batch 1)", 0.0, unet_torch, lambda: torch_model(x, t), lambda: engine(x, t), repeats)
+    measure("one UNet call (batch 1)", 0.0, unet_torch, lambda: torch_model(x, t), lambda: engine(x, t),
+            lambda: engine_fp32(x, t), repeats)
     measure(f"cross, one {codec.window_seconds:.2f} s window", codec.window_seconds,
             lambda: diffusers_cross(way, window, rate, s, n),
-            lambda: cross(window, rate, torch_model, s, n), lambda: cross(window, rate, engine, s, n), job_repeats)
+            lambda: cross(window, rate, torch_model, s, n), lambda: cross(window, rate, engine, s, n),
+            lambda: cross(window, rate, engine_fp32, s, n), job_repeats)
     # Two instruments as `diffband accompany` runs them: one session per instrument with the
     # cores shared out, rendered concurrently.  Torch gets its faster of one-after-the-other
     # (its default threads) and side by side.
     pair = [DiffusionModel.load(find_bundle(args.model), device=args.device, threads=threads_per_model(2)) for _ in range(2)]
+    pair_fp32 = [DiffusionModel.load(REPO / args.fp32_model, device=args.device, threads=threads_per_model(2)) for _ in range(2)]
 
     measure("accompany, one window, two instruments", codec.window_seconds,
             lambda: diffusers_accompany(way, window, rate, s, n),
             lambda: accompany(window, rate, [torch_model, torch_model], s, n, workers=torch_workers(window, rate)),
-            lambda: accompany(window, rate, pair, s, n, workers=2), job_repeats)
+            lambda: accompany(window, rate, pair, s, n, workers=2),
+            lambda: accompany(window, rate, pair_fp32, s, n, workers=2), job_repeats)
     measure("accompany, 30 s file at 44.1 kHz, two instruments", 30.0,
             lambda: diffusers_accompany(way, long, long_rate, s, n),
             lambda: accompany(long, long_rate, [torch_model, torch_model], s, n, workers=torch_workers(long, long_rate)),
-            lambda: accompany(long, long_rate, pair, s, n, workers=2), 1)
+            lambda: accompany(long, long_rate, pair, s, n, workers=2),
+            lambda: accompany(long, long_rate, pair_fp32, s, n, workers=2), 1)
     rss = engine_only_rss(args.device, n)
 
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -228,15 +236,18 @@ def main(argv: list[str] | None = None) -> int:
         f"follow {'notes, guidance ' + format(DEFAULT_GUIDANCE, 'g') if spec else 'off (unconditional model)'};"
         " (a) diffusers `DDIMScheduler` loop + librosa `mel_to_audio` (NNLS + 32 Griffin-Lim), (b) torch UNet in the"
         " engine's sampler and vocoder (two instruments: its faster of sequential or concurrent), (c) the engine"
-        " (ONNX Runtime; two instruments: one-thread sessions rendered concurrently, as `diffband accompany`)",
+        f" (ONNX Runtime, the `{args.model}` bundle, {engine.info.precision}; two instruments: one-thread sessions"
+        f" rendered concurrently, as `diffband accompany`), (d) the engine on `{args.fp32_model}`"
+        f" ({engine_fp32.info.precision}, the same weights before quantization)",
         "",
-        "| measure | (a) diffusers way | (b) torch eager | (c) engine | (a)/(c) | (b)/(c) | RTF (c) |",
-        "|---|---|---|---|---|---|---|",
+        "| measure | (a) diffusers way | (b) torch eager | (c) engine | (d) engine fp32 | (a)/(c) | (b)/(c) | (d)/(c) | RTF (c) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for name, seconds, a, b, c in rows:
+    for name, seconds, a, b, c, d in rows:
         rtf = f"{c / seconds:.3f}" if seconds else ""
         unit = (lambda v: f"{v * 1e3:.2f} ms") if not seconds else (lambda v: f"{v:.3f} s")
-        lines.append(f"| {name} | {unit(a)} | {unit(b)} | {unit(c)} | {a / c:.2f}x | {b / c:.2f}x | {rtf} |")
+        lines.append(f"| {name} | {unit(a)} | {unit(b)} | {unit(c)} | {unit(d)} | {a / c:.2f}x | {b / c:.2f}x | {d / c:.2f}x"
+                     f" | {rtf} |")
     lines += ["", f"- engine-only process (torch imported: {rss['torch_imported']}), guitar+violin+voice loaded, "
               f"30 s accompany: peak RSS **{rss['peak_rss_mb']:.0f} MB**", ""]
     append_results(Path(args.out), "\n".join(lines) + "\n")

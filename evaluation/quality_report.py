@@ -223,7 +223,8 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
         data = t.get("dataset", {})
         provenance.append(f"`{name}`: {t.get('config', '?')} UNet, {t.get('steps', '?')} steps on "
                           f"{data.get('seconds', 0) / 60:.0f} min of renders, condition "
-                          f"{model.info.condition.kind if model.info.condition else 'none'}, {t.get('device', '?')}")
+                          f"{model.info.condition.kind if model.info.condition else 'none'}, trained on {t.get('device', '?')}, "
+                          f"{model.info.precision} bundle")
     context = {
         "summary": f"{len(plan.pairs)} pairs, {plan.clips} source windows each, {plan.steps} DDIM steps, seed {plan.seed}.",
         "setup": [f"models: {'; '.join(provenance)}",

@@ -8,7 +8,8 @@ the same code on them (cross, chorus and accompany now follow the input's notes,
 ``follow auto`` does with a conditional bundle); any later change to the engine's
 arithmetic must keep these digests.  Rewritten once more when the pitch model's session went
 from one thread to two (``engine.condition.PITCH_THREADS``; salience within 1e-7, half the
-time): the four outputs that follow notes changed, the rest kept their digests.  Inputs are quiet and longer than a window, so the
+time): the four outputs that follow notes changed, the rest kept their digests.  Rewritten again when the shipped bundles became their int8
+quantizations (``export/int8.py``).  Inputs are quiet and longer than a window, so the
 level rule and the short-input padding do not apply.
 
 Bit-identity holds on the CPU kernels that wrote the reference; on a machine whose ONNX
