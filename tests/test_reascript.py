@@ -4,6 +4,7 @@ plays Reaper's part (returning tuples as Reaper's Python API does) and records e
 from __future__ import annotations
 
 import hashlib
+import io
 import importlib.util
 import os
 import sys
@@ -169,11 +170,25 @@ def layer_files(fake: FakeReaper) -> list[str]:
     return [c[1].removeprefix("pcm:") for c in fake.named("PCM_Source_CreateFromFile")]
 
 
+def record_removals(monkeypatch) -> dict[str, bytes]:
+    """os.remove that keeps each removed file's bytes first: what the shared folder held when the
+    action tidied it (the tests check what was sent, after the action removed it)."""
+    removed, real_remove = {}, os.remove
+
+    def remove(path):
+        removed[str(path)] = Path(path).read_bytes()
+        real_remove(path)
+
+    monkeypatch.setattr(os, "remove", remove)
+    return removed
+
+
 def test_action_inserts_a_track_per_layer_aligned_with_the_item(server, tmp_path, monkeypatch):
     project, source, audio = project_with_take(tmp_path)
     answers = "accompany|violin,guitar|0.5|4"  # a comma inside an answer is just part of it
     fake = FakeReaper(project, server.port, answers, {"src0": {"type": "WAVE", "file": str(source)}},
                       [{"source": "src0", **ITEM}])
+    removed = record_removals(monkeypatch)
     script = run_script(fake, monkeypatch)
 
     console = "".join(fake.console)
@@ -192,8 +207,11 @@ def test_action_inserts_a_track_per_layer_aligned_with_the_item(server, tmp_path
         assert layer_rate == RATE and layer.shape[0] == int(2.0 * RATE)  # only the item's region
         assert np.all(np.isfinite(layer)) and np.max(np.abs(layer)) > 1e-3
     [job] = script.SESSION.jobs.values()
-    sent, _ = sf.read(job["copy"].target, dtype="float32")  # the shared folder got the region alone
+    sent, _ = sf.read(io.BytesIO(removed[job["copy"].target]), dtype="float32")  # the region alone
     np.testing.assert_array_equal(sent, audio[int(0.5 * RATE):int(2.5 * RATE)])
+    # nothing is left in the shared folder: the source's copy and the server's layer files are gone
+    assert not Path(job["copy"].target).exists()
+    assert job["layers"] and not any(Path(path).exists() for _, path in job["layers"])
     assert fake.named("Undo_BeginBlock2") and fake.named("Undo_EndBlock2")
     assert fake.ext["with"] == "violin guitar" and fake.ext["strength"] == "0.5" and fake.ext["steps"] == "4"
 
@@ -244,12 +262,13 @@ def test_section_items_are_read_from_their_parent_and_reversed_ones_skipped(serv
     }
     fake = FakeReaper(project, server.port, "cross|violin|0.5|2", sources,
                       [{"source": "part", **ITEM}, {"source": "back", **ITEM}])
+    removed = record_removals(monkeypatch)
     script = run_script(fake, monkeypatch)
     console = "".join(fake.console)
     assert "item 2 skipped: it plays its source reversed: glue it first" in console
     assert "1 layer(s) inserted" in console and "failed" not in console
     [job] = script.SESSION.jobs.values()
-    sent, _ = sf.read(job["copy"].target, dtype="float32")  # section start + take offset = 1.5 s
+    sent, _ = sf.read(io.BytesIO(removed[job["copy"].target]), dtype="float32")  # section start + take offset = 1.5 s
     np.testing.assert_array_equal(sent, audio[int(1.5 * RATE):int(3.5 * RATE)])
 
 
@@ -259,6 +278,7 @@ def test_a_long_source_is_copied_over_several_ui_cycles(server, tmp_path, monkey
     project, source, _ = project_with_take(tmp_path, "take.flac", format="FLAC")
     fake = FakeReaper(project, server.port, "cross|violin|0.5|2", {"src0": {"type": "FLAC", "file": str(source)}},
                       [{"source": "src0", **ITEM}])
+    removed = record_removals(monkeypatch)
     script = load_script(fake, monkeypatch)
     script.COPY_BYTES_PER_TICK = 64 * 1024
     script.main()
@@ -266,7 +286,7 @@ def test_a_long_source_is_copied_over_several_ui_cycles(server, tmp_path, monkey
     assert job["state"] == "copying" and os.path.getsize(job["copy"].target) < os.path.getsize(source)
     cycles = drain(fake, [(script, fake.deferred)])
     assert cycles > os.path.getsize(source) // script.COPY_BYTES_PER_TICK
-    assert Path(job["copy"].target).read_bytes() == source.read_bytes()
+    assert removed[job["copy"].target] == source.read_bytes()
     assert job["request"][-4:] == ["start", 0.5, "duration", 2.0]
     [path] = layer_files(fake)
     assert sf.info(path).frames == int(2.0 * RATE)
@@ -308,11 +328,14 @@ def test_a_server_folder_this_computer_cannot_see(models, tmp_path, monkeypatch)
 
         fake.ext["local_folder"] = str(mounted)
         fake.calls.clear()
+        removed = record_removals(monkeypatch)
         run_script(fake, monkeypatch)
         assert "1 layer(s) inserted" in "".join(fake.console)
         [path] = layer_files(fake)
         assert sf.info(path).frames == int(2.0 * RATE)
-        assert list((mounted / "reaper" / "out").glob("*_violin.wav"))
+        # the layer was read through the share as this computer mounts it, then tidied away there
+        assert any(Path(p).parent == mounted / "reaper" / "out" and p.endswith("_violin.wav") for p in removed)
+        assert not list((mounted / "reaper" / "out").glob("*_violin.wav"))
 
 
 def test_layer_paths_are_mapped_from_the_servers_folder_to_the_share_here(tmp_path, monkeypatch):
@@ -390,3 +413,16 @@ def test_the_reapack_index_describes_the_action_and_its_download_is_the_script()
     assert source.get("hash") == "1220" + hashlib.sha256(data).hexdigest()
     published = ET.fromstring(builder.build("https://example.org/diffband/raw/main/"))
     assert published.find(".//source").text == "https://example.org/diffband/raw/main/max_patches/reaper/diffband_layers.py"
+
+
+def test_a_refused_job_says_why_and_leaves_nothing_in_the_shared_folder(server, tmp_path, monkeypatch):
+    project, source, _ = project_with_take(tmp_path)
+    fake = FakeReaper(project, server.port, "cross|cello|0.5|2", {"src0": {"type": "WAVE", "file": str(source)}},
+                      [{"source": "src0", **ITEM}])
+    removed = record_removals(monkeypatch)
+    script = run_script(fake, monkeypatch)
+    [job] = script.SESSION.jobs.values()
+    console = "".join(fake.console)
+    assert job["state"] == "failed" and "failed:" in console and "cello" in console, console
+    assert job["copy"].target in removed and not Path(job["copy"].target).exists()
+    assert not fake.named("InsertTrackAtIndex")

@@ -355,6 +355,16 @@ def insert_layers(job):
     say("%s: %d layer(s) inserted" % (job["name"], inserted))
 
 
+def tidy(job):
+    """A job has ended: remove what it left in the shared folder, its copy of the source and the
+    server's layer files (the layers live on in the project folder), so nothing piles up there."""
+    for path in [job["copy"].target] + [p for _, p in job["layers"]]:
+        try:
+            os.remove(path)
+        except OSError:
+            pass  # already gone, or held open by another program: harmless
+
+
 class Session(object):
     """One UDP socket, the jobs of this run (copying, running, ended), and what to insert when they finish."""
 
@@ -433,9 +443,11 @@ class Session(object):
         elif address == "/diffband/done":
             job["state"] = "done"
             insert_layers(job)
+            tidy(job)
         elif address in ("/diffband/error", "/diffband/cancelled"):
             job["state"] = "failed"
             say("%s failed: %s" % (job["name"], " ".join(str(a) for a in args[1:])))
+            tidy(job)
 
 
 SESSION = None
