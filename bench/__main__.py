@@ -150,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="guitar")
     parser.add_argument("--torch-weights", default="models/torch/guitar")
-    parser.add_argument("--fp32-model", default="models/fp32/guitar.onnx",
-                        help="the fp32 export of the same weights, timed as the engine's (d) column")
+    parser.add_argument("--fp32-model", help="the fp32 export of the same weights, timed as the engine's (d) column "
+                        "(default: models/fp32/MODEL.onnx)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS)
     parser.add_argument("--strength", type=float, default=DEFAULT_STRENGTH)
@@ -176,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     t = np.array([500], dtype=np.float32)
     s, n = args.strength, args.steps
     rows: list[tuple[str, float, float, float, float, float]] = []  # name, audio seconds, a, b, c, d
-    engine_fp32 = DiffusionModel.load(REPO / args.fp32_model, device=args.device)
+    fp32_path = REPO / (args.fp32_model or f"models/fp32/{args.model}.onnx")
+    engine_fp32 = DiffusionModel.load(fp32_path, device=args.device)
+    if engine_fp32.info.instrument != engine.info.instrument or engine_fp32.info.precision != "fp32":
+        raise SystemExit(f"{fp32_path} is not the fp32 export of {args.model}")
 
     chosen: dict[int, int] = {}
 
@@ -212,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     # cores shared out, rendered concurrently.  Torch gets its faster of one-after-the-other
     # (its default threads) and side by side.
     pair = [DiffusionModel.load(find_bundle(args.model), device=args.device, threads=threads_per_model(2)) for _ in range(2)]
-    pair_fp32 = [DiffusionModel.load(REPO / args.fp32_model, device=args.device, threads=threads_per_model(2)) for _ in range(2)]
+    pair_fp32 = [DiffusionModel.load(fp32_path, device=args.device, threads=threads_per_model(2)) for _ in range(2)]
 
     measure("accompany, one window, two instruments", codec.window_seconds,
             lambda: diffusers_accompany(way, window, rate, s, n),
@@ -237,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         " (a) diffusers `DDIMScheduler` loop + librosa `mel_to_audio` (NNLS + 32 Griffin-Lim), (b) torch UNet in the"
         " engine's sampler and vocoder (two instruments: its faster of sequential or concurrent), (c) the engine"
         f" (ONNX Runtime, the `{args.model}` bundle, {engine.info.precision}; two instruments: one-thread sessions"
-        f" rendered concurrently, as `diffband accompany`), (d) the engine on `{args.fp32_model}`"
+        f" rendered concurrently, as `diffband accompany`), (d) the engine on `{fp32_path.relative_to(REPO)}`"
         f" ({engine_fp32.info.precision}, the same weights before quantization)",
         "",
         "| measure | (a) diffusers way | (b) torch eager | (c) engine | (d) engine fp32 | (a)/(c) | (b)/(c) | (d)/(c) | RTF (c) |",

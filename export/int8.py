@@ -13,7 +13,6 @@ an int8 bundle as any other.  The quality this costs is measured by ``eval quali
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,11 @@ import onnx
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from diffband.engine.bundle import INPUT_CONDITION, INPUT_SAMPLE, INPUT_TIMESTEP, PREFIX
+from diffband.engine.bundle import INPUT_CONDITION, INPUT_SAMPLE, INPUT_TIMESTEP
 from diffband.engine.condition import null_conditions
 from diffband.engine.model import DiffusionModel
 from diffband.export.data_prepare import load_conditions, load_dataset
+from diffband.export.precision import set_metadata
 
 #: Calibration inputs per bundle (one UNet call each) and the share checked after quantizing.
 CALIBRATION_COUNT = 128
@@ -40,18 +40,27 @@ class Int8Error(RuntimeError):
     """The quantization failed or the int8 graph strays too far from the fp32 one."""
 
 
-def calibration_inputs(model: DiffusionModel, dataset_dir: Path, count: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
+def calibration_inputs(model: DiffusionModel, dataset_dir: Path, count: int, seed: int = 0,
+                       part: tuple[int, int] = (0, 1)) -> list[dict[str, np.ndarray]]:
     """``count`` feeds of one window each: dataset windows noised to timesteps spread over the
     schedule; a conditional model gets the window's own condition for half of them, the null one
-    for the other half."""
+    for the other half.  ``part`` (k, n): windows are drawn from the k-th of n interleaved shares
+    of the dataset, so the calibration and the check never share a window."""
     images, manifest, codec = load_dataset(dataset_dir)
-    if tuple(manifest["image_shape"]) != model.info.image_shape:
-        raise Int8Error(f"{dataset_dir} holds {manifest['image_shape']} images; {model.name} takes {model.info.image_shape}")
+    if tuple(manifest["image_shape"]) != model.info.image_shape or codec != model.info.codec:
+        raise Int8Error(f"{dataset_dir} was prepared with another mel codec than {model.name}'s")
+    if manifest.get("instrument") not in (None, model.info.instrument):
+        raise Int8Error(f"{dataset_dir} holds {manifest['instrument']} windows; {model.name} is a {model.info.instrument} model")
     conditions = load_conditions(dataset_dir, manifest) if model.info.condition is not None else None
     if model.info.condition is not None and conditions is None:
         raise Int8Error(f"{model.name} follows notes but {dataset_dir} has no condition images (prepare it with a condition)")
+    if conditions is not None and conditions[1].kind != model.info.condition.kind:
+        raise Int8Error(f"{dataset_dir}'s conditions are {conditions[1].kind}; {model.name} follows {model.info.condition.kind}")
     rng = np.random.default_rng(seed)
-    picks = rng.choice(len(images), size=count, replace=len(images) < count)
+    share = np.arange(part[0], len(images), part[1])
+    if share.size == 0:
+        raise Int8Error(f"{dataset_dir} has too few windows to calibrate on")
+    picks = rng.choice(share, size=count, replace=share.size < count)
     schedule = model.info.schedule
     timesteps = np.linspace(0, schedule.num_train_timesteps - 1, count).round().astype(np.int64)
     feeds = []
@@ -61,9 +70,8 @@ def calibration_inputs(model: DiffusionModel, dataset_dir: Path, count: int, see
         feed = {INPUT_SAMPLE: schedule.add_noise(clean, noise, int(t)).astype(np.float32),
                 INPUT_TIMESTEP: np.array([t], dtype=np.float32)}
         if conditions is not None:
-            images_c, spec = conditions
-            feed[INPUT_CONDITION] = (np.asarray(images_c[index], dtype=np.float32)[None, None] if k % 2 == 0
-                                     else null_conditions(spec, model.info.image_shape, 1))
+            feed[INPUT_CONDITION] = (np.asarray(conditions[0][index], dtype=np.float32)[None, None] if k % 2 == 0
+                                     else null_conditions(model.info.condition, model.info.image_shape, 1))
         feeds.append(feed)
     return feeds
 
@@ -96,31 +104,25 @@ def quantize_bundle_int8(src: Path, out: Path, dataset_dir: Path, count: int = C
     reference = DiffusionModel.load(src, device="cpu")
     if reference.info.precision != "fp32":
         raise Int8Error(f"{src} is a {reference.info.precision} bundle; quantize its fp32 bundle")
-    feeds = calibration_inputs(reference, dataset_dir, count, seed)
-    checks = calibration_inputs(reference, dataset_dir, max(8, count // 8), seed + 1)
+    feeds = calibration_inputs(reference, dataset_dir, count, seed, part=(0, 2))
+    checks = calibration_inputs(reference, dataset_dir, max(8, count // 8), seed + 1, part=(1, 2))
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent) as scratch:
         prepared, quantized = Path(scratch) / "prepared.onnx", Path(scratch) / "int8.onnx"
         quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
         convs = [node.name for node in onnx.load(str(prepared)).graph.node if node.op_type == "Conv"]
+        if len(convs) < 3:
+            raise Int8Error(f"{src} has {len(convs)} convolutions; int8 keeps the first and last float, nothing would be quantized")
         quantize_static(str(prepared), str(quantized), _Feeds(feeds), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
                         op_types_to_quantize=["Conv"], nodes_to_exclude=[convs[0], convs[-1]] if keep_ends else [])
         proto = onnx.load(str(quantized))
-        props = {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}
-        props[PREFIX + "precision"] = "int8"
-        del proto.metadata_props[:]
-        for key, value in props.items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
+        set_metadata(proto, {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}, "int8")
         onnx.save(proto, str(quantized))
         error = relative_error(reference, DiffusionModel.load(quantized, device="cpu"), checks)
         if not error <= max_relative_error:
             raise Int8Error(f"int8 graph disagrees with {src}: relative eps error {error:.3g} > {max_relative_error:g}; "
                             "nothing written")
-        umask = os.umask(0)
-        os.umask(umask)
-        quantized.chmod(0o666 & ~umask)
-        quantized.replace(out)
+        quantized.replace(out)  # onnx.save created it as any file the user writes
     return {"relative_error": error, "bytes": out.stat().st_size, "fp32_bytes": src.stat().st_size,
             "calibration": {"dataset": str(dataset_dir), "count": count, "seed": seed}}

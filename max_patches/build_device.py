@@ -397,12 +397,28 @@ def amxd(document: dict, script: str, modified: float, device_type: bytes = AUDI
             + chunk(b"ptch", frozen_patch(entries, int(modified) + HFS_EPOCH_OFFSET)))
 
 
+def stamp_of(device: bytes) -> int | None:
+    """The Unix time stamped on a frozen device's files (its first ``mdat``), or None."""
+    at = device.find(b"mdat")
+    return None if at < 0 else struct.unpack(">I", device[at + 8:at + 12])[0] - HFS_EPOCH_OFFSET
+
+
+def device_bytes(document: dict, script: str) -> bytes:
+    """The frozen device for ``document`` and ``script``: the committed file, byte for byte, when
+    they are what it already holds (a rebuild changes nothing); else stamped now."""
+    old = DEVICE_FILE.read_bytes() if DEVICE_FILE.is_file() else b""
+    stamp = stamp_of(old)
+    if stamp is not None and amxd(document, script, stamp) == old:
+        return old
+    return amxd(document, script, time.time())
+
+
 def main() -> None:
     document = build()
     PATCH_FILE.write_text(patch_text(document))
     script = with_config(SCRIPT_FILE.read_text())
     SCRIPT_FILE.write_text(script)
-    DEVICE_FILE.write_bytes(amxd(document, script, time.time()))
+    DEVICE_FILE.write_bytes(device_bytes(document, script))
     for path in (PATCH_FILE, DEVICE_FILE, SCRIPT_FILE):
         print(path)
 

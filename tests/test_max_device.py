@@ -65,6 +65,10 @@ def build_device():
     return build_device
 
 
+#: Seconds from 1904-01-01 (the HFS epoch a frozen device's ``mdat`` counts from) to 1970-01-01.
+HFS_EPOCH_OFFSET = 2082844800
+
+
 def read_device(data: bytes) -> dict[bytes, bytes]:
     """Live's container: chunks of a 4-byte tag and a little-endian size (ampf, meta, ptch)."""
     chunks, at = {}, 0
@@ -98,7 +102,7 @@ def read_frozen(patch: bytes) -> list[dict]:
         entries.append({"type": fields["type"], "name": fields["fnam"].rstrip(b"\0").decode("ascii"),
                         "flag": struct.unpack(">I", fields["flag"])[0], "data": patch[offset:offset + length],
                         "offset": offset, "size": length,
-                        "modified": struct.unpack(">I", fields["mdat"])[0] - 2082844800})
+                        "modified": struct.unpack(">I", fields["mdat"])[0] - HFS_EPOCH_OFFSET})
         at += size
     return entries
 
@@ -109,9 +113,11 @@ def test_patch_device_and_script_are_the_generators_output():
     assert document["patcher"] == PATCH, "run python max_patches/build_device.py and commit"
     script = SCRIPT.read_text()
     assert builder.with_config(script) == script, "run python max_patches/build_device.py"
-    files = {entry["name"]: entry["data"] for entry in read_frozen(read_device((PATCHES / "diffband.amxd").read_bytes())[b"ptch"])}
+    device = (PATCHES / "diffband.amxd").read_bytes()
+    files = {entry["name"]: entry["data"] for entry in read_frozen(read_device(device)[b"ptch"])}
     assert files == {"diffband.amxd": builder.patch_text(document).encode() + b"\0", "diffband.js": script.encode()}, \
         "run python max_patches/build_device.py"
+    assert builder.device_bytes(document, script) == device  # a rebuild of the same sources changes no byte
 
 
 def test_the_amxd_is_one_frozen_audio_effect_carrying_its_script():
@@ -127,7 +133,7 @@ def test_the_amxd_is_one_frozen_audio_effect_carrying_its_script():
     assert [(e["type"], e["name"], e["flag"]) for e in entries] == [(b"JSON", "diffband.amxd", 0x11), (b"TEXT", "diffband.js", 0)]
     assert [e["offset"] for e in entries] == [16, 16 + entries[0]["size"]]
     assert 16 + sum(e["size"] for e in entries) == struct.unpack(">Q", chunks[b"ptch"][8:16])[0]
-    assert all(2026 <= time.gmtime(e["modified"]).tm_year < 2100 for e in entries)  # a real date, not the HFS epoch
+    assert all(2026 <= time.gmtime(e["modified"]).tm_year < 2040 for e in entries)  # a real date, not the HFS epoch
     patch = entries[0]["data"]
     assert patch.endswith(b"\0")
     assert json.loads(patch[:-1]) == json.loads((PATCHES / "diffband.maxpat").read_text())

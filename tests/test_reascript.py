@@ -426,3 +426,17 @@ def test_a_refused_job_says_why_and_leaves_nothing_in_the_shared_folder(server, 
     assert job["state"] == "failed" and "failed:" in console and "cello" in console, console
     assert job["copy"].target in removed and not Path(job["copy"].target).exists()
     assert not fake.named("InsertTrackAtIndex")
+
+
+def test_tidy_removes_only_what_lies_in_the_shared_folder(tmp_path, monkeypatch):
+    """A server could name a layer path outside the shared folder: the action never deletes it."""
+    script = load_script(FakeReaper(tmp_path, 9, "", {}, []), monkeypatch)
+    shared, elsewhere = tmp_path / "share", tmp_path / "mine"
+    (shared / "reaper" / "out").mkdir(parents=True)
+    elsewhere.mkdir()
+    copy, layer, outside = shared / "reaper" / "j.wav", shared / "reaper" / "out" / "j_violin.wav", elsewhere / "keep.wav"
+    for path in (copy, layer, outside):
+        path.write_bytes(b"RIFF")
+    job = {"copy": types.SimpleNamespace(target=str(copy)), "layers": [("violin", str(layer)), ("guitar", str(outside))]}
+    script.tidy(job, str(shared))
+    assert not copy.exists() and not layer.exists() and outside.exists()

@@ -1,5 +1,5 @@
 # @description diffband layers: grow instrument layers from the selected items
-# @version 0.2.0
+# @version 0.3.0
 # @author diffband
 # @about
 #   Sends each selected audio item to a running `diffband serve` (OSC over UDP, file mode)
@@ -355,10 +355,14 @@ def insert_layers(job):
     say("%s: %d layer(s) inserted" % (job["name"], inserted))
 
 
-def tidy(job):
-    """A job has ended: remove what it left in the shared folder, its copy of the source and the
-    server's layer files (the layers live on in the project folder), so nothing piles up there."""
+def tidy(job, shared):
+    """A job has ended: remove what it left in the ``shared`` folder (as this computer reaches
+    it), its copy of the source and the server's layer files (the layers live on in the project
+    folder), so nothing piles up there.  A path outside that folder is never touched."""
+    root = os.path.join(os.path.realpath(shared), "")
     for path in [job["copy"].target] + [p for _, p in job["layers"]]:
+        if not os.path.realpath(path).startswith(root):
+            continue
         try:
             os.remove(path)
         except OSError:
@@ -442,12 +446,14 @@ class Session(object):
             job["layers"].append((args[1], self.folder.to_local(args[2])))
         elif address == "/diffband/done":
             job["state"] = "done"
-            insert_layers(job)
-            tidy(job)
+            try:
+                insert_layers(job)
+            finally:
+                tidy(job, self.folder.local)
         elif address in ("/diffband/error", "/diffband/cancelled"):
             job["state"] = "failed"
             say("%s failed: %s" % (job["name"], " ".join(str(a) for a in args[1:])))
-            tidy(job)
+            tidy(job, self.folder.local)
 
 
 SESSION = None
