@@ -13,7 +13,7 @@ import soundfile as sf
 
 from diffband.evaluation.csv_rows import read_rows
 from diffband.evaluation.quality import pitch_agreement, recommend
-from tests.conftest import render_clip
+from tests.conftest import REPO, render_clip
 
 from diffband.evaluation import notes
 
@@ -64,7 +64,7 @@ def quality_run(tmp_path_factory, conditional_bundle) -> Path:
     shutil.copy(conditional_bundle, models / "guitar.onnx")  # a source's bundle: measured for its generations only
     argv = ["eval", "quality", "--heldout", str(root / "heldout"), "--pairs", "guitar:violin", "--models", str(models),
             "--strengths", "0.8", "--guidances", "0,2", "--steps", "3", "--clips", "2", "--generations", "2",
-            "-o", str(root / "results"), "--report", str(root / "results.md")]
+            "-o", str(root / "results")]  # no --report: the page goes beside the results
     assert main(argv) == 0
     return root
 
@@ -95,12 +95,13 @@ def test_quality_report_and_recommendation_agree(quality_run):
     best = recommend(rows)
     saved = json.loads((quality_run / "results" / "recommendation.json").read_text())
     assert (saved["strength"], saved["guidance"], saved["steps"]) == (best["strength"], best["guidance"], 3)
-    report = (quality_run / "results.md").read_text()
+    report = (quality_run / "results" / "results.md").read_text()
+    assert not (REPO / "docs" / "results.md").read_text().count(str(quality_run))  # the published page untouched
     assert f"**strength {best['strength']:g}, guidance {best['guidance']:g}**" in report
     assert "control: white noise" in report and "| guitar->violin |" in report
     for png in ("quality_guitar_to_violin.png", "spectrograms_guitar_to_violin.png"):
         assert (quality_run / "results" / png).stat().st_size > 10_000
-        assert f"(results/{png})" in report
+        assert f"({png})" in report
 
 
 def test_quality_refuses_a_pair_without_held_out_renders(tmp_path, capsys):
