@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from functools import partial
 from pathlib import Path
 
 
@@ -109,7 +110,7 @@ def _export(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.fp16 and args.int8:
         raise ValueError("choose one of --fp16 and --int8")
-    convert = _write_fp16 if args.fp16 else (lambda src, dst: _write_int8(src, dst, Path(args.int8))) if args.int8 else None
+    convert = _write_fp16 if args.fp16 else partial(_write_int8, dataset=Path(args.int8)) if args.int8 else None
     if args.from_bundle:
         if convert is None:
             raise ValueError("--from-bundle converts a bundle; it needs --fp16 or --int8 DATASET")

@@ -96,7 +96,7 @@ def relative_error(reference: DiffusionModel, candidate: DiffusionModel, feeds: 
 
 
 def quantize_bundle_int8(src: Path, out: Path, dataset_dir: Path, count: int = CALIBRATION_COUNT, seed: int = 0,
-                         max_relative_error: float = MAX_RELATIVE_ERROR_INT8, keep_ends: bool = True) -> dict[str, Any]:
+                         max_relative_error: float = MAX_RELATIVE_ERROR_INT8) -> dict[str, Any]:
     """Write ``out``: bundle ``src`` with int8 convolutions, calibrated on ``dataset_dir`` (the
     instrument's prepared dataset), metadata kept and precision set; checked against ``src`` on
     other inputs from the same dataset, and removed when it strays more than ``max_relative_error``."""
@@ -115,9 +115,9 @@ def quantize_bundle_int8(src: Path, out: Path, dataset_dir: Path, count: int = C
             raise Int8Error(f"{src} has {len(convs)} convolutions; int8 keeps the first and last float, nothing would be quantized")
         quantize_static(str(prepared), str(quantized), _Feeds(feeds), quant_format=QuantFormat.QDQ,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
-                        op_types_to_quantize=["Conv"], nodes_to_exclude=[convs[0], convs[-1]] if keep_ends else [])
+                        op_types_to_quantize=["Conv"], nodes_to_exclude=[convs[0], convs[-1]])
         proto = onnx.load(str(quantized))
-        set_metadata(proto, {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}, "int8")
+        set_metadata(proto, dict(reference.session.get_modelmeta().custom_metadata_map), "int8")
         onnx.save(proto, str(quantized))
         error = relative_error(reference, DiffusionModel.load(quantized, device="cpu"), checks)
         if not error <= max_relative_error:

@@ -101,8 +101,9 @@ function defaultFor(tech, name) {
 
 function showDefaults(from, to) {
     for (var name in OPTIONS) {
+        if (!OPTIONS.hasOwnProperty(name)) { continue; }
         var value = defaultFor(to, name);
-        if (!OPTIONS.hasOwnProperty(name) || defaultFor(from, name) === value) { continue; }
+        if (defaultFor(from, name) === value) { continue; }
         state.options[name] = value; // the control echoes it back through "option" too
         var choices = OPTIONS[name].choices;
         outlet(6, [name, choices.length ? choices.indexOf(value) : value]);
