@@ -10,11 +10,16 @@ hears both lines of a mix, so chords and band recordings need no fallback).
 The condition image has the model's shape ``(n_mels, frames)`` and says *which*
 pitches sound and how loud, never the source's timbre:
 
-- each contour bin's salience is put on the mel row of its frequency (the row whose
-  filter responds most there; several bins on one row keep the largest), and, when
-  the spec asks for harmonics, on the rows of its harmonics ``h`` with the fixed
-  weight ``1/h`` (an instrument-independent template, never the source's harmonic
-  amplitudes: a condition carrying those lets the model paint them as steady stripes);
+- each contour bin's salience is put on the mel rows around its frequency, weighted by
+  each row's filter response there (``placement="filter"``: a tone between two row
+  centres lights both, in the ratio a real spectrum would, so the exact pitch survives
+  rows three semitones wide below ~250 Hz), and, when the spec asks for harmonics, on
+  the rows of its harmonics ``h`` with the fixed weight ``1/h`` (an
+  instrument-independent template, never the source's harmonic amplitudes: a condition
+  carrying those lets the model paint them as steady stripes); several bins on one row
+  keep the largest.  Bundles made before 2026-11-27 used ``placement="row"``: each bin
+  on the single row that responds most, which tells a model only which 3-9 semitone
+  band a low note lies in;
 - contour frames are max-pooled to the codec's frames (nearest frame centre);
 - the whole frame is scaled by a smoothed loudness in ``[0, 1]`` (frame RMS in dB
   over ``loudness_floor_db .. 0``, moving average over ``smooth_frames`` frames).
@@ -42,6 +47,9 @@ if TYPE_CHECKING:
     from diffband.engine.model import DiffusionModel
 
 CONDITION_KINDS = ("basic-pitch",)
+#: How a pitch reaches the mel rows: ``filter`` (each row by its filter's response, so adjacent rows
+#: carry the position between them) or ``row`` (the one row responding most; bundles before 2026-11-27).
+PLACEMENTS = ("filter", "row")
 #: basic-pitch 0.4.0's ONNX model (``saved_models/icassp_2022/nmp.onnx``, 230 KB, Apache-2.0: LICENSE and
 #: NOTICE beside it) ships inside the engine, so melody following needs no basic-pitch package (whose
 #: declared dependencies pull TensorFlow).  Its SHA-256, checked against the package's file by a test:
@@ -72,13 +80,16 @@ class ConditionSpec:
     generates unconditionally, and guidance works, only when it is above 0)."""
 
     kind: str = "basic-pitch"
-    harmonics: int = 1
+    harmonics: int = 3
     loudness_floor_db: float = -60.0
     smooth_frames: int = 3
     null_value: float = -1.0
     dropout: float = 0.15
+    placement: str = "filter"
 
     def __post_init__(self) -> None:
+        if self.placement not in PLACEMENTS:
+            raise ConditionError(f"unknown condition placement {self.placement!r}; this diffband knows {', '.join(PLACEMENTS)}")
         if self.kind not in CONDITION_KINDS:
             raise ConditionError(f"unknown condition {self.kind!r}; this diffband knows {', '.join(CONDITION_KINDS)}")
         if self.harmonics < 1 or self.smooth_frames < 1 or self.loudness_floor_db >= 0:
@@ -96,8 +107,9 @@ class ConditionSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ConditionSpec":
+        """The spec stored in a bundle or dataset; one written before ``placement`` existed used ``row``."""
         try:
-            return cls(**data)
+            return cls(**{"placement": "row", **data})
         except TypeError as error:
             raise ConditionError(f"bad condition metadata {data!r}: {error}") from None
 
@@ -168,12 +180,34 @@ def null_conditions(spec: ConditionSpec, image_shape: tuple[int, int], count: in
     return np.full((count, 1, *image_shape), spec.null_value, dtype=np.float32)
 
 
+def filter_response(codec: MelCodec, frequencies: np.ndarray) -> np.ndarray:
+    """``(n_mels, len(frequencies))``: each mel row's filter response at each frequency (the codec's
+    filters, interpolated between FFT bins)."""
+    fft_hz = np.arange(codec.mel_basis.shape[1]) * codec.sample_rate / codec.n_fft
+    return np.stack([np.interp(frequencies, fft_hz, row, left=0.0, right=0.0) for row in codec.mel_basis])
+
+
 def mel_rows(codec: MelCodec, frequencies: np.ndarray) -> np.ndarray:
     """The mel row whose filter responds most at each frequency; -1 where no filter reaches."""
-    fft_hz = np.arange(codec.mel_basis.shape[1]) * codec.sample_rate / codec.n_fft
-    response = np.stack([np.interp(frequencies, fft_hz, row, left=0.0, right=0.0) for row in codec.mel_basis])
+    response = filter_response(codec, frequencies)
     rows = np.argmax(response, axis=0)
     return np.where(response.max(axis=0) > 0, rows, -1)
+
+
+def placement_weights(codec: MelCodec, spec: ConditionSpec) -> np.ndarray:
+    """``(n_mels, 264)``: how much of each contour bin's salience each mel row shows (harmonic ``h``
+    with weight ``1/h``; the largest where several reach one row)."""
+    base = contour_frequencies()
+    weights = np.zeros((codec.n_mels, BP_BINS), dtype=np.float32)
+    for h in range(1, spec.harmonics + 1):
+        if spec.placement == "filter":  # every row peaking at 1, so a tone on a row's centre reads as loud as ever
+            reach = filter_response(codec, base * h) / np.maximum(codec.mel_basis.max(axis=1, keepdims=True), 1e-12)
+        else:
+            rows = mel_rows(codec, base * h)
+            reach = np.zeros_like(weights)
+            reach[rows[rows >= 0], np.flatnonzero(rows >= 0)] = 1.0
+        weights = np.maximum(weights, reach / h)
+    return weights
 
 
 class PitchCondition:
@@ -182,8 +216,7 @@ class PitchCondition:
     def __init__(self, codec: MelCodec, spec: ConditionSpec):
         basic_pitch_model_path()  # a broken install learns so before any audio is read
         self.codec, self.spec = codec, spec
-        base = contour_frequencies()
-        self._rows = [(mel_rows(codec, base * h), 1.0 / h) for h in range(1, spec.harmonics + 1)]
+        self._weights = placement_weights(codec, spec)
 
     def loudness(self, audio: np.ndarray) -> np.ndarray:
         """Smoothed loudness in [0, 1] at each codec frame (frames centred on ``k * hop``)."""
@@ -216,10 +249,7 @@ class PitchCondition:
         inside = frame < codec.frames
         pooled = np.zeros((codec.frames, BP_BINS), dtype=np.float32)
         np.maximum.at(pooled, frame[inside], salience[inside])
-        image = np.zeros(codec.image_shape, dtype=np.float32)
-        for rows, weight in self._rows:
-            reached = rows >= 0
-            np.maximum.at(image, rows[reached], weight * pooled.T[reached])
+        image = np.max(self._weights[:, :, None] * pooled.T[None], axis=1)
         return np.clip(image * self.loudness(window)[None, :], 0.0, 1.0).astype(np.float32)
 
     def images(self, windows: np.ndarray) -> np.ndarray:

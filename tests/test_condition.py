@@ -66,6 +66,36 @@ def test_harmonic_template_adds_rows_at_fixed_weights():
     assert profile[rows[0]] > profile[rows[1]] > profile[rows[2]] > 2 * np.median(profile)
 
 
+def test_filter_placement_tells_apart_notes_that_share_a_row():
+    """F#3 and A3 share one tiny-preset row (rows are ~50 Hz apart there, 4 semitones): the legacy
+    ``row`` placement draws them alike; ``filter`` lights the row below with F#3, the row above with A3."""
+    codec = preset("tiny")
+    low, high = 185.0, 220.0
+    row = mel_rows(codec, np.array([low, high]))
+    assert row[0] == row[1]
+    around = slice(int(row[0]) - 1, int(row[0]) + 2)
+    middle = slice(codec.frames // 8, -codec.frames // 8)
+
+    def rows_around(spec: ConditionSpec, hz: float) -> np.ndarray:
+        return PitchCondition(codec, spec)(harmonic_tone(codec, hz))[around, middle].mean(axis=1)
+
+    legacy = ConditionSpec(placement="row", harmonics=1)
+    assert np.abs(rows_around(legacy, low) - rows_around(legacy, high)).max() < 0.05
+    below, _, above = rows_around(ConditionSpec(), low)
+    assert below > above + 0.05
+    below, _, above = rows_around(ConditionSpec(), high)
+    assert above > below + 0.05
+
+
+def test_a_spec_stored_before_placement_existed_reads_as_row():
+    stored = {"kind": "basic-pitch", "harmonics": 1, "loudness_floor_db": -60.0, "smooth_frames": 3,
+              "null_value": -1.0, "dropout": 0.15}
+    assert ConditionSpec.from_dict(stored).placement == "row"
+    assert ConditionSpec.from_json(ConditionSpec().to_json()) == ConditionSpec()
+    with pytest.raises(ConditionError, match="unknown condition placement 'nearest'"):
+        ConditionSpec(placement="nearest")
+
+
 def test_the_pitch_model_ships_in_the_engine_and_needs_no_basic_pitch_package(monkeypatch, tmp_path):
     import hashlib
     import importlib.util
@@ -113,7 +143,7 @@ def test_condition_spec_round_trips_through_bundle_metadata():
 @pytest.mark.parametrize("name", ["guitar", "violin", "voice"])
 def test_shipped_bundles_follow_notes(name):
     model = DiffusionModel.load(REPO / "models" / f"{name}.onnx", device="cpu")
-    assert model.info.condition == ConditionSpec(dropout=model.info.condition.dropout)  # the runtime's extractor
+    assert model.info.condition == ConditionSpec(placement="row", harmonics=1, dropout=model.info.condition.dropout)  # the runtime's extractor
     assert 0.1 <= model.info.condition.dropout <= 0.2  # trained for classifier-free guidance
     assert follows("auto", [model]) and follows("notes", [model]) and not follows("off", [model])
 
