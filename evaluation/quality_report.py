@@ -221,10 +221,14 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
     for name, model in models.items():
         t = model.info.training
         data = t.get("dataset", {})
-        provenance.append(f"`{name}`: {t.get('config', '?')} UNet, {t.get('steps', '?')} steps on "
-                          f"{data.get('seconds', 0) / 60:.0f} min of renders, condition "
-                          f"{model.info.condition.kind if model.info.condition else 'none'}, trained on {t.get('device', '?')}, "
-                          f"{model.info.precision} bundle")
+        prior = t.get("init_training")
+        earlier = (f", fine-tuning {prior.get('steps', '?')} steps at batch {prior.get('batch_size', '?')} on "
+                   f"{prior.get('device', '?')}" if prior else "")
+        spec = model.info.condition
+        provenance.append(f"`{name}`: {t.get('config', '?')} UNet, {t.get('steps', '?')} steps at batch "
+                          f"{t.get('batch_size', '?')} on {data.get('seconds', 0) / 60:.0f} min of renders, trained on "
+                          f"{t.get('device', '?')}{earlier}, condition "
+                          f"{f'{spec.kind} ({spec.placement} placement)' if spec else 'none'}, {model.info.precision} bundle")
     context = {
         "summary": f"{len(plan.pairs)} pairs, {plan.clips} source windows each, {plan.steps} DDIM steps, seed {plan.seed}.",
         "setup": [f"models: {'; '.join(provenance)}",

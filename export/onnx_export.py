@@ -147,6 +147,23 @@ def verify_against_torch(unet: UNet2DModel, bundle: Path, max_abs_error: float =
     return {"max_abs_error": worst, "provider": model.provider, "bytes": bundle.stat().st_size}
 
 
+#: What a bundle records of the run its training started from (``train --init-weights``).
+PRIOR_RUN_FIELDS = ("steps", "batch_size", "device", "final_loss_mean_last_100", "dataset")
+
+
+def fine_tuned_from(init_weights: str | None) -> dict[str, Any]:
+    """``{"init_weights": folder, "init_training": {...}}`` for a run that started from another run's
+    weights (that run's own training record, when its ``training.json`` sits beside the folder), else ``{}``."""
+    if not init_weights:
+        return {}
+    record: dict[str, Any] = {"init_weights": str(init_weights)}
+    prior = Path(init_weights).parent / TRAINING_JSON
+    if prior.exists():
+        earlier = json.loads(prior.read_text())
+        record["init_training"] = {k: earlier[k] for k in PRIOR_RUN_FIELDS if k in earlier}
+    return record
+
+
 def export_run(run_dir: Path, out: Path, instrument: str | None = None, opset: int = DEFAULT_OPSET) -> dict[str, Any]:
     """Export the EMA weights of a training run folder."""
     run_dir = Path(run_dir)
@@ -159,6 +176,7 @@ def export_run(run_dir: Path, out: Path, instrument: str | None = None, opset: i
     schedule = NoiseSchedule.from_dict(provenance["noise_schedule"])
     training = {k: provenance[k] for k in provenance if k not in ("codec", "noise_schedule", "train_config", "condition")}
     training["weights"] = "EMA"
+    training.update(fine_tuned_from(provenance.get("train_config", {}).get("init_weights")))
     condition = ConditionSpec.from_dict(provenance["condition"]) if "condition" in provenance else None
     return export_unet(unet, out, instrument or provenance["instrument"], codec, schedule, training, opset,
                        condition=condition)

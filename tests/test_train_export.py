@@ -19,7 +19,7 @@ from diffband.engine.model import DiffusionModel
 from diffband.engine.settings import setting
 from diffband.engine.vocoders import VocoderSpec
 from diffband.engine.schedule import NoiseSchedule
-from diffband.export.onnx_export import ExportError, export_unet, import_diffusers, verify_against_torch
+from diffband.export.onnx_export import ExportError, export_run, export_unet, import_diffusers, verify_against_torch
 from diffband.export.train import CHECKPOINT, EMA_DIR, train
 from diffband.export.train_config import TrainConfig
 from tests.conftest import TINY_STEPS
@@ -84,6 +84,12 @@ def test_init_weights_starts_a_run_from_given_weights_and_refuses_another_archit
     started = UNet2DModel.from_pretrained(out / EMA_DIR).state_dict()
     assert all(torch.equal(given[k], started[k]) for k in given)
     assert json.loads((out / "training.json").read_text())["train_config"]["init_weights"] == str(tiny_run / EMA_DIR)
+    # the bundle says where its training started, and how that run was trained
+    export_run(out, tmp_path / "finetune.onnx")
+    training = DiffusionModel.load(tmp_path / "finetune.onnx").info.training
+    earlier = json.loads((tiny_run / "training.json").read_text())
+    assert training["init_weights"] == str(tiny_run / EMA_DIR) and training["steps"] == 1
+    assert training["init_training"]["steps"] == earlier["steps"] and training["init_training"]["device"] == earlier["device"]
 
     with pytest.raises(ValueError, match="another architecture.*in_channels: 1 vs 2"):
         train(TrainConfig(dataset=str(conditional_dataset), instrument="guitar", out=str(tmp_path / "cond"), steps=1,
