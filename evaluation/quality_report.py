@@ -222,7 +222,7 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
         t = model.info.training
         data = t.get("dataset", {})
         prior = t.get("init_training")
-        earlier = (f", fine-tuning {prior.get('steps', '?')} steps at batch {prior.get('batch_size', '?')} on "
+        earlier = (f", continued from a run of {prior.get('steps', '?')} steps at batch {prior.get('batch_size', '?')} on "
                    f"{prior.get('device', '?')}" if prior else "")
         spec = model.info.condition
         provenance.append(f"`{name}`: {t.get('config', '?')} UNet, {t.get('steps', '?')} steps at batch "
