@@ -14,6 +14,7 @@ an int8 bundle as any other.  The quality this costs is measured by ``eval quali
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,9 @@ def calibration_inputs(model: DiffusionModel, dataset_dir: Path, count: int, see
     conditions = load_conditions(dataset_dir, manifest) if model.info.condition is not None else None
     if model.info.condition is not None and conditions is None:
         raise Int8Error(f"{model.name} follows notes but {dataset_dir} has no condition images (prepare it with a condition)")
-    if conditions is not None and conditions[1].kind != model.info.condition.kind:
-        raise Int8Error(f"{dataset_dir}'s conditions are {conditions[1].kind}; {model.name} follows {model.info.condition.kind}")
+    # the same drawing of the notes (extractor, placement, harmonics, loudness); dropout is the training's own
+    if conditions is not None and replace(conditions[1], dropout=model.info.condition.dropout) != model.info.condition:
+        raise Int8Error(f"{dataset_dir}'s conditions were drawn as {conditions[1]}; {model.name} follows {model.info.condition}")
     rng = np.random.default_rng(seed)
     share = np.arange(part[0], len(images), part[1])
     if share.size == 0:

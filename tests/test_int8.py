@@ -3,6 +3,8 @@ the export command, calibrated on its own prepared dataset, then loaded and run 
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +83,19 @@ def test_int8_refuses_what_it_cannot_quantize(tmp_path, int8_bundle, conditional
     both = export("--int8", str(tiny_dataset), "--fp16", "--from-bundle", str(conditional_bundle), "--out", str(tmp_path / "z.onnx"))
     assert both.returncode == 1 and "choose one of --fp16 and --int8" in both.stderr
     assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_int8_refuses_conditions_drawn_another_way(tmp_path, conditional_bundle, conditional_dataset):
+    """A dataset whose notes were drawn with another placement than the bundle's would calibrate
+    the activations on inputs the model never sees."""
+    from diffband.export.int8 import Int8Error, calibration_inputs
+
+    legacy = tmp_path / "legacy"
+    shutil.copytree(conditional_dataset, legacy)
+    manifest = json.loads((legacy / "manifest.json").read_text())
+    manifest["condition"]["placement"] = "row"
+    (legacy / "manifest.json").write_text(json.dumps(manifest))
+    model = DiffusionModel.load(conditional_bundle, device="cpu")
+    with pytest.raises(Int8Error, match="conditions were drawn as .*placement='row'"):
+        calibration_inputs(model, legacy, 4)
+    assert len(calibration_inputs(model, conditional_dataset, 4)) == 4
