@@ -14,7 +14,7 @@ pitches sound and how loud, never the source's timbre:
   each row's filter response there (``placement="filter"``: a tone between two row
   centres lights both, in the ratio a real spectrum would, so the exact pitch survives
   rows three semitones wide below ~250 Hz), and, when the spec asks for harmonics, on
-  the rows of its harmonics ``h`` with the fixed weight ``1/h`` (an
+  the rows of its harmonics ``h`` with the fixed weight ``1/h**harmonic_decay`` (an
   instrument-independent template, never the source's harmonic amplitudes: a condition
   carrying those lets the model paint them as steady stripes); several bins on one row
   keep the largest.  Bundles made before 2026-11-27 used ``placement="row"``: each bin
@@ -86,13 +86,16 @@ class ConditionSpec:
     null_value: float = -1.0
     dropout: float = 0.15
     placement: str = "filter"
+    #: Harmonic ``h`` is drawn at ``1 / h**harmonic_decay`` of the fundamental (1: the ``1/h`` template
+    #: every spec before this field used, so stored specs without it read unchanged).
+    harmonic_decay: float = 1.0
 
     def __post_init__(self) -> None:
         if self.placement not in PLACEMENTS:
             raise ConditionError(f"unknown condition placement {self.placement!r}; this diffband knows {', '.join(PLACEMENTS)}")
         if self.kind not in CONDITION_KINDS:
             raise ConditionError(f"unknown condition {self.kind!r}; this diffband knows {', '.join(CONDITION_KINDS)}")
-        if self.harmonics < 1 or self.smooth_frames < 1 or self.loudness_floor_db >= 0:
+        if self.harmonics < 1 or self.smooth_frames < 1 or self.loudness_floor_db >= 0 or self.harmonic_decay < 0:
             raise ConditionError(f"bad condition settings: {self}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConditionError(f"condition dropout must be in [0, 1), got {self.dropout}")
@@ -196,7 +199,7 @@ def mel_rows(codec: MelCodec, frequencies: np.ndarray) -> np.ndarray:
 
 def placement_weights(codec: MelCodec, spec: ConditionSpec) -> np.ndarray:
     """``(n_mels, 264)``: how much of each contour bin's salience each mel row shows (harmonic ``h``
-    with weight ``1/h``; the largest where several reach one row)."""
+    with weight ``1/h**harmonic_decay``; the largest where several reach one row)."""
     base = contour_frequencies()
     weights = np.zeros((codec.n_mels, BP_BINS), dtype=np.float32)
     for h in range(1, spec.harmonics + 1):
@@ -206,7 +209,7 @@ def placement_weights(codec: MelCodec, spec: ConditionSpec) -> np.ndarray:
             rows = mel_rows(codec, base * h)
             reach = np.zeros_like(weights)
             reach[rows[rows >= 0], np.flatnonzero(rows >= 0)] = 1.0
-        weights = np.maximum(weights, reach / h)
+        weights = np.maximum(weights, reach / h**spec.harmonic_decay)
     return weights
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffband.engine.condition import conditions_for
+from diffband.engine.condition import ConditionSpec, conditions_for
 from diffband.engine.model import DiffusionModel
 from diffband.evaluation.csv_rows import read_rows
 from diffband.evaluation.plots import save_heatmaps, save_spectrograms
@@ -178,6 +178,13 @@ def _render_settings(folder: Path) -> str:
         return ""
 
 
+def _drawing(spec: ConditionSpec) -> str:
+    """How a bundle's condition draws the notes, for the setup line."""
+    harmonics = "f0 only" if spec.harmonics == 1 else (
+        f"{spec.harmonics} harmonics at 1/h" + ("" if spec.harmonic_decay == 1 else f"^{spec.harmonic_decay:g}"))
+    return f"{spec.kind} ({spec.placement} placement, {harmonics})"
+
+
 def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], references: dict[str, Reference], heldout: Path,
                  out: Path, report: Path, pairs_text: str) -> dict:
     """Heatmaps, spectrogram PNGs (source, layer at the recommended cell, a real target window),
@@ -228,7 +235,7 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
         provenance.append(f"`{name}`: {t.get('config', '?')} UNet, {t.get('steps', '?')} steps at batch "
                           f"{t.get('batch_size', '?')} on {data.get('seconds', 0) / 60:.0f} min of renders, trained on "
                           f"{t.get('device', '?')}{earlier}, condition "
-                          f"{f'{spec.kind} ({spec.placement} placement)' if spec else 'none'}, {model.info.precision} bundle")
+                          f"{_drawing(spec) if spec else 'none'}, {model.info.precision} bundle")
     context = {
         "summary": f"{len(plan.pairs)} pairs, {plan.clips} source windows each, {plan.steps} DDIM steps, seed {plan.seed}.",
         "setup": [f"models: {'; '.join(provenance)}",

@@ -41,7 +41,8 @@ def _prepare(args: argparse.Namespace) -> int:
 
     from diffband.engine.condition import ConditionSpec
 
-    condition = ConditionSpec(kind=args.condition) if args.condition else None
+    drawing = {"harmonics": args.harmonics, "harmonic_decay": args.harmonic_decay, "placement": args.placement}
+    condition = ConditionSpec(kind=args.condition, **drawing) if args.condition else None
     report = prepare(Path(args.audio_dir), Path(args.out), preset(args.preset), args.instrument, args.silence_db,
                      condition=condition)
     print(
@@ -54,7 +55,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def register_data(sub: argparse._SubParsersAction) -> None:
-    from diffband.engine.condition import CONDITION_KINDS
+    from diffband.engine.condition import CONDITION_KINDS, PLACEMENTS, ConditionSpec
     from diffband.engine.mel import PRESETS
     from diffband.export.instruments import INSTRUMENTS
 
@@ -81,6 +82,13 @@ def register_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--silence-db", type=float, default=-50.0, help="skip windows quieter than this RMS (dBFS)")
     p.add_argument("--condition", choices=CONDITION_KINDS,
                    help="also store each window's melody condition (for train --condition); default none")
+    defaults = ConditionSpec()
+    p.add_argument("--harmonics", type=int, default=defaults.harmonics,
+                   help="with --condition: harmonics drawn per pitch, the fundamental included")
+    p.add_argument("--harmonic-decay", type=float, default=defaults.harmonic_decay,
+                   help="with --condition: harmonic h drawn at 1/h**DECAY of the fundamental")
+    p.add_argument("--placement", choices=PLACEMENTS, default=defaults.placement,
+                   help="with --condition: 'filter' (by each mel filter's response) or 'row' (bundles before 2026-11-27)")
     p.set_defaults(func=_prepare)
 
 

@@ -65,6 +65,14 @@ def test_harmonic_template_adds_rows_at_fixed_weights():
     profile = with_harmonics[:, 20:76].mean(axis=1)
     assert profile[rows[0]] > profile[rows[1]] > profile[rows[2]] > 2 * np.median(profile)
 
+    fainter = PitchCondition(codec, ConditionSpec(harmonics=3, harmonic_decay=2.0))(harmonic_tone(codec, 220.0))
+    faint_profile = fainter[:, 20:76].mean(axis=1)
+    # the fundamental is drawn as before; the 3rd harmonic at ~1/9 instead of ~1/3 of it
+    assert faint_profile[rows[0]] == pytest.approx(profile[rows[0]], rel=0.02)
+    assert faint_profile[rows[2]] / faint_profile[rows[0]] < 0.6 * profile[rows[2]] / profile[rows[0]]
+    assert ConditionSpec.from_dict({k: v for k, v in ConditionSpec().to_dict().items() if k != "harmonic_decay"}) \
+        == ConditionSpec(), "a spec stored before harmonic_decay existed keeps the 1/h template"
+
 
 def test_filter_placement_tells_apart_notes_that_share_a_row():
     """F#3 and A3 share one tiny-preset row (rows are ~50 Hz apart there, 4 semitones): the legacy

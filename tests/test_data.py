@@ -160,3 +160,11 @@ def test_prepare_cli_stores_melody_conditions(tmp_path, messy_folder):
     images = np.fromfile(tmp_path / "ds" / "images.f32", dtype=np.float32)
     conditions = np.fromfile(tmp_path / "ds" / "conditions.f32", dtype=np.float32)
     assert conditions.size == images.size and 0.0 <= conditions.min() and conditions.max() <= 1.0
+
+
+def test_prepare_cli_records_how_the_notes_were_drawn(tmp_path, messy_folder):
+    code = cli(["data", "prepare", str(messy_folder), "--out", str(tmp_path / "ds"), "--preset", "tiny",
+                "--condition", "basic-pitch", "--harmonics", "2", "--harmonic-decay", "2", "--placement", "row"])
+    assert code == 0
+    drawn = json.loads((tmp_path / "ds" / "manifest.json").read_text())["condition"]
+    assert (drawn["harmonics"], drawn["harmonic_decay"], drawn["placement"]) == (2, 2.0, "row")

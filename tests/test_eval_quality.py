@@ -99,6 +99,7 @@ def test_quality_report_and_recommendation_agree(quality_run):
     assert not (REPO / "docs" / "results.md").read_text().count(str(quality_run))  # the published page untouched
     assert f"**strength {best['strength']:g}, guidance {best['guidance']:g}**" in report
     assert "control: white noise" in report and "| guitar->violin |" in report
+    assert "condition basic-pitch (filter placement, 3 harmonics at 1/h)" in report  # how the bundle draws the notes
     for png in ("quality_guitar_to_violin.png", "spectrograms_guitar_to_violin.png"):
         assert (quality_run / "results" / png).stat().st_size > 10_000
         assert f"({png})" in report
