@@ -3,7 +3,7 @@
 A model can only follow a pitch its condition tells it.  For each condition placement
 (``engine.condition``: ``row``, each pitch on the one mel row that responds most, as
 the bundles before 2026-11-27; ``filter``, each pitch on the rows around it by their
-filter response) and harmonic count, every clip (4.46 s windows rendered by the
+filter response), harmonic count and harmonic decay, every clip (4.46 s windows rendered by the
 project's renderer with their notes kept, ``bench.pitch_truth``) is turned into its
 condition image, and the pitch is read back from the image alone: per codec frame, the
 contour bin whose own drawing (``placement_weights``) best matches the frame's column
@@ -34,6 +34,7 @@ SPECS = {
     "row, 3 harmonics": ConditionSpec(placement="row", harmonics=3),
     "filter, f0 only": ConditionSpec(placement="filter", harmonics=1),
     "filter, 3 harmonics (default since 2026-11-27)": ConditionSpec(placement="filter", harmonics=3),
+    "filter, 3 harmonics at 1/h^2": ConditionSpec(placement="filter", harmonics=3, harmonic_decay=2.0),
 }
 
 
