@@ -228,9 +228,11 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
     for name, model in models.items():
         t = model.info.training
         data = t.get("dataset", {})
-        prior = t.get("init_training")
-        earlier = (f", continued from a run of {prior.get('steps', '?')} steps at batch {prior.get('batch_size', '?')} on "
-                   f"{prior.get('device', '?')}" if prior else "")
+        earlier, prior, word = "", t.get("init_training"), "continued"
+        while prior:  # every earlier leg, newest first
+            earlier += (f", {word} from a run of {prior.get('steps', '?')} steps at batch {prior.get('batch_size', '?')} on "
+                        f"{prior.get('device', '?')}")
+            prior, word = prior.get("init_training"), "itself continued"
         spec = model.info.condition
         provenance.append(f"`{name}`: {t.get('config', '?')} UNet, {t.get('steps', '?')} steps at batch "
                           f"{t.get('batch_size', '?')} on {data.get('seconds', 0) / 60:.0f} min of renders, trained on "

@@ -151,16 +151,18 @@ def verify_against_torch(unet: UNet2DModel, bundle: Path, max_abs_error: float =
 PRIOR_RUN_FIELDS = ("steps", "batch_size", "device", "final_loss_mean_last_100", "dataset")
 
 
-def fine_tuned_from(init_weights: str | None) -> dict[str, Any]:
+def fine_tuned_from(init_weights: str | None, legs: int = 8) -> dict[str, Any]:
     """``{"init_weights": folder, "init_training": {...}}`` for a run that started from another run's
-    weights (that run's own training record, when its ``training.json`` sits beside the folder), else ``{}``."""
-    if not init_weights:
+    weights (that run's own training record, when its ``training.json`` sits beside the folder, with
+    its own ``init_training`` when it too continued a run: up to ``legs`` legs back), else ``{}``."""
+    if not init_weights or legs < 1:
         return {}
     record: dict[str, Any] = {"init_weights": str(init_weights)}
     prior = Path(init_weights).parent / TRAINING_JSON
     if prior.exists():
         earlier = json.loads(prior.read_text())
         record["init_training"] = {k: earlier[k] for k in PRIOR_RUN_FIELDS if k in earlier}
+        record["init_training"].update(fine_tuned_from(earlier.get("train_config", {}).get("init_weights"), legs - 1))
     return record
 
 

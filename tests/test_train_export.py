@@ -90,6 +90,13 @@ def test_init_weights_starts_a_run_from_given_weights_and_refuses_another_archit
     earlier = json.loads((tiny_run / "training.json").read_text())
     assert training["init_weights"] == str(tiny_run / EMA_DIR) and training["steps"] == 1
     assert training["init_training"]["steps"] == earlier["steps"] and training["init_training"]["device"] == earlier["device"]
+    # a second leg from the fine-tune: the bundle records both legs before it
+    train(TrainConfig(dataset=str(tiny_dataset), instrument="guitar", out=str(tmp_path / "leg2"), steps=1, batch_size=2,
+                      learning_rate=0.0, warmup_steps=0, checkpoint_every=0, num_samples=1, sample_steps=2, threads=1,
+                      init_weights=str(out / EMA_DIR)))
+    export_run(tmp_path / "leg2", tmp_path / "leg2.onnx")
+    chain = DiffusionModel.load(tmp_path / "leg2.onnx").info.training["init_training"]
+    assert (chain["steps"], chain["init_weights"], chain["init_training"]["steps"]) == (1, str(tiny_run / EMA_DIR), earlier["steps"])
 
     with pytest.raises(ValueError, match="another architecture.*in_channels: 1 vs 2"):
         train(TrainConfig(dataset=str(conditional_dataset), instrument="guitar", out=str(tmp_path / "cond"), steps=1,
