@@ -42,6 +42,9 @@ def _prepare(args: argparse.Namespace) -> int:
     from diffband.engine.condition import ConditionSpec
 
     drawing = {"harmonics": args.harmonics, "harmonic_decay": args.harmonic_decay, "placement": args.placement}
+    if not args.condition and drawing != {k: getattr(ConditionSpec(), k) for k in drawing}:
+        raise SystemExit("--harmonics, --harmonic-decay and --placement say how the melody condition is drawn: "
+                         "add --condition basic-pitch")
     condition = ConditionSpec(kind=args.condition, **drawing) if args.condition else None
     report = prepare(Path(args.audio_dir), Path(args.out), preset(args.preset), args.instrument, args.silence_db,
                      condition=condition)

@@ -168,3 +168,5 @@ def test_prepare_cli_records_how_the_notes_were_drawn(tmp_path, messy_folder):
     assert code == 0
     drawn = json.loads((tmp_path / "ds" / "manifest.json").read_text())["condition"]
     assert (drawn["harmonics"], drawn["harmonic_decay"], drawn["placement"]) == (2, 2.0, "row")
+    with pytest.raises(SystemExit, match="add --condition basic-pitch"):  # a drawing without a condition is a mistake
+        cli(["data", "prepare", str(messy_folder), "--out", str(tmp_path / "plain"), "--harmonic-decay", "2"])
