@@ -41,8 +41,9 @@ def _prepare(args: argparse.Namespace) -> int:
 
     from diffband.engine.condition import ConditionSpec
 
-    drawing = {"harmonics": args.harmonics, "harmonic_decay": args.harmonic_decay, "placement": args.placement}
-    if not args.condition and drawing != {k: getattr(ConditionSpec(), k) for k in drawing}:
+    given = {"harmonics": args.harmonics, "harmonic_decay": args.harmonic_decay, "placement": args.placement}
+    drawing = {k: v for k, v in given.items() if v is not None}  # the rest: ConditionSpec's defaults
+    if drawing and not args.condition:
         raise SystemExit("--harmonics, --harmonic-decay and --placement say how the melody condition is drawn: "
                          "add --condition basic-pitch")
     condition = ConditionSpec(kind=args.condition, **drawing) if args.condition else None
@@ -85,13 +86,13 @@ def register_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--silence-db", type=float, default=-50.0, help="skip windows quieter than this RMS (dBFS)")
     p.add_argument("--condition", choices=CONDITION_KINDS,
                    help="also store each window's melody condition (for train --condition); default none")
-    defaults = ConditionSpec()
-    p.add_argument("--harmonics", type=int, default=defaults.harmonics,
-                   help="with --condition: harmonics drawn per pitch, the fundamental included")
-    p.add_argument("--harmonic-decay", type=float, default=defaults.harmonic_decay,
-                   help="with --condition: harmonic h drawn at 1/h**DECAY of the fundamental")
-    p.add_argument("--placement", choices=PLACEMENTS, default=defaults.placement,
-                   help="with --condition: 'filter' (by each mel filter's response) or 'row' (bundles before 2026-11-27)")
+    p.add_argument("--harmonics", type=int,
+                   help=f"with --condition: harmonics drawn per pitch, the fundamental included (default {ConditionSpec.harmonics})")
+    p.add_argument("--harmonic-decay", type=float,
+                   help=f"with --condition: harmonic h drawn at 1/h**DECAY of the fundamental (default {ConditionSpec.harmonic_decay:g})")
+    p.add_argument("--placement", choices=PLACEMENTS,
+                   help="with --condition: 'filter' (by each mel filter's response) or 'row' (bundles before 2026-11-27); "
+                        f"default {ConditionSpec.placement}")
     p.set_defaults(func=_prepare)
 
 
