@@ -241,7 +241,7 @@ def add_commands(sub) -> None:
     q.add_argument("--pairs", default="guitar:violin,violin:guitar,voice:violin,voice:guitar",
                    help="SOURCE:TARGET pairs, comma-separated")
     q.add_argument("--models", help="folder of the target bundles NAME.onnx (default: the model search path)")
-    q.add_argument("--strengths", default="0.6,0.8,1.0")
+    q.add_argument("--strengths", default="0.6,0.8,0.9,1.0")
     q.add_argument("--guidances", default="1,2,3", help="guidance scales of the follow-on cells")
     q.add_argument("--steps", type=int, default=20)
     q.add_argument("--clips", type=int, default=6, help="source windows per pair (one per held-out piece)")

@@ -58,7 +58,7 @@ class QualityPlan:
     """What one run measures."""
 
     pairs: list[tuple[str, str]]
-    strengths: list[float] = field(default_factory=lambda: [0.6, 0.8, 1.0])
+    strengths: list[float] = field(default_factory=lambda: [0.6, 0.8, 0.9, 1.0])
     guidances: list[float] = field(default_factory=lambda: [1.0, 2.0, 3.0])
     steps: int = 20
     clips: int = 6
