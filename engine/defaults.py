@@ -5,6 +5,6 @@ against that file).  With the shipped melody-following models, follow is on by d
 notes and sound most like the target instrument.  The steps are the fewest the same run
 measured as good as more (docs/results.md, "Sampler steps": 10, 20 and 40 scored alike)."""
 
-DEFAULT_STRENGTH = 0.8
+DEFAULT_STRENGTH = 0.9
 DEFAULT_STEPS = 10
 DEFAULT_GUIDANCE = 2.0

@@ -602,7 +602,7 @@
               "parameter_mmin": 0.0,
               "parameter_mmax": 1.0,
               "parameter_initial": [
-                0.8
+                0.9
               ],
               "parameter_initial_enable": 1,
               "parameter_unitstyle": 1

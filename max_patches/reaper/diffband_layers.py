@@ -41,7 +41,7 @@ SECTION = "diffband"
 #: Steps left to the server: each technique's own default (chorus 20, the others 10).
 AUTO = "auto"
 DEFAULTS = {"host": "127.0.0.1", "port": "9000", "technique": "accompany", "with": "violin guitar",
-            "strength": "0.8", "steps": AUTO, "local_folder": ""}
+            "strength": "0.9", "steps": AUTO, "local_folder": ""}
 #: What the dialog asks, in order; a test checks the ranges against the server's option table.
 ASKED = ("technique", "with", "strength", "steps")
 TECHNIQUES = ("accompany", "chorus", "cross")
