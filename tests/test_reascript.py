@@ -233,23 +233,27 @@ def test_a_bad_answer_is_refused_and_nothing_is_saved(tmp_path, monkeypatch, ans
     assert reason in box[1] and "Nothing was sent" in box[1]
     assert not fake.named("SetExtState")
     [dialog] = fake.named("GetUserInputs")  # and the broken stored values were not offered again
-    assert dialog[4].split("|")[2:] == [str(OPTIONS["strength"].default), "auto"]
+    assert dialog[4].split("|")[2:] == ["auto", "auto"]
     assert "separator=|" in dialog[3]
 
 
-def test_steps_auto_leaves_each_technique_its_own_default(server, tmp_path, monkeypatch):
-    """The pre-filled "auto" sends no steps, so the server runs the technique's registry default
-    (chorus 20, the others 10); a number is sent as given."""
+def test_auto_leaves_each_technique_its_own_strength_and_steps(server, tmp_path, monkeypatch):
+    """The pre-filled "auto" sends no strength and no steps, so the server runs the technique's
+    registry defaults (chorus: strength 0.8, 20 steps; the others the measured ones); a number
+    is sent as given."""
     project, source, _ = project_with_take(tmp_path, seconds=4.0)
     requests = {}
-    for answers in ("chorus|violin guitar|0.5|auto", "chorus|violin guitar|0.5|3"):
+    for answers in ("chorus|violin guitar|auto|auto", "chorus|violin guitar|0.5|3"):
         fake = FakeReaper(project, server.port, answers, {"src0": {"type": "WAVE", "file": str(source)}},
                           [{"source": "src0", **ITEM}])
         [job] = run_script(fake, monkeypatch).SESSION.jobs.values()
         assert "2 layer(s) inserted" in "".join(fake.console), fake.console
         requests[answers.rsplit("|", 1)[1]] = job["request"]
-    assert "steps" not in requests["auto"]
+    assert "steps" not in requests["auto"] and "strength" not in requests["auto"]
     assert requests["3"][requests["3"].index("steps") + 1] == 3
+    assert requests["3"][requests["3"].index("strength") + 1] == 0.5
+    chorus = protocol.job_options("chorus", {"with": "violin,guitar"})
+    assert chorus["strength"] == technique("chorus").defaults["strength"] != OPTIONS["strength"].default
     assert protocol.job_options("chorus", {"with": "violin,guitar"})["steps"] == technique("chorus").defaults["steps"] != OPTIONS["steps"].default
 
 
@@ -376,8 +380,7 @@ def test_the_scripts_choices_match_the_server(tmp_path, monkeypatch):
         assert technique(alias).name == name
     assert script.STRENGTH_RANGE == (OPTIONS["strength"].low, OPTIONS["strength"].high)
     assert script.STEPS_RANGE == (OPTIONS["steps"].low, OPTIONS["steps"].high)
-    assert script.DEFAULTS["strength"] == str(OPTIONS["strength"].default)
-    assert script.DEFAULTS["steps"] == "auto"  # each technique's own default, chosen by the server
+    assert script.DEFAULTS["strength"] == script.DEFAULTS["steps"] == "auto"  # each technique's own, chosen by the server
 
 
 def test_script_osc_codec_agrees_with_python_osc(tmp_path, monkeypatch):

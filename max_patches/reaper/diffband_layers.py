@@ -38,10 +38,11 @@ except ImportError:  # outside Reaper (tests inject a fake module first)
     pass
 
 SECTION = "diffband"
-#: Steps left to the server: each technique's own default (chorus 20, the others 10).
+#: Strength and steps left to the server: each technique's own default (chorus: strength 0.8 and
+#: 20 steps; the others: the measured defaults of docs/results.md).
 AUTO = "auto"
 DEFAULTS = {"host": "127.0.0.1", "port": "9000", "technique": "accompany", "with": "violin guitar",
-            "strength": "0.9", "steps": AUTO, "local_folder": ""}
+            "strength": AUTO, "steps": AUTO, "local_folder": ""}
 #: What the dialog asks, in order; a test checks the ranges against the server's option table.
 ASKED = ("technique", "with", "strength", "steps")
 TECHNIQUES = ("accompany", "chorus", "cross")
@@ -136,6 +137,8 @@ def check_setting(key, text):
             raise BadSetting("name at least one instrument, e.g. violin guitar")
         return " ".join(names)
     if key == "strength":
+        if text.lower() in ("", AUTO):
+            return AUTO
         return repr(_number(text, float, STRENGTH_RANGE[0], STRENGTH_RANGE[1], "strength"))
     if key == "steps":
         if text.lower() in ("", AUTO):
@@ -156,7 +159,7 @@ def setting(key):
 def ask_settings():
     """Technique, instruments, strength, steps from the dialog; None when the user cancels or an
     answer is invalid (then nothing is saved and a message says what was wrong)."""
-    captions = ("technique (accompany/chorus/cross),instruments (e.g. violin guitar),strength %g-%g,steps %d-%d or auto,"
+    captions = ("technique (accompany/chorus/cross),instruments (e.g. violin guitar),strength %g-%g or auto,steps %d-%d or auto,"
                 "separator=%s,extrawidth=120" % (STRENGTH_RANGE + STEPS_RANGE + (SEPARATOR,)))
     current = SEPARATOR.join(setting(k) for k in ASKED)
     answer = RPR_GetUserInputs("diffband layers", len(ASKED), captions, current, 1024)
@@ -502,8 +505,8 @@ def main():
         facts.update(layers=[], state="copying", shown=-1, copy=copy, request=[
             "/diffband/submit/file", job_id, options["technique"], on_server, "reaper/out",
             "with", ",".join(options["with"].split()),
-            "strength", float(options["strength"]),
-        ] + ([] if options["steps"] == AUTO else ["steps", int(options["steps"])]) + region)
+        ] + ([] if options["strength"] == AUTO else ["strength", float(options["strength"])])
+          + ([] if options["steps"] == AUTO else ["steps", int(options["steps"])]) + region)
         SESSION.jobs[job_id] = facts
     if SESSION.jobs:
         RPR_defer("loop()")
