@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from diffband.evaluation.plan import QualityPlan
+
 
 def _floats(text: str) -> list[float]:
     return [float(x) for x in text.split(",") if x]
@@ -156,7 +158,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
     from diffband.engine.model import load_models
     from diffband.evaluation import notes
     from diffband.evaluation.embeddings import MfccStats
-    from diffband.evaluation.quality import QualityPlan, Reference, run_generations, run_pair
+    from diffband.evaluation.quality import Reference, run_generations, run_pair
     from diffband.evaluation.quality_report import write_report
 
     heldout = Path(args.heldout)
@@ -241,12 +243,15 @@ def add_commands(sub) -> None:
     q.add_argument("--pairs", default="guitar:violin,violin:guitar,voice:violin,voice:guitar",
                    help="SOURCE:TARGET pairs, comma-separated")
     q.add_argument("--models", help="folder of the target bundles NAME.onnx (default: the model search path)")
-    q.add_argument("--strengths", default="0.6,0.8,0.9,1.0")
-    q.add_argument("--guidances", default="1,2,3", help="guidance scales of the follow-on cells")
-    q.add_argument("--steps", type=int, default=20)
-    q.add_argument("--clips", type=int, default=6, help="source windows per pair (one per held-out piece)")
-    q.add_argument("--generations", type=int, default=6, help="unconditional generations per model (0: skip)")
-    q.add_argument("--seed", type=int, default=0)
+    plan = QualityPlan(pairs=[])  # the sweep's defaults
+    q.add_argument("--strengths", default=",".join(f"{s:g}" for s in plan.strengths), help="default %(default)s")
+    q.add_argument("--guidances", default=",".join(f"{g:g}" for g in plan.guidances),
+                   help="guidance scales of the follow-on cells (default %(default)s)")
+    q.add_argument("--steps", type=int, default=plan.steps, help="default %(default)s")
+    q.add_argument("--clips", type=int, default=plan.clips, help="source windows per pair, one per held-out piece (default %(default)s)")
+    q.add_argument("--generations", type=int, default=plan.generations,
+                   help="unconditional generations per model, 0: skip (default %(default)s)")
+    q.add_argument("--seed", type=int, default=plan.seed, help="default %(default)s")
     q.add_argument("--device", default="auto")
     q.add_argument("-o", "--out", default=str(PUBLISHED_RESULTS), help="CSVs and PNGs (rows resume)")
     q.add_argument("--report", help="the results page (default: docs/results.md for the default --out, "

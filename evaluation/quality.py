@@ -23,7 +23,7 @@ Rows are appended to CSVs as cells finish, so an interrupted run resumes.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -40,6 +40,7 @@ from diffband.evaluation import notes
 from diffband.evaluation.csv_rows import append_row, done_keys
 from diffband.evaluation.embeddings import MfccStats, audio_files, embed_clips, read_mono
 from diffband.evaluation.fad import fad
+from diffband.evaluation.plan import QualityPlan
 
 CELL_FIELDS = ["pair", "row", "follow", "strength", "guidance", "steps", "clips",
                "pitch_50c", "pitch_octave", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio"]
@@ -51,19 +52,6 @@ PYIN_RANGE = (librosa.note_to_hz("C2"), librosa.note_to_hz("C7"))
 ONSET_TOLERANCE = 0.1
 RATE = 22050
 HOP = 256
-
-
-@dataclass
-class QualityPlan:
-    """What one run measures."""
-
-    pairs: list[tuple[str, str]]
-    strengths: list[float] = field(default_factory=lambda: [0.6, 0.8, 0.9, 1.0])
-    guidances: list[float] = field(default_factory=lambda: [1.0, 2.0, 3.0])
-    steps: int = 20
-    clips: int = 6
-    generations: int = 6
-    seed: int = 0
 
 
 # ---------------------------------------------------------------- measures of one clip
