@@ -254,7 +254,7 @@ def test_auto_leaves_each_technique_its_own_strength_and_steps(server, tmp_path,
     assert requests["3"][requests["3"].index("strength") + 1] == 0.5
     chorus = protocol.job_options("chorus", {"with": "violin,guitar"})
     assert chorus["strength"] == technique("chorus").defaults["strength"] != OPTIONS["strength"].default
-    assert protocol.job_options("chorus", {"with": "violin,guitar"})["steps"] == technique("chorus").defaults["steps"] != OPTIONS["steps"].default
+    assert chorus["steps"] == technique("chorus").defaults["steps"] != OPTIONS["steps"].default
 
 
 def test_section_items_are_read_from_their_parent_and_reversed_ones_skipped(server, tmp_path, monkeypatch):

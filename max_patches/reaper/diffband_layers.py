@@ -136,13 +136,11 @@ def check_setting(key, text):
         if not names:
             raise BadSetting("name at least one instrument, e.g. violin guitar")
         return " ".join(names)
+    if key in ("strength", "steps") and text.lower() in ("", AUTO):
+        return AUTO
     if key == "strength":
-        if text.lower() in ("", AUTO):
-            return AUTO
         return repr(_number(text, float, STRENGTH_RANGE[0], STRENGTH_RANGE[1], "strength"))
     if key == "steps":
-        if text.lower() in ("", AUTO):
-            return AUTO
         return str(_number(text, int, STEPS_RANGE[0], STEPS_RANGE[1], "steps"))
     return text
 
