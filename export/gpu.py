@@ -522,23 +522,51 @@ class BringBack:
         return f"no: {size / 1e6:.1f} MB, {reason}; stays at {source}"
 
 
+#: Room kept in a run's tar for its curves and sample picture beside the weights.
+RUN_TAR_EXTRAS_BYTES = 2 * 2**20
+
+
+def weights_that_come_back(weights: Path, staging: Path) -> tuple[Path, str]:
+    """``weights`` (a diffusers UNet folder), or its copy in ``staging`` with fp16 tensors when
+    the fp32 files would leave a run's tar over what one file may weigh to come back (the
+    ``compact`` and larger sizes); ``diffband export`` loads either.  Returns the folder and
+    the precision it holds."""
+    files = sorted(weights.iterdir())
+    if sum(f.stat().st_size for f in files) + RUN_TAR_EXTRAS_BYTES < MAX_FILE_BYTES:
+        return weights, "fp32"
+    from safetensors.numpy import load_file, save_file  # in the GPU image; after the install stage
+
+    staging.mkdir(parents=True, exist_ok=True)
+    for file in files:
+        if file.suffix == ".safetensors":
+            tensors = load_file(file)
+            save_file({k: v.astype("float16") if v.dtype.kind == "f" else v for k, v in tensors.items()}, staging / file.name)
+        else:
+            shutil.copyfile(file, staging / file.name)
+    return staging, "fp16"
+
+
 def bring_back_runs(ctx: Context, budget: BringBack) -> None:
     """Tar each finished run's :data:`RUN_FILES` as ``NAME.run.tar`` (what ``diffband export``
-    makes a bundle from) and bring it back within ``budget``."""
+    makes a bundle from) and bring it back within ``budget``; weights too heavy to come back in
+    fp32 travel in fp16 (:func:`weights_that_come_back`)."""
     for name in _trained(ctx):
         run = ctx.work / "runs" / name
         if not (run / "unet_ema").is_dir():
             continue
         staging = ctx.work / f"{name}.run.tar"
+        weights, precision = weights_that_come_back(run / "unet_ema", ctx.work / "fp16" / name / "unet_ema")
         with tarfile.open(staging, "w") as archive:
             for part in RUN_FILES:
-                if (run / part).is_file():
-                    archive.add(run / part, arcname=part)
-                elif (run / part).is_dir():  # the weights; of the samples, only the last picture
-                    files = sorted((run / part).iterdir())
+                folder = weights if part == "unet_ema" else run / part
+                if folder.is_file():
+                    archive.add(folder, arcname=part)
+                elif folder.is_dir():  # the weights; of the samples, only the last picture
+                    files = sorted(folder.iterdir())
                     for file in files if part != "samples" else [f for f in files if f.suffix == ".png"][-1:]:
                         archive.add(file, arcname=f"{part}/{file.name}")
         entry = ctx.results.get("training", {}).get(name, {})  # noted there when the train stage recorded the run
+        entry["weights_brought_back_in"] = precision
         entry["brought_back"] = budget.take(staging, ctx.out / staging.name)
 
 
@@ -678,7 +706,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instruments", default=",".join(SHIPPED_INSTRUMENTS))
     p.add_argument("--size", choices=UNET_SIZES,
                    help="UNet size (default tiny, the shipped recipe's; each run's EMA weights come back as a tar "
-                   "while under 16 MiB: tiny 8.4 MB, compact ~24 MB stays on the machine)")
+                   "in fp32 while under 16 MiB (tiny 8.4 MB), else in fp16 (compact 11.8 MB))")
     p.add_argument("--fp16", action="store_true", help="also convert each bundle to fp16 (brought back in the file slots left)")
     p.add_argument("--batch-size", type=int, help="per run (default 64 on the GPU, the CPU recipe's 16 x 4; 2 in the dry run)")
     p.add_argument("--condition", default="auto", choices=("auto", "off"),

@@ -33,6 +33,7 @@ from diffband.export.gpu import (
     missing_on_device,
     plan_second_leg,
     third_party_distributions,
+    weights_that_come_back,
 )
 from diffband.export.gpu import _train_args
 from diffband.export.gpu_payload import (
@@ -117,7 +118,29 @@ def test_default_gpu_size_brings_every_runs_weights_back():
     assert weights < 0.9 * MAX_FILE_BYTES
     assert len(SHIPPED_INSTRUMENTS) + len(REPORT_FILES) <= MAX_FILES_BACK
     assert len(SHIPPED_INSTRUMENTS) * weights < MAX_TOTAL_BYTES - MAX_FILE_BYTES  # a file's worth left to the report
-    assert run_tar_estimate("compact") > MAX_FILE_BYTES  # --size compact: its weights stay on the machine
+    assert run_tar_estimate("compact") > MAX_FILE_BYTES  # --size compact: its weights come back in fp16
+
+
+def test_weights_too_heavy_for_one_file_come_back_in_fp16_and_export(tmp_path):
+    """A ``compact`` run's fp32 weights (23.5 MB) exceed what one file may weigh to come back;
+    the tar carries an fp16 copy, which ``diffband export`` loads as the UNet it was."""
+    from safetensors.numpy import load_file
+    from diffband.export.unet import build_unet
+
+    unet = build_unet("compact", (64, 96), conditional=True)
+    unet.save_pretrained(tmp_path / "run" / "unet_ema")
+    folder, precision = weights_that_come_back(tmp_path / "run" / "unet_ema", tmp_path / "staging")
+    assert precision == "fp16" and folder == tmp_path / "staging"
+    assert (folder / "config.json").read_text() == (tmp_path / "run" / "unet_ema" / "config.json").read_text()
+    half = load_file(folder / "diffusion_pytorch_model.safetensors")
+    full = load_file(tmp_path / "run" / "unet_ema" / "diffusion_pytorch_model.safetensors")
+    assert half.keys() == full.keys() and all(v.dtype == np.float16 for v in half.values())
+    assert max(np.abs(half[k].astype(np.float32) - full[k]).max() for k in full) < 2e-3
+    assert sum(f.stat().st_size for f in folder.iterdir()) + 2**20 < MAX_FILE_BYTES
+    small = build_unet("tiny", (64, 96), conditional=True)
+    small.save_pretrained(tmp_path / "tiny")
+    assert weights_that_come_back(tmp_path / "tiny", tmp_path / "unused") == (tmp_path / "tiny", "fp32")
+    assert not (tmp_path / "unused").exists()
 
 
 def test_parent_process_imports_without_the_carried_packages():
