@@ -60,6 +60,7 @@ from diffband.export.gpu_payload import (
     DEVICE_PACKAGES,
     SHIPPED_INSTRUMENTS,
     WHEEL_DIR,
+    half_precision_copy,
     megabytes,
     normalise,
     pack_datasets,
@@ -531,19 +532,9 @@ def weights_that_come_back(weights: Path, staging: Path) -> tuple[Path, str]:
     the fp32 files would leave a run's tar over what one file may weigh to come back (the
     ``compact`` and larger sizes); ``diffband export`` loads either.  Returns the folder and
     the precision it holds."""
-    files = sorted(weights.iterdir())
-    if sum(f.stat().st_size for f in files) + RUN_TAR_EXTRAS_BYTES < MAX_FILE_BYTES:
+    if sum(f.stat().st_size for f in weights.iterdir()) + RUN_TAR_EXTRAS_BYTES < MAX_FILE_BYTES:
         return weights, "fp32"
-    from safetensors.numpy import load_file, save_file  # in the GPU image; after the install stage
-
-    staging.mkdir(parents=True, exist_ok=True)
-    for file in files:
-        if file.suffix == ".safetensors":
-            tensors = load_file(file)
-            save_file({k: v.astype("float16") if v.dtype.kind == "f" else v for k, v in tensors.items()}, staging / file.name)
-        else:
-            shutil.copyfile(file, staging / file.name)
-    return staging, "fp16"
+    return half_precision_copy(weights, staging), "fp16"  # safetensors: in the GPU image
 
 
 def bring_back_runs(ctx: Context, budget: BringBack) -> None:
@@ -558,11 +549,11 @@ def bring_back_runs(ctx: Context, budget: BringBack) -> None:
         weights, precision = weights_that_come_back(run / "unet_ema", ctx.work / "fp16" / name / "unet_ema")
         with tarfile.open(staging, "w") as archive:
             for part in RUN_FILES:
-                folder = weights if part == "unet_ema" else run / part
-                if folder.is_file():
-                    archive.add(folder, arcname=part)
-                elif folder.is_dir():  # the weights; of the samples, only the last picture
-                    files = sorted(folder.iterdir())
+                path = weights if part == "unet_ema" else run / part
+                if path.is_file():
+                    archive.add(path, arcname=part)
+                elif path.is_dir():  # the weights; of the samples, only the last picture
+                    files = sorted(path.iterdir())
                     for file in files if part != "samples" else [f for f in files if f.suffix == ".png"][-1:]:
                         archive.add(file, arcname=f"{part}/{file.name}")
         entry = ctx.results.get("training", {}).get(name, {})  # noted there when the train stage recorded the run

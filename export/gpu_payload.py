@@ -247,23 +247,33 @@ def unpack_dataset(folder: Path, name: str, out: Path) -> Path:
 INIT_DIR = "init"
 
 
+def half_precision_copy(source: Path, target: Path) -> Path:
+    """Copy the diffusers UNet folder ``source`` to ``target`` with its float tensors in fp16
+    (half the bytes; ``from_pretrained`` loads them into a float32 UNet, as ``diffband export``
+    and ``train --init-weights`` do).  numpy only, so the GPU command's parent can call it."""
+    from safetensors.numpy import load_file, save_file
+
+    target.mkdir(parents=True, exist_ok=True)
+    for file in sorted(Path(source).iterdir()):
+        if file.suffix == ".safetensors":
+            tensors = load_file(file)
+            save_file({k: v.astype(np.float16) if v.dtype.kind == "f" else v for k, v in tensors.items()}, target / file.name)
+        else:
+            shutil.copyfile(file, target / file.name)
+    return target
+
+
 def pack_initial_weights(runs: Path, instruments: tuple[str, ...], folder: Path = DATA_DIR) -> dict[str, float]:
     """Each ``runs/<instrument>/unet_ema`` as ``folder/init/<instrument>`` with fp16 weights
-    (half the bytes; ``train --init-weights`` loads them into its float32 UNet), so a GPU
-    run continues the shipped models instead of starting over; returns MB per instrument."""
-    import torch
-    from safetensors.torch import load_file, save_file
-
+    (:func:`half_precision_copy`), so a GPU run continues the shipped models instead of
+    starting over; returns MB per instrument."""
     sizes = {}
     for name in instruments:
         source, target = Path(runs) / name / "unet_ema", Path(folder) / INIT_DIR / name
         weights = source / "diffusion_pytorch_model.safetensors"
         if not weights.is_file():
             raise PayloadError(f"no UNet weights at {weights} (a run's unet_ema, as a GPU run's NAME.run.tar holds)")
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source / "config.json", target / "config.json")
-        save_file({k: v.to(torch.float16).contiguous() for k, v in load_file(weights).items()},
-                  target / "diffusion_pytorch_model.safetensors")
+        half_precision_copy(source, target)
         sizes[name] = (target / "diffusion_pytorch_model.safetensors").stat().st_size / 1e6
     return sizes
 

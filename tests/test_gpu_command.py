@@ -27,6 +27,7 @@ from diffband.export.gpu import (
     MAX_FILES_BACK,
     MAX_TOTAL_BYTES,
     REPORT_FILES,
+    RUN_TAR_EXTRAS_BYTES,
     Context,
     bring_back_bundles,
     check_out_folder,
@@ -124,6 +125,8 @@ def test_default_gpu_size_brings_every_runs_weights_back():
 def test_weights_too_heavy_for_one_file_come_back_in_fp16_and_export(tmp_path):
     """A ``compact`` run's fp32 weights (23.5 MB) exceed what one file may weigh to come back;
     the tar carries an fp16 copy, which ``diffband export`` loads as the UNet it was."""
+    import torch
+    from diffusers import UNet2DModel
     from safetensors.numpy import load_file
     from diffband.export.unet import build_unet
 
@@ -136,7 +139,10 @@ def test_weights_too_heavy_for_one_file_come_back_in_fp16_and_export(tmp_path):
     full = load_file(tmp_path / "run" / "unet_ema" / "diffusion_pytorch_model.safetensors")
     assert half.keys() == full.keys() and all(v.dtype == np.float16 for v in half.values())
     assert max(np.abs(half[k].astype(np.float32) - full[k]).max() for k in full) < 2e-3
-    assert sum(f.stat().st_size for f in folder.iterdir()) + 2**20 < MAX_FILE_BYTES
+    assert sum(f.stat().st_size for f in folder.iterdir()) + RUN_TAR_EXTRAS_BYTES < MAX_FILE_BYTES
+    loaded = UNet2DModel.from_pretrained(folder)  # as diffband export loads a run's unet_ema
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    assert all(torch.equal(t, torch.from_numpy(half[k].astype(np.float32))) for k, t in loaded.state_dict().items())
     small = build_unet("tiny", (64, 96), conditional=True)
     small.save_pretrained(tmp_path / "tiny")
     assert weights_that_come_back(tmp_path / "tiny", tmp_path / "unused") == (tmp_path / "tiny", "fp32")
