@@ -144,6 +144,8 @@ def _pairs(text: str) -> list[tuple[str, str]]:
 
 #: Where ``eval quality`` publishes by default: its tables and pictures, and the page that shows them.
 PUBLISHED_RESULTS, PUBLISHED_PAGE = Path("docs/results"), Path("docs/results.md")
+#: Under ``--heldout``: each source's pieces played by each target instrument, rendered once.
+PLAYED_FOLDER = "played"
 
 
 def quality_report_path(out: Path) -> Path:
@@ -158,6 +160,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
     from diffband.engine.model import load_models
     from diffband.evaluation import notes
     from diffband.evaluation.embeddings import MfccStats
+    from diffband.evaluation.played import played_folder
     from diffband.evaluation.quality import Reference, run_generations, run_pair
     from diffband.evaluation.quality_report import write_report
 
@@ -181,9 +184,17 @@ def cmd_quality(args: argparse.Namespace) -> int:
     references = {}
     for name in tqdm(names, desc="held-out references", unit="instrument"):
         references[name] = Reference.from_folder(name, heldout / name, embedding)
+    played = {}  # per pair: the target instrument playing the source's pieces (cached beside the held-out renders)
+    for source, target in plan.pairs:
+        folder = played_folder(heldout / source, target, heldout / PLAYED_FOLDER)
+        if folder is None:
+            print(f"{heldout / source} has no render.json with notes: no played references for {source}->{target}")
+            continue
+        played[f"{source}->{target}"] = (folder, Reference.from_folder(target, folder, embedding))
     cells_csv, generation_csv = out / "quality.csv", out / "generation.csv"
     for pair in tqdm(plan.pairs, desc="pairs", unit="pair"):
-        run_pair(pair, models, heldout, plan, references, embedding, cells_csv, with_notes, tqdm.write)
+        run_pair(pair, models, heldout, plan, references, embedding, cells_csv, with_notes, tqdm.write,
+                 played.get(f"{pair[0]}->{pair[1]}"))
     if plan.generations:  # every instrument with held-out renders and a bundle, sources too (voice)
         generators = dict(models)
         for name in (n for n in names if n not in models):
@@ -195,7 +206,8 @@ def cmd_quality(args: argparse.Namespace) -> int:
         run_generations(generators, plan, references, embedding, generation_csv, tqdm.write)
 
     report = Path(args.report) if args.report else quality_report_path(out)
-    best = write_report(plan, models, references, heldout, out, report, args.pairs)
+    best = write_report(plan, models, references, heldout, out, report, args.pairs,
+                        {pair: reference for pair, (_, reference) in played.items()})
     print(f"recommended: strength {best['strength']:g}, guidance {best['guidance']:g}")
     print(report)
     return 0
@@ -239,7 +251,8 @@ def add_commands(sub) -> None:
 
     q = eval_sub.add_parser("quality", help="melody-following layers on held-out renders: pitch, note F1, FAD "
                             "to target and source, flatness, controls; writes docs/results.md")
-    q.add_argument("--heldout", required=True, help="folder with one subfolder of held-out renders per instrument")
+    q.add_argument("--heldout", required=True, help="folder with one subfolder of held-out renders per instrument "
+                   f"(their render.json notes are also played by each target instrument, once, into HELDOUT/{PLAYED_FOLDER})")
     q.add_argument("--pairs", default="guitar:violin,violin:guitar,voice:violin,voice:guitar",
                    help="SOURCE:TARGET pairs, comma-separated")
     q.add_argument("--models", help="folder of the target bundles NAME.onnx (default: the model search path)")

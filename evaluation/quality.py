@@ -10,13 +10,16 @@ windows:
 - **note F1**: basic-pitch transcriptions of source and layer, onset + pitch (mir_eval);
 - **timbre**: FAD (``mfcc-stats``) of the layers to all held-out renders of the *target*
   instrument and to those of the *source* instrument, and their ratio (< 1: nearer the
-  target; the issue's target is <= 0.5);
+  target; the issue's target is <= 0.5); and, where the held-out renders carry their notes,
+  the same ratio against the target instrument playing the *source's* pieces
+  (:mod:`diffband.evaluation.played`: references at the source's register);
 - **noise-likeness**: mean spectral flatness of the layers over that of real target renders.
 
 Cells: follow off (the report's method) per strength, follow on per strength x guidance,
 and control rows that must score far from the instrument: the vocoder round trip
 (strength 0), white noise at the source's level, and the condition image itself sent
-through the vocoder.  A second table scores unconditional generations of each model.
+through the vocoder; and one that shows what a perfect layer would score, the target
+instrument playing the source windows' notes (``played``).  A second table scores unconditional generations of each model.
 Rows are appended to CSVs as cells finish, so an interrupted run resumes.
 """
 
@@ -43,9 +46,10 @@ from diffband.evaluation.fad import fad
 from diffband.evaluation.plan import QualityPlan
 
 CELL_FIELDS = ["pair", "row", "follow", "strength", "guidance", "steps", "clips",
-               "pitch_50c", "pitch_octave", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio"]
+               "pitch_50c", "pitch_octave", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio",
+               "fad_played", "fad_played_ratio"]
 GENERATION_FIELDS = ["instrument", "clips", "steps", "flatness_ratio", "fad_own", "fad_nearest_other"]
-CONTROL_ROWS = ("roundtrip", "noise", "condition")
+CONTROL_ROWS = ("roundtrip", "noise", "condition", "played")
 PYIN_RANGE = (librosa.note_to_hz("C2"), librosa.note_to_hz("C7"))
 #: Note onsets match within 100 ms: the codec's frames are 46 ms apart, so mir_eval's 50 ms (made for
 #: transcription at 10 ms hops) is about one frame and fails even the vocoder round trip of the source.
@@ -91,19 +95,28 @@ def flatness(audio: np.ndarray, rate: int, gate_db: float = -50.0) -> float:
 def piece_windows(folder: Path, window: int, rate: int, count: int) -> np.ndarray:
     """``(k <= count, window)``: one window a third of the way into each piece (pieces in name
     order, resampled to ``rate``), skipping quiet ones."""
-    picked = []
-    for path in audio_files(folder):
+    return named_windows(folder, window, rate, count)[0]
+
+
+def named_windows(folder: Path, window: int, rate: int, count: int,
+                  files: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """:func:`piece_windows` and the names of the files they came from; with ``files``, the windows
+    at the same place in those files (quiet or not): another rendering of the same pieces."""
+    picked, names = [], []
+    paths = [Path(folder) / name for name in files] if files is not None else audio_files(folder)
+    for path in paths:
         audio, file_rate = read_mono(path)
         y = soxr.resample(audio, file_rate, rate) if file_rate != rate else audio
         start = max(0, min(y.size // 3, y.size - window))
         clip = np.pad(y[start : start + window], (0, max(0, window - (y.size - start))))
-        if np.sqrt(np.mean(clip**2)) > 1e-2:
+        if files is not None or np.sqrt(np.mean(clip**2)) > 1e-2:
             picked.append(clip.astype(np.float32))
+            names.append(path.name)
         if len(picked) == count:
             break
     if not picked:
         raise ValueError(f"no audible window in {folder}")
-    return np.stack(picked)
+    return np.stack(picked), names
 
 
 @dataclass
@@ -115,14 +128,15 @@ class SourceSet:
     rate: int
     f0: list[np.ndarray]
     notes: list[tuple[np.ndarray, np.ndarray] | None]  # basic-pitch transcriptions (None: not measured)
+    files: list[str]  # the piece each clip was cut from
 
     @classmethod
     def from_folder(cls, instrument: str, folder: Path, window: int, rate: int, count: int,
                     with_notes: bool = False) -> "SourceSet":
         """:func:`piece_windows` of ``folder`` with their pitch (and notes) measured once."""
-        audio = piece_windows(folder, window, rate, count)
+        audio, files = named_windows(folder, window, rate, count)
         transcriptions = [notes.transcribe(a, rate) if with_notes else None for a in audio]
-        return cls(instrument, audio, rate, [f0(a, rate) for a in audio], transcriptions)
+        return cls(instrument, audio, rate, [f0(a, rate) for a in audio], transcriptions, files)
 
 
 @dataclass
@@ -152,8 +166,9 @@ def scale(references: dict[str, "Reference"], pair: tuple[str, str]) -> dict[str
 
 # ---------------------------------------------------------------- scoring
 def score(layers: np.ndarray, source: SourceSet, target: Reference, source_ref: Reference,
-          embedding: MfccStats) -> dict[str, float]:
-    """The measures of one cell's layers (same order as ``source``'s clips)."""
+          embedding: MfccStats, played: Reference | None = None) -> dict[str, float]:
+    """The measures of one cell's layers (same order as ``source``'s clips); ``played``: the target
+    instrument playing the source's pieces (the ``fad_played`` measures are NaN without it)."""
     rate = source.rate
     layer_f0 = [f0(layer, rate) for layer in layers]
     agree = [pitch_agreement(s, o) for s, o in zip(source.f0, layer_f0)]
@@ -165,12 +180,14 @@ def score(layers: np.ndarray, source: SourceSet, target: Reference, source_ref: 
             note_scores.append(notes.note_f1(clip, layer, rate, ONSET_TOLERANCE, reference)["f1"])
     emb = embed_clips(embedding, [(layer, rate) for layer in layers])
     fad_target, fad_source = fad(target.embeddings, emb), fad(source_ref.embeddings, emb)
+    fad_played = fad(played.embeddings, emb) if played is not None else float("nan")
     return {
         "pitch_50c": sum(c for c, _ in agree) / voiced if voiced else float("nan"),
         "pitch_octave": sum(c for c, _ in octave) / voiced if voiced else float("nan"),
         "note_f1": float(np.mean(note_scores)) if note_scores else float("nan"),
         "fad_target": fad_target, "fad_source": fad_source, "fad_ratio": fad_target / max(fad_source, 1e-9),
         "flatness_ratio": float(np.nanmean([flatness(layer, rate) for layer in layers])) / target.flatness,
+        "fad_played": fad_played, "fad_played_ratio": fad_played / max(fad_source, 1e-9),
     }
 
 
@@ -185,8 +202,10 @@ class Cell:
         return (pair, self.row, self.follow, f"{self.strength:g}", f"{self.guidance:g}", str(steps))
 
 
-def cells(plan: QualityPlan, conditional: bool) -> list[Cell]:
+def cells(plan: QualityPlan, conditional: bool, played: bool = False) -> list[Cell]:
     out = [Cell("roundtrip", "off", 0.0, 0.0), Cell("noise", "off", 0.0, 0.0)]
+    if played:
+        out.append(Cell("played", "off", 0.0, 0.0))
     if conditional:
         out.append(Cell("condition", "notes", 0.0, 0.0))
     out += [Cell("layer", "off", s, 0.0) for s in plan.strengths]
@@ -212,23 +231,30 @@ def layers_of(cell: Cell, target: DiffusionModel, audio: np.ndarray, images: np.
 
 def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: Path, plan: QualityPlan,
              references: dict[str, Reference], embedding: MfccStats, csv_path: Path, with_notes: bool,
-             progress: Callable[[str], None] = print) -> None:
-    """Every cell of one source->target pair not already in ``csv_path``."""
+             progress: Callable[[str], None] = print, played: tuple[Path, Reference] | None = None) -> None:
+    """Every cell of one source->target pair not already in ``csv_path``; ``played``: the folder of the
+    target instrument playing the source's pieces and its reference (the ``played`` control row and
+    measures)."""
     source_name, target_name = pair
     name = f"{source_name}->{target_name}"
     target = models[target_name]
     codec = target.info.codec
     done = done_keys(csv_path, ["pair", "row", "follow", "strength", "guidance", "steps"])
-    todo = [c for c in cells(plan, target.info.condition is not None) if c.key(name, plan.steps) not in done]
+    todo = [c for c in cells(plan, target.info.condition is not None, played is not None)
+            if c.key(name, plan.steps) not in done]
     if not todo:
         return
     source = SourceSet.from_folder(source_name, heldout / source_name, codec.window_samples, codec.sample_rate, plan.clips,
                                    with_notes)
     images = np.stack([codec.encode(a) for a in source.audio])
     conditions = conditions_for(target, source.audio) if target.info.condition is not None else None
+    played_ref = played[1] if played is not None else None
     for cell in todo:
-        layers = layers_of(cell, target, source.audio, images, plan.steps, plan.seed, conditions)
-        scores = score(layers, source, references[target_name], references[source_name], embedding)
+        if cell.row == "played":
+            layers = named_windows(played[0], codec.window_samples, codec.sample_rate, len(source.files), source.files)[0]
+        else:
+            layers = layers_of(cell, target, source.audio, images, plan.steps, plan.seed, conditions)
+        scores = score(layers, source, references[target_name], references[source_name], embedding, played_ref)
         append_row(csv_path, CELL_FIELDS, {"pair": name, "row": cell.row, "follow": cell.follow,
                                         "strength": f"{cell.strength:g}", "guidance": f"{cell.guidance:g}",
                                         "steps": plan.steps, "clips": len(layers), **scores})
@@ -269,9 +295,20 @@ def mean_by_cell(rows: list[dict], row_kind: str = "layer") -> dict[tuple[str, f
     for r in rows:
         if r["row"] == row_kind:
             groups.setdefault((r["follow"], float(r["strength"]), float(r["guidance"])), []).append(r)
-    measures = ["pitch_50c", "pitch_octave", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio"]
-    return {k: {m: float(np.nanmean([float(r[m]) for r in g])) for m in measures} | {"pairs": len(g)}
-            for k, g in groups.items()}
+    measures = ["pitch_50c", "pitch_octave", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio",
+                "fad_played", "fad_played_ratio"]
+    return {k: {m: _mean([value(r, m) for r in g]) for m in measures} | {"pairs": len(g)} for k, g in groups.items()}
+
+
+def value(row: dict, measure: str) -> float:
+    """A CSV measure as a float: NaN where the row has none (rows written before the measure existed)."""
+    text = row.get(measure) or ""
+    return float(text) if text.strip() else float("nan")
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
 
 
 def recommend(rows: list[dict]) -> dict:

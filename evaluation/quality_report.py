@@ -17,21 +17,30 @@ from diffband.evaluation.csv_rows import read_rows
 from diffband.evaluation.plots import save_heatmaps, save_spectrograms
 from diffband.evaluation.quality import (
     GENERATE_STEPS, ONSET_TOLERANCE, TARGET_F1, TARGET_FAD_RATIO, TARGET_FLATNESS, TARGET_PITCH, Cell, QualityPlan, Reference,
-    layers_of, mean_by_cell, piece_windows, recommend, scale, write_json,
+    layers_of, mean_by_cell, piece_windows, recommend, scale, value, write_json,
 )
+from diffband.evaluation.fad import fad
 
 MEASURES = [("pitch_50c", "pitch within 50 c", "{:.2f}"), ("pitch_octave", "same, any octave", "{:.2f}"),
             ("note_f1", "note F1", "{:.2f}"),
             ("fad_ratio", "FAD target / FAD source", "{:.2f}"), ("fad_target", "FAD to target", "{:.0f}"),
-            ("fad_source", "FAD to source", "{:.0f}"), ("flatness_ratio", "flatness / real", "{:.1f}")]
+            ("fad_source", "FAD to source", "{:.0f}"), ("flatness_ratio", "flatness / real", "{:.1f}"),
+            ("fad_played_ratio", "FAD played / FAD source", "{:.2f}")]
+#: What the played columns mean, said once under the targets.
+PLAYED_NOTE = (
+    "*FAD played / FAD source*: the same ratio with the target instrument's references rendered from the "
+    "*source's* held-out pieces (their notes through the target's GM program and the same soundfont), so "
+    "both references sit at the source's register and only timbre tells them apart. The plain ratio compares "
+    "a layer with the target's own pieces, in the target's own range: a real player of the target instrument "
+    "playing the source's notes (the `played` control) fails it too.")
 
 
 #: One line, written by hand beside ``quality_previous.csv``, on what the previous models were.
 PREVIOUS_MODELS_FILE = "previous_models.txt"
 
 
-def _fmt(value: str, pattern: str) -> str:
-    v = float(value)
+def _fmt(text: str | None, pattern: str) -> str:
+    v = float(text) if text and text.strip() else float("nan")
     return "n/a" if np.isnan(v) else pattern.format(v)
 
 
@@ -39,14 +48,15 @@ def _table(rows: list[dict], label: str) -> list[str]:
     head = f"| {label} | " + " | ".join(title for _, title, _ in MEASURES) + " |"
     lines = [head, "|---" * (len(MEASURES) + 1) + "|"]
     for r in rows:
-        lines.append(f"| {r['_label']} | " + " | ".join(_fmt(r[k], p) for k, _, p in MEASURES) + " |")
+        lines.append(f"| {r['_label']} | " + " | ".join(_fmt(r.get(k), p) for k, _, p in MEASURES) + " |")
     return lines
 
 
 def _label(r: dict) -> str:
     if r["row"] != "layer":
         return {"roundtrip": "control: vocoder round trip", "noise": "control: white noise",
-                "condition": "control: condition image through the vocoder"}[r["row"]]
+                "condition": "control: condition image through the vocoder",
+                "played": "control: a real target instrument playing the source's notes"}[r["row"]]
     if r["follow"] == "off":
         return f"follow off, strength {float(r['strength']):g}"
     return f"follow notes, strength {float(r['strength']):g}, guidance {float(r['guidance']):g}"
@@ -62,20 +72,24 @@ def save_quality_heatmaps(rows: list[dict], pair: str, path: Path) -> Path:
     strengths = sorted({float(r["strength"]) for r in mine})
     guidances = sorted({float(r["guidance"]) for r in mine})
     panels = []
-    for value, title in [("pitch_50c", "pitch within 50 cents (higher is better)"), ("note_f1", "note F1 (higher is better)"),
-                         ("fad_ratio", "FAD target / FAD source (lower: more target)")]:
+    shown = [("pitch_50c", "pitch within 50 cents (higher is better)"), ("note_f1", "note F1 (higher is better)"),
+             ("fad_ratio", "FAD target / FAD source (lower: more target)")]
+    if any(np.isfinite(value(r, "fad_played_ratio")) for r in mine):
+        shown.append(("fad_played_ratio", "FAD played / FAD source (lower: more target)"))
+    for measure, title in shown:
         table = np.full((len(strengths), len(guidances)), np.nan)
         for r in mine:
-            table[strengths.index(float(r["strength"])), guidances.index(float(r["guidance"]))] = float(r[value])
+            table[strengths.index(float(r["strength"])), guidances.index(float(r["guidance"]))] = value(r, measure)
         panels.append((table, title))
     return save_heatmaps(panels, path, f"{pair}, follow notes", ("guidance", [f"{g:g}" for g in guidances]),
                          ("strength", [f"{s:g}" for s in strengths]))
 
 
-def _mean_rows(rows: list[dict]) -> list[dict]:
+def _mean_rows(rows: list[dict], row_kind: str = "layer") -> list[dict]:
     """One table row per cell, its measures averaged over the pairs."""
     return [{"_label": (f"follow {k[0]}, strength {k[1]:g}" + (f", guidance {k[2]:g}" if k[0] == "notes" else "")),
-             **{m: str(v.get(m, float("nan"))) for m, _, _ in MEASURES}} for k, v in sorted(mean_by_cell(rows).items())]
+             **{m: str(v.get(m, float("nan"))) for m, _, _ in MEASURES}}
+            for k, v in sorted(mean_by_cell(rows, row_kind).items())]
 
 
 def _steps_section(rows: list[dict], other_steps: list[dict], best: dict) -> list[str]:
@@ -120,7 +134,7 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
             "0.05 of the best pitch). The FAD ratio alone can be fooled (white noise, far from both "
             "instruments, scores low): read it beside each pair's control rows and FAD scale line.", "",
             "| pair | pitch within 50 c (>= 0.8) | note F1 (>= 0.7) | FAD target / FAD source (<= 0.5) | "
-            "same cell, follow off: pitch | FAD ratio |", "|---|---|---|---|---|---|"]
+            "FAD played / FAD source (<= 0.5) | same cell, follow off: pitch | FAD ratio |", "|---|---|---|---|---|---|---|"]
     for pair in pairs:
         on = next((r for r in rows if r["pair"] == pair and r["row"] == "layer" and r["follow"] == follow
                    and float(r["strength"]) == strength and float(r["guidance"]) == guidance), None)
@@ -131,8 +145,19 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
         cells = [f"{float(on['pitch_50c']):.2f} ({_check(float(on['pitch_50c']) >= TARGET_PITCH)})",
                  f"{float(on['note_f1']):.2f} ({_check(float(on['note_f1']) >= TARGET_F1)})",
                  f"{float(on['fad_ratio']):.2f} ({_check(float(on['fad_ratio']) <= TARGET_FAD_RATIO)})"]
+        played = value(on, "fad_played_ratio")
+        cells.append(f"{played:.2f} ({_check(played <= TARGET_FAD_RATIO)})" if np.isfinite(played) else "n/a")
         cells += [_fmt(off["pitch_50c"], "{:.2f}"), _fmt(off["fad_ratio"], "{:.2f}")] if off else ["", ""]
         out.append(f"| {pair} | " + " | ".join(cells) + " |")
+    players = [r for r in rows if r["row"] == "played"]
+    if players:
+        out += ["", PLAYED_NOTE, "", "What a real player of the target instrument scores on the same windows "
+                "(the `played` control: the source's notes through the target's GM program):", "",
+                "| pair | pitch within 50 c | note F1 | FAD target / FAD source | FAD played / FAD source |",
+                "|---|---|---|---|---|"]
+        for r in players:
+            out.append(f"| {r['pair']} | " + " | ".join(_fmt(r.get(k), "{:.2f}") for k in
+                                                        ("pitch_50c", "note_f1", "fad_ratio", "fad_played_ratio")) + " |")
     if generations:
         out += ["", "### Unconditional generation (target: flatness within "
                 f"{TARGET_FLATNESS:g}x that of real renders)", "",
@@ -144,6 +169,9 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
             out.append(f"| {g['instrument']} | {g['clips']} | {float(g['flatness_ratio']):.1f} ({ok}) | "
                        f"{float(g['fad_own']):.0f} | {_fmt(g['fad_nearest_other'], '{:.0f}')} |")
     out += ["", "## Mean over pairs", ""] + _table(_mean_rows(rows), "cell")
+    if players:
+        out += [""] + _table([dict(r, _label="control: a real target instrument playing the source's notes")
+                              for r in _mean_rows(rows, "played")], "control, mean over pairs")
     out += _steps_section(rows, other_steps or [], best)
     if previous:
         out += ["", "### The previous models, measured the same way", "",
@@ -186,9 +214,10 @@ def _drawing(spec: ConditionSpec) -> str:
 
 
 def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], references: dict[str, Reference], heldout: Path,
-                 out: Path, report: Path, pairs_text: str) -> dict:
+                 out: Path, report: Path, pairs_text: str, played: dict[str, Reference] | None = None) -> dict:
     """Heatmaps, spectrogram PNGs (source, layer at the recommended cell, a real target window),
-    ``recommendation.json`` and the markdown page from the CSVs in ``out``; returns the recommendation."""
+    ``recommendation.json`` and the markdown page from the CSVs in ``out``; returns the recommendation.
+    ``played``: per pair (``source->target``), the target instrument playing the source's pieces."""
     cells_csv = out / "quality.csv"
     names = sorted({n for pair in plan.pairs for n in pair})
     measured = read_rows(cells_csv)
@@ -210,7 +239,12 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
         scales = scale(references, (source_name, target_name))
         figure = {"scale": f"FAD scale: real {target_name} vs real {target_name} (half of the held-out pieces "
                            f"against the other half) {scales['same_instrument']:.0f}; real {target_name} vs "
-                           f"real {source_name} {scales['between_instruments']:.0f}.",
+                           f"real {source_name} {scales['between_instruments']:.0f}."
+                           + (f" Real {target_name} playing the {source_name} pieces vs real {source_name} "
+                              f"{fad(played[pair].embeddings, references[source_name].embeddings):.0f}, vs real "
+                              f"{target_name} playing its own pieces "
+                              f"{fad(played[pair].embeddings, references[target_name].embeddings):.0f}."
+                              if played and pair in played else ""),
                   "spectrograms": relative(f"spectrograms_{tag}.png")}
         if any(r["pair"] == pair and r["follow"] == "notes" and r["row"] == "layer" for r in rows):
             figure["heatmap"] = relative(save_quality_heatmaps(rows, pair, out / f"quality_{tag}.png").name)
@@ -243,7 +277,8 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
         "setup": [f"models: {'; '.join(provenance)}",
                   f"held-out data: `{heldout}` (pieces training never used, rendered through a soundfont training "
                   "never used); sources: one window a third of the way into each of the first pieces; "
-                  "timbre references: all held-out renders of each instrument",
+                  "timbre references: all held-out renders of each instrument, and the source's held-out pieces "
+                  "played by the target instrument (`played` references)",
                   f"pitch: pyin (C2-C7, hop 256 at 22.05 kHz); note F1: basic-pitch + mir_eval ({ONSET_TOLERANCE * 1000:.0f} ms onsets, "
                   "50 cents); timbre: FAD on the 20-dimensional mfcc-stats embedding; flatness: mean spectral "
                   "flatness of audible frames over that of the real target renders",

@@ -17,17 +17,27 @@ TINY_STEPS = 24
 
 def render_clip(instrument: str, seconds: float, seed: int) -> np.ndarray:
     """A few seconds of a real FluidSynth render of a corpus melody (22.05 kHz mono)."""
-    from diffband.export.data_render import SOUNDFONTS, pick_melody, realise, render_notes, trim_and_normalise
+    return render_piece(instrument, seconds, seed)[0]
+
+
+def render_piece(instrument: str, seconds: float, seed: int) -> tuple[np.ndarray, dict]:
+    """:func:`render_clip` and its entry for a ``render.json`` (soundfont, program, notes, offset), as
+    ``diffband data render`` writes it."""
+    from diffband.export.data_render import SAMPLE_RATE, SOUNDFONTS, pick_melody, realise, render_notes, trim_offset_and_normalise
     from diffband.export.instruments import instrument as get_instrument
 
     rng = random.Random(seed)
     inst = get_instrument(instrument)
     while True:
-        _, melody = pick_melody(rng)
-        notes, _, _ = realise(melody, inst, rng)
-        audio = trim_and_normalise(render_notes(notes, SOUNDFONTS[0], inst.programs[0]))
-        if audio.size >= seconds * 22050:
-            return audio[: int(seconds * 22050)]
+        source, melody = pick_melody(rng)
+        notes, shift, bpm = realise(melody, inst, rng)
+        audio, offset = trim_offset_and_normalise(render_notes(notes, SOUNDFONTS[0], inst.programs[0]))
+        if audio.size >= seconds * SAMPLE_RATE:
+            clip = audio[: int(seconds * SAMPLE_RATE)]
+            piece = {"source": source, "soundfont": SOUNDFONTS[0].name, "program": inst.programs[0], "transpose": shift,
+                     "bpm": round(bpm, 1), "seconds": seconds, "room": {}, "offset": round(offset / SAMPLE_RATE, 4),
+                     "notes": [[round(n.start, 4), round(n.duration, 4), n.pitch, n.velocity] for n in notes]}
+            return clip, piece
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import soundfile as sf
 
 from diffband.evaluation.csv_rows import read_rows
 from diffband.evaluation.quality import pitch_agreement, recommend
-from tests.conftest import REPO, render_clip
+from tests.conftest import REPO, render_clip, render_piece
 
 from diffband.evaluation import notes
 
@@ -56,8 +56,13 @@ def quality_run(tmp_path_factory, conditional_bundle) -> Path:
     for name, seed in (("guitar", 11), ("violin", 12)):
         folder = root / "heldout" / name
         folder.mkdir(parents=True)
+        pieces = []
         for k in range(2):
-            sf.write(folder / f"{name}_{k}.wav", render_clip(name, 6.0, seed=seed + 10 * k), 22050)
+            audio, piece = render_piece(name, 6.0, seed=seed + 10 * k)
+            sf.write(folder / f"{name}_{k}.wav", audio, 22050)
+            pieces.append(dict(piece, file=f"{name}_{k}.wav"))
+        if name == "guitar":  # the source's notes, as `diffband data render` keeps them: the played references
+            (folder / "render.json").write_text(json.dumps({"instrument": name, "sample_rate": 22050, "pieces": pieces}))
     models = root / "models"
     models.mkdir()
     shutil.copy(conditional_bundle, models / "violin.onnx")
@@ -73,11 +78,13 @@ def test_quality_writes_every_cell_with_controls(quality_run):
     rows = read_rows(quality_run / "results" / "quality.csv")
     kinds = {(r["row"], r["follow"], r["strength"], r["guidance"]) for r in rows}
     assert kinds == {("roundtrip", "off", "0", "0"), ("noise", "off", "0", "0"), ("condition", "notes", "0", "0"),
+                     ("played", "off", "0", "0"),
                      ("layer", "off", "0.8", "0"), ("layer", "notes", "0.8", "0"), ("layer", "notes", "0.8", "2")}
     by = {(r["row"], r["follow"], r["guidance"]): r for r in rows}
     for r in rows:
         assert r["pair"] == "guitar->violin" and r["clips"] == "2"
-        assert all(np.isfinite(float(r[k])) for k in ("fad_target", "fad_source", "fad_ratio", "flatness_ratio"))
+        assert all(np.isfinite(float(r[k])) for k in ("fad_target", "fad_source", "fad_ratio", "flatness_ratio",
+                                                      "fad_played", "fad_played_ratio"))
     # guidance 0 is the unconditional model: the same layers, so the same measures as follow off
     same = ("pitch_50c", "note_f1", "fad_target", "fad_source", "flatness_ratio")
     assert [by[("layer", "notes", "0")][k] for k in same] == [by[("layer", "off", "0")][k] for k in same]
@@ -88,6 +95,46 @@ def test_quality_writes_every_cell_with_controls(quality_run):
     generations = read_rows(quality_run / "results" / "generation.csv")
     assert [g["instrument"] for g in generations] == ["violin", "guitar"]  # the target's, then the source's
     assert {g["clips"] for g in generations} == {"2"}
+
+
+def test_the_target_instrument_plays_the_sources_own_notes_at_the_same_place(quality_run):
+    from diffband.evaluation.embeddings import read_mono
+    from diffband.evaluation.quality import f0, pitch_agreement
+
+    heldout = quality_run / "heldout"
+    played = heldout / "played" / "guitar_as_violin"
+    made = json.loads((played / "render.json").read_text())
+    assert made["instrument"] == "violin" and made["played_from"] == "guitar"
+    assert {p["program"] for p in made["pieces"]} == {40}  # violin's GM program, not the guitar's
+    for k in range(2):
+        guitar, rate = read_mono(heldout / "guitar" / f"guitar_{k}.wav")
+        violin, _ = read_mono(played / f"guitar_{k}.wav")
+        assert violin.size == guitar.size and 0.8 < np.max(np.abs(violin)) < 1.0
+        agree, voiced = pitch_agreement(f0(guitar, rate), f0(violin, rate))
+        assert voiced and agree / voiced > 0.6  # the same notes at the same times
+        assert np.corrcoef(guitar, violin)[0, 1] < 0.5  # another instrument's waveform
+    rows = {r["row"]: r for r in read_rows(quality_run / "results" / "quality.csv")}
+    # a real violin playing the guitar's notes keeps them and sits nearer the violin references at that register
+    assert float(rows["played"]["pitch_50c"]) > 0.6
+    assert float(rows["played"]["fad_played_ratio"]) < 1.0
+    assert float(rows["roundtrip"]["fad_played_ratio"]) > 1.0  # the guitar itself: nearer the guitar
+    report = (quality_run / "results" / "results.md").read_text()
+    assert "control: a real target instrument playing the source's notes" in report
+    assert "FAD played / FAD source (<= 0.5)" in report
+
+
+def test_a_results_csv_from_before_a_new_measure_keeps_its_rows(tmp_path):
+    from diffband.evaluation.csv_rows import append_row, done_keys
+    from diffband.evaluation.quality import value
+
+    path = tmp_path / "quality.csv"
+    append_row(path, ["pair", "fad_ratio"], {"pair": "a->b", "fad_ratio": 1.5})
+    append_row(path, ["pair", "fad_ratio", "fad_played_ratio"], {"pair": "c->d", "fad_ratio": 0.5, "fad_played_ratio": 0.25})
+    rows = read_rows(path)
+    assert [r["pair"] for r in rows] == ["a->b", "c->d"] and done_keys(path, ["pair"]) == {("a->b",), ("c->d",)}
+    assert np.isnan(value(rows[0], "fad_played_ratio")) and value(rows[1], "fad_played_ratio") == 0.25
+    with pytest.raises(ValueError, match="columns this version does not write"):
+        append_row(path, ["pair"], {"pair": "e->f"})
 
 
 def test_quality_report_and_recommendation_agree(quality_run):

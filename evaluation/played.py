@@ -1,0 +1,78 @@
+"""The target instrument playing the source's own notes: timbre references at the source's register.
+
+The held-out renders of each instrument sit in that instrument's range (a guitar piece around
+E2-E4, a violin piece around G4-A5), and the ``mfcc-stats`` embedding hears register and note
+density as well as timbre.  A layer that keeps a guitar line's notes therefore sits far from
+*violin pieces* even when it sounds exactly like a violin: measured, a real violin (the same
+evaluation soundfont) playing the guitar windows' notes scores a FAD ratio of 2.2, worse than
+the layers.  So ``eval quality`` also renders every held-out source piece's notes (its
+``render.json``) through the target instrument, same soundfont, room, trim and length, and
+
+- scores every cell against those renders as well (``fad_played``: the layer's FAD to the
+  target instrument playing the source's pieces; ``fad_played_ratio``: that over the FAD to
+  the source's renders, the source instrument playing the same pieces);
+- adds the control row ``played``: those renders at the source windows' own positions, what a
+  real player of the target instrument would give back (an upper bound for a layer, not a floor
+  on any measure: its windows are part of the reference set).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+from diffband.export.data_render import PEAK_DBFS, SAMPLE_RATE, Note, Room, render_notes
+from diffband.export.instruments import EVALUATION_SOUNDFONTS, SOUNDFONTS, instrument
+
+RENDER_FILE = "render.json"
+
+
+def _soundfont(name: str) -> Path:
+    for path in (*EVALUATION_SOUNDFONTS, *SOUNDFONTS):
+        if path.name == name and path.exists():
+            return path
+    raise FileNotFoundError(f"soundfont {name} (named by a held-out render.json) is not installed")
+
+
+def has_notes(source_folder: Path) -> bool:
+    """Whether ``source_folder`` was made by ``diffband data render`` (a render.json with each piece's notes)."""
+    try:
+        pieces = json.loads((Path(source_folder) / RENDER_FILE).read_text())["pieces"]
+    except (OSError, ValueError, KeyError):
+        return False
+    return bool(pieces) and all(p.get("notes") for p in pieces)
+
+
+def played_folder(source_folder: Path, target: str, out: Path) -> Path | None:
+    """``out/<source>_as_<target>``: each piece of ``source_folder`` played by ``target``'s first GM
+    program through the piece's own soundfont and room, trimmed by the piece's own offset to its
+    length and peak level, so a window at a given sample is the same notes as in the source file.
+    Rendered once (files already there are kept); None when the folder has no notes to play."""
+    source_folder = Path(source_folder)
+    if not has_notes(source_folder):
+        return None
+    made = json.loads((source_folder / RENDER_FILE).read_text())
+    program = instrument(target).programs[0]
+    folder = Path(out) / f"{source_folder.name}_as_{target}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for piece in tqdm(made["pieces"], desc=f"{target} playing {source_folder.name}'s pieces", unit="piece", leave=False):
+        file = folder / piece["file"]
+        if file.exists():
+            continue
+        length = sf.info(str(source_folder / piece["file"])).frames
+        notes = [Note(float(s), float(d), int(p), int(v)) for s, d, p, v in piece["notes"]]
+        room = Room(**{k: tuple(v) for k, v in piece["room"].items()}) if piece.get("room") else None
+        raw = render_notes(notes, _soundfont(piece["soundfont"]), program, room=room)
+        start = int(round(float(piece.get("offset", 0.0)) * SAMPLE_RATE))
+        audio = np.pad(raw[start : start + length], (0, max(0, length - (raw.size - start))))
+        peak = float(np.max(np.abs(audio))) or 1.0
+        sf.write(file, (audio / peak * 10 ** (PEAK_DBFS / 20)).astype(np.float32), SAMPLE_RATE, subtype="PCM_16")
+    (folder / RENDER_FILE).write_text(json.dumps(
+        {**{k: v for k, v in made.items() if k != "pieces"}, "instrument": target, "played_from": source_folder.name,
+         "pieces": [dict(p, program=program) for p in made["pieces"]]}, indent=1))
+    return folder
+
