@@ -60,16 +60,23 @@ def note_f1(source: np.ndarray, output: np.ndarray, sample_rate: int, onset_tole
     """Precision, recall and F1 of the output's notes against the source's (onset within
     ``onset_tolerance`` seconds + pitch within 50 cents, offsets ignored).  ``reference``: the
     source's transcription when the caller already has it."""
+    return f1(reference if reference is not None else transcribe(source, sample_rate), transcribe(output, sample_rate),
+              onset_tolerance)
+
+
+def f1(reference: tuple[np.ndarray, np.ndarray], estimate: tuple[np.ndarray, np.ndarray],
+       onset_tolerance: float = 0.05) -> dict[str, float]:
+    """:func:`note_f1` of two note lists ``(intervals (n, 2) seconds, pitches (n,) Hz)``: a transcription
+    or a score against a transcription."""
     import mir_eval
 
-    ref_intervals, ref_pitches = reference if reference is not None else transcribe(source, sample_rate)
-    est_intervals, est_pitches = transcribe(output, sample_rate)
+    (ref_intervals, ref_pitches), (est_intervals, est_pitches) = reference, estimate
     if len(ref_pitches) == 0:
         raise ValueError("no notes found in the source")
     if len(est_pitches) == 0:
         return {"precision": 0.0, "recall": 0.0, "f1": 0.0}
-    precision, recall, f1, _ = mir_eval.transcription.precision_recall_f1_overlap(
+    precision, recall, f_measure, _ = mir_eval.transcription.precision_recall_f1_overlap(
         ref_intervals, ref_pitches, est_intervals, est_pitches, onset_tolerance=onset_tolerance, pitch_tolerance=50.0,
         offset_ratio=None,
     )
-    return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}
+    return {"precision": float(precision), "recall": float(recall), "f1": float(f_measure)}

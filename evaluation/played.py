@@ -1,4 +1,7 @@
-"""The target instrument playing the source's own notes: timbre references at the source's register.
+"""What the held-out renders' ``render.json`` knows: each piece's notes.
+
+The target instrument playing the source's own notes gives timbre references at the source's
+register, and the notes themselves are the score a layer's transcription is checked against.
 
 The held-out renders of each instrument sit in that instrument's range (a guitar piece around
 E2-E4, a violin piece around G4-A5), and the ``mfcc-stats`` embedding hears register and note
@@ -36,6 +39,26 @@ def _soundfont(name: str) -> Path:
         if path.name == name and path.exists():
             return path
     raise FileNotFoundError(f"soundfont {name} (named by a held-out render.json) is not installed")
+
+
+def written_notes(source_folder: Path) -> dict[str, dict]:
+    """Each piece of ``source_folder`` by file name (empty when it has no render.json with notes)."""
+    if not has_notes(source_folder):
+        return {}
+    return {p["file"]: p for p in json.loads((Path(source_folder) / RENDER_FILE).read_text())["pieces"]}
+
+
+def notes_in_window(piece: dict, start: float, seconds: float) -> tuple[np.ndarray, np.ndarray]:
+    """The notes of one ``render.json`` piece whose onsets fall in the window ``[start, start +
+    seconds)`` of its file, as ``(intervals (n, 2) seconds from the window's start, pitches (n,) Hz)``:
+    the score of the window (the file starts ``offset`` seconds into the notes' time line)."""
+    offset = float(piece.get("offset", 0.0))
+    kept = [(s - offset - start, min(s - offset + d, start + seconds) - start, p)
+            for s, d, p, _ in piece["notes"] if start <= s - offset < start + seconds]
+    if not kept:
+        return np.zeros((0, 2)), np.zeros(0)
+    intervals = np.array([[a, max(b, a + 1e-3)] for a, b, _ in kept], dtype=np.float64)
+    return intervals, 440.0 * 2.0 ** ((np.array([p for *_, p in kept], dtype=np.float64) - 69) / 12)
 
 
 def has_notes(source_folder: Path) -> bool:

@@ -7,7 +7,9 @@ windows:
 
 - **pitch**: share of the source's voiced frames (pyin) where the layer's f0 lies within
   50 cents (an unvoiced layer frame counts as a miss);
-- **note F1**: basic-pitch transcriptions of source and layer, onset + pitch (mir_eval);
+- **note F1**: basic-pitch transcriptions of source and layer, onset + pitch (mir_eval); and,
+  where the held-out renders carry their notes, the layer's transcription against those notes
+  (``note_f1_written``: the score, not a transcription of the source);
 - **timbre**: FAD (``mfcc-stats``) of the layers to all held-out renders of the *target*
   instrument and to those of the *source* instrument, and their ratio (< 1: nearer the
   target; the issue's target is <= 0.5); and, where the held-out renders carry their notes,
@@ -44,10 +46,11 @@ from diffband.evaluation.csv_rows import append_row, done_keys
 from diffband.evaluation.embeddings import MfccStats, audio_files, embed_clips, read_mono
 from diffband.evaluation.fad import fad
 from diffband.evaluation.plan import QualityPlan
+from diffband.evaluation.played import notes_in_window, written_notes
 
 CELL_FIELDS = ["pair", "row", "follow", "strength", "guidance", "steps", "clips",
                "pitch_50c", "pitch_octave", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio",
-               "fad_played", "fad_played_ratio"]
+               "fad_played", "fad_played_ratio", "note_f1_written"]
 GENERATION_FIELDS = ["instrument", "clips", "steps", "flatness_ratio", "fad_own", "fad_nearest_other"]
 CONTROL_ROWS = ("roundtrip", "noise", "condition", "played")
 PYIN_RANGE = (librosa.note_to_hz("C2"), librosa.note_to_hz("C7"))
@@ -99,10 +102,11 @@ def piece_windows(folder: Path, window: int, rate: int, count: int) -> np.ndarra
 
 
 def named_windows(folder: Path, window: int, rate: int, count: int,
-                  files: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
-    """:func:`piece_windows` and the names of the files they came from; with ``files``, the windows
-    at the same place in those files (quiet or not): another rendering of the same pieces."""
-    picked, names = [], []
+                  files: list[str] | None = None) -> tuple[np.ndarray, list[str], list[float]]:
+    """:func:`piece_windows`, the names of the files they came from and where they start (seconds);
+    with ``files``, the windows at the same place in those files (quiet or not): another rendering
+    of the same pieces."""
+    picked, names, starts = [], [], []
     paths = [Path(folder) / name for name in files] if files is not None else audio_files(folder)
     for path in paths:
         audio, file_rate = read_mono(path)
@@ -112,11 +116,12 @@ def named_windows(folder: Path, window: int, rate: int, count: int,
         if files is not None or np.sqrt(np.mean(clip**2)) > 1e-2:
             picked.append(clip.astype(np.float32))
             names.append(path.name)
+            starts.append(start / rate)
         if len(picked) == count:
             break
     if not picked:
         raise ValueError(f"no audible window in {folder}")
-    return np.stack(picked), names
+    return np.stack(picked), names, starts
 
 
 @dataclass
@@ -129,14 +134,17 @@ class SourceSet:
     f0: list[np.ndarray]
     notes: list[tuple[np.ndarray, np.ndarray] | None]  # basic-pitch transcriptions (None: not measured)
     files: list[str]  # the piece each clip was cut from
+    written: list[tuple[np.ndarray, np.ndarray] | None]  # the notes render.json says each clip plays (None: unknown)
 
     @classmethod
     def from_folder(cls, instrument: str, folder: Path, window: int, rate: int, count: int,
                     with_notes: bool = False) -> "SourceSet":
         """:func:`piece_windows` of ``folder`` with their pitch (and notes) measured once."""
-        audio, files = named_windows(folder, window, rate, count)
+        audio, files, starts = named_windows(folder, window, rate, count)
         transcriptions = [notes.transcribe(a, rate) if with_notes else None for a in audio]
-        return cls(instrument, audio, rate, [f0(a, rate) for a in audio], transcriptions, files)
+        pieces = written_notes(folder) if with_notes else {}
+        written = [notes_in_window(pieces[f], s, window / rate) if f in pieces else None for f, s in zip(files, starts)]
+        return cls(instrument, audio, rate, [f0(a, rate) for a in audio], transcriptions, files, written)
 
 
 @dataclass
@@ -174,10 +182,16 @@ def score(layers: np.ndarray, source: SourceSet, target: Reference, source_ref: 
     agree = [pitch_agreement(s, o) for s, o in zip(source.f0, layer_f0)]
     octave = [pitch_agreement(s, o, any_octave=True) for s, o in zip(source.f0, layer_f0)]
     voiced = sum(v for _, v in agree)
-    note_scores = []
-    for clip, layer, reference in zip(source.audio, layers, source.notes):
-        if reference is not None and len(reference[1]):  # a source window with notes
-            note_scores.append(notes.note_f1(clip, layer, rate, ONSET_TOLERANCE, reference)["f1"])
+    note_scores, written_scores = [], []
+    for layer, transcribed, written in zip(layers, source.notes, source.written):
+        heard = (transcribed is not None and len(transcribed[1])), (written is not None and len(written[1]))
+        if not any(heard):  # no notes to compare with
+            continue
+        estimate = notes.transcribe(layer, rate)
+        if heard[0]:
+            note_scores.append(notes.f1(transcribed, estimate, ONSET_TOLERANCE)["f1"])
+        if heard[1]:
+            written_scores.append(notes.f1(written, estimate, ONSET_TOLERANCE)["f1"])
     emb = embed_clips(embedding, [(layer, rate) for layer in layers])
     fad_target, fad_source = fad(target.embeddings, emb), fad(source_ref.embeddings, emb)
     fad_played = fad(played.embeddings, emb) if played is not None else float("nan")
@@ -188,6 +202,7 @@ def score(layers: np.ndarray, source: SourceSet, target: Reference, source_ref: 
         "fad_target": fad_target, "fad_source": fad_source, "fad_ratio": fad_target / max(fad_source, 1e-9),
         "flatness_ratio": float(np.nanmean([flatness(layer, rate) for layer in layers])) / target.flatness,
         "fad_played": fad_played, "fad_played_ratio": fad_played / max(fad_source, 1e-9),
+        "note_f1_written": float(np.mean(written_scores)) if written_scores else float("nan"),
     }
 
 
@@ -296,7 +311,7 @@ def mean_by_cell(rows: list[dict], row_kind: str = "layer") -> dict[tuple[str, f
         if r["row"] == row_kind:
             groups.setdefault((r["follow"], float(r["strength"]), float(r["guidance"])), []).append(r)
     measures = ["pitch_50c", "pitch_octave", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio",
-                "fad_played", "fad_played_ratio"]
+                "fad_played", "fad_played_ratio", "note_f1_written"]
     return {k: {m: _mean([value(r, m) for r in g]) for m in measures} | {"pairs": len(g)} for k, g in groups.items()}
 
 

@@ -84,13 +84,16 @@ def test_quality_writes_every_cell_with_controls(quality_run):
     for r in rows:
         assert r["pair"] == "guitar->violin" and r["clips"] == "2"
         assert all(np.isfinite(float(r[k])) for k in ("fad_target", "fad_source", "fad_ratio", "flatness_ratio",
-                                                      "fad_played", "fad_played_ratio"))
+                                                      "fad_played", "fad_played_ratio", "note_f1_written"))
     # guidance 0 is the unconditional model: the same layers, so the same measures as follow off
     same = ("pitch_50c", "note_f1", "fad_target", "fad_source", "flatness_ratio")
     assert [by[("layer", "notes", "0")][k] for k in same] == [by[("layer", "off", "0")][k] for k in same]
     # the round trip keeps the source's notes; white noise keeps none and is far flatter
     assert float(by[("roundtrip", "off", "0")]["pitch_50c"]) > 0.6
     assert float(by[("noise", "off", "0")]["pitch_50c"]) < 0.1
+    # against the notes the guitar windows play (render.json): the round trip plays some, noise none
+    assert float(by[("roundtrip", "off", "0")]["note_f1_written"]) > 0.3
+    assert float(by[("noise", "off", "0")]["note_f1_written"]) == 0.0
     assert float(by[("noise", "off", "0")]["flatness_ratio"]) > 5 * float(by[("roundtrip", "off", "0")]["flatness_ratio"])
     generations = read_rows(quality_run / "results" / "generation.csv")
     assert [g["instrument"] for g in generations] == ["violin", "guitar"]  # the target's, then the source's
@@ -121,6 +124,27 @@ def test_the_target_instrument_plays_the_sources_own_notes_at_the_same_place(qua
     report = (quality_run / "results" / "results.md").read_text()
     assert "control: a real target instrument playing the source's notes" in report
     assert "FAD played / FAD source (<= 0.5)" in report
+
+
+def test_a_windows_score_is_the_notes_whose_onsets_it_holds_in_the_files_time():
+    from diffband.evaluation.played import notes_in_window
+
+    piece = {"offset": 0.25, "notes": [[0.5, 0.4, 60, 100], [1.0, 0.5, 62, 90], [1.5, 2.0, 69, 90], [3.0, 1.0, 64, 80]]}
+    intervals, pitches = notes_in_window(piece, start=0.5, seconds=2.0)  # the file's 0.5-2.5 s: notes' 0.75-2.75 s
+    assert np.allclose(intervals, [[0.25, 0.75], [0.75, 2.0]])  # the A4 is cut at the window's end
+    assert np.allclose(pitches, [293.66, 440.0], atol=0.01)
+    assert notes_in_window(piece, start=10.0, seconds=2.0)[1].size == 0
+
+
+def test_a_real_renders_transcription_matches_the_score_of_its_window(quality_run):
+    from diffband.evaluation.quality import ONSET_TOLERANCE, SourceSet
+
+    source = SourceSet.from_folder("guitar", quality_run / "heldout" / "guitar", 2 * 22050, 22050, 2, with_notes=True)
+    assert [len(w[1]) > 2 for w in source.written] == [True, True]
+    for transcribed, written in zip(source.notes, source.written):
+        assert notes.f1(written, transcribed, ONSET_TOLERANCE)["f1"] > 0.6  # the render plays its score, in time
+        late = (written[0] + 0.3, written[1])
+        assert notes.f1(late, transcribed, ONSET_TOLERANCE)["f1"] < 0.3  # a 300 ms misalignment would show
 
 
 def test_a_results_csv_from_before_a_new_measure_keeps_its_rows(tmp_path):
