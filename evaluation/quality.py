@@ -274,7 +274,8 @@ def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: 
                                         "strength": f"{cell.strength:g}", "guidance": f"{cell.guidance:g}",
                                         "steps": plan.steps, "clips": len(layers), **scores})
         progress(f"{name} {cell.row} follow {cell.follow} strength {cell.strength:g} guidance {cell.guidance:g}: "
-                 f"pitch {scores['pitch_50c']:.2f} F1 {scores['note_f1']:.2f} FAD ratio {scores['fad_ratio']:.2f}")
+                 f"pitch {scores['pitch_50c']:.2f} F1 {scores['note_f1']:.2f} FAD ratio {scores['fad_ratio']:.2f}"
+                 + (f" played {scores['fad_played_ratio']:.2f}" if played is not None else ""))
 
 
 #: The steps ``diffband generate`` runs by default (its registry entry), so the table measures what users get.

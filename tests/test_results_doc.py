@@ -20,7 +20,8 @@ def test_defaults_are_the_measured_recommendation_on_the_shipped_models():
     assert {r["pair"] for r in rows} == PAIRS
     for pair in PAIRS:  # the report's method beside melody following, and the controls, for every pair
         kinds = {(r["row"], r["follow"]) for r in rows if r["pair"] == pair}
-        assert {("layer", "off"), ("layer", "notes"), ("roundtrip", "off"), ("noise", "off"), ("condition", "notes")} <= kinds
+        assert {("layer", "off"), ("layer", "notes"), ("roundtrip", "off"), ("noise", "off"), ("condition", "notes"),
+                ("played", "off")} <= kinds  # ... and a real player of the target instrument on the same notes
     best = recommend(rows)
     assert (best["follow"], best["strength"], best["guidance"]) == ("notes", DEFAULT_STRENGTH, DEFAULT_GUIDANCE)
     saved = json.loads((RESULTS / "recommendation.json").read_text())
