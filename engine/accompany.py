@@ -17,8 +17,9 @@ from diffband.engine.condition import follow_conditions
 from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.engine.cross import DEFAULT_OVERLAP, cross_images
 from diffband.engine.model import DiffusionModel
+from diffband.engine.transpose import shift_octaves
 from diffband.engine.windowing import (
-    DEFAULT_MAX_SECONDS, as_float32, decode_windows, edge_fade, encode_windows, from_model_mono, limit_peak, peak_gain,
+    DEFAULT_MAX_SECONDS, as_float32, check_audio, decode_windows, edge_fade, encode_windows, from_model_mono, limit_peak, peak_gain,
 )
 
 Progress = Callable[[int, int], None]
@@ -94,9 +95,11 @@ def accompany(
     workers: int = 1,
     follow: str = "auto",
     guidance: float = DEFAULT_GUIDANCE,
+    octave: int = 0,
 ) -> Accompaniment:
     """Grow one layer per instrument from ``vocals`` and mix them under it; with ``follow``
-    (auto, notes, off) conditional instruments follow the vocal's notes (``engine.condition``).
+    (auto, notes, off) conditional instruments follow the vocal's notes (``engine.condition``);
+    ``octave`` grows the layers that many octaves from the vocal (the mix keeps the vocal as it is).
 
     ``workers > 1`` renders instruments concurrently (same result; pair it with
     one-thread sessions on a CPU, see ``engine.model.threads_per_model``)."""
@@ -107,7 +110,11 @@ def accompany(
     if len(gains) != len(instruments):
         raise ValueError(f"{len(gains)} layer gains given for {len(instruments)} instruments")
     first = instruments[0]
-    layout, mono, images, starts = encode_windows(first, vocals, sample_rate, overlap, max_seconds)
+    source = vocals
+    if octave:
+        check_audio(vocals, sample_rate, max_seconds)  # a bad input is refused before any work on it
+        source = shift_octaves(as_float32(vocals), sample_rate, octave)
+    layout, mono, images, starts = encode_windows(first, source, sample_rate, overlap, max_seconds)
     conditions = follow_conditions(follow, instruments, mono, starts)
     model_rate = first.info.sample_rate
     vocal = as_float32(vocals)

@@ -12,6 +12,7 @@ from typing import Any
 
 from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.engine.samplers import SAMPLERS
+from diffband.engine.transpose import MAX_OCTAVES
 
 
 #: ``follow``: auto (notes when every model has a condition channel), notes, off (engine.condition).
@@ -114,4 +115,7 @@ OPTIONS: dict[str, Option] = _options(
            "report's method) or auto (notes when every model has one)", choices=FOLLOW_CHOICES),
     Option("guidance", float, DEFAULT_GUIDANCE, "classifier-free guidance scale of follow: 0 ignores the notes, 1 plain "
            "conditional, above 1 stronger", 0.0, 10.0),
+    Option("octave", int, 0, "grow the layers this many octaves above (or below, negative) the input, which is "
+           "pitch-shifted first: a model follows notes best in its instrument's own range (a violin over a guitar "
+           "part: 1)", -MAX_OCTAVES, MAX_OCTAVES),
 )

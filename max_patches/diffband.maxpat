@@ -1236,7 +1236,7 @@
           "numinlets": 1,
           "numoutlets": 0,
           "outlettype": [],
-          "text": "Split",
+          "text": "Octave",
           "presentation": 1,
           "presentation_rect": [
             346,
@@ -1247,6 +1247,89 @@
           "id": "obj-47",
           "patching_rect": [
             640,
+            260,
+            100,
+            18
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "live.numbox",
+          "numinlets": 1,
+          "numoutlets": 2,
+          "outlettype": [
+            "",
+            "float"
+          ],
+          "varname": "Octave",
+          "parameter_enable": 1,
+          "saved_attribute_attributes": {
+            "valueof": {
+              "parameter_longname": "Octave",
+              "parameter_shortname": "Octave",
+              "parameter_type": 1,
+              "parameter_info": "grow the layers this many octaves above (or below, negative) the input, which is pitch-shifted first: a model follows notes best in its instrument's own range (a violin over a guitar part: 1)",
+              "parameter_mmin": -2.0,
+              "parameter_mmax": 2.0,
+              "parameter_initial": [
+                0
+              ],
+              "parameter_initial_enable": 1,
+              "parameter_unitstyle": 0
+            }
+          },
+          "presentation": 1,
+          "presentation_rect": [
+            410,
+            152,
+            56,
+            15
+          ],
+          "id": "obj-48",
+          "patching_rect": [
+            640,
+            280,
+            56,
+            15
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "prepend option octave",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "outlettype": [
+            ""
+          ],
+          "id": "obj-49",
+          "patching_rect": [
+            640,
+            310,
+            110,
+            22.0
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "comment",
+          "numinlets": 1,
+          "numoutlets": 0,
+          "outlettype": [],
+          "text": "Split",
+          "presentation": 1,
+          "presentation_rect": [
+            346,
+            170,
+            62,
+            15
+          ],
+          "id": "obj-50",
+          "patching_rect": [
+            750,
             260,
             100,
             18
@@ -1282,13 +1365,13 @@
           "presentation": 1,
           "presentation_rect": [
             410,
-            152,
+            170,
             56,
             15
           ],
-          "id": "obj-48",
+          "id": "obj-51",
           "patching_rect": [
-            640,
+            750,
             280,
             56,
             15
@@ -1304,9 +1387,9 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-49",
+          "id": "obj-52",
           "patching_rect": [
-            640,
+            750,
             310,
             110,
             22.0
@@ -1328,7 +1411,7 @@
             15,
             15
           ],
-          "id": "obj-50",
+          "id": "obj-53",
           "patching_rect": [
             560,
             230,
@@ -1346,7 +1429,7 @@
             ""
           ],
           "text": "refresh",
-          "id": "obj-51",
+          "id": "obj-54",
           "patching_rect": [
             590,
             230,
@@ -1369,7 +1452,7 @@
             60,
             15
           ],
-          "id": "obj-52",
+          "id": "obj-55",
           "patching_rect": [
             560,
             255,
@@ -1393,7 +1476,7 @@
             18,
             18
           ],
-          "id": "obj-53",
+          "id": "obj-56",
           "patching_rect": [
             640,
             230,
@@ -1411,7 +1494,7 @@
             ""
           ],
           "text": "cancel",
-          "id": "obj-54",
+          "id": "obj-57",
           "patching_rect": [
             670,
             230,
@@ -1434,7 +1517,7 @@
             50,
             18
           ],
-          "id": "obj-55",
+          "id": "obj-58",
           "patching_rect": [
             640,
             255,
@@ -1450,7 +1533,7 @@
           "numinlets": 1,
           "numoutlets": 0,
           "outlettype": [],
-          "id": "obj-56",
+          "id": "obj-59",
           "patching_rect": [
             300,
             360,
@@ -1468,7 +1551,7 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-57",
+          "id": "obj-60",
           "patching_rect": [
             300,
             200,
@@ -1486,7 +1569,7 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-58",
+          "id": "obj-61",
           "patching_rect": [
             460,
             360,
@@ -1509,7 +1592,7 @@
             330,
             18
           ],
-          "id": "obj-59",
+          "id": "obj-62",
           "patching_rect": [
             460,
             400,
@@ -1536,7 +1619,7 @@
             330,
             10
           ],
-          "id": "obj-60",
+          "id": "obj-63",
           "patching_rect": [
             460,
             440,
@@ -1548,10 +1631,11 @@
       {
         "box": {
           "maxclass": "newobj",
-          "text": "route instrument1 instrument2 strength layer_gain steps seed sampler eta follow guidance split",
+          "text": "route instrument1 instrument2 strength layer_gain steps seed sampler eta follow guidance octave split",
           "numinlets": 2,
-          "numoutlets": 12,
+          "numoutlets": 13,
           "outlettype": [
+            "",
             "",
             "",
             "",
@@ -1565,7 +1649,7 @@
             "",
             ""
           ],
-          "id": "obj-61",
+          "id": "obj-64",
           "patching_rect": [
             760,
             320,
@@ -1586,7 +1670,7 @@
             "",
             ""
           ],
-          "id": "obj-62",
+          "id": "obj-65",
           "patching_rect": [
             20,
             400,
@@ -1605,7 +1689,7 @@
             "float",
             "bang"
           ],
-          "id": "obj-63",
+          "id": "obj-66",
           "patching_rect": [
             20,
             450,
@@ -1635,7 +1719,7 @@
             108,
             36
           ],
-          "id": "obj-64",
+          "id": "obj-67",
           "patching_rect": [
             20,
             640,
@@ -1659,7 +1743,7 @@
             14,
             14
           ],
-          "id": "obj-65",
+          "id": "obj-68",
           "patching_rect": [
             20,
             480,
@@ -1677,7 +1761,7 @@
             ""
           ],
           "text": "start",
-          "id": "obj-66",
+          "id": "obj-69",
           "patching_rect": [
             50,
             480,
@@ -1697,7 +1781,7 @@
             "signal",
             "bang"
           ],
-          "id": "obj-67",
+          "id": "obj-70",
           "patching_rect": [
             20,
             520,
@@ -1716,7 +1800,7 @@
             "float",
             "bang"
           ],
-          "id": "obj-68",
+          "id": "obj-71",
           "patching_rect": [
             160,
             450,
@@ -1746,7 +1830,7 @@
             108,
             36
           ],
-          "id": "obj-69",
+          "id": "obj-72",
           "patching_rect": [
             160,
             640,
@@ -1770,7 +1854,7 @@
             14,
             14
           ],
-          "id": "obj-70",
+          "id": "obj-73",
           "patching_rect": [
             160,
             480,
@@ -1788,7 +1872,7 @@
             ""
           ],
           "text": "start",
-          "id": "obj-71",
+          "id": "obj-74",
           "patching_rect": [
             190,
             480,
@@ -1808,7 +1892,7 @@
             "signal",
             "bang"
           ],
-          "id": "obj-72",
+          "id": "obj-75",
           "patching_rect": [
             160,
             520,
@@ -1827,7 +1911,7 @@
             "float",
             "bang"
           ],
-          "id": "obj-73",
+          "id": "obj-76",
           "patching_rect": [
             300,
             450,
@@ -1857,7 +1941,7 @@
             108,
             36
           ],
-          "id": "obj-74",
+          "id": "obj-77",
           "patching_rect": [
             300,
             640,
@@ -1881,7 +1965,7 @@
             14,
             14
           ],
-          "id": "obj-75",
+          "id": "obj-78",
           "patching_rect": [
             300,
             480,
@@ -1899,7 +1983,7 @@
             ""
           ],
           "text": "start",
-          "id": "obj-76",
+          "id": "obj-79",
           "patching_rect": [
             330,
             480,
@@ -1919,7 +2003,7 @@
             "signal",
             "bang"
           ],
-          "id": "obj-77",
+          "id": "obj-80",
           "patching_rect": [
             300,
             520,
@@ -2449,11 +2533,11 @@
       {
         "patchline": {
           "source": [
-            "obj-50",
+            "obj-51",
             0
           ],
           "destination": [
-            "obj-51",
+            "obj-52",
             0
           ]
         }
@@ -2461,7 +2545,7 @@
       {
         "patchline": {
           "source": [
-            "obj-51",
+            "obj-52",
             0
           ],
           "destination": [
@@ -2497,11 +2581,11 @@
       {
         "patchline": {
           "source": [
-            "obj-1",
+            "obj-56",
             0
           ],
           "destination": [
-            "obj-56",
+            "obj-57",
             0
           ]
         }
@@ -2510,6 +2594,30 @@
         "patchline": {
           "source": [
             "obj-57",
+            0
+          ],
+          "destination": [
+            "obj-1",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-1",
+            0
+          ],
+          "destination": [
+            "obj-59",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-60",
             0
           ],
           "destination": [
@@ -2537,7 +2645,7 @@
             2
           ],
           "destination": [
-            "obj-58",
+            "obj-61",
             0
           ]
         }
@@ -2545,11 +2653,11 @@
       {
         "patchline": {
           "source": [
-            "obj-58",
+            "obj-61",
             0
           ],
           "destination": [
-            "obj-59",
+            "obj-62",
             0
           ]
         }
@@ -2559,6 +2667,18 @@
           "source": [
             "obj-1",
             3
+          ],
+          "destination": [
+            "obj-63",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-1",
+            5
           ],
           "destination": [
             "obj-60",
@@ -2570,22 +2690,10 @@
         "patchline": {
           "source": [
             "obj-1",
-            5
-          ],
-          "destination": [
-            "obj-57",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-1",
             6
           ],
           "destination": [
-            "obj-61",
+            "obj-64",
             0
           ]
         }
@@ -2593,7 +2701,7 @@
       {
         "patchline": {
           "source": [
-            "obj-61",
+            "obj-64",
             0
           ],
           "destination": [
@@ -2605,7 +2713,7 @@
       {
         "patchline": {
           "source": [
-            "obj-61",
+            "obj-64",
             1
           ],
           "destination": [
@@ -2617,7 +2725,7 @@
       {
         "patchline": {
           "source": [
-            "obj-61",
+            "obj-64",
             2
           ],
           "destination": [
@@ -2629,7 +2737,7 @@
       {
         "patchline": {
           "source": [
-            "obj-61",
+            "obj-64",
             3
           ],
           "destination": [
@@ -2641,7 +2749,7 @@
       {
         "patchline": {
           "source": [
-            "obj-61",
+            "obj-64",
             4
           ],
           "destination": [
@@ -2653,7 +2761,7 @@
       {
         "patchline": {
           "source": [
-            "obj-61",
+            "obj-64",
             5
           ],
           "destination": [
@@ -2665,7 +2773,7 @@
       {
         "patchline": {
           "source": [
-            "obj-61",
+            "obj-64",
             6
           ],
           "destination": [
@@ -2677,7 +2785,7 @@
       {
         "patchline": {
           "source": [
-            "obj-61",
+            "obj-64",
             7
           ],
           "destination": [
@@ -2689,7 +2797,7 @@
       {
         "patchline": {
           "source": [
-            "obj-61",
+            "obj-64",
             8
           ],
           "destination": [
@@ -2701,7 +2809,7 @@
       {
         "patchline": {
           "source": [
-            "obj-61",
+            "obj-64",
             9
           ],
           "destination": [
@@ -2713,7 +2821,7 @@
       {
         "patchline": {
           "source": [
-            "obj-61",
+            "obj-64",
             10
           ],
           "destination": [
@@ -2725,11 +2833,11 @@
       {
         "patchline": {
           "source": [
-            "obj-1",
-            4
+            "obj-64",
+            11
           ],
           "destination": [
-            "obj-62",
+            "obj-51",
             0
           ]
         }
@@ -2737,11 +2845,11 @@
       {
         "patchline": {
           "source": [
-            "obj-62",
-            0
+            "obj-1",
+            4
           ],
           "destination": [
-            "obj-63",
+            "obj-65",
             0
           ]
         }
@@ -2761,47 +2869,23 @@
       {
         "patchline": {
           "source": [
-            "obj-66",
-            0
-          ],
-          "destination": [
-            "obj-67",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-67",
-            0
-          ],
-          "destination": [
-            "obj-3",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-67",
-            1
-          ],
-          "destination": [
-            "obj-3",
-            1
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-62",
-            1
-          ],
-          "destination": [
             "obj-68",
+            0
+          ],
+          "destination": [
+            "obj-69",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-69",
+            0
+          ],
+          "destination": [
+            "obj-70",
             0
           ]
         }
@@ -2813,30 +2897,6 @@
             0
           ],
           "destination": [
-            "obj-71",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-71",
-            0
-          ],
-          "destination": [
-            "obj-72",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-72",
-            0
-          ],
-          "destination": [
             "obj-3",
             0
           ]
@@ -2845,7 +2905,7 @@
       {
         "patchline": {
           "source": [
-            "obj-72",
+            "obj-70",
             1
           ],
           "destination": [
@@ -2857,11 +2917,35 @@
       {
         "patchline": {
           "source": [
-            "obj-62",
-            2
+            "obj-65",
+            1
           ],
           "destination": [
+            "obj-71",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
             "obj-73",
+            0
+          ],
+          "destination": [
+            "obj-74",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-74",
+            0
+          ],
+          "destination": [
+            "obj-75",
             0
           ]
         }
@@ -2873,6 +2957,30 @@
             0
           ],
           "destination": [
+            "obj-3",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-75",
+            1
+          ],
+          "destination": [
+            "obj-3",
+            1
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-65",
+            2
+          ],
+          "destination": [
             "obj-76",
             0
           ]
@@ -2881,11 +2989,11 @@
       {
         "patchline": {
           "source": [
-            "obj-76",
+            "obj-78",
             0
           ],
           "destination": [
-            "obj-77",
+            "obj-79",
             0
           ]
         }
@@ -2893,7 +3001,19 @@
       {
         "patchline": {
           "source": [
-            "obj-77",
+            "obj-79",
+            0
+          ],
+          "destination": [
+            "obj-80",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-80",
             0
           ],
           "destination": [
@@ -2905,7 +3025,7 @@
       {
         "patchline": {
           "source": [
-            "obj-77",
+            "obj-80",
             1
           ],
           "destination": [
