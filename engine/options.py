@@ -12,11 +12,12 @@ from typing import Any
 
 from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.engine.samplers import SAMPLERS
-from diffband.engine.transpose import MAX_OCTAVES
 
 
 #: ``follow``: auto (notes when every model has a condition channel), notes, off (engine.condition).
 FOLLOW_CHOICES = ("auto", "notes", "off")
+#: ``octave``: the widest shift either way (engine.transpose).
+MAX_OCTAVES = 2
 
 
 class OptionError(ValueError):

@@ -17,12 +17,11 @@ from __future__ import annotations
 import numpy as np
 import soxr
 
+from diffband.engine.options import MAX_OCTAVES
 from diffband.engine.stft import istft, stft
 
 N_FFT = 2048
 HOP = N_FFT // 4
-#: The widest shift the option allows, in octaves either way.
-MAX_OCTAVES = 2
 
 
 def phase_vocoder(spectrum: np.ndarray, rate: float, hop_length: int) -> np.ndarray:
