@@ -17,3 +17,4 @@ class QualityPlan:
     clips: int = 6
     generations: int = 6
     seed: int = 0
+    octave: int = 0  # sources moved this many octaves before the layers are grown (the ``octave`` option)

@@ -41,6 +41,7 @@ from diffband.engine.cross import cross_images
 from diffband.engine.generate import generate
 from diffband.engine.model import DiffusionModel
 from diffband.engine.techniques import technique
+from diffband.engine.transpose import shift_octaves
 from diffband.evaluation import notes
 from diffband.evaluation.csv_rows import append_row, done_keys
 from diffband.evaluation.embeddings import MfccStats, audio_files, embed_clips, read_mono
@@ -261,14 +262,15 @@ def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: 
         return
     source = SourceSet.from_folder(source_name, heldout / source_name, codec.window_samples, codec.sample_rate, plan.clips,
                                    with_notes)
-    images = np.stack([codec.encode(a) for a in source.audio])
-    conditions = conditions_for(target, source.audio) if target.info.condition is not None else None
+    audio = shift_octaves(source.audio, source.rate, plan.octave) if plan.octave else source.audio  # measured against the source
+    images = np.stack([codec.encode(a) for a in audio])
+    conditions = conditions_for(target, audio) if target.info.condition is not None else None
     played_ref = played[1] if played is not None else None
     for cell in todo:
         if cell.row == "played":
             layers = named_windows(played[0], codec.window_samples, codec.sample_rate, len(source.files), source.files)[0]
         else:
-            layers = layers_of(cell, target, source.audio, images, plan.steps, plan.seed, conditions)
+            layers = layers_of(cell, target, audio, images, plan.steps, plan.seed, conditions)
         scores = score(layers, source, references[target_name], references[source_name], embedding, played_ref)
         append_row(csv_path, CELL_FIELDS, {"pair": name, "row": cell.row, "follow": cell.follow,
                                         "strength": f"{cell.strength:g}", "guidance": f"{cell.guidance:g}",

@@ -19,6 +19,7 @@ from diffband.evaluation.quality import (
     GENERATE_STEPS, ONSET_TOLERANCE, TARGET_F1, TARGET_FAD_RATIO, TARGET_FLATNESS, TARGET_PITCH, Cell, QualityPlan, Reference,
     layers_of, mean_by_cell, piece_windows, recommend, scale, value, write_json,
 )
+from diffband.engine.transpose import shift_octaves
 from diffband.evaluation.fad import fad
 
 MEASURES = [("pitch_50c", "pitch within 50 c", "{:.2f}"), ("pitch_octave", "same, any octave", "{:.2f}"),
@@ -234,6 +235,8 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
         target = models[target_name]
         codec = target.info.codec
         source = piece_windows(heldout / source_name, codec.window_samples, codec.sample_rate, 1)
+        if plan.octave:
+            source = shift_octaves(source, codec.sample_rate, plan.octave)
         real = piece_windows(heldout / target_name, codec.window_samples, codec.sample_rate, 1)
         images = np.stack([codec.encode(a) for a in source])
         conditions = conditions_for(target, source) if target.info.condition else None
@@ -277,7 +280,11 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
                           f"{t.get('device', '?')}{earlier}, condition "
                           f"{_drawing(spec) if spec else 'none'}, {model.info.precision} bundle")
     context = {
-        "summary": f"{len(plan.pairs)} pairs, {plan.clips} source windows each, {plan.steps} DDIM steps, seed {plan.seed}.",
+        "summary": f"{len(plan.pairs)} pairs, {plan.clips} source windows each, {plan.steps} DDIM steps, seed {plan.seed}."
+                   + (f" Octave {plan.octave:+d}: every source window is moved {abs(plan.octave)} octave(s) "
+                      f"{'up' if plan.octave > 0 else 'down'} before layers are grown from it (the `octave` option; "
+                      "the round-trip control is the moved source), and pitch is measured against the source as "
+                      "played, so read *same, any octave*." if plan.octave else ""),
         "setup": [f"models: {'; '.join(provenance)}",
                   f"held-out data: `{heldout}` (pieces training never used, rendered through a soundfont training "
                   "never used); sources: one window a third of the way into each of the first pieces; "
@@ -290,7 +297,8 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
         "commands": [f"diffband data render --instruments {','.join(names)} --split heldout --soundfonts evaluation "
                      f"{_render_settings(heldout / names[0])}--out {heldout}",
                      f"diffband eval quality --heldout {heldout} --pairs {pairs_text} --clips {plan.clips} "
-                     f"--steps {plan.steps} -o {out} --report {report}"],
+                     f"--steps {plan.steps}" + (f" --octave {plan.octave}" if plan.octave else "")
+                     + f" -o {out} --report {report}"],
     }
     optional = lambda name: read_rows(out / name) if (out / name).exists() else []  # noqa: E731
     others = [r for r in measured if int(r["steps"]) != plan.steps]

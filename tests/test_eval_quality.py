@@ -176,6 +176,23 @@ def test_quality_report_and_recommendation_agree(quality_run):
         assert f"({png})" in report
 
 
+def test_an_octave_run_grows_layers_from_moved_sources_and_measures_them_against_the_played_ones(quality_run, capsys):
+    from diffband.bridge.cli import main
+
+    out = quality_run / "octave_up"
+    argv = ["eval", "quality", "--heldout", str(quality_run / "heldout"), "--pairs", "guitar:violin", "--models",
+            str(quality_run / "models"), "--strengths", "0.8", "--guidances", "2", "--steps", "3", "--clips", "2",
+            "--generations", "0", "--octave", "1", "-o", str(out)]
+    assert main(argv) == 0
+    by = {r["row"]: r for r in read_rows(out / "quality.csv")}
+    moved = float(by["roundtrip"]["pitch_50c"]), float(by["roundtrip"]["pitch_octave"])
+    assert moved[0] < 0.8 and moved[1] - moved[0] > 0.05  # the source as played keeps 0.98; now frames an octave off
+    assert "Octave +1: every source window is moved 1 octave(s) up" in (out / "results.md").read_text()
+    # never into the page that sets the defaults
+    assert main(argv[:-1] + ["docs/results"]) != 0
+    assert "an --octave run is not the defaults' evidence" in capsys.readouterr().err
+
+
 def test_quality_refuses_a_pair_without_held_out_renders(tmp_path, capsys):
     from diffband.bridge.cli import main
 
