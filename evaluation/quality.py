@@ -173,6 +173,11 @@ def scale(references: dict[str, "Reference"], pair: tuple[str, str]) -> dict[str
     return {"same_instrument": target.same_instrument_fad, "between_instruments": fad(target.embeddings, source.embeddings)}
 
 
+def moved(windows: np.ndarray, rate: int, octave: int) -> np.ndarray:
+    """Clips ``(k, samples)``, each moved ``octave`` octaves (the ``octave`` option; 0: as they are)."""
+    return np.stack([shift_octaves(clip, rate, octave) for clip in windows]) if octave else windows
+
+
 # ---------------------------------------------------------------- scoring
 def score(layers: np.ndarray, source: SourceSet, target: Reference, source_ref: Reference,
           embedding: MfccStats, played: Reference | None = None) -> dict[str, float]:
@@ -262,7 +267,7 @@ def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: 
         return
     source = SourceSet.from_folder(source_name, heldout / source_name, codec.window_samples, codec.sample_rate, plan.clips,
                                    with_notes)
-    audio = shift_octaves(source.audio, source.rate, plan.octave) if plan.octave else source.audio  # measured against the source
+    audio = moved(source.audio, source.rate, plan.octave)  # the layers are measured against the source as played
     images = np.stack([codec.encode(a) for a in audio])
     conditions = conditions_for(target, audio) if target.info.condition is not None else None
     played_ref = played[1] if played is not None else None

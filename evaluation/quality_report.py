@@ -17,9 +17,8 @@ from diffband.evaluation.csv_rows import read_rows
 from diffband.evaluation.plots import save_heatmaps, save_spectrograms
 from diffband.evaluation.quality import (
     GENERATE_STEPS, ONSET_TOLERANCE, TARGET_F1, TARGET_FAD_RATIO, TARGET_FLATNESS, TARGET_PITCH, Cell, QualityPlan, Reference,
-    layers_of, mean_by_cell, piece_windows, recommend, scale, value, write_json,
+    layers_of, mean_by_cell, moved, piece_windows, recommend, scale, value, write_json,
 )
-from diffband.engine.transpose import shift_octaves
 from diffband.evaluation.fad import fad
 
 MEASURES = [("pitch_50c", "pitch within 50 c", "{:.2f}"), ("pitch_octave", "same, any octave", "{:.2f}"),
@@ -234,9 +233,8 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
         tag = f"{source_name}_to_{target_name}"
         target = models[target_name]
         codec = target.info.codec
-        source = piece_windows(heldout / source_name, codec.window_samples, codec.sample_rate, 1)
-        if plan.octave:
-            source = shift_octaves(source, codec.sample_rate, plan.octave)
+        source = moved(piece_windows(heldout / source_name, codec.window_samples, codec.sample_rate, 1), codec.sample_rate,
+                       plan.octave)
         real = piece_windows(heldout / target_name, codec.window_samples, codec.sample_rate, 1)
         images = np.stack([codec.encode(a) for a in source])
         conditions = conditions_for(target, source) if target.info.condition else None
