@@ -130,7 +130,8 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
            "## Setup", ""]
     out += [f"- {line}" for line in context.get("setup", [])]
     out += ["", "## Targets at the CLI defaults", "",
-            f"Defaults chosen by this run: **strength {strength:g}, guidance {guidance:g}** with follow {follow} "
+            (context.get("chosen", "Defaults chosen by this run") + f": **strength {strength:g}, guidance {guidance:g}** with follow {follow} ")
+            + 
             f"(`engine/defaults.py`; the cell whose mean pitch and note F1 meet {TARGET_PITCH:g} / {TARGET_F1:g} "
             "with the lowest FAD ratio, or, when none meets them, the lowest FAD ratio among the cells within "
             "0.05 of the best pitch). The FAD ratio alone can be fooled (white noise, far from both "
@@ -255,14 +256,17 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
             figure["heatmap"] = relative(save_quality_heatmaps(rows, pair, out / f"quality_{tag}.png").name)
         figures[pair] = figure
         save_spectrograms([images[0], codec.encode(layer[0]), codec.encode(real[0])],
-                          [f"source: held-out {source_name}", f"layer: {target_name} model, follow {cell.follow}, "
+                          [f"source: held-out {source_name}" + (f", moved {plan.octave:+d} octave" if plan.octave else ""), f"layer: {target_name} model, follow {cell.follow}, "
                            f"strength {best['strength']:g}, guidance {best['guidance']:g}",
                            f"real {target_name} (held-out piece, evaluation soundfont)"],
                           out / f"spectrograms_{tag}.png", codec.window_seconds, pair)
-    write_json(out / "recommendation.json", {
-        "follow": best["follow"], "strength": best["strength"], "guidance": best["guidance"], "steps": plan.steps,
-        "models": {name: hashlib.sha256(model.info.path.read_bytes()).hexdigest() for name, model in models.items()},
-    })
+    if plan.octave:  # not the defaults' evidence: no recommendation file beside it
+        (out / "recommendation.json").unlink(missing_ok=True)
+    else:
+        write_json(out / "recommendation.json", {
+            "follow": best["follow"], "strength": best["strength"], "guidance": best["guidance"], "steps": plan.steps,
+            "models": {name: hashlib.sha256(model.info.path.read_bytes()).hexdigest() for name, model in models.items()},
+        })
     provenance = []
     for name, model in models.items():
         t = model.info.training
@@ -278,6 +282,7 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
                           f"{t.get('device', '?')}{earlier}, condition "
                           f"{_drawing(spec) if spec else 'none'}, {model.info.precision} bundle")
     context = {
+        **({"chosen": "Best cell of this run (an --octave run: not the CLI's defaults)"} if plan.octave else {}),
         "summary": f"{len(plan.pairs)} pairs, {plan.clips} source windows each, {plan.steps} DDIM steps, seed {plan.seed}."
                    + (f" Octave {plan.octave:+d}: every source window is moved {abs(plan.octave)} octave(s) "
                       f"{'up' if plan.octave > 0 else 'down'} before layers are grown from it (the `octave` option; "

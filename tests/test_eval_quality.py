@@ -187,7 +187,10 @@ def test_an_octave_run_grows_layers_from_moved_sources_and_measures_them_against
     by = {r["row"]: r for r in read_rows(out / "quality.csv")}
     moved = float(by["roundtrip"]["pitch_50c"]), float(by["roundtrip"]["pitch_octave"])
     assert moved[0] < 0.1 and moved[1] > 0.8  # every frame of the moved source an octave from the source as played
-    assert "Octave +1: every source window is moved 1 octave(s) up" in (out / "results.md").read_text()
+    page = (out / "results.md").read_text()
+    assert "Octave +1: every source window is moved 1 octave(s) up" in page
+    assert "Best cell of this run (an --octave run: not the CLI's defaults)" in page
+    assert not (out / "recommendation.json").exists()
     # never into the page that sets the defaults
     assert main(argv[:-1] + ["docs/results"]) != 0
     assert "an --octave run is not the defaults' evidence" in capsys.readouterr().err
