@@ -17,9 +17,8 @@ from diffband.engine.condition import follow_conditions
 from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.engine.cross import DEFAULT_OVERLAP, cross_images
 from diffband.engine.model import DiffusionModel
-from diffband.engine.transpose import shift_octaves
 from diffband.engine.windowing import (
-    DEFAULT_MAX_SECONDS, as_float32, check_audio, decode_windows, edge_fade, encode_windows, from_model_mono, limit_peak, peak_gain,
+    DEFAULT_MAX_SECONDS, as_float32, decode_windows, edge_fade, encode_windows, from_model_mono, limit_peak, peak_gain,
 )
 
 Progress = Callable[[int, int], None]
@@ -110,11 +109,7 @@ def accompany(
     if len(gains) != len(instruments):
         raise ValueError(f"{len(gains)} layer gains given for {len(instruments)} instruments")
     first = instruments[0]
-    source = vocals
-    if octave:
-        check_audio(vocals, sample_rate, max_seconds)  # a bad input is refused before any work on it
-        source = shift_octaves(as_float32(vocals), sample_rate, octave)
-    layout, mono, images, starts = encode_windows(first, source, sample_rate, overlap, max_seconds)
+    layout, mono, images, starts = encode_windows(first, vocals, sample_rate, overlap, max_seconds, octave)
     conditions = follow_conditions(follow, instruments, mono, starts)
     model_rate = first.info.sample_rate
     vocal = as_float32(vocals)

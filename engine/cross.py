@@ -18,10 +18,7 @@ from diffband.engine.model import DiffusionModel, Guided
 from diffband.engine.denoise import denoise
 from diffband.engine.samplers import DDIMInverseSampler, make_sampler
 from diffband.engine.schedule import NoiseSchedule
-from diffband.engine.transpose import shift_octaves
-from diffband.engine.windowing import (
-    DEFAULT_MAX_SECONDS, as_float32, check_audio, decode_windows, encode_windows, from_model_mono, limit_peak,
-)
+from diffband.engine.windowing import DEFAULT_MAX_SECONDS, decode_windows, encode_windows, from_model_mono, limit_peak
 
 Progress = Callable[[int, int], None]
 #: Share of a window that neighbouring windows overlap (crossfaded).
@@ -112,10 +109,7 @@ def cross(
     peak at or below -1 dBFS (a gain, never clipping).  ``follow`` (auto, notes, off) makes a
     conditional target follow the input's notes (``engine.condition.follows``); ``octave`` grows
     the layer that many octaves from the input (``engine.transpose``)."""
-    if octave:
-        check_audio(audio, sample_rate, max_seconds)  # a bad input is refused before any work on it
-        audio = shift_octaves(as_float32(audio), sample_rate, octave)
-    layout, mono, images, starts = encode_windows(target, audio, sample_rate, overlap, max_seconds)
+    layout, mono, images, starts = encode_windows(target, audio, sample_rate, overlap, max_seconds, octave)
     conditions = follow_conditions(follow, [target], mono, starts)
     out_images = cross_images(target, images, strength, steps, seed, eta, progress, invert_with, sampler_kind,
                               None if conditions is None else conditions[0], guidance)

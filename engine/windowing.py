@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import soxr
 
+from diffband.engine.transpose import shift_octaves
+
 if TYPE_CHECKING:
     from diffband.engine.model import DiffusionModel
 
@@ -159,14 +161,16 @@ def edge_fade(audio: np.ndarray, sample_rate: int, seconds: float = 0.01) -> np.
     return audio * weight.reshape((-1,) + (1,) * (audio.ndim - 1))
 
 
-def encode_windows(model: "DiffusionModel", audio: np.ndarray, sample_rate: int, overlap: float, max_seconds: float):
-    """Caller audio -> (layout, mono at model rate, window images, window starts).
+def encode_windows(model: "DiffusionModel", audio: np.ndarray, sample_rate: int, overlap: float, max_seconds: float,
+                   octave: int = 0):
+    """Caller audio -> (layout, mono at model rate, window images, window starts); with ``octave``, the
+    mono is moved that many octaves first (``engine.transpose``: the layers grow from the moved input).
 
     Input shorter than one model window is faded at its end and zero-padded to a window
     (a warning says so, once); the caller still gets layers of the input's length."""
     layout = check_audio(audio, sample_rate, max_seconds)
     codec = model.info.codec
-    mono = to_model_mono(audio, layout, codec.sample_rate)
+    mono = shift_octaves(to_model_mono(audio, layout, codec.sample_rate), codec.sample_rate, octave)
     if mono.size < codec.window_samples:
         warnings.warn(
             f"the input is {mono.size / codec.sample_rate:.2f} s, shorter than one model window "
