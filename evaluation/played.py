@@ -24,11 +24,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import librosa
 import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
-from diffband.export.data_render import PEAK_DBFS, SAMPLE_RATE, Note, Room, render_notes
+from diffband.export.data_render import SAMPLE_RATE, Note, Room, peak_normalise, render_notes
 from diffband.export.instruments import EVALUATION_SOUNDFONTS, SOUNDFONTS, instrument
 
 RENDER_FILE = "render.json"
@@ -41,11 +42,20 @@ def _soundfont(name: str) -> Path:
     raise FileNotFoundError(f"soundfont {name} (named by a held-out render.json) is not installed")
 
 
+def _render_info(source_folder: Path) -> dict | None:
+    """``source_folder``'s render.json when every piece in it lists its notes, else None."""
+    try:
+        made = json.loads((Path(source_folder) / RENDER_FILE).read_text())
+        pieces = made["pieces"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return made if pieces and all(p.get("notes") for p in pieces) else None
+
+
 def written_notes(source_folder: Path) -> dict[str, dict]:
     """Each piece of ``source_folder`` by file name (empty when it has no render.json with notes)."""
-    if not has_notes(source_folder):
-        return {}
-    return {p["file"]: p for p in json.loads((Path(source_folder) / RENDER_FILE).read_text())["pieces"]}
+    made = _render_info(source_folder)
+    return {p["file"]: p for p in made["pieces"]} if made else {}
 
 
 def notes_in_window(piece: dict, start: float, seconds: float) -> tuple[np.ndarray, np.ndarray]:
@@ -58,16 +68,7 @@ def notes_in_window(piece: dict, start: float, seconds: float) -> tuple[np.ndarr
     if not kept:
         return np.zeros((0, 2)), np.zeros(0)
     intervals = np.array([[a, max(b, a + 1e-3)] for a, b, _ in kept], dtype=np.float64)
-    return intervals, 440.0 * 2.0 ** ((np.array([p for *_, p in kept], dtype=np.float64) - 69) / 12)
-
-
-def has_notes(source_folder: Path) -> bool:
-    """Whether ``source_folder`` was made by ``diffband data render`` (a render.json with each piece's notes)."""
-    try:
-        pieces = json.loads((Path(source_folder) / RENDER_FILE).read_text())["pieces"]
-    except (OSError, ValueError, KeyError):
-        return False
-    return bool(pieces) and all(p.get("notes") for p in pieces)
+    return intervals, librosa.midi_to_hz(np.array([p for *_, p in kept], dtype=np.float64))
 
 
 def played_folder(source_folder: Path, target: str, out: Path) -> Path | None:
@@ -76,9 +77,9 @@ def played_folder(source_folder: Path, target: str, out: Path) -> Path | None:
     length and peak level, so a window at a given sample is the same notes as in the source file.
     Rendered once (files already there are kept); None when the folder has no notes to play."""
     source_folder = Path(source_folder)
-    if not has_notes(source_folder):
+    made = _render_info(source_folder)
+    if made is None:
         return None
-    made = json.loads((source_folder / RENDER_FILE).read_text())
     program = instrument(target).programs[0]
     folder = Path(out) / f"{source_folder.name}_as_{target}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -92,8 +93,7 @@ def played_folder(source_folder: Path, target: str, out: Path) -> Path | None:
         raw = render_notes(notes, _soundfont(piece["soundfont"]), program, room=room)
         start = int(round(float(piece.get("offset", 0.0)) * SAMPLE_RATE))
         audio = np.pad(raw[start : start + length], (0, max(0, length - (raw.size - start))))
-        peak = float(np.max(np.abs(audio))) or 1.0
-        sf.write(file, (audio / peak * 10 ** (PEAK_DBFS / 20)).astype(np.float32), SAMPLE_RATE, subtype="PCM_16")
+        sf.write(file, peak_normalise(audio), SAMPLE_RATE, subtype="PCM_16")
     (folder / RENDER_FILE).write_text(json.dumps(
         {**{k: v for k, v in made.items() if k != "pieces"}, "instrument": target, "played_from": source_folder.name,
          "pieces": [dict(p, program=program) for p in made["pieces"]]}, indent=1))

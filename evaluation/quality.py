@@ -49,9 +49,10 @@ from diffband.evaluation.fad import fad
 from diffband.evaluation.plan import QualityPlan
 from diffband.evaluation.played import notes_in_window, written_notes
 
-CELL_FIELDS = ["pair", "row", "follow", "strength", "guidance", "steps", "clips",
-               "pitch_50c", "pitch_octave", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio",
-               "fad_played", "fad_played_ratio", "note_f1_written"]
+#: What :func:`score` measures of a cell, the CSV's columns after the cell's key.
+MEASURE_FIELDS = ["pitch_50c", "pitch_octave", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio",
+                  "fad_played", "fad_played_ratio", "note_f1_written"]
+CELL_FIELDS = ["pair", "row", "follow", "strength", "guidance", "steps", "clips", *MEASURE_FIELDS]
 GENERATION_FIELDS = ["instrument", "clips", "steps", "flatness_ratio", "fad_own", "fad_nearest_other"]
 CONTROL_ROWS = ("roundtrip", "noise", "condition", "played")
 PYIN_RANGE = (librosa.note_to_hz("C2"), librosa.note_to_hz("C7"))
@@ -318,15 +319,17 @@ def mean_by_cell(rows: list[dict], row_kind: str = "layer") -> dict[tuple[str, f
     for r in rows:
         if r["row"] == row_kind:
             groups.setdefault((r["follow"], float(r["strength"]), float(r["guidance"])), []).append(r)
-    measures = ["pitch_50c", "pitch_octave", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio",
-                "fad_played", "fad_played_ratio", "note_f1_written"]
-    return {k: {m: _mean([value(r, m) for r in g]) for m in measures} | {"pairs": len(g)} for k, g in groups.items()}
+    return {k: {m: _mean([value(r, m) for r in g]) for m in MEASURE_FIELDS} | {"pairs": len(g)} for k, g in groups.items()}
+
+
+def as_measure(text: str | None) -> float:
+    """A CSV cell as a float: NaN where it is empty or missing (rows written before the measure existed)."""
+    return float(text) if text and text.strip() else float("nan")
 
 
 def value(row: dict, measure: str) -> float:
-    """A CSV measure as a float: NaN where the row has none (rows written before the measure existed)."""
-    text = row.get(measure) or ""
-    return float(text) if text.strip() else float("nan")
+    """One measure of a CSV row (:func:`as_measure`)."""
+    return as_measure(row.get(measure))
 
 
 def _mean(values: list[float]) -> float:

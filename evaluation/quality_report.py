@@ -17,7 +17,7 @@ from diffband.evaluation.csv_rows import read_rows
 from diffband.evaluation.plots import save_heatmaps, save_spectrograms
 from diffband.evaluation.quality import (
     GENERATE_STEPS, ONSET_TOLERANCE, TARGET_F1, TARGET_FAD_RATIO, TARGET_FLATNESS, TARGET_PITCH, Cell, QualityPlan, Reference,
-    layers_of, mean_by_cell, moved, piece_windows, recommend, scale, value, write_json,
+    as_measure, layers_of, mean_by_cell, moved, piece_windows, recommend, scale, value, write_json,
 )
 from diffband.evaluation.fad import fad
 
@@ -42,7 +42,7 @@ PREVIOUS_MODELS_FILE = "previous_models.txt"
 
 
 def _fmt(text: str | None, pattern: str) -> str:
-    v = float(text) if text and text.strip() else float("nan")
+    v = as_measure(text)
     return "n/a" if np.isnan(v) else pattern.format(v)
 
 

@@ -266,8 +266,13 @@ def trim_offset_and_normalise(audio: np.ndarray, threshold_db: float = -60.0) ->
     if peak <= 0:
         return audio[:0], 0
     loud = np.flatnonzero(np.abs(audio) > peak * 10 ** (threshold_db / 20))
-    audio = audio[loud[0] : loud[-1] + 1]
-    return (audio / peak * 10 ** (PEAK_DBFS / 20)).astype(np.float32), int(loud[0])
+    return peak_normalise(audio[loud[0] : loud[-1] + 1], peak), int(loud[0])
+
+
+def peak_normalise(audio: np.ndarray, peak: float | None = None) -> np.ndarray:
+    """``audio`` scaled so that ``peak`` (default: its own; silence stays silent) sits at PEAK_DBFS, as float32."""
+    peak = float(np.max(np.abs(audio))) if peak is None and audio.size else peak
+    return (audio / (peak or 1.0) * 10 ** (PEAK_DBFS / 20)).astype(np.float32)
 
 
 # ------------------------------------------------------------------ command
