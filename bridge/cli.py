@@ -27,14 +27,15 @@ def cmd_models(args: argparse.Namespace) -> int:
         where = args.dir or ", ".join(str(d) for d in model_dirs())
         print(f"no bundles found in {where}")
         return 1
-    print(f"{'name':<12} {'instrument':<11} {'rate':>6} {'window':>7} {'image':>8} {'steps':>6} {'prec':>4} {'follow':>6}  schedule")
+    print(f"{'name':<12} {'instrument':<11} {'rate':>6} {'window':>7} {'image':>8} {'steps':>6} {'prec':>4} {'follow':>6} {'range':>7}  schedule")
     for item in found:
         if isinstance(item, BundleInfo):
             s = item.summary()
             shape = "x".join(map(str, s["image_shape"]))
+            notes = "-".join(map(str, s["pitch_range"])) if s["pitch_range"] else "?"
             print(
                 f"{s['name']:<12} {s['instrument']:<11} {s['sample_rate']:>6} {s['window_seconds']:>6.2f}s "
-                f"{shape:>8} {str(s['train_steps']):>6} {s['precision']:>4} {'notes' if item.condition else 'off':>6}  "
+                f"{shape:>8} {str(s['train_steps']):>6} {s['precision']:>4} {'notes' if item.condition else 'off':>6} {notes:>7}  "
                 f"{s['schedule']}  {s['path']}"
             )
         else:

@@ -13,10 +13,11 @@ import pyloudnorm
 from scipy.signal import butter, sosfiltfilt
 
 from diffband.engine.bundle import check_compatible
-from diffband.engine.condition import follow_conditions
+from diffband.engine.condition import follow_conditions, follows
 from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.engine.cross import DEFAULT_OVERLAP, cross_images
 from diffband.engine.model import DiffusionModel
+from diffband.engine.register import layer_octaves
 from diffband.engine.windowing import (
     DEFAULT_MAX_SECONDS, as_float32, decode_windows, edge_fade, encode_windows, from_model_mono, limit_peak, peak_gain,
 )
@@ -95,10 +96,12 @@ def accompany(
     follow: str = "auto",
     guidance: float = DEFAULT_GUIDANCE,
     octave: int = 0,
+    register: str = "input",
 ) -> Accompaniment:
     """Grow one layer per instrument from ``vocals`` and mix them under it; with ``follow``
     (auto, notes, off) conditional instruments follow the vocal's notes (``engine.condition``);
-    ``octave`` grows the layers that many octaves from the vocal (the mix keeps the vocal as it is).
+    ``octave`` grows the layers that many octaves from the vocal (the mix keeps the vocal as it is), and
+    ``register="instrument"`` moves it into each instrument's range first (``engine.register``).
 
     ``workers > 1`` renders instruments concurrently (same result; pair it with
     one-thread sessions on a CPU, see ``engine.model.threads_per_model``)."""
@@ -109,8 +112,16 @@ def accompany(
     if len(gains) != len(instruments):
         raise ValueError(f"{len(gains)} layer gains given for {len(instruments)} instruments")
     first = instruments[0]
-    layout, mono, images, starts = encode_windows(first, vocals, sample_rate, overlap, max_seconds, octave)
-    conditions = follow_conditions(follow, instruments, mono, starts)
+    octaves = layer_octaves(instruments, vocals, sample_rate, register, octave, max_seconds)
+    following = "notes" if follows(follow, instruments) else "off"
+    images: dict[int, np.ndarray] = {}  # the vocal's window images, moved by each octave a layer uses
+    conditions: list[np.ndarray | None] = [None] * len(instruments)
+    for shift in dict.fromkeys(octaves):
+        layout, mono, images[shift], starts = encode_windows(first, vocals, sample_rate, overlap, max_seconds, shift)
+        members = [i for i, o in enumerate(octaves) if o == shift]
+        made = follow_conditions(following, [instruments[i] for i in members], mono, starts)
+        for i, condition in zip(members, made or [None] * len(members)):
+            conditions[i] = condition
     model_rate = first.info.sample_rate
     vocal = as_float32(vocals)
     vocal_lufs = loudness_lufs(vocal, sample_rate)
@@ -129,8 +140,8 @@ def accompany(
                     done[index] = i
                     progress(sum(done), n * len(instruments))
 
-        out_images = cross_images(model, images, strength, steps, seed + index, eta, tick, sampler_kind=sampler_kind,
-                                  condition=None if conditions is None else conditions[index], guidance=guidance)
+        out_images = cross_images(model, images[octaves[index]], strength, steps, seed + index, eta, tick,
+                                  sampler_kind=sampler_kind, condition=conditions[index], guidance=guidance)
         layer = decode_windows(model, out_images, starts, mono.size, overlap)
         low, high = INSTRUMENT_BANDS.get(model.info.instrument, DEFAULT_BAND)
         layer = edge_fade(band_pass(layer, model_rate, low, high), model_rate)

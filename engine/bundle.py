@@ -22,6 +22,9 @@ Its ``metadata_props`` carry what the runtime needs (all values are strings):
 ``diffband.condition``     optional: JSON of :class:`engine.condition.ConditionSpec` (the
                            model takes a melody condition, and how it is made); absent:
                            an unconditional model (older bundles, imported checkpoints)
+``diffband.pitch_range``   optional: JSON ``[low, high]``, the MIDI notes the training
+                           melodies were kept within (the ``register`` option moves
+                           input into it); absent: unknown, the input's register is kept
 =========================  ===================================================
 
 The graph takes ``sample`` (float32, ``[batch, 1, n_mels, frames]``) and
@@ -72,6 +75,7 @@ class BundleInfo:
     precision: str = "fp32"
     vocoder: VocoderSpec = VocoderSpec()
     condition: ConditionSpec | None = None
+    pitch_range: tuple[int, int] | None = None
 
     @property
     def graph_inputs(self) -> set[str]:
@@ -103,6 +107,7 @@ class BundleInfo:
             "train_steps": self.training.get("steps"),
             "precision": self.precision,
             "condition": self.condition.kind if self.condition else None,
+            "pitch_range": list(self.pitch_range) if self.pitch_range else None,
             "path": str(self.path),
         }
 
@@ -115,6 +120,7 @@ def bundle_metadata(
     prediction_type: str = "epsilon",
     vocoder: VocoderSpec = VocoderSpec(),
     condition: ConditionSpec | None = None,
+    pitch_range: tuple[int, int] | None = None,
 ) -> dict[str, str]:
     """The ``metadata_props`` that make an ONNX file a diffband bundle."""
     if prediction_type not in PREDICTION_TYPES:
@@ -134,7 +140,19 @@ def bundle_metadata(
         PREFIX + "training": json.dumps(training, sort_keys=True, default=str),
         PREFIX + "vocoder": vocoder.to_json(),
         **({PREFIX + "condition": condition.to_json()} if condition else {}),
+        **({PREFIX + "pitch_range": json.dumps(list(checked_pitch_range(pitch_range)))} if pitch_range else {}),
     }
+
+
+def checked_pitch_range(pitch_range: Any) -> tuple[int, int]:
+    """``(low, high)`` MIDI notes, ``0 <= low < high <= 127``; raises :class:`BundleError` otherwise."""
+    try:
+        low, high = (int(v) for v in pitch_range)
+    except (TypeError, ValueError):
+        raise BundleError(f"pitch range must be two MIDI notes [low, high], got {pitch_range!r}") from None
+    if not 0 <= low < high <= 127:
+        raise BundleError(f"pitch range must be MIDI notes with 0 <= low < high <= 127, got [{low}, {high}]")
+    return low, high
 
 
 def parse_metadata(props: dict[str, str], path: Path) -> BundleInfo:
@@ -167,7 +185,8 @@ def parse_metadata(props: dict[str, str], path: Path) -> BundleInfo:
         precision = props.get(PREFIX + "precision", "fp32")
         sample_rate = int(props[PREFIX + "sample_rate"])
         condition = ConditionSpec.from_json(props[PREFIX + "condition"]) if PREFIX + "condition" in props else None
-    except ConditionError as error:
+        pitch_range = checked_pitch_range(json.loads(props[PREFIX + "pitch_range"])) if PREFIX + "pitch_range" in props else None
+    except (ConditionError, BundleError) as error:
         raise BundleError(f"{path}: {error}") from None
     except (KeyError, ValueError, TypeError) as error:
         raise BundleError(f"{path}: corrupt diffband metadata ({type(error).__name__}: {error})") from None
@@ -181,7 +200,8 @@ def parse_metadata(props: dict[str, str], path: Path) -> BundleInfo:
         raise BundleError(f"{path}: prediction type {prediction_type!r} is not supported")
     if precision not in PRECISIONS:
         raise BundleError(f"{path}: precision {precision!r} is not one of {PRECISIONS}")
-    return BundleInfo(Path(path), instrument, codec, schedule, prediction_type, version, training, precision, vocoder, condition)
+    return BundleInfo(Path(path), instrument, codec, schedule, prediction_type, version, training, precision, vocoder, condition,
+                      pitch_range)
 
 
 def check_compatible(bundles: list[BundleInfo]) -> None:

@@ -17,6 +17,7 @@ from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_ST
 from diffband.engine.model import DiffusionModel, Guided
 from diffband.engine.denoise import denoise
 from diffband.engine.samplers import DDIMInverseSampler, make_sampler
+from diffband.engine.register import layer_octaves
 from diffband.engine.schedule import NoiseSchedule
 from diffband.engine.windowing import DEFAULT_MAX_SECONDS, decode_windows, encode_windows, from_model_mono, limit_peak
 
@@ -104,11 +105,14 @@ def cross(
     follow: str = "auto",
     guidance: float = DEFAULT_GUIDANCE,
     octave: int = 0,
+    register: str = "input",
 ) -> np.ndarray:
     """Style-transfer ``audio`` into ``target``'s instrument; same rate, length and channels out,
     peak at or below -1 dBFS (a gain, never clipping).  ``follow`` (auto, notes, off) makes a
     conditional target follow the input's notes (``engine.condition.follows``); ``octave`` grows
-    the layer that many octaves from the input (``engine.transpose``)."""
+    the layer that many octaves from the input (``engine.transpose``), ``register="instrument"`` moves
+    it into the target's range first (``engine.register``)."""
+    octave = layer_octaves([target], audio, sample_rate, register, octave, max_seconds)[0]
     layout, mono, images, starts = encode_windows(target, audio, sample_rate, overlap, max_seconds, octave)
     conditions = follow_conditions(follow, [target], mono, starts)
     out_images = cross_images(target, images, strength, steps, seed, eta, progress, invert_with, sampler_kind,

@@ -18,6 +18,8 @@ from diffband.engine.samplers import SAMPLERS
 FOLLOW_CHOICES = ("auto", "notes", "off")
 #: ``octave``: the widest shift either way (engine.transpose).
 MAX_OCTAVES = 2
+#: ``register``: keep the input's, or move it into each instrument's range (engine.register).
+REGISTERS = ("input", "instrument")
 
 
 class OptionError(ValueError):
@@ -119,4 +121,8 @@ OPTIONS: dict[str, Option] = _options(
     Option("octave", int, 0, "grow the layers this many octaves above (or below, negative) the input, which is "
            "pitch-shifted first: a model follows notes best in its instrument's own range (a violin over a guitar "
            "part: 1)", -MAX_OCTAVES, MAX_OCTAVES),
+    Option("register", str, "input", "input keeps the input's register; instrument moves it by the fewest whole octaves "
+           "into the middle half of each model's range (models that record one), as a player doubling a part would; "
+           "octave adds to it",
+           choices=REGISTERS),
 )

@@ -124,7 +124,7 @@ def _run_cross(request: Request) -> list[Layer]:
 
     target, o = request.models[0], request.options
     out = cross(request.audio, request.sample_rate, target, o["strength"], max_seconds=request.max_seconds, octave=o["octave"],
-                progress=request.progress, invert_with=request.invert_with, **_sampling(o), **_following(o))
+                register=o["register"], progress=request.progress, invert_with=request.invert_with, **_sampling(o), **_following(o))
     return [Layer(target.name, out, request.sample_rate)]
 
 
@@ -152,7 +152,7 @@ def _run_accompany(request: Request) -> list[Layer]:
 
     o, rate = request.options, request.sample_rate
     result = accompany(request.audio, rate, request.models, o["strength"], layer_gain_db=o["layer_gain"], octave=o["octave"],
-                       max_seconds=request.max_seconds, progress=request.progress, workers=request.workers,
+                       register=o["register"], max_seconds=request.max_seconds, progress=request.progress, workers=request.workers,
                        **_sampling(o), **_following(o))
     return [*(Layer(name, audio, rate) for name, audio in result.layers.items()), Layer("mix", result.mix, rate)]
 
@@ -170,7 +170,7 @@ TECHNIQUES: dict[str, Technique] = {
         ),
         Technique(
             "cross", "style transfer: diffuse the input to t and denoise with the target model (report eq. 4.1)",
-            "audio", 1, 1, "the target instrument", _pick("strength", *SAMPLING, *FOLLOWING, "octave"), _run_cross, live=True,
+            "audio", 1, 1, "the target instrument", _pick("strength", *SAMPLING, *FOLLOWING, "octave", "register"), _run_cross, live=True,
             layers_help="the target model's name",
         ),
         Technique(
@@ -182,7 +182,7 @@ TECHNIQUES: dict[str, Technique] = {
         ),
         Technique(
             "accompany", "input (vocals) in: a cleaned, loudness-matched layer per instrument, and the mix (report 5.2)",
-            "audio", 1, None, "one or more instruments", _pick("strength", "layer_gain", *SAMPLING, *FOLLOWING, "octave"),
+            "audio", 1, None, "one or more instruments", _pick("strength", "layer_gain", *SAMPLING, *FOLLOWING, "octave", "register"),
             _run_accompany,
             live=True, layers_help="one per instrument (band-passed, loudness-matched to the input), then `mix`",
         ),

@@ -123,22 +123,31 @@ def _export(args: argparse.Namespace) -> int:
     if args.fp16 and args.int8:
         raise ValueError("choose one of --fp16 and --int8")
     convert = _write_fp16 if args.fp16 else partial(_write_int8, dataset=Path(args.int8)) if args.int8 else None
-    if args.from_bundle:
-        if convert is None:
-            raise ValueError("--from-bundle converts a bundle; it needs --fp16 or --int8 DATASET")
-        return convert(Path(args.from_bundle), out)
     onnx_export = _need("diffband.export.onnx_export")
+    pitch_range = parse_pitch_range(args.pitch_range) if args.pitch_range else None
+    if args.from_bundle:
+        if convert is None and pitch_range is None:
+            raise ValueError("--from-bundle converts a bundle; it needs --fp16, --int8 DATASET or --pitch-range LOW:HIGH")
+        source = Path(args.from_bundle)
+        if convert is not None:
+            convert(source, out)
+            source = out
+        if pitch_range is not None:
+            info = onnx_export.set_pitch_range(source, out, pitch_range)
+            print(f"wrote {out} (pitch range {info.pitch_range[0]}-{info.pitch_range[1]})")
+        return 0
     fp32_out = out.with_name(out.stem + ".fp32-staging.onnx") if convert else out
     if args.from_diffusers:
         mel = {k: v for k, v in (("sample_rate", args.sample_rate), ("n_fft", args.n_fft),
                                  ("hop_length", args.hop_length), ("top_db", args.top_db)) if v is not None}
         if not args.instrument:
             raise ValueError("--instrument is required with --from-diffusers")
-        result = onnx_export.import_diffusers(Path(args.from_diffusers), fp32_out, args.instrument, mel, args.opset)
+        result = onnx_export.import_diffusers(Path(args.from_diffusers), fp32_out, args.instrument, mel, args.opset,
+                                              pitch_range)
     else:
         if not args.run_dir:
             raise ValueError("give a training run folder, or --from-diffusers DIR")
-        result = onnx_export.export_run(Path(args.run_dir), fp32_out, args.instrument, args.opset)
+        result = onnx_export.export_run(Path(args.run_dir), fp32_out, args.instrument, args.opset, pitch_range)
     print(
         f"exported fp32 graph ({result['bytes'] / 1e6:.1f} MB); ONNX Runtime vs torch max abs error "
         f"{result['max_abs_error']:.2e} on {result['provider']}"
@@ -150,6 +159,17 @@ def _export(args: argparse.Namespace) -> int:
         return convert(fp32_out, out)
     finally:
         fp32_out.unlink(missing_ok=True)
+
+
+def parse_pitch_range(text: str) -> tuple[int, int]:
+    """``"40:76"`` -> ``(40, 76)``; a ValueError naming the expected form otherwise."""
+    low, sep, high = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return int(low), int(high)
+    except ValueError:
+        raise ValueError(f"--pitch-range must be LOW:HIGH in MIDI notes (e.g. 55:93), got {text!r}") from None
 
 
 def _write_fp16(src: Path, out: Path) -> int:
@@ -184,7 +204,11 @@ def register_export(sub: argparse._SubParsersAction) -> None:
                    help="write a bundle with int8 convolutions for CPUs (float32 inputs/outputs), calibrated on the "
                         "instrument's prepared dataset DATASET and checked against the fp32 graph")
     p.add_argument("--from-bundle", metavar="ONNX",
-                   help="with --fp16 or --int8: convert an existing fp32 bundle instead of a run")
+                   help="with --fp16 or --int8: convert an existing fp32 bundle instead of a run; with --pitch-range: "
+                        "set its range (the graph is untouched)")
+    p.add_argument("--pitch-range", metavar="LOW:HIGH",
+                   help="MIDI notes the training melodies were kept within (the register option moves input into "
+                        "them); default for a run: the render recipe's range of its instrument")
     g = p.add_argument_group("import a diffusers UNet2DModel (audio-diffusion layout)")
     g.add_argument("--from-diffusers", metavar="DIR")
     g.add_argument("--sample-rate", type=int)

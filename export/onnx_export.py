@@ -19,11 +19,15 @@ import onnx
 import torch
 from diffusers import UNet2DModel
 
-from diffband.engine.bundle import INPUT_CONDITION, INPUT_SAMPLE, INPUT_TIMESTEP, OUTPUT_NOISE, bundle_metadata
+from diffband.engine.bundle import (
+    INPUT_CONDITION, INPUT_SAMPLE, INPUT_TIMESTEP, OUTPUT_NOISE, PREFIX, BundleInfo, bundle_metadata, checked_pitch_range,
+)
 from diffband.engine.condition import ConditionSpec
 from diffband.engine.mel import MelCodec
-from diffband.engine.model import DiffusionModel
+from diffband.engine.model import DiffusionModel, read_bundle_info
 from diffband.engine.schedule import NoiseSchedule
+from diffband.export.instruments import INSTRUMENTS
+from diffband.export.precision import replace_metadata
 from diffband.export.train import EMA_DIR, TRAINING_JSON
 
 DEFAULT_OPSET = 18
@@ -76,15 +80,18 @@ def export_unet(
     opset: int = DEFAULT_OPSET,
     max_abs_error: float = MAX_ABS_ERROR,
     condition: ConditionSpec | None = None,
+    pitch_range: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """Write ``out`` (one self-contained .onnx with metadata) and verify it; returns check figures.
-    With ``condition`` the UNet takes two channels and the graph a ``condition`` input."""
+    With ``condition`` the UNet takes two channels and the graph a ``condition`` input; ``pitch_range``
+    (MIDI low, high) is the range the training melodies were kept within."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     wanted = 1 if condition is None else 2
     if unet.config.in_channels != wanted:
         raise ExportError(f"the UNet takes {unet.config.in_channels} channels; a bundle with condition={condition} needs {wanted}")
-    metadata = bundle_metadata(instrument, codec, schedule, training, condition=condition)  # validates before the slow export
+    metadata = bundle_metadata(instrument, codec, schedule, training, condition=condition,  # validates before the slow export
+                               pitch_range=pitch_range)
     sample, timestep = _example_inputs(codec.image_shape, 2, 0)
     batch = torch.export.Dim("batch", min=1, max=1024)
     inputs, names, dynamic = (sample, timestep), [INPUT_SAMPLE, INPUT_TIMESTEP], {"sample": {0: batch}, "timestep": {0: batch}}
@@ -114,10 +121,7 @@ def export_unet(
         except Exception as error:
             raise ExportError(f"torch.onnx.export failed: {error}") from error
         proto = onnx.load(str(raw), load_external_data=True)
-    del proto.metadata_props[:]
-    for key, value in metadata.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
+    replace_metadata(proto, metadata)
     proto.producer_name = "diffband"
     onnx.checker.check_model(proto)
     onnx.save(proto, str(out))
@@ -166,8 +170,16 @@ def fine_tuned_from(init_weights: str | None, legs: int = 8) -> dict[str, Any]:
     return record
 
 
-def export_run(run_dir: Path, out: Path, instrument: str | None = None, opset: int = DEFAULT_OPSET) -> dict[str, Any]:
-    """Export the EMA weights of a training run folder."""
+def recipe_pitch_range(instrument: str) -> tuple[int, int] | None:
+    """The range ``data render`` keeps an instrument's melodies in (``export.instruments``), or None."""
+    recipe = INSTRUMENTS.get(instrument)
+    return (recipe.low, recipe.high) if recipe else None
+
+
+def export_run(run_dir: Path, out: Path, instrument: str | None = None, opset: int = DEFAULT_OPSET,
+               pitch_range: tuple[int, int] | None = None) -> dict[str, Any]:
+    """Export the EMA weights of a training run folder; ``pitch_range`` defaults to the render
+    recipe's range of the run's instrument (:func:`recipe_pitch_range`)."""
     run_dir = Path(run_dir)
     provenance_path = run_dir / TRAINING_JSON
     if not (run_dir / EMA_DIR).is_dir() or not provenance_path.exists():
@@ -180,8 +192,20 @@ def export_run(run_dir: Path, out: Path, instrument: str | None = None, opset: i
     training["weights"] = "EMA"
     training.update(fine_tuned_from(provenance.get("train_config", {}).get("init_weights")))
     condition = ConditionSpec.from_dict(provenance["condition"]) if "condition" in provenance else None
-    return export_unet(unet, out, instrument or provenance["instrument"], codec, schedule, training, opset,
-                       condition=condition)
+    name = instrument or provenance["instrument"]
+    return export_unet(unet, out, name, codec, schedule, training, opset, condition=condition,
+                       pitch_range=pitch_range or recipe_pitch_range(provenance["instrument"]))
+
+
+def set_pitch_range(bundle: Path, out: Path, pitch_range: tuple[int, int]) -> BundleInfo:
+    """Copy ``bundle`` to ``out`` (may be the same file) with its ``pitch_range`` set; returns the
+    rewritten bundle's parsed metadata.  The graph is untouched."""
+    proto = onnx.load(str(bundle))
+    props = {entry.key: entry.value for entry in proto.metadata_props}
+    props[PREFIX + "pitch_range"] = json.dumps(list(checked_pitch_range(pitch_range)))
+    replace_metadata(proto, props)
+    onnx.save(proto, str(out))
+    return read_bundle_info(Path(out))
 
 
 # ------------------------------------------------------------------ audio-diffusion import
@@ -195,6 +219,7 @@ def import_diffusers(
     instrument: str,
     mel_options: dict[str, Any] | None = None,
     opset: int = DEFAULT_OPSET,
+    pitch_range: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """Import a diffusers ``UNet2DModel`` dir (audio-diffusion layout) as a bundle.
 
@@ -242,4 +267,4 @@ def import_diffusers(
     if scheduler.get("prediction_type", "epsilon") != "epsilon":
         raise ExportError(f"{directory}: prediction type {scheduler['prediction_type']!r} is not supported (epsilon only)")
     training = {"imported_from": str(directory), "format": "diffusers UNet2DModel (audio-diffusion layout)"}
-    return export_unet(unet, out, instrument, codec, schedule, training, opset)
+    return export_unet(unet, out, instrument, codec, schedule, training, opset, pitch_range=pitch_range)

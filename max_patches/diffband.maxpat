@@ -1319,7 +1319,7 @@
           "numinlets": 1,
           "numoutlets": 0,
           "outlettype": [],
-          "text": "Split",
+          "text": "Register",
           "presentation": 1,
           "presentation_rect": [
             346,
@@ -1330,6 +1330,92 @@
           "id": "obj-50",
           "patching_rect": [
             750,
+            260,
+            100,
+            18
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "live.menu",
+          "numinlets": 1,
+          "numoutlets": 3,
+          "outlettype": [
+            "",
+            "",
+            "float"
+          ],
+          "varname": "Register",
+          "parameter_enable": 1,
+          "saved_attribute_attributes": {
+            "valueof": {
+              "parameter_longname": "Register",
+              "parameter_shortname": "Register",
+              "parameter_type": 2,
+              "parameter_info": "input keeps the input's register; instrument moves it by the fewest whole octaves into the middle half of each model's range (models that record one), as a player doubling a part would; octave adds to it",
+              "parameter_enum": [
+                "input",
+                "instrument"
+              ],
+              "parameter_mmax": 1,
+              "parameter_initial": [
+                0
+              ],
+              "parameter_initial_enable": 1
+            }
+          },
+          "presentation": 1,
+          "presentation_rect": [
+            410,
+            170,
+            56,
+            15
+          ],
+          "id": "obj-51",
+          "patching_rect": [
+            750,
+            280,
+            56,
+            15
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "prepend option register",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "outlettype": [
+            ""
+          ],
+          "id": "obj-52",
+          "patching_rect": [
+            750,
+            310,
+            110,
+            22.0
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "comment",
+          "numinlets": 1,
+          "numoutlets": 0,
+          "outlettype": [],
+          "text": "Split",
+          "presentation": 1,
+          "presentation_rect": [
+            346,
+            188,
+            62,
+            15
+          ],
+          "id": "obj-53",
+          "patching_rect": [
+            860,
             260,
             100,
             18
@@ -1365,13 +1451,13 @@
           "presentation": 1,
           "presentation_rect": [
             410,
-            170,
+            188,
             56,
             15
           ],
-          "id": "obj-51",
+          "id": "obj-54",
           "patching_rect": [
-            750,
+            860,
             280,
             56,
             15
@@ -1387,9 +1473,9 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-52",
+          "id": "obj-55",
           "patching_rect": [
-            750,
+            860,
             310,
             110,
             22.0
@@ -1411,7 +1497,7 @@
             15,
             15
           ],
-          "id": "obj-53",
+          "id": "obj-56",
           "patching_rect": [
             560,
             230,
@@ -1429,7 +1515,7 @@
             ""
           ],
           "text": "refresh",
-          "id": "obj-54",
+          "id": "obj-57",
           "patching_rect": [
             590,
             230,
@@ -1452,7 +1538,7 @@
             60,
             15
           ],
-          "id": "obj-55",
+          "id": "obj-58",
           "patching_rect": [
             560,
             255,
@@ -1476,7 +1562,7 @@
             18,
             18
           ],
-          "id": "obj-56",
+          "id": "obj-59",
           "patching_rect": [
             640,
             230,
@@ -1494,7 +1580,7 @@
             ""
           ],
           "text": "cancel",
-          "id": "obj-57",
+          "id": "obj-60",
           "patching_rect": [
             670,
             230,
@@ -1517,7 +1603,7 @@
             50,
             18
           ],
-          "id": "obj-58",
+          "id": "obj-61",
           "patching_rect": [
             640,
             255,
@@ -1533,7 +1619,7 @@
           "numinlets": 1,
           "numoutlets": 0,
           "outlettype": [],
-          "id": "obj-59",
+          "id": "obj-62",
           "patching_rect": [
             300,
             360,
@@ -1551,7 +1637,7 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-60",
+          "id": "obj-63",
           "patching_rect": [
             300,
             200,
@@ -1569,7 +1655,7 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-61",
+          "id": "obj-64",
           "patching_rect": [
             460,
             360,
@@ -1592,7 +1678,7 @@
             330,
             18
           ],
-          "id": "obj-62",
+          "id": "obj-65",
           "patching_rect": [
             460,
             400,
@@ -1619,7 +1705,7 @@
             330,
             10
           ],
-          "id": "obj-63",
+          "id": "obj-66",
           "patching_rect": [
             460,
             440,
@@ -1631,10 +1717,11 @@
       {
         "box": {
           "maxclass": "newobj",
-          "text": "route instrument1 instrument2 strength layer_gain steps seed sampler eta follow guidance octave split",
+          "text": "route instrument1 instrument2 strength layer_gain steps seed sampler eta follow guidance octave register split",
           "numinlets": 2,
-          "numoutlets": 13,
+          "numoutlets": 14,
           "outlettype": [
+            "",
             "",
             "",
             "",
@@ -1649,7 +1736,7 @@
             "",
             ""
           ],
-          "id": "obj-64",
+          "id": "obj-67",
           "patching_rect": [
             760,
             320,
@@ -1670,7 +1757,7 @@
             "",
             ""
           ],
-          "id": "obj-65",
+          "id": "obj-68",
           "patching_rect": [
             20,
             400,
@@ -1689,7 +1776,7 @@
             "float",
             "bang"
           ],
-          "id": "obj-66",
+          "id": "obj-69",
           "patching_rect": [
             20,
             450,
@@ -1719,7 +1806,7 @@
             108,
             36
           ],
-          "id": "obj-67",
+          "id": "obj-70",
           "patching_rect": [
             20,
             640,
@@ -1743,7 +1830,7 @@
             14,
             14
           ],
-          "id": "obj-68",
+          "id": "obj-71",
           "patching_rect": [
             20,
             480,
@@ -1761,7 +1848,7 @@
             ""
           ],
           "text": "start",
-          "id": "obj-69",
+          "id": "obj-72",
           "patching_rect": [
             50,
             480,
@@ -1781,7 +1868,7 @@
             "signal",
             "bang"
           ],
-          "id": "obj-70",
+          "id": "obj-73",
           "patching_rect": [
             20,
             520,
@@ -1800,7 +1887,7 @@
             "float",
             "bang"
           ],
-          "id": "obj-71",
+          "id": "obj-74",
           "patching_rect": [
             160,
             450,
@@ -1830,7 +1917,7 @@
             108,
             36
           ],
-          "id": "obj-72",
+          "id": "obj-75",
           "patching_rect": [
             160,
             640,
@@ -1854,7 +1941,7 @@
             14,
             14
           ],
-          "id": "obj-73",
+          "id": "obj-76",
           "patching_rect": [
             160,
             480,
@@ -1872,7 +1959,7 @@
             ""
           ],
           "text": "start",
-          "id": "obj-74",
+          "id": "obj-77",
           "patching_rect": [
             190,
             480,
@@ -1892,7 +1979,7 @@
             "signal",
             "bang"
           ],
-          "id": "obj-75",
+          "id": "obj-78",
           "patching_rect": [
             160,
             520,
@@ -1911,7 +1998,7 @@
             "float",
             "bang"
           ],
-          "id": "obj-76",
+          "id": "obj-79",
           "patching_rect": [
             300,
             450,
@@ -1941,7 +2028,7 @@
             108,
             36
           ],
-          "id": "obj-77",
+          "id": "obj-80",
           "patching_rect": [
             300,
             640,
@@ -1965,7 +2052,7 @@
             14,
             14
           ],
-          "id": "obj-78",
+          "id": "obj-81",
           "patching_rect": [
             300,
             480,
@@ -1983,7 +2070,7 @@
             ""
           ],
           "text": "start",
-          "id": "obj-79",
+          "id": "obj-82",
           "patching_rect": [
             330,
             480,
@@ -2003,7 +2090,7 @@
             "signal",
             "bang"
           ],
-          "id": "obj-80",
+          "id": "obj-83",
           "patching_rect": [
             300,
             520,
@@ -2557,11 +2644,11 @@
       {
         "patchline": {
           "source": [
-            "obj-53",
+            "obj-54",
             0
           ],
           "destination": [
-            "obj-54",
+            "obj-55",
             0
           ]
         }
@@ -2569,7 +2656,7 @@
       {
         "patchline": {
           "source": [
-            "obj-54",
+            "obj-55",
             0
           ],
           "destination": [
@@ -2605,11 +2692,11 @@
       {
         "patchline": {
           "source": [
-            "obj-1",
+            "obj-59",
             0
           ],
           "destination": [
-            "obj-59",
+            "obj-60",
             0
           ]
         }
@@ -2618,6 +2705,30 @@
         "patchline": {
           "source": [
             "obj-60",
+            0
+          ],
+          "destination": [
+            "obj-1",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-1",
+            0
+          ],
+          "destination": [
+            "obj-62",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-63",
             0
           ],
           "destination": [
@@ -2645,7 +2756,7 @@
             2
           ],
           "destination": [
-            "obj-61",
+            "obj-64",
             0
           ]
         }
@@ -2653,11 +2764,11 @@
       {
         "patchline": {
           "source": [
-            "obj-61",
+            "obj-64",
             0
           ],
           "destination": [
-            "obj-62",
+            "obj-65",
             0
           ]
         }
@@ -2667,6 +2778,18 @@
           "source": [
             "obj-1",
             3
+          ],
+          "destination": [
+            "obj-66",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-1",
+            5
           ],
           "destination": [
             "obj-63",
@@ -2678,22 +2801,10 @@
         "patchline": {
           "source": [
             "obj-1",
-            5
-          ],
-          "destination": [
-            "obj-60",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-1",
             6
           ],
           "destination": [
-            "obj-64",
+            "obj-67",
             0
           ]
         }
@@ -2701,7 +2812,7 @@
       {
         "patchline": {
           "source": [
-            "obj-64",
+            "obj-67",
             0
           ],
           "destination": [
@@ -2713,7 +2824,7 @@
       {
         "patchline": {
           "source": [
-            "obj-64",
+            "obj-67",
             1
           ],
           "destination": [
@@ -2725,7 +2836,7 @@
       {
         "patchline": {
           "source": [
-            "obj-64",
+            "obj-67",
             2
           ],
           "destination": [
@@ -2737,7 +2848,7 @@
       {
         "patchline": {
           "source": [
-            "obj-64",
+            "obj-67",
             3
           ],
           "destination": [
@@ -2749,7 +2860,7 @@
       {
         "patchline": {
           "source": [
-            "obj-64",
+            "obj-67",
             4
           ],
           "destination": [
@@ -2761,7 +2872,7 @@
       {
         "patchline": {
           "source": [
-            "obj-64",
+            "obj-67",
             5
           ],
           "destination": [
@@ -2773,7 +2884,7 @@
       {
         "patchline": {
           "source": [
-            "obj-64",
+            "obj-67",
             6
           ],
           "destination": [
@@ -2785,7 +2896,7 @@
       {
         "patchline": {
           "source": [
-            "obj-64",
+            "obj-67",
             7
           ],
           "destination": [
@@ -2797,7 +2908,7 @@
       {
         "patchline": {
           "source": [
-            "obj-64",
+            "obj-67",
             8
           ],
           "destination": [
@@ -2809,7 +2920,7 @@
       {
         "patchline": {
           "source": [
-            "obj-64",
+            "obj-67",
             9
           ],
           "destination": [
@@ -2821,7 +2932,7 @@
       {
         "patchline": {
           "source": [
-            "obj-64",
+            "obj-67",
             10
           ],
           "destination": [
@@ -2833,7 +2944,7 @@
       {
         "patchline": {
           "source": [
-            "obj-64",
+            "obj-67",
             11
           ],
           "destination": [
@@ -2845,11 +2956,11 @@
       {
         "patchline": {
           "source": [
-            "obj-1",
-            4
+            "obj-67",
+            12
           ],
           "destination": [
-            "obj-65",
+            "obj-54",
             0
           ]
         }
@@ -2857,11 +2968,11 @@
       {
         "patchline": {
           "source": [
-            "obj-65",
-            0
+            "obj-1",
+            4
           ],
           "destination": [
-            "obj-66",
+            "obj-68",
             0
           ]
         }
@@ -2881,47 +2992,23 @@
       {
         "patchline": {
           "source": [
-            "obj-69",
-            0
-          ],
-          "destination": [
-            "obj-70",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-70",
-            0
-          ],
-          "destination": [
-            "obj-3",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-70",
-            1
-          ],
-          "destination": [
-            "obj-3",
-            1
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-65",
-            1
-          ],
-          "destination": [
             "obj-71",
+            0
+          ],
+          "destination": [
+            "obj-72",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-72",
+            0
+          ],
+          "destination": [
+            "obj-73",
             0
           ]
         }
@@ -2933,30 +3020,6 @@
             0
           ],
           "destination": [
-            "obj-74",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-74",
-            0
-          ],
-          "destination": [
-            "obj-75",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-75",
-            0
-          ],
-          "destination": [
             "obj-3",
             0
           ]
@@ -2965,7 +3028,7 @@
       {
         "patchline": {
           "source": [
-            "obj-75",
+            "obj-73",
             1
           ],
           "destination": [
@@ -2977,11 +3040,35 @@
       {
         "patchline": {
           "source": [
-            "obj-65",
-            2
+            "obj-68",
+            1
           ],
           "destination": [
+            "obj-74",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
             "obj-76",
+            0
+          ],
+          "destination": [
+            "obj-77",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-77",
+            0
+          ],
+          "destination": [
+            "obj-78",
             0
           ]
         }
@@ -2993,6 +3080,30 @@
             0
           ],
           "destination": [
+            "obj-3",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-78",
+            1
+          ],
+          "destination": [
+            "obj-3",
+            1
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-68",
+            2
+          ],
+          "destination": [
             "obj-79",
             0
           ]
@@ -3001,11 +3112,11 @@
       {
         "patchline": {
           "source": [
-            "obj-79",
+            "obj-81",
             0
           ],
           "destination": [
-            "obj-80",
+            "obj-82",
             0
           ]
         }
@@ -3013,7 +3124,19 @@
       {
         "patchline": {
           "source": [
-            "obj-80",
+            "obj-82",
+            0
+          ],
+          "destination": [
+            "obj-83",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-83",
             0
           ],
           "destination": [
@@ -3025,7 +3148,7 @@
       {
         "patchline": {
           "source": [
-            "obj-80",
+            "obj-83",
             1
           ],
           "destination": [

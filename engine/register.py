@@ -1,0 +1,87 @@
+"""The ``register`` option: grow each layer in its instrument's own range, not the input's.
+
+A player doubling a part moves it by whole octaves into the instrument's range: a violinist
+reading a guitar line (E2-E4, much of it below the violin's lowest G3) plays it an octave
+up.  The models do the same thing best: they were trained on melodies inside their
+instrument's range (the bundle's ``pitch_range``), and follow notes there far better than
+outside it (``docs/decisions.md``, "register").
+
+``register="instrument"`` measures the input's pitch in every voiced frame (basic-pitch's
+contour, the extractor melody following already uses) and moves the input by the fewest
+whole octaves that bring its median pitch into the middle half of each model's range,
+where the training melodies lie thickest (``data render`` places each melody anywhere
+inside the range), or nearest the range's middle when no shift does; ``"input"`` (the
+default) keeps the input's register.  The ``octave`` option adds to the shift.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+import soxr
+
+from diffband.engine.condition import BP_SAMPLE_RATE, contour, contour_frequencies
+from diffband.engine.options import MAX_OCTAVES, REGISTERS
+from diffband.engine.windowing import DEFAULT_MAX_SECONDS, as_float32, check_audio
+
+if TYPE_CHECKING:
+    from diffband.engine.model import DiffusionModel
+
+#: Contour salience above which a frame counts as voiced (basic-pitch's own frame threshold).
+VOICED_SALIENCE = 0.3
+
+
+def hz_to_midi(hz: np.ndarray | float) -> np.ndarray:
+    return 69.0 + 12.0 * np.log2(np.asarray(hz, dtype=np.float64) / 440.0)
+
+
+def voiced_pitches(mono: np.ndarray, sample_rate: int) -> np.ndarray:
+    """MIDI pitch (fractional) of the strongest contour bin in each voiced frame of ``mono``; empty
+    when no frame is voiced (silence, noise, drums)."""
+    audio = np.asarray(mono, dtype=np.float32)
+    if sample_rate != BP_SAMPLE_RATE:
+        audio = soxr.resample(audio, sample_rate, BP_SAMPLE_RATE)
+    _, salience = contour(audio)
+    voiced = salience.max(axis=1) > VOICED_SALIENCE if salience.size else np.zeros(0, bool)
+    return hz_to_midi(contour_frequencies()[salience[voiced].argmax(axis=1)])
+
+
+def octaves_into_range(pitches: np.ndarray, pitch_range: tuple[int, int], limit: int = MAX_OCTAVES) -> int:
+    """The fewest whole octaves (within ``limit`` either way; up before down) that bring the median
+    of ``pitches`` (MIDI) into the middle half of ``pitch_range`` (MIDI low, high), or nearest its
+    middle when none does; 0 for no pitches."""
+    pitches = np.asarray(pitches, dtype=np.float64)
+    if pitches.size == 0:
+        return 0
+    low, high = pitch_range
+    centre, quarter = (low + high) / 2.0, (high - low) / 4.0
+    median = float(np.median(pitches))
+    shifts = sorted(range(-limit, limit + 1), key=lambda k: (abs(k), -k))
+    inside = [k for k in shifts if abs(median + 12 * k - centre) <= quarter]
+    return inside[0] if inside else min(shifts, key=lambda k: abs(median + 12 * k - centre))
+
+
+def layer_octaves(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_rate: int, register: str,
+                  octave: int = 0, max_seconds: float = DEFAULT_MAX_SECONDS) -> list[int]:
+    """The octaves each model's layer is grown from the caller's ``audio`` (``(frames,)`` or
+    ``(frames, channels)``): ``octave`` with register ``input``; with ``instrument``, plus each
+    model's shift into its range (none for a model whose bundle records no ``pitch_range``, or an
+    input with no pitch).  Clipped to ``MAX_OCTAVES``."""
+    if register not in REGISTERS:
+        raise ValueError(f"register must be one of {', '.join(REGISTERS)}, got {register!r}")
+    if register == "input" or not any(m.info.pitch_range for m in models):
+        return [octave] * len(models)
+    lacking = [m.name for m in models if not m.info.pitch_range]
+    if lacking:
+        warnings.warn(f"model {', '.join(lacking)} records no pitch range: its layer keeps the input's register",
+                      stacklevel=2)
+    check_audio(audio, sample_rate, max_seconds)
+    samples = as_float32(audio)
+    pitches = voiced_pitches(samples if samples.ndim == 1 else samples.mean(axis=1), sample_rate)
+    shifts = []
+    for model in models:
+        move = octaves_into_range(pitches, model.info.pitch_range) if model.info.pitch_range else 0
+        shifts.append(int(np.clip(move + octave, -MAX_OCTAVES, MAX_OCTAVES)))
+    return shifts

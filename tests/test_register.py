@@ -1,0 +1,150 @@
+"""The ``register`` option: layers grown in each instrument's own range, from the range its bundle records."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+
+from diffband.engine.bundle import BundleError, bundle_metadata, parse_metadata
+from diffband.engine.register import layer_octaves, octaves_into_range, voiced_pitches
+
+RATE = 22050
+GUITAR, VIOLIN = (40, 76), (55, 93)  # export.instruments' render ranges
+
+
+def harmonic_tone(midi: float, seconds: float = 3.0) -> np.ndarray:
+    f0 = 440.0 * 2 ** ((midi - 69) / 12)
+    t = np.arange(int(RATE * seconds)) / RATE
+    return sum(0.4 / k * np.sin(2 * np.pi * k * f0 * t) for k in (1, 2, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize("median, pitch_range, expected", [
+    (60, VIOLIN, 1),    # C4 on the violin: up to C5, inside its middle half (64.5-83.5)
+    (45, VIOLIN, 2),    # A2, below the violin's G3: two octaves up
+    (77, GUITAR, -1),   # F5 on the guitar: down to F4
+    (56, GUITAR, 0),    # already in the guitar's middle half (49-67): kept
+    (110, GUITAR, -2),  # far above: the widest shift, nearest the middle
+])
+def test_the_fewest_octaves_into_the_middle_of_the_range(median, pitch_range, expected):
+    assert octaves_into_range(np.full(50, float(median)), pitch_range) == expected
+    assert octaves_into_range(np.array([]), pitch_range) == 0  # nothing voiced: nothing to move
+
+
+def test_the_pitch_of_a_tone_is_read_from_the_contour():
+    pitches = voiced_pitches(harmonic_tone(57), RATE)  # A3, 220 Hz
+    assert pitches.size > 100 and np.median(pitches) == pytest.approx(57, abs=0.5)
+    assert voiced_pitches(np.zeros(3 * RATE, np.float32), RATE).size == 0  # silence has no pitch
+    at_48k = voiced_pitches(soxr.resample(harmonic_tone(57), RATE, 48000), 48000)  # resampled to the contour's rate
+    assert np.median(at_48k) == pytest.approx(57, abs=0.5)
+
+
+def test_pitch_range_round_trips_through_bundle_metadata_and_bad_ranges_are_refused(tiny_codec):
+    from diffband.engine.schedule import NoiseSchedule
+
+    schedule = NoiseSchedule("squaredcos_cap_v2", 1000)
+    info = parse_metadata(bundle_metadata("violin", tiny_codec, schedule, {}, pitch_range=VIOLIN), "v.onnx")
+    assert info.pitch_range == VIOLIN and info.summary()["pitch_range"] == list(VIOLIN)
+    assert parse_metadata(bundle_metadata("violin", tiny_codec, schedule, {}), "v.onnx").pitch_range is None
+    with pytest.raises(BundleError, match="0 <= low < high <= 127, got \\[93, 55\\]"):
+        bundle_metadata("violin", tiny_codec, schedule, {}, pitch_range=(93, 55))
+    props = bundle_metadata("violin", tiny_codec, schedule, {}, pitch_range=VIOLIN)
+    props["diffband.pitch_range"] = '["low", "high"]'
+    with pytest.raises(BundleError, match="v.onnx: pitch range must be two MIDI notes"):
+        parse_metadata(props, "v.onnx")
+
+
+@pytest.fixture(scope="module")
+def ranged_bundles(tmp_path_factory, conditional_bundle):
+    """The tiny conditional guitar bundle, as a 'violin-ranged' and a 'guitar-ranged' copy and one with no range,
+    made with ``diffband export --from-bundle --pitch-range`` (the graph untouched)."""
+    from diffband.bridge.cli import main
+
+    folder = tmp_path_factory.mktemp("ranged")
+    paths = {}
+    for name, text in (("high", "55:93"), ("low", "40:76")):
+        paths[name] = folder / f"{name}.onnx"
+        assert main(["export", "--from-bundle", str(conditional_bundle), "--pitch-range", text, "--out", str(paths[name])]) == 0
+    import onnx
+
+    proto = onnx.load(str(conditional_bundle))
+    kept = [p for p in proto.metadata_props if p.key != "diffband.pitch_range"]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    paths["unknown"] = folder / "unknown.onnx"
+    onnx.save(proto, str(paths["unknown"]))
+    return paths
+
+
+def test_export_sets_a_range_and_refuses_a_malformed_one(ranged_bundles, conditional_bundle, tmp_path, capsys):
+    from diffband.bridge.cli import main
+    from diffband.engine.model import DiffusionModel
+
+    high = DiffusionModel.load(ranged_bundles["high"])
+    plain = DiffusionModel.load(conditional_bundle)
+    assert high.info.pitch_range == VIOLIN and plain.info.pitch_range == GUITAR  # export_run: the recipe's guitar range
+    x = np.random.default_rng(0).standard_normal((1, 1, *plain.info.image_shape)).astype(np.float32)
+    t = np.array([500.0], np.float32)
+    assert np.array_equal(high(x, t, np.zeros_like(x)), plain(x, t, np.zeros_like(x)))  # the graph is untouched
+    assert main(["export", "--from-bundle", str(conditional_bundle), "--pitch-range", "55-93", "--out", str(tmp_path / "x.onnx")]) != 0
+    assert "--pitch-range must be LOW:HIGH in MIDI notes (e.g. 55:93), got '55-93'" in capsys.readouterr().err
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_each_model_gets_the_octaves_into_its_own_range(ranged_bundles):
+    from diffband.engine.model import DiffusionModel
+
+    high, low, unknown = (DiffusionModel.load(ranged_bundles[k]) for k in ("high", "low", "unknown"))
+    a2 = harmonic_tone(45)  # A2: guitar's middle-low, two octaves below the violin's middle
+    assert layer_octaves([high, low], a2, RATE, "instrument") == [2, 1]
+    assert layer_octaves([high, low], a2, RATE, "instrument", octave=1) == [2, 2]  # octave adds, within +-2
+    assert layer_octaves([high, low], a2, RATE, "input", octave=-1) == [-1, -1]
+    stereo_44k = np.repeat(soxr.resample(a2, RATE, 44100)[:, None], 2, axis=1)
+    assert layer_octaves([high], stereo_44k, 44100, "instrument") == [2]
+    with pytest.warns(UserWarning, match="unknown records no pitch range"):
+        assert layer_octaves([unknown, high], a2, RATE, "instrument") == [0, 2]
+    with pytest.raises(ValueError, match="register must be one of input, instrument"):
+        layer_octaves([high], a2, RATE, "violin")
+
+
+def test_cross_and_accompany_grow_each_layer_from_its_instruments_octave(ranged_bundles):
+    from diffband.engine.accompany import accompany
+    from diffband.engine.cross import cross
+    from diffband.engine.model import DiffusionModel
+
+    high, low = DiffusionModel.load(ranged_bundles["high"]), DiffusionModel.load(ranged_bundles["low"])
+    clip = harmonic_tone(45, seconds=5.0)
+    options = {"strength": 0.8, "steps": 3, "seed": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # both models record a range: no warning
+        moved = cross(clip, RATE, high, register="instrument", **options)
+    assert np.array_equal(moved, cross(clip, RATE, high, octave=2, **options))
+    assert np.array_equal(cross(clip, RATE, high, register="input", **options), cross(clip, RATE, high, **options))
+    both = accompany(clip, RATE, [high, low], register="instrument", **options)
+    alone_high = accompany(clip, RATE, [high], octave=2, **options)
+    alone_low = accompany(clip, RATE, [low], octave=1, seed=1, **{k: v for k, v in options.items() if k != "seed"})
+    assert np.array_equal(both.layers["high"], alone_high.layers["high"])
+    assert np.array_equal(both.layers["low"], alone_low.layers["low"])
+
+
+def test_the_option_reaches_the_techniques_that_take_octave():
+    from diffband.engine.options import OptionError
+    from diffband.engine.techniques import technique
+
+    assert technique("cross").resolve({"register": "instrument"})["register"] == "instrument"
+    assert technique("accompany").defaults["register"] == "input"
+    with pytest.raises(OptionError, match="register must be one of input, instrument, got 'violin'"):
+        technique("accompany").resolve({"register": "violin"})
+    assert "register" not in technique("chorus").defaults
+
+
+def test_the_shipped_bundles_record_the_range_they_were_trained_in():
+    from diffband.engine.model import read_bundle_info
+    from diffband.export.instruments import INSTRUMENTS
+
+    for name in ("guitar", "violin", "voice"):
+        info = read_bundle_info(Path(__file__).parents[1] / "models" / f"{name}.onnx")
+        assert info.pitch_range == (INSTRUMENTS[name].low, INSTRUMENTS[name].high)
