@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from diffband.engine.options import MAX_OCTAVES
+from diffband.engine.options import MAX_OCTAVES, REGISTERS
 from diffband.evaluation.plan import QualityPlan
 
 
@@ -167,9 +167,10 @@ def cmd_quality(args: argparse.Namespace) -> int:
 
     heldout = Path(args.heldout)
     plan = QualityPlan(_pairs(args.pairs), _floats(args.strengths), _floats(args.guidances), args.steps, args.clips,
-                       args.generations, args.seed, args.octave)
-    if plan.octave and Path(args.out).resolve() == PUBLISHED_RESULTS.resolve():
-        raise ValueError(f"an --octave run is not the defaults' evidence: write it elsewhere (-o {PUBLISHED_RESULTS}/octave_up)")
+                       args.generations, args.seed, args.octave, args.register)
+    if plan.moves_sources and Path(args.out).resolve() == PUBLISHED_RESULTS.resolve():
+        raise ValueError("an --octave or --register run is not the defaults' evidence: write it elsewhere "
+                         f"(-o {PUBLISHED_RESULTS}/octave_up)")
     names = sorted({n for pair in plan.pairs for n in pair})
     missing = [n for n in names if not (heldout / n).is_dir()]
     if missing:
@@ -271,6 +272,9 @@ def add_commands(sub) -> None:
     q.add_argument("--octave", type=int, default=0, choices=range(-MAX_OCTAVES, MAX_OCTAVES + 1), metavar="N",
                    help="move every source window N octaves before layers are grown (the octave option); pitch is "
                    "still measured against the source as played (default 0)")
+    q.add_argument("--register", default="input", choices=REGISTERS,
+                   help="instrument: move each source window into the target's range first, as the register option "
+                   "does (default input)")
     q.add_argument("--device", default="auto")
     q.add_argument("-o", "--out", default=str(PUBLISHED_RESULTS), help="CSVs and PNGs (rows resume)")
     q.add_argument("--report", help="the results page (default: docs/results.md for the default --out, "

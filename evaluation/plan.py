@@ -18,3 +18,18 @@ class QualityPlan:
     generations: int = 6
     seed: int = 0
     octave: int = 0  # sources moved this many octaves before the layers are grown (the ``octave`` option)
+    register: str = "input"  # "instrument": each source window moved into the target's range (``register`` option)
+
+    @property
+    def moves_sources(self) -> bool:
+        """Whether the sources are moved before layers grow: not the defaults' evidence."""
+        return self.octave != 0 or self.register != "input"
+
+    @property
+    def moved_text(self) -> str:
+        """How the sources were moved, for the report ("" when they were not)."""
+        parts = ([f"moved by whole octaves into the target's range (register {self.register})"]
+                 if self.register != "input" else [])
+        if self.octave:
+            parts.append(f"moved {self.octave:+d} octave" + (" more" if parts else ""))
+        return ", ".join(parts)

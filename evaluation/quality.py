@@ -40,6 +40,7 @@ from diffband.engine.condition import conditions_for
 from diffband.engine.cross import cross_images
 from diffband.engine.generate import generate
 from diffband.engine.model import DiffusionModel
+from diffband.engine.register import layer_octaves
 from diffband.engine.techniques import technique
 from diffband.engine.transpose import shift_octaves
 from diffband.evaluation import notes
@@ -174,9 +175,13 @@ def scale(references: dict[str, "Reference"], pair: tuple[str, str]) -> dict[str
     return {"same_instrument": target.same_instrument_fad, "between_instruments": fad(target.embeddings, source.embeddings)}
 
 
-def moved(windows: np.ndarray, rate: int, octave: int) -> np.ndarray:
-    """Clips ``(k, samples)``, each moved ``octave`` octaves (the ``octave`` option; 0: as they are)."""
-    return np.stack([shift_octaves(clip, rate, octave) for clip in windows]) if octave else windows
+def moved(windows: np.ndarray, rate: int, plan: QualityPlan, target: DiffusionModel) -> np.ndarray:
+    """Clips ``(k, samples)``, each moved as cross would move it for ``target`` with the plan's
+    ``octave`` and ``register`` options (each clip is one input); as they are by default."""
+    if not plan.moves_sources:
+        return windows
+    octaves = [layer_octaves([target], clip, rate, plan.register, plan.octave)[0] for clip in windows]
+    return np.stack([shift_octaves(clip, rate, k) for clip, k in zip(windows, octaves)])
 
 
 # ---------------------------------------------------------------- scoring
@@ -268,7 +273,7 @@ def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: 
         return
     source = SourceSet.from_folder(source_name, heldout / source_name, codec.window_samples, codec.sample_rate, plan.clips,
                                    with_notes)
-    audio = moved(source.audio, source.rate, plan.octave)  # the layers are measured against the source as played
+    audio = moved(source.audio, source.rate, plan, target)  # the layers are measured against the source as played
     images = np.stack([codec.encode(a) for a in audio])
     conditions = conditions_for(target, audio) if target.info.condition is not None else None
     played_ref = played[1] if played is not None else None

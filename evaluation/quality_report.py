@@ -235,7 +235,7 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
         target = models[target_name]
         codec = target.info.codec
         source = moved(piece_windows(heldout / source_name, codec.window_samples, codec.sample_rate, 1), codec.sample_rate,
-                       plan.octave)
+                       plan, target)
         real = piece_windows(heldout / target_name, codec.window_samples, codec.sample_rate, 1)
         images = np.stack([codec.encode(a) for a in source])
         conditions = conditions_for(target, source) if target.info.condition else None
@@ -256,11 +256,11 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
             figure["heatmap"] = relative(save_quality_heatmaps(rows, pair, out / f"quality_{tag}.png").name)
         figures[pair] = figure
         save_spectrograms([images[0], codec.encode(layer[0]), codec.encode(real[0])],
-                          [f"source: held-out {source_name}" + (f", moved {plan.octave:+d} octave" if plan.octave else ""), f"layer: {target_name} model, follow {cell.follow}, "
+                          [f"source: held-out {source_name}" + (f", {plan.moved_text}" if plan.moves_sources else ""), f"layer: {target_name} model, follow {cell.follow}, "
                            f"strength {best['strength']:g}, guidance {best['guidance']:g}",
                            f"real {target_name} (held-out piece, evaluation soundfont)"],
                           out / f"spectrograms_{tag}.png", codec.window_seconds, pair)
-    if plan.octave:  # not the defaults' evidence: no recommendation file beside it
+    if plan.moves_sources:  # not the defaults' evidence: no recommendation file beside it
         (out / "recommendation.json").unlink(missing_ok=True)
     else:
         write_json(out / "recommendation.json", {
@@ -282,12 +282,11 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
                           f"{t.get('device', '?')}{earlier}, condition "
                           f"{_drawing(spec) if spec else 'none'}, {model.info.precision} bundle")
     context = {
-        **({"chosen": "Best cell of this run (an --octave run: not the CLI's defaults)"} if plan.octave else {}),
+        **({"chosen": "Best cell of this run (sources moved: not the CLI's defaults)"} if plan.moves_sources else {}),
         "summary": f"{len(plan.pairs)} pairs, {plan.clips} source windows each, {plan.steps} DDIM steps, seed {plan.seed}."
-                   + (f" Octave {plan.octave:+d}: every source window is moved {abs(plan.octave)} octave(s) "
-                      f"{'up' if plan.octave > 0 else 'down'} before layers are grown from it (the `octave` option; "
-                      "the round-trip control is the moved source), and pitch is measured against the source as "
-                      "played, so read *same, any octave*." if plan.octave else ""),
+                   + (f" Every source window is {plan.moved_text} before layers are grown from it (the `octave` "
+                      "and `register` options; the round-trip control is the moved source), and pitch is measured "
+                      "against the source as played, so read *same, any octave*." if plan.moves_sources else ""),
         "setup": [f"models: {'; '.join(provenance)}",
                   f"held-out data: `{heldout}` (pieces training never used, rendered through a soundfont training "
                   "never used); sources: one window a third of the way into each of the first pieces; "
@@ -301,6 +300,7 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
                      f"{_render_settings(heldout / names[0])}--out {heldout}",
                      f"diffband eval quality --heldout {heldout} --pairs {pairs_text} --clips {plan.clips} "
                      f"--steps {plan.steps}" + (f" --octave {plan.octave}" if plan.octave else "")
+                     + (f" --register {plan.register}" if plan.register != "input" else "")
                      + f" -o {out} --report {report}"],
     }
     optional = lambda name: read_rows(out / name) if (out / name).exists() else []  # noqa: E731
