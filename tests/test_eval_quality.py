@@ -188,12 +188,42 @@ def test_an_octave_run_grows_layers_from_moved_sources_and_measures_them_against
     moved = float(by["roundtrip"]["pitch_50c"]), float(by["roundtrip"]["pitch_octave"])
     assert moved[0] < 0.1 and moved[1] > 0.8  # every frame of the moved source an octave from the source as played
     page = (out / "results.md").read_text()
-    assert "Octave +1: every source window is moved 1 octave(s) up" in page
-    assert "Best cell of this run (an --octave run: not the CLI's defaults)" in page
+    assert "Every source window is moved +1 octave before layers are grown from it" in page
+    assert "Best cell of this run (sources moved: not the CLI's defaults)" in page
     assert not (out / "recommendation.json").exists()
     # never into the page that sets the defaults
     assert main(argv[:-1] + ["docs/results"]) != 0
-    assert "an --octave run is not the defaults' evidence" in capsys.readouterr().err
+    assert "an --octave or --register run is not the defaults' evidence" in capsys.readouterr().err
+
+
+def test_a_register_run_moves_each_source_window_into_the_targets_range(quality_run):
+    from diffband.bridge.cli import main
+    from diffband.engine.model import DiffusionModel
+    from diffband.engine.register import layer_octaves
+    from diffband.engine.transpose import shift_octaves
+    from diffband.evaluation.plan import QualityPlan
+    from diffband.evaluation.quality import moved, piece_windows
+
+    out, models = quality_run / "register", quality_run / "register_models"
+    shutil.copytree(quality_run / "models", models)  # the shared fixture's bundles stay as they are
+    assert main(["export", "--from-bundle", str(models / "violin.onnx"), "--pitch-range", "55:93",
+                 "--out", str(models / "violin.onnx")]) == 0  # the fixture's violin is a guitar-trained copy
+    violin = DiffusionModel.load(models / "violin.onnx")
+    windows = piece_windows(quality_run / "heldout" / "guitar", violin.info.codec.window_samples, 22050, 2)
+    octaves = [layer_octaves([violin], w, 22050, "instrument")[0] for w in windows]
+    assert 1 in octaves  # a guitar line below the middle of the violin's range goes up (one here sits high enough)
+    plan = QualityPlan([("guitar", "violin")], register="instrument")
+    expected = np.stack([shift_octaves(w, 22050, k) for w, k in zip(windows, octaves)])
+    assert np.array_equal(moved(windows, 22050, plan, violin), expected)
+    assert main(["eval", "quality", "--heldout", str(quality_run / "heldout"), "--pairs", "guitar:violin", "--models",
+                 str(models), "--strengths", "0.8", "--guidances", "2", "--steps", "3", "--clips", "2",
+                 "--generations", "0", "--register", "instrument", "-o", str(out)]) == 0
+    by = {r["row"]: r for r in read_rows(out / "quality.csv")}
+    # the moved window's frames are an octave from the source as played, the kept one's are not
+    assert float(by["roundtrip"]["pitch_50c"]) < 0.75 and float(by["roundtrip"]["pitch_octave"]) > 0.8
+    page = (out / "results.md").read_text()
+    assert "moved by whole octaves into the target's range (register instrument)" in page
+    assert "--register instrument" in page and not (out / "recommendation.json").exists()
 
 
 def test_quality_refuses_a_pair_without_held_out_renders(tmp_path, capsys):
