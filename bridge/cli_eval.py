@@ -162,7 +162,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
     from diffband.evaluation import notes
     from diffband.evaluation.embeddings import MfccStats
     from diffband.evaluation.played import played_folder
-    from diffband.evaluation.quality import Reference, run_generations, run_pair
+    from diffband.evaluation.quality import Reference, piece_octaves, run_generations, run_pair
     from diffband.evaluation.quality_report import write_report
 
     heldout = Path(args.heldout)
@@ -189,8 +189,9 @@ def cmd_quality(args: argparse.Namespace) -> int:
     for name in tqdm(names, desc="held-out references", unit="instrument"):
         references[name] = Reference.from_folder(name, heldout / name, embedding)
     played = {}  # per pair: the target instrument playing the source's pieces (cached beside the held-out renders)
-    for source, target in plan.pairs:
-        folder = played_folder(heldout / source, target, heldout / PLAYED_FOLDER)
+    for source, target in plan.pairs:  # moved as the run moves each piece's window
+        octaves = piece_octaves(heldout / source, models[target], plan)
+        folder = played_folder(heldout / source, target, heldout / PLAYED_FOLDER, octaves)
         if folder is None:
             print(f"{heldout / source} has no render.json with notes: no played references for {source}->{target}")
             continue

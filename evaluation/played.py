@@ -17,10 +17,15 @@ the layers.  So ``eval quality`` also renders every held-out source piece's note
 - adds the control row ``played``: those renders at the source windows' own positions, what a
   real player of the target instrument would give back (an upper bound for a layer, not a floor
   on any measure: its windows are part of the reference set).
+
+When a run moves its sources (``--octave``, ``--register instrument``), the target instrument
+plays each piece moved by the same octaves as the piece's evaluated window: the real player,
+in the register the layer was grown in.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -71,18 +76,23 @@ def notes_in_window(piece: dict, start: float, seconds: float) -> tuple[np.ndarr
     return intervals, librosa.midi_to_hz(np.array([p for *_, p in kept], dtype=np.float64))
 
 
-def played_folder(source_folder: Path, target: str, out: Path) -> Path | None:
+def played_folder(source_folder: Path, target: str, out: Path, octaves: dict[str, int] | None = None) -> Path | None:
     """``out/<source>_as_<target>``: each piece of ``source_folder`` played by ``target``'s first GM
     program through the piece's own soundfont and room, trimmed by the piece's own offset to its
     length and peak level, so a window at a given sample is the same notes as in the source file.
-    Rendered once (files already there are kept); None when the folder has no notes to play."""
+    With ``octaves`` (per file), each piece's notes are moved that many octaves first, into a folder
+    of its own (its name ends with a digest of the moves).  Rendered once (files already there are
+    kept); None when the folder has no notes to play."""
     source_folder = Path(source_folder)
     made = _render_info(source_folder)
     if made is None:
         return None
     program = instrument(target).programs[0]
-    folder = Path(out) / f"{source_folder.name}_as_{target}"
+    octaves = {file: k for file, k in (octaves or {}).items() if k}
+    digest = hashlib.sha1(json.dumps(sorted(octaves.items())).encode()).hexdigest()[:8] if octaves else ""
+    folder = Path(out) / (f"{source_folder.name}_as_{target}" + (f"_moved_{digest}" if octaves else ""))
     folder.mkdir(parents=True, exist_ok=True)
+    made = {**made, "pieces": [moved_piece(p, octaves.get(p["file"], 0)) for p in made["pieces"]]}
     for piece in tqdm(made["pieces"], desc=f"{target} playing {source_folder.name}'s pieces", unit="piece", leave=False):
         file = folder / piece["file"]
         if file.exists():
@@ -98,4 +108,12 @@ def played_folder(source_folder: Path, target: str, out: Path) -> Path | None:
         {**{k: v for k, v in made.items() if k != "pieces"}, "instrument": target, "played_from": source_folder.name,
          "pieces": [dict(p, program=program) for p in made["pieces"]]}, indent=1))
     return folder
+
+
+def moved_piece(piece: dict, octaves: int) -> dict:
+    """A ``render.json`` piece with its notes moved ``octaves`` octaves (kept inside MIDI's 0-127)."""
+    if not octaves:
+        return piece
+    notes = [[s, d, int(np.clip(p + 12 * octaves, 0, 127)), v] for s, d, p, v in piece["notes"]]
+    return dict(piece, notes=notes, moved_octaves=octaves)
 

@@ -184,6 +184,18 @@ def moved(windows: np.ndarray, rate: int, plan: QualityPlan, target: DiffusionMo
     return np.stack([shift_octaves(clip, rate, k) for clip, k in zip(windows, octaves)])
 
 
+def piece_octaves(folder: Path, target: DiffusionModel, plan: QualityPlan) -> dict[str, int]:
+    """The octaves :func:`moved` moves the evaluated window of each piece in ``folder`` (by file name)
+    for ``target``; empty when the plan moves nothing."""
+    if not plan.moves_sources:
+        return {}
+    codec = target.info.codec
+    files = [path.name for path in audio_files(folder)]
+    windows = named_windows(folder, codec.window_samples, codec.sample_rate, len(files), files)[0]
+    return {file: layer_octaves([target], window, codec.sample_rate, plan.register, plan.octave)[0]
+            for file, window in zip(files, windows)}
+
+
 # ---------------------------------------------------------------- scoring
 def score(layers: np.ndarray, source: SourceSet, target: Reference, source_ref: Reference,
           embedding: MfccStats, played: Reference | None = None) -> dict[str, float]:

@@ -286,7 +286,9 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
         "summary": f"{len(plan.pairs)} pairs, {plan.clips} source windows each, {plan.steps} DDIM steps, seed {plan.seed}."
                    + (f" Every source window is {plan.moved_text} before layers are grown from it (the `octave` "
                       "and `register` options; the round-trip control is the moved source), and pitch is measured "
-                      "against the source as played, so read *same, any octave*." if plan.moves_sources else ""),
+                      "against the source as played, so read *same, any octave*. The real-player control plays each "
+                      "piece moved by the octaves of its window, so *FAD played / FAD source* compares the layers "
+                      "with a real player in the same register." if plan.moves_sources else ""),
         "setup": [f"models: {'; '.join(provenance)}",
                   f"held-out data: `{heldout}` (pieces training never used, rendered through a soundfont training "
                   "never used); sources: one window a third of the way into each of the first pieces; "

@@ -224,6 +224,12 @@ def test_a_register_run_moves_each_source_window_into_the_targets_range(quality_
     page = (out / "results.md").read_text()
     assert "moved by whole octaves into the target's range (register instrument)" in page
     assert "--register instrument" in page and not (out / "recommendation.json").exists()
+    # the real-player control plays each piece in the register its window was moved to
+    [played] = (quality_run / "heldout" / "played").glob("guitar_as_violin_moved_*")
+    pieces = json.loads((played / "render.json").read_text())["pieces"]
+    assert [p.get("moved_octaves", 0) for p in pieces] == octaves
+    source_pieces = json.loads((quality_run / "heldout" / "guitar" / "render.json").read_text())["pieces"]
+    assert [n[2] for n in pieces[1]["notes"]] == [n[2] + 12 for n in source_pieces[1]["notes"]]
 
 
 def test_quality_refuses_a_pair_without_held_out_renders(tmp_path, capsys):
