@@ -12,6 +12,10 @@ whole octaves that bring its median pitch into the middle half of each model's r
 where the training melodies lie thickest (``data render`` places each melody anywhere
 inside the range), or nearest the range's middle when no shift does; ``"input"`` (the
 default) keeps the input's register.  The ``octave`` option adds to the shift.
+
+Each call decides from its own input: live mode, which runs window by window, can change
+octave between windows when a melody crosses the middle of a range (``octave`` alone gives a
+fixed shift).
 """
 
 from __future__ import annotations

@@ -149,6 +149,21 @@ class SourceSet:
         written = [notes_in_window(pieces[f], s, window / rate) if f in pieces else None for f, s in zip(files, starts)]
         return cls(instrument, audio, rate, [f0(a, rate) for a in audio], transcriptions, files, written)
 
+    def moved(self, octaves: list[int]) -> "SourceSet":
+        """The clips moved by ``octaves`` (one per clip), with their pitch, transcriptions and scores moved
+        the same whole octaves (an exact shift: nothing is measured again)."""
+        if not any(octaves):
+            return self
+        factor = [2.0 ** k for k in octaves]
+
+        def scaled(pair, f):
+            return None if pair is None else (pair[0], pair[1] * f)
+
+        return SourceSet(self.instrument, np.stack([shift_octaves(a, self.rate, k) for a, k in zip(self.audio, octaves)]),
+                         self.rate, [p * f for p, f in zip(self.f0, factor)],
+                         [scaled(n, f) for n, f in zip(self.notes, factor)], self.files,
+                         [scaled(w, f) for w, f in zip(self.written, factor)])
+
 
 @dataclass
 class Reference:
@@ -175,13 +190,18 @@ def scale(references: dict[str, "Reference"], pair: tuple[str, str]) -> dict[str
     return {"same_instrument": target.same_instrument_fad, "between_instruments": fad(target.embeddings, source.embeddings)}
 
 
-def moved(windows: np.ndarray, rate: int, plan: QualityPlan, target: DiffusionModel) -> np.ndarray:
-    """Clips ``(k, samples)``, each moved as cross would move it for ``target`` with the plan's
-    ``octave`` and ``register`` options (each clip is one input); as they are by default."""
+def window_octaves(windows: np.ndarray, rate: int, plan: QualityPlan, target: DiffusionModel) -> list[int]:
+    """The octaves cross would move each clip of ``windows`` (each one input) for ``target`` with the
+    plan's ``octave`` and ``register`` options; zeros by default."""
     if not plan.moves_sources:
-        return windows
-    octaves = [layer_octaves([target], clip, rate, plan.register, plan.octave)[0] for clip in windows]
-    return np.stack([shift_octaves(clip, rate, k) for clip, k in zip(windows, octaves)])
+        return [0] * len(windows)
+    return [layer_octaves([target], clip, rate, plan.register, plan.octave)[0] for clip in windows]
+
+
+def moved(windows: np.ndarray, rate: int, plan: QualityPlan, target: DiffusionModel) -> np.ndarray:
+    """Clips ``(k, samples)``, each moved by its :func:`window_octaves`; as they are by default."""
+    octaves = window_octaves(windows, rate, plan, target)
+    return np.stack([shift_octaves(clip, rate, k) for clip, k in zip(windows, octaves)]) if any(octaves) else windows
 
 
 def piece_octaves(folder: Path, target: DiffusionModel, plan: QualityPlan) -> dict[str, int]:
@@ -285,7 +305,9 @@ def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: 
         return
     source = SourceSet.from_folder(source_name, heldout / source_name, codec.window_samples, codec.sample_rate, plan.clips,
                                    with_notes)
-    audio = moved(source.audio, source.rate, plan, target)  # the layers are measured against the source as played
+    # a run that moves its sources measures the layers against the source as moved: the notes they were asked for
+    source = source.moved(window_octaves(source.audio, source.rate, plan, target))
+    audio = source.audio
     images = np.stack([codec.encode(a) for a in audio])
     conditions = conditions_for(target, audio) if target.info.condition is not None else None
     played_ref = played[1] if played is not None else None

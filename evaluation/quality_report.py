@@ -285,8 +285,9 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
         **({"chosen": "Best cell of this run (sources moved: not the CLI's defaults)"} if plan.moves_sources else {}),
         "summary": f"{len(plan.pairs)} pairs, {plan.clips} source windows each, {plan.steps} DDIM steps, seed {plan.seed}."
                    + (f" Every source window is {plan.moved_text} before layers are grown from it (the `octave` "
-                      "and `register` options; the round-trip control is the moved source), and pitch is measured "
-                      "against the source as played, so read *same, any octave*. The real-player control plays each "
+                      "and `register` options; the round-trip control is the moved source), and pitch and notes are "
+                      "measured against the source as moved: the notes each layer was asked to play, in the register "
+                      "it was grown in (*same, any octave* compares with the source as played too). The real-player control plays each "
                       "piece moved by the octaves of its window, so *FAD played / FAD source* compares the layers "
                       "with a real player in the same register." if plan.moves_sources else ""),
         "setup": [f"models: {'; '.join(provenance)}",
