@@ -29,8 +29,9 @@ MEASURES = [("pitch_50c", "pitch within 50 c", "{:.2f}"), ("pitch_octave", "same
 #: What the played columns mean, said once under the targets.
 PLAYED_NOTE = (
     "*FAD played / FAD source*: the same ratio with the target instrument's references rendered from the "
-    "*source's* held-out pieces (their notes through the target's GM program and the same soundfont), so "
-    "both references sit at the source's register and only timbre tells them apart. The plain ratio compares "
+    "*source's* held-out pieces (their notes through the target's GM program and the same soundfont, moved "
+    "as the source was in a run that moves its sources), so both references sit in the register the layer "
+    "was grown in and only timbre tells them apart. The plain ratio compares "
     "a layer with the target's own pieces, in the target's own range: a real player of the target instrument "
     "playing the source's notes (the `played` control) fails it too. *Note F1 vs score*: the layer's "
     "transcription against the notes the source window plays (its `render.json`), where *note F1* compares it "
