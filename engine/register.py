@@ -38,6 +38,7 @@ VOICED_SALIENCE = 0.3
 
 
 def hz_to_midi(hz: np.ndarray | float) -> np.ndarray:
+    """Fractional MIDI note numbers (A4 = 440 Hz = 69)."""
     return 69.0 + 12.0 * np.log2(np.asarray(hz, dtype=np.float64) / 440.0)
 
 
@@ -75,12 +76,14 @@ def layer_octaves(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_
     input with no pitch).  Clipped to ``MAX_OCTAVES``."""
     if register not in REGISTERS:
         raise ValueError(f"register must be one of {', '.join(REGISTERS)}, got {register!r}")
-    if register == "input" or not any(m.info.pitch_range for m in models):
+    if register == "input":
         return [octave] * len(models)
     lacking = [m.name for m in models if not m.info.pitch_range]
     if lacking:
         warnings.warn(f"model {', '.join(lacking)} records no pitch range: its layer keeps the input's register",
                       stacklevel=2)
+    if len(lacking) == len(models):
+        return [octave] * len(models)
     check_audio(audio, sample_rate, max_seconds)
     samples = as_float32(audio)
     pitches = voiced_pitches(samples if samples.ndim == 1 else samples.mean(axis=1), sample_rate)

@@ -106,6 +106,8 @@ def test_each_model_gets_the_octaves_into_its_own_range(ranged_bundles):
     assert layer_octaves([high], stereo_44k, 44100, "instrument") == [2]
     with pytest.warns(UserWarning, match="unknown records no pitch range"):
         assert layer_octaves([unknown, high], a2, RATE, "instrument") == [0, 2]
+    with pytest.warns(UserWarning, match="unknown records no pitch range"):
+        assert layer_octaves([unknown], a2, RATE, "instrument", octave=1) == [1]
     with pytest.raises(ValueError, match="register must be one of input, instrument"):
         layer_octaves([high], a2, RATE, "violin")
 
