@@ -98,8 +98,9 @@ def run_technique_command(args: argparse.Namespace) -> int:
     if single and len(layers) != 1:
         raise ValueError(f"{spec.name} made {len(layers)} layers; give -o a folder, not {out}")
     paths = [write_audio(out if single else out / f"{layer.name}.wav", layer.audio, layer.sample_rate) for layer in layers]
-    for path in paths:
-        print(path)
+    for path, layer in zip(paths, layers):
+        print(path if not layer.octave else f"{path} (grown {layer.octave:+d} octave{'s' if abs(layer.octave) > 1 else ''} "
+              "from the input)")
     if args.plot:
         signals = ([("input", audio, rate)] if audio is not None else []) + [(l.name, l.audio, l.sample_rate) for l in layers]
         picture = out.with_suffix(".png") if single else out / f"{spec.name}.png"

@@ -46,6 +46,7 @@ class Accompaniment:
     layer_lufs: dict[str, float] = field(default_factory=dict)
     vocal_lufs: float = float("-inf")
     mix_gain_db: float = 0.0
+    layer_octaves: dict[str, int] = field(default_factory=dict)  # octaves each layer was grown from the vocal
 
 
 def band_pass(audio: np.ndarray, sample_rate: int, low: float, high: float, order: int = 4) -> np.ndarray:
@@ -158,10 +159,12 @@ def accompany(
 
     layers: dict[str, np.ndarray] = {}
     layer_lufs: dict[str, float] = {}
+    moved: dict[str, int] = {}
     for index, (model, (layer, lufs)) in enumerate(zip(instruments, rendered)):
         name = model.name if model.name not in layers else f"{model.name}_{index}"
         layers[name] = layer
         layer_lufs[name] = lufs
+        moved[name] = octaves[index]
 
     mix = vocal.astype(np.float64) + sum(layer.astype(np.float64) for layer in layers.values())
     mix_gain = peak_gain(mix)
@@ -172,4 +175,5 @@ def accompany(
         layer_lufs=layer_lufs,
         vocal_lufs=vocal_lufs,
         mix_gain_db=float(20 * np.log10(mix_gain)),
+        layer_octaves=moved,
     )

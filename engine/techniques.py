@@ -26,11 +26,13 @@ InputKind = Literal["audio", "none", "optional"]
 
 @dataclass(frozen=True)
 class Layer:
-    """One output: its name, audio ``(frames,)`` or ``(frames, channels)``, and sample rate."""
+    """One output: its name, audio ``(frames,)`` or ``(frames, channels)``, sample rate, and the
+    octaves it was grown from the input (the ``octave`` and ``register`` options)."""
 
     name: str
     audio: np.ndarray
     sample_rate: int
+    octave: int = 0
 
 
 @dataclass
@@ -122,10 +124,13 @@ def _run_generate(request: Request) -> list[Layer]:
 def _run_cross(request: Request) -> list[Layer]:
     from diffband.engine.cross import cross
 
+    from diffband.engine.register import layer_octaves
+
     target, o = request.models[0], request.options
-    out = cross(request.audio, request.sample_rate, target, o["strength"], max_seconds=request.max_seconds, octave=o["octave"],
-                register=o["register"], progress=request.progress, invert_with=request.invert_with, **_sampling(o), **_following(o))
-    return [Layer(target.name, out, request.sample_rate)]
+    [octave] = layer_octaves([target], request.audio, request.sample_rate, o["register"], o["octave"], request.max_seconds)
+    out = cross(request.audio, request.sample_rate, target, o["strength"], max_seconds=request.max_seconds, octave=octave,
+                progress=request.progress, invert_with=request.invert_with, **_sampling(o), **_following(o))
+    return [Layer(target.name, out, request.sample_rate, octave)]
 
 
 def _run_chorus(request: Request) -> list[Layer]:
@@ -154,7 +159,8 @@ def _run_accompany(request: Request) -> list[Layer]:
     result = accompany(request.audio, rate, request.models, o["strength"], layer_gain_db=o["layer_gain"], octave=o["octave"],
                        register=o["register"], max_seconds=request.max_seconds, progress=request.progress, workers=request.workers,
                        **_sampling(o), **_following(o))
-    return [*(Layer(name, audio, rate) for name, audio in result.layers.items()), Layer("mix", result.mix, rate)]
+    return [*(Layer(name, audio, rate, result.layer_octaves.get(name, 0)) for name, audio in result.layers.items()),
+            Layer("mix", result.mix, rate)]
 
 
 SAMPLING = ("steps", "seed", "sampler", "eta")

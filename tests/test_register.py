@@ -150,3 +150,29 @@ def test_the_shipped_bundles_record_the_range_they_were_trained_in():
     for name in ("guitar", "violin", "voice"):
         info = read_bundle_info(Path(__file__).parents[1] / "models" / f"{name}.onnx")
         assert info.pitch_range == (INSTRUMENTS[name].low, INSTRUMENTS[name].high)
+
+
+def technique_options(name: str, given: dict) -> dict:
+    from diffband.engine.techniques import technique
+
+    return technique(name).resolve(given)
+
+
+def test_each_layer_says_which_octave_it_was_grown_in(ranged_bundles, tmp_path, capsys):
+    import soundfile as sf
+
+    from diffband.bridge.cli import main
+    from diffband.engine.model import DiffusionModel
+    from diffband.engine.techniques import Request, run
+
+    high, low = DiffusionModel.load(ranged_bundles["high"]), DiffusionModel.load(ranged_bundles["low"])
+    clip = harmonic_tone(45, seconds=5.0)
+    options = {"strength": 0.8, "steps": 2, "register": "instrument"}
+    layers = run("accompany", Request([high, low], technique_options("accompany", options), clip, RATE))
+    assert [(layer.name, layer.octave) for layer in layers] == [("high", 2), ("low", 1), ("mix", 0)]
+    [layer] = run("cross", Request([high], technique_options("cross", dict(options, octave=-1)), clip, RATE))
+    assert layer.octave == 1
+    sf.write(tmp_path / "a2.wav", clip, RATE)
+    assert main(["cross", str(tmp_path / "a2.wav"), "--to", str(ranged_bundles["high"]), "--steps", "2",
+                 "--register", "instrument", "-o", str(tmp_path / "out.wav")]) == 0
+    assert f"{tmp_path / 'out.wav'} (grown +2 octaves from the input)" in capsys.readouterr().out
