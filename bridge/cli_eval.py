@@ -271,8 +271,8 @@ def add_commands(sub) -> None:
                    help="unconditional generations per model, 0: skip (default %(default)s)")
     q.add_argument("--seed", type=int, default=plan.seed, help="default %(default)s")
     q.add_argument("--octave", type=int, default=0, choices=range(-MAX_OCTAVES, MAX_OCTAVES + 1), metavar="N",
-                   help="move every source window N octaves before layers are grown (the octave option); pitch is "
-                   "still measured against the source as played (default 0)")
+                   help="move every source window N octaves before layers are grown (the octave option); pitch and "
+                   "notes are measured against the source as moved (default 0)")
     q.add_argument("--register", default="input", choices=REGISTERS,
                    help="instrument: move each source window into the target's range first, as the register option "
                    "does (default input)")

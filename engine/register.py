@@ -28,7 +28,7 @@ import soxr
 
 from diffband.engine.condition import BP_SAMPLE_RATE, contour, contour_frequencies
 from diffband.engine.options import MAX_OCTAVES, REGISTERS
-from diffband.engine.windowing import DEFAULT_MAX_SECONDS, as_float32, check_audio
+from diffband.engine.windowing import DEFAULT_MAX_SECONDS, check_audio, to_model_mono
 
 if TYPE_CHECKING:
     from diffband.engine.model import DiffusionModel
@@ -49,7 +49,7 @@ def voiced_pitches(mono: np.ndarray, sample_rate: int) -> np.ndarray:
     if sample_rate != BP_SAMPLE_RATE:
         audio = soxr.resample(audio, sample_rate, BP_SAMPLE_RATE)
     _, salience = contour(audio)
-    voiced = salience.max(axis=1) > VOICED_SALIENCE if salience.size else np.zeros(0, bool)
+    voiced = salience.max(axis=1) > VOICED_SALIENCE
     return hz_to_midi(contour_frequencies()[salience[voiced].argmax(axis=1)])
 
 
@@ -84,9 +84,8 @@ def layer_octaves(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_
                       stacklevel=2)
     if len(lacking) == len(models):
         return [octave] * len(models)
-    check_audio(audio, sample_rate, max_seconds)
-    samples = as_float32(audio)
-    pitches = voiced_pitches(samples if samples.ndim == 1 else samples.mean(axis=1), sample_rate)
+    mono = to_model_mono(audio, check_audio(audio, sample_rate, max_seconds), BP_SAMPLE_RATE)
+    pitches = voiced_pitches(mono, BP_SAMPLE_RATE)
     shifts = []
     for model in models:
         move = octaves_into_range(pitches, model.info.pitch_range) if model.info.pitch_range else 0

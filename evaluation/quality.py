@@ -159,9 +159,8 @@ class SourceSet:
         def scaled(pair, f):
             return None if pair is None else (pair[0], pair[1] * f)
 
-        return SourceSet(self.instrument, np.stack([shift_octaves(a, self.rate, k) for a, k in zip(self.audio, octaves)]),
-                         self.rate, [p * f for p, f in zip(self.f0, factor)],
-                         [scaled(n, f) for n, f in zip(self.notes, factor)], self.files,
+        return SourceSet(self.instrument, shift_each(self.audio, self.rate, octaves), self.rate,
+                         [p * f for p, f in zip(self.f0, factor)], [scaled(n, f) for n, f in zip(self.notes, factor)], self.files,
                          [scaled(w, f) for w, f in zip(self.written, factor)])
 
 
@@ -198,10 +197,14 @@ def window_octaves(windows: np.ndarray, rate: int, plan: QualityPlan, target: Di
     return [layer_octaves([target], clip, rate, plan.register, plan.octave)[0] for clip in windows]
 
 
+def shift_each(windows: np.ndarray, rate: int, octaves: list[int]) -> np.ndarray:
+    """Clips ``(k, samples)``, each moved by its own number of ``octaves``; as they are when none moves."""
+    return np.stack([shift_octaves(clip, rate, k) for clip, k in zip(windows, octaves)]) if any(octaves) else windows
+
+
 def moved(windows: np.ndarray, rate: int, plan: QualityPlan, target: DiffusionModel) -> np.ndarray:
     """Clips ``(k, samples)``, each moved by its :func:`window_octaves`; as they are by default."""
-    octaves = window_octaves(windows, rate, plan, target)
-    return np.stack([shift_octaves(clip, rate, k) for clip, k in zip(windows, octaves)]) if any(octaves) else windows
+    return shift_each(windows, rate, window_octaves(windows, rate, plan, target))
 
 
 def piece_octaves(folder: Path, target: DiffusionModel, plan: QualityPlan) -> dict[str, int]:
@@ -212,8 +215,7 @@ def piece_octaves(folder: Path, target: DiffusionModel, plan: QualityPlan) -> di
     codec = target.info.codec
     files = [path.name for path in audio_files(folder)]
     windows = named_windows(folder, codec.window_samples, codec.sample_rate, len(files), files)[0]
-    return {file: layer_octaves([target], window, codec.sample_rate, plan.register, plan.octave)[0]
-            for file, window in zip(files, windows)}
+    return dict(zip(files, window_octaves(windows, codec.sample_rate, plan, target)))
 
 
 # ---------------------------------------------------------------- scoring

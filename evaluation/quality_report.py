@@ -131,8 +131,8 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
            "## Setup", ""]
     out += [f"- {line}" for line in context.get("setup", [])]
     out += ["", "## Targets at the CLI defaults", "",
-            (context.get("chosen", "Defaults chosen by this run") + f": **strength {strength:g}, guidance {guidance:g}** with follow {follow} ")
-            + 
+            context.get("chosen", "Defaults chosen by this run")
+            + f": **strength {strength:g}, guidance {guidance:g}** with follow {follow} "
             f"(`engine/defaults.py`; the cell whose mean pitch and note F1 meet {TARGET_PITCH:g} / {TARGET_F1:g} "
             "with the lowest FAD ratio, or, when none meets them, the lowest FAD ratio among the cells within "
             "0.05 of the best pitch). The FAD ratio alone can be fooled (white noise, far from both "
