@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -278,15 +278,22 @@ def peak_normalise(audio: np.ndarray, peak: float | None = None) -> np.ndarray:
 # ------------------------------------------------------------------ command
 def render_instrument(
     name: str, out_dir: Path, minutes: float, seed: int = 0, split: str | None = None, soundfont_set: str = "training",
-    augment: bool = False,
+    augment: bool = False, pitch_range: tuple[int, int] | None = None,
 ) -> list[PieceInfo]:
     """Render ``minutes`` of one instrument into ``out_dir/name``; returns the pieces written.
 
     ``split`` draws only ``train`` or ``heldout`` corpus pieces (None: any, the original
     recipe); ``soundfont_set`` is ``training`` or ``evaluation`` (a soundfont no training
-    render uses); ``augment`` varies articulation, room and EQ per piece.
+    render uses); ``augment`` varies articulation, room and EQ per piece; ``pitch_range``
+    (MIDI low, high) transposes melodies into that range instead of the instrument's own,
+    so a model also learns to play notes a source brings from outside its register.
     """
     inst = instrument(name)
+    if pitch_range is not None:
+        low, high = pitch_range
+        if not 0 <= low < high <= 127:
+            raise ValueError(f"pitch range must be MIDI notes low < high, got {low}:{high}")
+        inst = replace(inst, low=low, high=high)
     if split is not None and split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     choices = {"training": SOUNDFONTS, "evaluation": EVALUATION_SOUNDFONTS}
@@ -329,6 +336,7 @@ def render_instrument(
         json.dumps(
             {"instrument": name, "sample_rate": SAMPLE_RATE, "seed": seed, "seconds": round(total, 1),
              "split": split or "any", "soundfonts": soundfont_set, "augment": augment,
+             "pitch_range": [inst.low, inst.high],
              "pieces": [asdict(p) for p in pieces]},
             indent=1,
         )

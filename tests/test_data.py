@@ -37,6 +37,32 @@ def test_render_is_deterministic_for_a_seed(tmp_path):
     np.testing.assert_array_equal(first_a, first_b)
 
 
+def test_render_pitch_range_places_melodies_outside_the_instruments_own(tmp_path):
+    """A violin rendered over 40:93 plays notes below its G3, and they sound at the written pitch."""
+    import librosa
+
+    pieces = render_instrument("violin", tmp_path, minutes=0.5, seed=3, pitch_range=(40, 93))
+    pitches = [note[2] for piece in pieces for note in piece.notes]
+    assert min(pitches) >= 40 and max(pitches) <= 93
+    assert min(pitches) < 55  # below the violin's own range: the override took effect
+    info = json.loads((tmp_path / "violin" / "render.json").read_text())
+    assert info["pitch_range"] == [40, 93]
+    low = next(p for p in pieces if min(n[2] for n in p.notes) < 55)
+    audio, rate = sf.read(tmp_path / "violin" / low.file)
+    f0, voiced, _ = librosa.pyin(audio[: rate * 4], fmin=60.0, fmax=1000.0, sr=rate)
+    median_midi = float(np.median(librosa.hz_to_midi(f0[voiced])))
+    written = [n[2] for n in low.notes if n[0] < 4.0]
+    assert min(written) - 1 <= median_midi <= max(written) + 1
+
+
+def test_render_refuses_a_bad_pitch_range(tmp_path, capsys):
+    with pytest.raises(ValueError, match="pitch range must be MIDI notes low < high"):
+        render_instrument("violin", tmp_path, 0.1, pitch_range=(93, 40))
+    assert cli(["data", "render", "--instruments", "violin", "--pitch-range", "40-93", "--out", str(tmp_path)]) == 1
+    assert "--pitch-range must be LOW:HIGH in MIDI notes (e.g. 55:93), got '40-93'" in capsys.readouterr().err
+    assert not (tmp_path / "violin").exists()
+
+
 def test_render_refuses_unknown_instrument(tmp_path):
     with pytest.raises(ValueError, match="unknown instrument 'kazoo'"):
         render_instrument("kazoo", tmp_path, 0.1)
