@@ -29,7 +29,9 @@ def _render(args: argparse.Namespace) -> int:
 
     names = list(INSTRUMENTS) if args.instruments == "all" else args.instruments.split(",")
     for name in names:
-        pieces = render.render_instrument(name, Path(args.out), args.minutes, args.seed, args.split, args.soundfonts, args.augment)
+        pitch_range = parse_pitch_range(args.pitch_range) if args.pitch_range else None
+        pieces = render.render_instrument(name, Path(args.out), args.minutes, args.seed, args.split, args.soundfonts, args.augment,
+                                          pitch_range)
         seconds = sum(p.seconds for p in pieces)
         print(f"{name}: {len(pieces)} pieces, {seconds / 60:.1f} min -> {Path(args.out) / name}")
     return 0
@@ -76,6 +78,9 @@ def register_data(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--soundfonts", choices=("training", "evaluation"), default="training",
                    help="training soundfonts, or one no training render uses (for evaluation)")
     p.add_argument("--augment", action="store_true", help="vary articulation, room (reverb) and EQ per piece")
+    p.add_argument("--pitch-range", metavar="LOW:HIGH",
+                   help="transpose melodies into this MIDI range instead of the instrument's own (e.g. 40:93, so a model "
+                        "also learns notes a source brings from outside its register)")
     p.set_defaults(func=_render)
 
     p = data_sub.add_parser("prepare", help="audio folder -> mel-image dataset (memory-mapped) + manifest")
@@ -125,6 +130,13 @@ def _export(args: argparse.Namespace) -> int:
     convert = _write_fp16 if args.fp16 else partial(_write_int8, dataset=Path(args.int8)) if args.int8 else None
     onnx_export = _need("diffband.export.onnx_export")
     pitch_range = parse_pitch_range(args.pitch_range) if args.pitch_range else None
+    if args.to_diffusers:
+        if not args.from_bundle or convert is not None or pitch_range is not None:
+            raise ValueError("--to-diffusers recovers the UNet of --from-bundle ONNX into the folder --out; it takes no other option")
+        check = _need("diffband.export.recover").write_run(Path(args.from_bundle), out)
+        print(f"wrote {out}/unet_ema and {out}/training.json; their noise predictions differ from the bundle's by "
+              f"{100 * check['relative_error']:.2f} % (train --init-weights {out}/unet_ema fine-tunes them)")
+        return 0
     if args.from_bundle:
         if convert is None and pitch_range is None:
             raise ValueError("--from-bundle converts a bundle; it needs --fp16, --int8 DATASET or --pitch-range LOW:HIGH")
@@ -206,6 +218,9 @@ def register_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from-bundle", metavar="ONNX",
                    help="with --fp16 or --int8: convert an existing fp32 bundle instead of a run; with --pitch-range: "
                         "set its range (the graph is untouched)")
+    p.add_argument("--to-diffusers", action="store_true",
+                   help="with --from-bundle: write the bundle's UNet as a run folder (--out/unet_ema, a diffusers folder, "
+                        "and --out/training.json) to fine-tune it with train --init-weights; int8 weights come back dequantized")
     p.add_argument("--pitch-range", metavar="LOW:HIGH",
                    help="MIDI notes the training melodies were kept within (the register option moves input into "
                         "them); default for a run: the render recipe's range of its instrument")

@@ -152,7 +152,7 @@ def verify_against_torch(unet: UNet2DModel, bundle: Path, max_abs_error: float =
 
 
 #: What a bundle records of the run its training started from (``train --init-weights``).
-PRIOR_RUN_FIELDS = ("steps", "batch_size", "device", "final_loss_mean_last_100", "dataset")
+PRIOR_RUN_FIELDS = ("steps", "batch_size", "device", "final_loss_mean_last_100", "dataset", "recovered_from")
 
 
 def fine_tuned_from(init_weights: str | None, legs: int = 8) -> dict[str, Any]:
@@ -166,7 +166,10 @@ def fine_tuned_from(init_weights: str | None, legs: int = 8) -> dict[str, Any]:
     if prior.exists():
         earlier = json.loads(prior.read_text())
         record["init_training"] = {k: earlier[k] for k in PRIOR_RUN_FIELDS if k in earlier}
-        record["init_training"].update(fine_tuned_from(earlier.get("train_config", {}).get("init_weights"), legs - 1))
+        chain = fine_tuned_from(earlier.get("train_config", {}).get("init_weights"), legs - 1)
+        if "init_training" not in chain and "init_training" in earlier:  # weights recovered from a bundle carry its chain inline
+            chain = {k: earlier[k] for k in ("init_weights", "init_training") if k in earlier}
+        record["init_training"].update(chain)
     return record
 
 
