@@ -35,6 +35,7 @@ class JobResult:
     seconds: float = 0.0
     progress: list[float] = field(default_factory=list)
     accepted_position: int = -1
+    octaves: dict[str, int] = field(default_factory=dict)  # layer name -> octaves grown from the input
 
 
 class DiffbandClient:
@@ -248,6 +249,8 @@ class DiffbandClient:
                 result.progress.append(args[1])
                 if on_progress:
                     on_progress(args[1])
+            elif address == "/diffband/octave":
+                result.octaves[args[1]] = args[2]
             elif address == "/diffband/layer":
                 result.layers[args[1]] = Path(args[2])
             elif address == "/diffband/layer/begin":

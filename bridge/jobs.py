@@ -21,7 +21,7 @@ from diffband.bridge.file_input import read_region
 from diffband.bridge.protocol import BRIDGE_OPTIONS, ProtocolError
 from diffband.bridge.sandbox import SandboxPath
 from diffband.engine.model import DiffusionModel
-from diffband.engine.techniques import Request
+from diffband.engine.techniques import Layer, Request
 from diffband.engine.techniques import run as run_technique
 
 #: Progress replies per job per second, at most.
@@ -205,8 +205,8 @@ class JobRunner:
             )
         return [self.models[n] for n in job.options["with"]]
 
-    def _run(self, job: Job) -> list[tuple[str, np.ndarray]]:
-        """The job's technique from the registry, on its input audio: ``[(layer name, audio)]``."""
+    def _run(self, job: Job) -> list[Layer]:
+        """The job's technique from the registry, on its input audio: its layers."""
         models = self._models(job)
         audio, rate = self._input(job)
         if not np.all(np.isfinite(audio)):
@@ -214,11 +214,14 @@ class JobRunner:
         signal = audio[:, 0] if audio.shape[1] == 1 else audio
         options = {k: v for k, v in job.options.items() if k not in BRIDGE_OPTIONS and k != "technique"}
         request = Request(models, options, signal, rate, self._progress(job), self.max_seconds)
-        layers = run_technique(job.technique, request)
-        return [(layer.name, np.asarray(layer.audio, dtype=np.float32)) for layer in layers]
+        return run_technique(job.technique, request)
 
-    def _deliver(self, job: Job, layers: list[tuple[str, np.ndarray]]) -> None:
+    def _deliver(self, job: Job, grown: list[Layer]) -> None:
+        """Each layer's octave, then the layer itself: a file path, or its chunks."""
         rate = job.sample_rate
+        layers = [(layer.name, np.asarray(layer.audio, dtype=np.float32)) for layer in grown]
+        for layer in grown:  # how far the register and octave options moved each layer from the input
+            job.channel.send("/diffband/octave", job.job_id, layer.name, int(layer.octave))
         if job.mode == "file":
             for name, layer in layers:  # the folder is opened again for each layer, refusing symlinks
                 filename = f"{job.job_id}_{name}.wav"

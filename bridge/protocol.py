@@ -74,6 +74,7 @@ REPLIES: dict[str, Message] = {
         _m("/accepted", "job_id:s position:i"),
         _m("/missing", "job_id:s count:i indices:b"),
         _m("/progress", "job_id:s fraction:f"),
+        _m("/octave", "job_id:s name:s octaves:i"),
         _m("/layer", "job_id:s name:s path:s"),
         _m("/layer/begin", "job_id:s name:s sample_rate:i channels:i frames:i chunks:i"),
         _m("/layer/chunk", "job_id:s name:s index:i samples:b"),

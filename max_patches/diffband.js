@@ -191,7 +191,7 @@ function submit(duration) {
     }
     state.counter += 1;
     var job = "m4l" + state.port + "-" + new Date().getTime().toString(36) + "-" + state.counter;
-    state.jobs[job] = { file: input, accepted: false, layers: 0 };
+    state.jobs[job] = { file: input, accepted: false, layers: 0, octaves: {} };
     state.last = job;
     outlet(1, "writewave", input);
     var request = ["/diffband/submit/file", job, tech, input, state.folder + "/out", "with", names.join("+")];
@@ -262,6 +262,13 @@ function jobless(id, args) {
     status("error (" + args[1] + "): " + args[2]);
 }
 
+function octaveText(octaves) {
+    // " (+1 octave)" when the register or octave option grew the layer away from the input
+    if (!octaves) { return ""; }
+    var sign = octaves > 0 ? "+" : "";
+    return " (" + sign + octaves + " octave" + (Math.abs(octaves) === 1 ? "" : "s") + ")";
+}
+
 function jobReply(address, job, args) {
     var entry = state.jobs[job];
     if (address === "/diffband/accepted") {
@@ -270,12 +277,14 @@ function jobReply(address, job, args) {
         outlet(3, 0);
     } else if (address === "/diffband/progress") {
         outlet(3, args[1]);
+    } else if (address === "/diffband/octave") {
+        entry.octaves[args[1]] = Number(args[2]);
     } else if (address === "/diffband/layer") {
         if (entry.layers < 3) {
             outlet(4, entry.layers, "replace", String(args[2]));
         }
         entry.layers += 1;
-        status("layer " + args[1] + ": " + args[2]);
+        status("layer " + args[1] + octaveText(entry.octaves[args[1]]) + ": " + args[2]);
     } else if (address === "/diffband/done") {
         finish(job);
         outlet(3, 1);

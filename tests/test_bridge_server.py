@@ -17,6 +17,7 @@ from diffband.bridge.server import DiffbandServer, ServerConfig
 from diffband.bridge.transport import encode_message
 from diffband.engine import __version__
 from diffband.engine.model import load_models
+from diffband.engine.register import layer_octaves
 from tests.conftest import REPO
 
 RATE = 44100
@@ -97,12 +98,16 @@ def test_models_and_status(server, folder):
 
 
 # ---- jobs --------------------------------------------------------------------------------------
-def test_file_mode_accompany_round_trip(server, folder, vocal):
+def test_file_mode_accompany_round_trip(server, folder, vocal, models):
     sf.write(folder / "take1.wav", vocal, RATE)
     with client(server) as c:
-        c.submit_file("acc1", "accompany", folder / "take1.wav", folder / "out", **{"with": "violin,guitar"}, **FAST)
+        c.submit_file("acc1", "accompany", folder / "take1.wav", folder / "out", **{"with": "violin,guitar"},
+                      register="instrument", **FAST)
         result = c.wait("acc1")
     assert set(result.layers) == {"violin", "guitar", "mix"}
+    # each layer's octave, as the engine chose it for that model's range; the mix keeps the vocal's
+    chosen = layer_octaves([models["violin"], models["guitar"]], vocal, RATE, "instrument", 0, 30)
+    assert result.octaves == {"violin": chosen[0], "guitar": chosen[1], "mix": 0}
     assert result.progress[-1] == 1.0 and result.progress == sorted(result.progress)
     for name, path in result.layers.items():
         assert path == (folder / "out" / f"acc1_{name}.wav").resolve()
@@ -121,6 +126,7 @@ def test_buffer_mode_chorus_round_trip(server, vocal, transport):
         assert len(sent) > 1
         assert all(len(encode_message("/diffband/chunk", "ch-udp", 9999, blob)) < UDP_DATAGRAM_LIMIT for blob in sent)
     assert list(result.layers) == ["violin", "guitar"]
+    assert result.octaves == {"violin": 0, "guitar": 0}
     assert result.sample_rate == RATE
     for layer in result.layers.values():
         assert layer.shape == stereo.shape

@@ -448,6 +448,31 @@ def test_device_sends_exactly_the_recorded_seconds_with_the_registry_options(max
     assert progress[-1] == 1 and max(progress) <= 1
 
 
+def test_the_status_says_how_many_octaves_a_layer_was_grown(max_host, models):
+    """With register instrument, each layer's status line carries the octave the server reports."""
+    from diffband.engine.register import layer_octaves
+
+    host, _ = max_host
+    device = host.add_device(free_port_pair())
+    ready(host, device)
+    for name, args in (("technique", [0]), ("instrument1", [0]), ("instrument2", [2]), ("seconds", [10]),
+                       ("option", ["steps", 2]), ("option", ["register", 1])):
+        host.call(device, name, *args)
+    take = stereo_take(2.5)
+    capture(host, device, 0.25)
+    host.pump(ended(host, device), on_outlet=buffer_tilde({device: take}))
+    violin, guitar = layer_octaves([models["violin"], models["guitar"]], take, VOCAL_RATE, "instrument", 0, 30)
+    assert violin != 0 or guitar != 0  # the take moves at least one layer: the line is tested, not skipped
+
+    def named(octaves: int) -> str:
+        return "" if octaves == 0 else f" ({octaves:+d} octave{'' if abs(octaves) == 1 else 's'})"
+
+    lines = [s for s in host.statuses(device) if s.startswith("layer ")]
+    assert any(s.startswith(f"layer violin{named(violin)}: ") for s in lines), lines
+    assert any(s.startswith(f"layer guitar{named(guitar)}: ") for s in lines), lines
+    assert any(s.startswith("layer mix: ") for s in lines), lines
+
+
 def test_two_devices_in_a_set_claim_their_own_reply_ports(max_host):
     host, folder = max_host
     base = free_port_pair()

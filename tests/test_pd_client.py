@@ -100,6 +100,7 @@ def test_pd_submits_a_file_job_and_receives_the_layers(server, tmp_path):
     assert replies[-1].startswith("done pd1 3 "), replies
     layers = [r.split() for r in replies if r.startswith("layer ")]
     assert [name for _, _, name, _ in layers] == ["violin", "guitar", "mix"]
+    assert [r for r in replies if r.startswith("octave ")] == ["octave pd1 violin 0", "octave pd1 guitar 0", "octave pd1 mix 0"]
     expected = sf.info(take).frames
     for _, _, name, path in layers:
         audio, _ = sf.read(path, dtype="float32")
