@@ -146,11 +146,13 @@ def cmd_live(args: argparse.Namespace) -> int:
     models = load_models(names, device=args.device, threads=args.threads or threads_per_model(len(names)))
     options = {k: v for k, v in option_values(args, live_options()).items() if k in spec.defaults}
     gate = 10 ** (args.gate / 20)
+    layer_octaves: dict[str, int] = {}  # each layer's octave in the last window (reported when it changes)
 
     def process(window: np.ndarray, rate: int) -> np.ndarray:
         if np.sqrt(np.mean(np.square(window))) < gate:
             return np.zeros_like(window)  # silence in, silence out
         layers = run(spec.name, Request(models, dict(options), window, rate, workers=len(models)))
+        layer_octaves.update({layer.name: layer.octave for layer in layers if layer.name != "mix"})
         return limit_peak(np.sum([layer.audio for layer in layers if layer.name != "mix"], axis=0))  # layers, not the input
 
     def device(value: str | None):
@@ -164,7 +166,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         reporter = LiveReporter(host, int(port))
     stats = run_live(
         process, args.window, args.duration, device(args.input_device), device(args.output_device),
-        args.budget, args.monitor, reporter=reporter,
+        args.budget, args.monitor, reporter=reporter, layer_octaves=layer_octaves,
     )
     if args.stats:
         Path(args.stats).write_text(stats.to_json())

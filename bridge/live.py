@@ -48,6 +48,7 @@ class LiveStats:
     output_peak: float = 0.0
     output_rms: float = 0.0
     input_rms: float = 0.0
+    layer_octaves: dict[str, int] = field(default_factory=dict)  # the last window's, per layer (register, octave)
 
     def summary(self) -> str:
         mean = float(np.mean(self.compute_seconds)) if self.compute_seconds else 0.0
@@ -193,6 +194,7 @@ class LiveReporter:
         from pythonosc.udp_client import SimpleUDPClient
 
         self.client = SimpleUDPClient(host, port)
+        self._octaves_sent: dict[str, int] = {}
 
     def _send(self, name: str, *args) -> None:
         try:
@@ -207,6 +209,13 @@ class LiveReporter:
     def progress(self, stats: LiveStats) -> None:
         mean = float(np.mean(stats.compute_seconds)) if stats.compute_seconds else 0.0
         self._send("stats", int(stats.windows), int(stats.late_windows), int(stats.dropped_windows), mean)
+
+    def octaves(self, layer_octaves: dict[str, int]) -> None:
+        """``/live/octave name octaves`` for each layer whose octave is new or changed since the last call."""
+        for name, octaves in list(layer_octaves.items()):
+            if self._octaves_sent.get(name) != octaves:
+                self._send("octave", str(name), int(octaves))
+                self._octaves_sent[name] = octaves
 
     def stopped(self, stats: LiveStats) -> None:
         self._send("stopped", int(stats.windows), int(stats.late_windows), int(stats.dropped_windows))
@@ -235,9 +244,13 @@ def run_live(
     monitor: bool = False,
     report: Callable[[str], None] = print,
     reporter: LiveReporter | None = None,
+    layer_octaves: dict[str, int] | None = None,
 ) -> LiveStats:
     """Open a duplex stream, run until ``duration`` seconds pass (or Ctrl-C), return the stats;
-    ``reporter`` gets the latency at start and every second, and the totals at the end."""
+    ``reporter`` gets the latency at start and every second, and the totals at the end.
+    ``layer_octaves`` is the dict ``process`` keeps each layer's octave in (the register option
+    decides per window): the reporter hears changes every second, the stats keep the last."""
+    layer_octaves = {} if layer_octaves is None else layer_octaves
     import sounddevice as sd
 
     in_info = sd.query_devices(input_device, "input")
@@ -249,6 +262,7 @@ def run_live(
         raise ValueError(f"need an input and an output device; got {in_info['name']!r} and {out_info['name']!r}")
     if budget_seconds is None:
         budget_seconds = measure_budget(process, rate, window_seconds)
+        layer_octaves.clear()  # the timing probe is noise, not the input
     engine = LiveEngine(process, rate, window_seconds, budget_seconds, out_channels, monitor)
     report(
         f"live: {in_info['name']} -> {out_info['name']} at {rate} Hz; latency {engine.stats.latency_seconds:.2f} s "
@@ -271,11 +285,14 @@ def run_live(
                     last_report = time.monotonic()
                     reporter.latency(engine.stats)
                     reporter.progress(engine.stats)
+                    reporter.octaves(layer_octaves)
         except KeyboardInterrupt:
             pass
         stats = engine.finish()
     worker.join(timeout=30)
+    stats.layer_octaves = dict(layer_octaves)
     if reporter is not None:
+        reporter.octaves(layer_octaves)
         reporter.stopped(stats)
     report("live: " + stats.summary())
     return stats

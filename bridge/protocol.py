@@ -93,6 +93,8 @@ LIVE_REPORTS: dict[str, Message] = {
            doc="input -> output delay of the layers; at start, then every second"),
         _m("/live/stats", "windows:i late_windows:i dropped_windows:i compute_seconds:f",
            doc="every second: windows done, late or dropped so far, mean compute per window"),
+        _m("/live/octave", "name:s octaves:i",
+           doc="a layer's octave from the input (register, octave options), with the first window and when it changes"),
         _m("/live/stopped", "windows:i late_windows:i dropped_windows:i", doc="once, when the stream closes"),
     ]
 }

@@ -117,6 +117,11 @@ def test_live_cross_on_jack_dummy(jack_server, tmp_path):
     progress = [r for r in reports if r[0] == "/diffband/live/stats"]
     assert progress and [r[1] for r in progress] == sorted(r[1] for r in progress)
     assert reports[-1] == ("/diffband/live/stopped", stats["windows"], stats["late_windows"], stats["dropped_windows"])
+    # each layer's octave: said once it is known, again only on a change; the last one is the stats' (the metronome
+    # sits at E4, inside the violin's range: no move)
+    octaves = [r for r in reports if r[0] == "/diffband/live/octave"]
+    assert octaves and octaves[-1] == ("/diffband/live/octave", "violin", stats["layer_octaves"]["violin"])
+    assert all(a[2] != b[2] for a, b in zip(octaves, octaves[1:]))
     heard, rate = sf.read(recording, dtype="float32")  # what an outside JACK client received from us
     assert rate == 48000 and heard.shape[0] > rate
     assert np.all(np.isfinite(heard)) and np.sqrt(np.mean(heard**2)) > 1e-3
