@@ -231,6 +231,8 @@ function anything() {
             status("live: layers come " + Math.round(Number(args[0]) * 1000) + " ms (" + args[1] + " samples at " +
                    args[2] + " Hz) after the input - delay the dry track by as much to line them up");
         }
+    } else if (address === "/diffband/live/octave") { // sent only when a layer's octave changes
+        status("live: " + args[0] + (Number(args[1]) ? octaveText(Number(args[1])) : " at the input's pitch"));
     } else if (address === "/diffband/live/stopped") {
         state.liveLatency = -1;
         status("live stopped: " + args[0] + " windows (" + args[1] + " late, " + args[2] + " dropped)");

@@ -632,11 +632,15 @@ def test_device_shows_the_latency_diffband_live_reports(tmp_path):
         reporter.latency(stats)
         host.pump(lambda: any("91200 samples" in s for s in host.statuses(device)), timeout=10)
         reporter.latency(stats)  # the same latency again (every second): no new status line
+        reporter.octaves({"violin": 1, "guitar": 0})
+        reporter.octaves({"violin": 1, "guitar": 0})  # unchanged: nothing sent
+        reporter.octaves({"violin": -2, "guitar": 0})
         reporter.stopped(stats)
         host.pump(lambda: any(s.startswith("live stopped") for s in host.statuses(device)), timeout=10)
         statuses = [s for s in host.statuses(device) if not s.startswith("looking")]
         assert statuses == ["live: layers come 1900 ms (91200 samples at 48000 Hz) after the input - delay the dry "
-                            "track by as much to line them up", "live stopped: 12 windows (1 late, 0 dropped)"]
+                            "track by as much to line them up", "live: violin (+1 octave)", "live: guitar at the input's pitch",
+                            "live: violin (-2 octaves)", "live stopped: 12 windows (1 late, 0 dropped)"]
     finally:
         host.close()
 
