@@ -19,7 +19,8 @@ from diffband.engine.cross import DEFAULT_OVERLAP, cross_images
 from diffband.engine.model import DiffusionModel
 from diffband.engine.register import layer_octaves
 from diffband.engine.windowing import (
-    DEFAULT_MAX_SECONDS, as_float32, decode_windows, edge_fade, encode_windows, from_model_mono, limit_peak, peak_gain,
+    DEFAULT_MAX_SECONDS, as_float32, checked_model_mono, decode_windows, edge_fade, encode_mono, from_model_mono, limit_peak,
+    peak_gain,
 )
 
 Progress = Callable[[int, int], None]
@@ -117,8 +118,9 @@ def accompany(
     following = "notes" if follows(follow, instruments) else "off"
     images: dict[int, np.ndarray] = {}  # the vocal's window images, moved by each octave a layer uses
     conditions: list[np.ndarray | None] = [None] * len(instruments)
+    layout, sung = checked_model_mono(first, vocals, sample_rate, max_seconds)  # checked and resampled once
     for shift in dict.fromkeys(octaves):
-        layout, mono, images[shift], starts = encode_windows(first, vocals, sample_rate, overlap, max_seconds, shift)
+        mono, images[shift], starts = encode_mono(first, sung, overlap, shift)
         members = [i for i, o in enumerate(octaves) if o == shift]
         made = follow_conditions(following, [instruments[i] for i in members], mono, starts)
         for i, condition in zip(members, made or [None] * len(members)):

@@ -168,19 +168,34 @@ def encode_windows(model: "DiffusionModel", audio: np.ndarray, sample_rate: int,
 
     Input shorter than one model window is faded at its end and zero-padded to a window
     (a warning says so, once); the caller still gets layers of the input's length."""
+    layout, mono = checked_model_mono(model, audio, sample_rate, max_seconds, stacklevel=4)
+    moved, images, starts = encode_mono(model, mono, overlap, octave)
+    return layout, moved, images, starts
+
+
+def checked_model_mono(model: "DiffusionModel", audio: np.ndarray, sample_rate: int, max_seconds: float,
+                       stacklevel: int = 3):
+    """Caller audio, checked -> (layout, mono at the model's rate); a short input is warned about
+    (once; ``stacklevel`` points the warning at the technique's caller) and faded at its end."""
     layout = check_audio(audio, sample_rate, max_seconds)
     codec = model.info.codec
-    mono = shift_octaves(to_model_mono(audio, layout, codec.sample_rate), codec.sample_rate, octave)
+    mono = to_model_mono(audio, layout, codec.sample_rate)
     if mono.size < codec.window_samples:
         warnings.warn(
             f"the input is {mono.size / codec.sample_rate:.2f} s, shorter than one model window "
             f"({codec.window_seconds:.2f} s): it is padded with silence, and the layers keep its length",
-            ShortInputWarning, stacklevel=3,
+            ShortInputWarning, stacklevel=stacklevel,
         )
         mono = edge_fade(mono, codec.sample_rate, SHORT_INPUT_FADE)
-    windows, starts = split(mono, codec.window_samples, overlap)
-    images = np.stack([codec.encode(w) for w in windows])
-    return layout, mono, images, starts
+    return layout, mono
+
+
+def encode_mono(model: "DiffusionModel", mono: np.ndarray, overlap: float, octave: int = 0):
+    """Mono at the model's rate, moved ``octave`` octaves -> (moved mono, window images, window starts)."""
+    codec = model.info.codec
+    moved = shift_octaves(mono, codec.sample_rate, octave)
+    windows, starts = split(moved, codec.window_samples, overlap)
+    return moved, np.stack([codec.encode(w) for w in windows]), starts
 
 
 def decode_windows(model: "DiffusionModel", images: np.ndarray, starts: list[int], length: int, overlap: float) -> np.ndarray:

@@ -97,12 +97,16 @@ def tone(seconds: float, rate: int = 44100) -> np.ndarray:
     return (0.5 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
 
 
-def test_short_input_keeps_its_length_and_level_and_warns_once(models):
+@pytest.mark.parametrize("register", ["input", "instrument"])
+def test_short_input_keeps_its_length_and_level_and_warns_once(models, register):
+    """Once even when the layers sit in different octaves (the input is checked once, then moved per octave)."""
     violin, guitar = models
-    short = tone(0.2)
+    short = tone(0.6)  # E4: the middle of the guitar's range, below the middle of the violin's
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = accompany(short, 44100, [violin, guitar], 0.6, seed=6, **FAST)
+        result = accompany(short, 44100, [violin, guitar], 0.6, seed=6, register=register, **FAST)
+    if register == "instrument":
+        assert len(set(result.layer_octaves.values())) == 2, result.layer_octaves
     assert [w.category for w in caught].count(ShortInputWarning) == 1
     assert "shorter than one model window" in str(next(w.message for w in caught if w.category is ShortInputWarning))
     for layer in [*result.layers.values(), result.mix]:
