@@ -27,6 +27,7 @@ import soundfile as sf
 from scipy.signal import butter, sosfilt
 from tqdm import tqdm
 
+from diffband.engine.bundle import checked_pitch_range
 from diffband.export.instruments import EVALUATION_SOUNDFONTS, SOUNDFONTS, Instrument, instrument
 
 SAMPLE_RATE = 22050
@@ -290,9 +291,7 @@ def render_instrument(
     """
     inst = instrument(name)
     if pitch_range is not None:
-        low, high = pitch_range
-        if not 0 <= low < high <= 127:
-            raise ValueError(f"pitch range must be MIDI notes low < high, got {low}:{high}")
+        low, high = checked_pitch_range(pitch_range)
         inst = replace(inst, low=low, high=high)
     if split is not None and split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")

@@ -56,7 +56,7 @@ def test_render_pitch_range_places_melodies_outside_the_instruments_own(tmp_path
 
 
 def test_render_refuses_a_bad_pitch_range(tmp_path, capsys):
-    with pytest.raises(ValueError, match="pitch range must be MIDI notes low < high"):
+    with pytest.raises(ValueError, match=r"pitch range must be MIDI notes with 0 <= low < high <= 127, got \[93, 40\]"):
         render_instrument("violin", tmp_path, 0.1, pitch_range=(93, 40))
     assert cli(["data", "render", "--instruments", "violin", "--pitch-range", "40-93", "--out", str(tmp_path)]) == 1
     assert "--pitch-range must be LOW:HIGH in MIDI notes (e.g. 55:93), got '40-93'" in capsys.readouterr().err
