@@ -25,8 +25,9 @@ import torch
 from diffusers import UNet2DModel
 from onnx import numpy_helper
 
+from diffband.engine.bundle import BundleInfo
 from diffband.engine.model import read_bundle_info
-from diffband.export.onnx_export import ExportError, export_unet
+from diffband.export.onnx_export import ExportError, compare_with_torch, export_unet
 from diffband.export.train import EMA_DIR, TRAINING_JSON
 from diffband.export.unet import build_unet
 
@@ -65,8 +66,8 @@ def _locate(value: np.ndarray, reference: dict[str, np.ndarray], torch_name: str
     raise ExportError(f"parameter {torch_name} is not among the exported graph's initializers")
 
 
-def recover_unet(bundle: Path) -> tuple[UNet2DModel, dict[str, Any]]:
-    """The bundle's UNet with its weights, and the bundle's training record."""
+def recover_unet(bundle: Path) -> tuple[UNet2DModel, BundleInfo]:
+    """The bundle's UNet with its weights, and what the bundle's metadata says."""
     info = read_bundle_info(Path(bundle))
     size = info.training.get("config")
     if not size:
@@ -92,36 +93,15 @@ def recover_unet(bundle: Path) -> tuple[UNet2DModel, dict[str, Any]]:
         array = weights[where].T if transposed else weights[where]
         state[name] = torch.from_numpy(np.ascontiguousarray(array.reshape(value.shape)))
     unet.load_state_dict(state)
-    return unet.eval(), info.training
+    return unet.eval(), info
 
 
 def write_run(bundle: Path, out: Path) -> dict[str, Any]:
     """``out/unet_ema`` (diffusers folder) and ``out/training.json`` (the bundle's training record,
     so a run started from it records the whole chain); returns the check against the bundle."""
-    unet, training = recover_unet(bundle)
+    unet, info = recover_unet(bundle)
     out = Path(out)
     unet.save_pretrained(out / EMA_DIR)
-    record = dict(training) | {"recovered_from": f"{Path(bundle).name} ({read_bundle_info(Path(bundle)).precision} weights)"}
+    record = dict(info.training) | {"recovered_from": f"{Path(bundle).name} ({info.precision} weights)"}
     (out / TRAINING_JSON).write_text(json.dumps(record, indent=1))
-    return agreement(unet, Path(bundle))
-
-
-@torch.no_grad()
-def agreement(unet: UNet2DModel, bundle: Path, batch: int = 4, seed: int = 0) -> dict[str, float]:
-    """Mean |difference| of the recovered UNet's and the bundle's noise predictions, relative to their size."""
-    from diffband.engine.model import DiffusionModel
-
-    model = DiffusionModel.load(bundle, device="cpu")
-    rng = np.random.default_rng(seed)
-    shape = (batch, 1, *model.info.image_shape)
-    sample = rng.standard_normal(shape).astype(np.float32)
-    timestep = np.linspace(20, 980, batch).astype(np.float32)
-    inputs = torch.from_numpy(sample)
-    if model.info.condition is not None:
-        condition = np.where(rng.random(shape) < 0.9, -1.0, rng.random(shape)).astype(np.float32)
-        got = model(sample, timestep, condition)
-        inputs = torch.cat([inputs, torch.from_numpy(condition)], dim=1)
-    else:
-        got = model(sample, timestep)
-    expected = unet(inputs, torch.from_numpy(timestep)).sample.numpy()
-    return {"relative_error": float(np.mean(np.abs(got - expected)) / np.mean(np.abs(expected)))}
+    return compare_with_torch(unet, Path(bundle))
