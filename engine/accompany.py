@@ -145,7 +145,7 @@ def accompany(
 
         out_images = cross_images(model, images[octaves[index]], strength, steps, seed + index, eta, tick,
                                   sampler_kind=sampler_kind, condition=conditions[index], guidance=guidance)
-        layer = decode_windows(model, out_images, starts, mono.size, overlap)
+        layer = decode_windows(model, out_images, starts, sung.size, overlap)  # a move keeps the length
         low, high = INSTRUMENT_BANDS.get(model.info.instrument, DEFAULT_BAND)
         layer = edge_fade(band_pass(layer, model_rate, low, high), model_rate)
         layer = from_model_mono(layer, layout, model_rate)
