@@ -134,6 +134,14 @@ class LossLog:
         return f"{step},{loss:.6f},{lr:.3e}\n"
 
 
+def min_snr_weights(alphas_cumprod: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Per-timestep loss weights ``min(SNR, gamma) / SNR`` for epsilon prediction (min-SNR-gamma,
+    Hang et al. 2023, as diffusers' training scripts' ``--snr_gamma``): steps with little noise,
+    whose SNR exceeds ``gamma``, weigh less; the noisier ones keep weight 1."""
+    snr = alphas_cumprod / (1.0 - alphas_cumprod)
+    return torch.clamp(snr, max=gamma) / snr
+
+
 def train(cfg: TrainConfig) -> dict:
     """Train (or resume) and return the provenance written to ``training.json``."""
     if cfg.loss not in ("l1", "mse"):
@@ -191,6 +199,7 @@ def train(cfg: TrainConfig) -> dict:
     ema.to(accelerator.device)
     abar = torch.tensor(schedule.alphas_cumprod, dtype=torch.float32)
     loss_fn = F.l1_loss if cfg.loss == "l1" else F.mse_loss
+    weights = min_snr_weights(abar, cfg.snr_gamma) if cfg.snr_gamma > 0 else None
     # bf16 autocast of the forward pass (no loss scaling needed); "no" keeps float32 throughout
     autocast = torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=cfg.mixed_precision == "bf16")
     n_params = parameter_count(accelerator.unwrap_model(model))
@@ -227,7 +236,11 @@ def train(cfg: TrainConfig) -> dict:
             noisy = torch.cat([noisy, _dropped(conditions, index, spec, generator).to(accelerator.device)], dim=1)
         with autocast:
             prediction = model(noisy, t.to(accelerator.device)).sample
-        loss = loss_fn(prediction.float(), noise)
+        if weights is None:
+            loss = loss_fn(prediction.float(), noise)
+        else:  # per-sample losses weighted by min(SNR, gamma) / SNR (Hang et al. 2023)
+            per_sample = loss_fn(prediction.float(), noise, reduction="none").mean(dim=(1, 2, 3))
+            loss = (per_sample * weights[t].to(per_sample.device)).mean()
         accelerator.backward(loss)
         if accelerator.sync_gradients:
             accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -266,6 +279,7 @@ def train(cfg: TrainConfig) -> dict:
             "stopped_early": stopped_early,
             "batch_size": cfg.batch_size * accelerator.num_processes,
             "loss": cfg.loss,
+            "snr_gamma": cfg.snr_gamma,
             "mixed_precision": cfg.mixed_precision,
             "final_loss_mean_last_100": round(float(np.mean(recent)), 5) if recent else None,
             "wall_seconds": round(wall, 1),

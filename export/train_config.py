@@ -26,6 +26,7 @@ class TrainConfig:
     warmup_steps: int = 200
     weight_decay: float = 1e-6
     loss: str = "l1"
+    snr_gamma: float = 0.0
     grad_clip: float = 1.0
     ema_max_decay: float = 0.9999
     ema_power: float = 0.75
@@ -58,6 +59,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", dest="learning_rate", type=float, default=TrainConfig.learning_rate)
     parser.add_argument("--warmup-steps", type=int, default=TrainConfig.warmup_steps)
     parser.add_argument("--loss", choices=("l1", "mse"), default="l1")
+    parser.add_argument("--snr-gamma", type=float, default=TrainConfig.snr_gamma,
+                        help="weight each step's loss by min(SNR, gamma) / SNR (min-SNR weighting; 0: unweighted)")
     parser.add_argument("--schedule", choices=SCHEDULE_TYPES, default=TrainConfig.schedule)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)

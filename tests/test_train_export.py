@@ -20,7 +20,7 @@ from diffband.engine.settings import setting
 from diffband.engine.vocoders import VocoderSpec
 from diffband.engine.schedule import NoiseSchedule
 from diffband.export.onnx_export import ExportError, export_run, export_unet, import_diffusers, verify_against_torch
-from diffband.export.train import CHECKPOINT, EMA_DIR, train
+from diffband.export.train import CHECKPOINT, EMA_DIR, min_snr_weights, train
 from diffband.export.train_config import TrainConfig
 from tests.conftest import TINY_STEPS
 
@@ -47,6 +47,25 @@ def _config(dataset: Path, out: Path, steps: int) -> TrainConfig:
         dataset=str(dataset), instrument="guitar", out=str(out), steps=steps, batch_size=2,
         warmup_steps=2, checkpoint_every=3, num_samples=1, sample_steps=2, threads=1, max_minutes=0,
     )
+
+
+def test_min_snr_weights_match_diffusers_snr_and_change_the_loss(tmp_path, tiny_dataset):
+    from diffusers import DDPMScheduler
+    from diffusers.training_utils import compute_snr
+
+    schedule = NoiseSchedule("squaredcos_cap_v2", 1000)
+    reference = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2")
+    t = torch.arange(1000)
+    expected = torch.clamp(compute_snr(reference, t), max=5.0) / compute_snr(reference, t)
+    weights = min_snr_weights(torch.tensor(schedule.alphas_cumprod, dtype=torch.float32), 5.0)
+    torch.testing.assert_close(weights, expected.float(), rtol=1e-4, atol=1e-6)
+    assert weights[0] < 0.01 and weights[-1] == 1.0  # the least noisy steps weigh least
+    plain, weighted = _config(tiny_dataset, tmp_path / "plain", 3), _config(tiny_dataset, tmp_path / "weighted", 3)
+    weighted.snr_gamma = 5.0
+    train(plain)
+    train(weighted)
+    assert json.loads((tmp_path / "weighted" / "training.json").read_text())["snr_gamma"] == 5.0
+    assert read_losses(tmp_path / "weighted") != pytest.approx(read_losses(tmp_path / "plain"), rel=1e-3)
 
 
 def test_resume_continues_exactly_where_the_checkpoint_stopped(tmp_path, tiny_dataset):
