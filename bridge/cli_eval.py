@@ -208,7 +208,7 @@ def cmd_quality(args: argparse.Namespace) -> int:
                                                device=args.device)[0]
             except FileNotFoundError:
                 print(f"no {name} bundle: its unconditional generations are not measured")
-        run_generations(generators, plan, references, embedding, generation_csv, tqdm.write)
+        run_generations(generators, plan, references, embedding, generation_csv, heldout, tqdm.write)
 
     report = Path(args.report) if args.report else quality_report_path(out)
     best = write_report(plan, models, references, heldout, out, report, args.pairs,

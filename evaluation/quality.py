@@ -54,7 +54,8 @@ from diffband.evaluation.played import notes_in_window, written_notes
 MEASURE_FIELDS = ["pitch_50c", "pitch_octave", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio",
                   "fad_played", "fad_played_ratio", "note_f1_written"]
 CELL_FIELDS = ["pair", "row", "follow", "strength", "guidance", "steps", "clips", *MEASURE_FIELDS]
-GENERATION_FIELDS = ["instrument", "clips", "steps", "flatness_ratio", "fad_own", "fad_nearest_other"]
+GENERATION_FIELDS = ["instrument", "clips", "steps", "flatness_ratio", "fad_own", "fad_nearest_other",
+                     "roundtrip_flatness_ratio", "roundtrip_fad_own"]
 CONTROL_ROWS = ("roundtrip", "noise", "condition", "played")
 PYIN_RANGE = (librosa.note_to_hz("C2"), librosa.note_to_hz("C7"))
 #: Note onsets match within 100 ms: the codec's frames are 46 ms apart, so mir_eval's 50 ms (made for
@@ -332,22 +333,36 @@ GENERATE_STEPS = int(technique("generate").defaults["steps"])
 
 
 def run_generations(models: dict[str, DiffusionModel], plan: QualityPlan, references: dict[str, Reference],
-                    embedding: MfccStats, csv_path: Path, progress: Callable[[str], None] = print) -> None:
+                    embedding: MfccStats, csv_path: Path, heldout: Path, progress: Callable[[str], None] = print) -> None:
     """Unconditional generations of each model at ``generate``'s default steps (as the CLI runs
-    it, not the sweep's): flatness against real renders, FAD to its own renders."""
-    done = done_keys(csv_path, ["instrument", "steps"])
+    it, not the sweep's): flatness against real renders, FAD to its own renders; beside them the
+    baseline no model can beat, as many held-out windows of the instrument through the bundle's
+    own codec and vocoder (the round trip)."""
+    done = done_keys(csv_path, ["instrument", "clips", "steps"])
     for name, model in models.items():
-        if (name, str(GENERATE_STEPS)) in done or name not in references:
+        if (name, str(plan.generations), str(GENERATE_STEPS)) in done or name not in references:
             continue
         audio = model.decode(generate(model, n=plan.generations, steps=GENERATE_STEPS, seed=plan.seed))
-        rate = model.info.sample_rate
-        emb = embed_clips(embedding, [(a, rate) for a in audio])
-        others = [fad(r.embeddings, emb) for other, r in references.items() if other != name]
+        codec = model.info.codec
+        real = piece_windows(heldout / name, codec.window_samples, codec.sample_rate, plan.generations)
+        roundtrip = model.decode(np.stack([codec.encode(a) for a in real]))
+        reference = references[name]
         row = {"instrument": name, "clips": len(audio), "steps": GENERATE_STEPS,
-               "flatness_ratio": float(np.nanmean([flatness(a, rate) for a in audio])) / references[name].flatness,
-               "fad_own": fad(references[name].embeddings, emb), "fad_nearest_other": min(others) if others else float("nan")}
+               **_generation_scores(audio, codec.sample_rate, reference, references, embedding),
+               **{f"roundtrip_{k}": v for k, v in _generation_scores(roundtrip, codec.sample_rate, reference, references,
+                                                                     embedding).items() if k != "fad_nearest_other"}}
         append_row(csv_path, GENERATION_FIELDS, row)
-        progress(f"generate {name}: flatness x{row['flatness_ratio']:.1f} of real renders")
+        progress(f"generate {name}: flatness x{row['flatness_ratio']:.1f} of real renders "
+                 f"(round trip x{row['roundtrip_flatness_ratio']:.1f})")
+
+
+def _generation_scores(audio: np.ndarray, rate: int, reference: Reference, references: dict[str, Reference],
+                       embedding: MfccStats) -> dict[str, float]:
+    """Flatness over the real renders', FAD to the instrument's renders and to the nearest other's."""
+    emb = embed_clips(embedding, [(a, rate) for a in audio])
+    others = [fad(r.embeddings, emb) for other, r in references.items() if other != reference.instrument]
+    return {"flatness_ratio": float(np.nanmean([flatness(a, rate) for a in audio])) / reference.flatness,
+            "fad_own": fad(reference.embeddings, emb), "fad_nearest_other": min(others) if others else float("nan")}
 
 
 # ---------------------------------------------------------------- recommendation

@@ -98,6 +98,10 @@ def test_quality_writes_every_cell_with_controls(quality_run):
     generations = read_rows(quality_run / "results" / "generation.csv")
     assert [g["instrument"] for g in generations] == ["violin", "guitar"]  # the target's, then the source's
     assert {g["clips"] for g in generations} == {"2"}
+    for g in generations:  # the round trip of real renders: near their flatness, nearer them than a few-step model
+        assert 0.3 < float(g["roundtrip_flatness_ratio"]) < 3.0
+        assert float(g["roundtrip_fad_own"]) < float(g["fad_own"])
+    assert "| round trip: flatness / real |" in (quality_run / "results" / "results.md").read_text()
 
 
 def test_the_target_instrument_plays_the_sources_own_notes_at_the_same_place(quality_run):
