@@ -49,6 +49,7 @@ from diffband.evaluation.embeddings import MfccStats, audio_files, embed_clips, 
 from diffband.evaluation.fad import fad
 from diffband.evaluation.plan import QualityPlan
 from diffband.evaluation.played import notes_in_window, written_notes
+from diffband.evaluation.plots import save_spectrograms
 
 #: What :func:`score` measures of a cell, the CSV's columns after the cell's key.
 MEASURE_FIELDS = ["pitch_50c", "pitch_octave", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio",
@@ -342,11 +343,15 @@ def run_generations(models: dict[str, DiffusionModel], plan: QualityPlan, refere
     for name, model in models.items():
         if (name, str(plan.generations), str(GENERATE_STEPS)) in done or name not in references:
             continue
-        audio = model.decode(generate(model, n=plan.generations, steps=GENERATE_STEPS, seed=plan.seed))
+        images = generate(model, n=plan.generations, steps=GENERATE_STEPS, seed=plan.seed)
+        audio = model.decode(images)
         codec = model.info.codec
         real = piece_windows(heldout / name, codec.window_samples, codec.sample_rate, plan.generations)
-        roundtrip = model.decode(np.stack([codec.encode(a) for a in real]))
+        real_images = np.stack([codec.encode(a) for a in real])
+        roundtrip = model.decode(real_images)
         reference = references[name]
+        save_generation_figure(name, images, audio, real_images[0], codec.sample_rate, reference,
+                               csv_path.parent / f"generations_{name}.png", codec.window_seconds)
         row = {"instrument": name, "clips": len(audio), "steps": GENERATE_STEPS,
                **_generation_scores(audio, codec.sample_rate, reference, references, embedding),
                **{f"roundtrip_{k}": v for k, v in _generation_scores(roundtrip, codec.sample_rate, reference, references,
@@ -354,6 +359,21 @@ def run_generations(models: dict[str, DiffusionModel], plan: QualityPlan, refere
         append_row(csv_path, GENERATION_FIELDS, row)
         progress(f"generate {name}: flatness x{row['flatness_ratio']:.1f} of real renders "
                  f"(round trip x{row['roundtrip_flatness_ratio']:.1f})")
+
+
+def save_generation_figure(name: str, images: np.ndarray, audio: np.ndarray, real_image: np.ndarray, rate: int,
+                           reference: Reference, path: Path, seconds: float) -> Path:
+    """Spectrograms of a real held-out window and of the generations with the lowest, median and
+    highest flatness, so the page shows the spread and not a chosen clip."""
+    ratios = np.array([flatness(a, rate) for a in audio]) / reference.flatness
+    order = np.argsort(np.nan_to_num(ratios, nan=np.inf))
+    picks = dict.fromkeys([int(order[0]), int(order[len(order) // 2]), int(order[-1])])  # distinct, in that order
+    labels = ["lowest", "median", "highest"] if len(picks) == 3 else ["lowest", "highest"][: len(picks)]
+    return save_spectrograms(
+        [real_image, *(images[i] for i in picks)],
+        [f"real {name} (held-out piece, evaluation soundfont)"]
+        + [f"generation {i} of {len(audio)}: {label} flatness, {ratios[i]:.1f}x real" for i, label in zip(picks, labels)],
+        path, seconds, f"{name}: unconditional generations (DDIM {GENERATE_STEPS})")
 
 
 def _generation_scores(audio: np.ndarray, rate: int, reference: Reference, references: dict[str, Reference],

@@ -188,6 +188,10 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
             out.append(f"| {g['instrument']} | {g['clips']} | {float(g['flatness_ratio']):.1f} ({ok}) | "
                        f"{float(g['fad_own']):.0f} | {_fmt(g['fad_nearest_other'], '{:.0f}')} | "
                        f"{_fmt(g.get('roundtrip_flatness_ratio'), '{:.1f}')} | {_fmt(g.get('roundtrip_fad_own'), '{:.0f}')} |")
+        for g in generations:
+            if g.get("_figure"):
+                out += ["", f"![{g['instrument']}: a real window and generations of low, median and high flatness]"
+                            f"({g['_figure']})"]
     out += ["", "## Mean over pairs", ""] + _table(_mean_rows(rows), "cell")
     if players:
         out += [""] + _table([dict(r, _label="control: a real target instrument playing the source's notes")
@@ -325,6 +329,9 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
     others = [r for r in measured if int(r["steps"]) != plan.steps]
     described = out / PREVIOUS_MODELS_FILE
     generations = largest_per_instrument([g for g in optional("generation.csv") if int(g["steps"]) == GENERATE_STEPS])
+    for g in generations:
+        figure = out / f"generations_{g['instrument']}.png"
+        g["_figure"] = os.path.relpath(figure, report.parent) if figure.exists() else ""
     report.write_text(render(rows, generations, context, figures, optional("quality_previous.csv"),
                              optional("generation_previous.csv"),
                              described.read_text().strip() if described.exists() else "", others))

@@ -101,7 +101,11 @@ def test_quality_writes_every_cell_with_controls(quality_run):
     for g in generations:  # the round trip of real renders: near their flatness, nearer them than a few-step model
         assert 0.3 < float(g["roundtrip_flatness_ratio"]) < 3.0
         assert float(g["roundtrip_fad_own"]) < float(g["fad_own"])
-    assert "| round trip: flatness / real |" in (quality_run / "results" / "results.md").read_text()
+    report = (quality_run / "results" / "results.md").read_text()
+    assert "| round trip: flatness / real |" in report
+    for name in ("violin", "guitar"):  # a picture of the generations' spread, linked from the page
+        assert (quality_run / "results" / f"generations_{name}.png").stat().st_size > 10_000
+        assert f"(generations_{name}.png)" in report
 
 
 def test_the_target_instrument_plays_the_sources_own_notes_at_the_same_place(quality_run):
