@@ -248,7 +248,7 @@ def score(layers: np.ndarray, source: SourceSet, target: Reference, source_ref: 
         "pitch_octave": sum(c for c, _ in octave) / voiced if voiced else float("nan"),
         "note_f1": float(np.mean(note_scores)) if note_scores else float("nan"),
         "fad_target": fad_target, "fad_source": fad_source, "fad_ratio": fad_target / max(fad_source, 1e-9),
-        "flatness_ratio": float(np.nanmean([flatness(layer, rate) for layer in layers])) / target.flatness,
+        "flatness_ratio": float(np.nanmean(flatness_ratios(layers, rate, target))),
         "fad_played": fad_played, "fad_played_ratio": fad_played / max(fad_source, 1e-9),
         "note_f1_written": float(np.mean(written_scores)) if written_scores else float("nan"),
     }
@@ -350,39 +350,39 @@ def run_generations(models: dict[str, DiffusionModel], plan: QualityPlan, refere
         real_images = np.stack([codec.encode(a) for a in real])
         roundtrip = model.decode(real_images)
         reference = references[name]
-        save_generation_figure(name, images, audio, real_images[0], codec.sample_rate, reference,
-                               csv_path.parent / f"generations_{name}.png", codec.window_seconds)
+        ratios = flatness_ratios(audio, codec.sample_rate, reference)
+        emb = embed_clips(embedding, [(a, codec.sample_rate) for a in audio])
+        others = [fad(r.embeddings, emb) for other, r in references.items() if other != name]
         row = {"instrument": name, "clips": len(audio), "steps": GENERATE_STEPS,
-               **_generation_scores(audio, codec.sample_rate, reference, references, embedding),
-               **{f"roundtrip_{k}": v for k, v in _generation_scores(roundtrip, codec.sample_rate, reference, references,
-                                                                     embedding).items() if k != "fad_nearest_other"}}
+               "flatness_ratio": float(np.nanmean(ratios)), "fad_own": fad(reference.embeddings, emb),
+               "fad_nearest_other": min(others) if others else float("nan"),
+               "roundtrip_flatness_ratio": float(np.nanmean(flatness_ratios(roundtrip, codec.sample_rate, reference))),
+               "roundtrip_fad_own": fad(reference.embeddings,
+                                        embed_clips(embedding, [(a, codec.sample_rate) for a in roundtrip]))}
+        save_generation_figure(name, images, ratios, real_images[0], csv_path.parent / f"generations_{name}.png",
+                               codec.window_seconds)
         append_row(csv_path, GENERATION_FIELDS, row)
         progress(f"generate {name}: flatness x{row['flatness_ratio']:.1f} of real renders "
                  f"(round trip x{row['roundtrip_flatness_ratio']:.1f})")
 
 
-def save_generation_figure(name: str, images: np.ndarray, audio: np.ndarray, real_image: np.ndarray, rate: int,
-                           reference: Reference, path: Path, seconds: float) -> Path:
+def flatness_ratios(audio: np.ndarray, rate: int, reference: Reference) -> np.ndarray:
+    """Each clip's flatness over that of the instrument's real renders."""
+    return np.array([flatness(a, rate) for a in audio]) / reference.flatness
+
+
+def save_generation_figure(name: str, images: np.ndarray, ratios: np.ndarray, real_image: np.ndarray, path: Path,
+                           seconds: float) -> Path:
     """Spectrograms of a real held-out window and of the generations with the lowest, median and
-    highest flatness, so the page shows the spread and not a chosen clip."""
-    ratios = np.array([flatness(a, rate) for a in audio]) / reference.flatness
+    highest flatness (``ratios``: each one's over real), so the page shows the spread and not a chosen clip."""
     order = np.argsort(np.nan_to_num(ratios, nan=np.inf))
     picks = dict.fromkeys([int(order[0]), int(order[len(order) // 2]), int(order[-1])])  # distinct, in that order
     labels = ["lowest", "median", "highest"] if len(picks) == 3 else ["lowest", "highest"][: len(picks)]
     return save_spectrograms(
         [real_image, *(images[i] for i in picks)],
         [f"real {name} (held-out piece, evaluation soundfont)"]
-        + [f"generation {i} of {len(audio)}: {label} flatness, {ratios[i]:.1f}x real" for i, label in zip(picks, labels)],
+        + [f"generation {i} of {len(images)}: {label} flatness, {ratios[i]:.1f}x real" for i, label in zip(picks, labels)],
         path, seconds, f"{name}: unconditional generations (DDIM {GENERATE_STEPS})")
-
-
-def _generation_scores(audio: np.ndarray, rate: int, reference: Reference, references: dict[str, Reference],
-                       embedding: MfccStats) -> dict[str, float]:
-    """Flatness over the real renders', FAD to the instrument's renders and to the nearest other's."""
-    emb = embed_clips(embedding, [(a, rate) for a in audio])
-    others = [fad(r.embeddings, emb) for other, r in references.items() if other != reference.instrument]
-    return {"flatness_ratio": float(np.nanmean([flatness(a, rate) for a in audio])) / reference.flatness,
-            "fad_own": fad(reference.embeddings, emb), "fad_nearest_other": min(others) if others else float("nan")}
 
 
 # ---------------------------------------------------------------- recommendation
