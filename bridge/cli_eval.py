@@ -145,6 +145,8 @@ def _pairs(text: str) -> list[tuple[str, str]]:
 
 #: Where ``eval quality`` publishes by default: its tables and pictures, and the page that shows them.
 PUBLISHED_RESULTS, PUBLISHED_PAGE = Path("docs/results"), Path("docs/results.md")
+#: The learned timbre embedding ``eval quality`` also scores with (``diffband eval train-timbre`` makes it).
+SHIPPED_TIMBRE_MODEL = Path(__file__).resolve().parent.parent / "models" / "eval" / "timbre_cnn.onnx"
 #: Under ``--heldout``: each source's pieces played by each target instrument, rendered once.
 PLAYED_FOLDER = "played"
 
@@ -183,11 +185,12 @@ def cmd_quality(args: argparse.Namespace) -> int:
     if not with_notes:
         print("note F1 skipped: basic-pitch not installed (pip install 'diffband[notes]' && pip install --no-deps basic-pitch)")
     embedding = MfccStats()
+    timbre = _timbre_model(args.timbre_model)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     references = {}
     for name in tqdm(names, desc="held-out references", unit="instrument"):
-        references[name] = Reference.from_folder(name, heldout / name, embedding)
+        references[name] = Reference.from_folder(name, heldout / name, embedding, timbre)
     played = {}  # per pair: the target instrument playing the source's pieces (cached beside the held-out renders)
     for source, target in plan.pairs:  # moved as the run moves each piece's window
         octaves = piece_octaves(heldout / source, models[target], plan)
@@ -195,11 +198,11 @@ def cmd_quality(args: argparse.Namespace) -> int:
         if folder is None:
             print(f"{heldout / source} has no render.json with notes: no played references for {source}->{target}")
             continue
-        played[f"{source}->{target}"] = (folder, Reference.from_folder(target, folder, embedding))
+        played[f"{source}->{target}"] = (folder, Reference.from_folder(target, folder, embedding, timbre))
     cells_csv, generation_csv = out / "quality.csv", out / "generation.csv"
     for pair in tqdm(plan.pairs, desc="pairs", unit="pair"):
         run_pair(pair, models, heldout, plan, references, embedding, cells_csv, with_notes, tqdm.write,
-                 played.get(f"{pair[0]}->{pair[1]}"))
+                 played.get(f"{pair[0]}->{pair[1]}"), timbre)
     if plan.generations:  # every instrument with held-out renders and a bundle, sources too (voice)
         generators = dict(models)
         for name in (n for n in names if n not in models):
@@ -208,13 +211,33 @@ def cmd_quality(args: argparse.Namespace) -> int:
                                                device=args.device)[0]
             except FileNotFoundError:
                 print(f"no {name} bundle: its unconditional generations are not measured")
-        run_generations(generators, plan, references, embedding, generation_csv, heldout, tqdm.write)
+        run_generations(generators, plan, references, embedding, generation_csv, heldout, tqdm.write, timbre)
 
     report = Path(args.report) if args.report else quality_report_path(out)
     best = write_report(plan, models, references, heldout, out, report, args.pairs,
-                        {pair: reference for pair, (_, reference) in played.items()})
+                        {pair: reference for pair, (_, reference) in played.items()}, timbre)
     print(f"recommended: strength {best['strength']:g}, guidance {best['guidance']:g}")
     print(report)
+    return 0
+
+
+def _timbre_model(path: str):
+    """The learned timbre embedding ``--timbre-model`` names (``auto``: the shipped one where it
+    exists; ``none``: only mfcc-stats)."""
+    from diffband.evaluation.timbre_cnn import TimbreCnn
+
+    if path == "none" or (path == "auto" and not SHIPPED_TIMBRE_MODEL.is_file()):
+        return None
+    return TimbreCnn.from_file(SHIPPED_TIMBRE_MODEL if path == "auto" else path)
+
+
+def cmd_train_timbre(args: argparse.Namespace) -> int:
+    from diffband.evaluation.timbre_train import train_timbre
+
+    summary = train_timbre(Path(args.data), Path(args.out), epochs=args.epochs, seed=args.seed, threads=args.threads,
+                           heldout=Path(args.heldout) if args.heldout else None)
+    print(f"validation accuracy {summary['history'][-1]['val_accuracy']:.3f} over {len(summary['classes'])} instruments")
+    print(args.out)
     return 0
 
 
@@ -276,8 +299,22 @@ def add_commands(sub) -> None:
     q.add_argument("--register", default="input", choices=REGISTERS,
                    help="instrument: move each source window into the target's range first, as the register option "
                    "does (default input)")
+    q.add_argument("--timbre-model", default="auto", help="learned timbre embedding (.onnx from `eval train-timbre`) "
+                   "scored beside mfcc-stats; auto: the shipped models/eval/timbre_cnn.onnx; none: skip")
     q.add_argument("--device", default="auto")
     q.add_argument("-o", "--out", default=str(PUBLISHED_RESULTS), help="CSVs and PNGs (rows resume)")
     q.add_argument("--report", help="the results page (default: docs/results.md for the default --out, "
                    "else OUT/results.md, so a scratch run never rewrites the published page)")
     q.set_defaults(func=cmd_quality)
+
+    q = eval_sub.add_parser("train-timbre", help="train the learned timbre embedding eval quality scores with "
+                            "(needs torch): a small CNN classifying instruments")
+    q.add_argument("data", help="one subfolder of audio per instrument, all rendered across one pitch range, e.g. "
+                   "diffband data render --instruments all --split train --augment --pitch-range 40:93")
+    q.add_argument("--out", default=str(SHIPPED_TIMBRE_MODEL))
+    q.add_argument("--heldout", help="renders of the same instruments through the evaluation soundfont (one "
+                   "subfolder each): their accuracy is recorded in the model")
+    q.add_argument("--epochs", type=int, default=6)
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--threads", type=int, default=2)
+    q.set_defaults(func=cmd_train_timbre)

@@ -14,14 +14,17 @@ windows:
   instrument and to those of the *source* instrument, and their ratio (< 1: nearer the
   target; the issue's target is <= 0.5); and, where the held-out renders carry their notes,
   the same ratio against the target instrument playing the *source's* pieces
-  (:mod:`diffband.evaluation.played`: references at the source's register);
+  (:mod:`diffband.evaluation.played`: references at the source's register); and, given a timbre
+  model, the same ratios on its learned embedding (``timbre_*``, :mod:`diffband.evaluation.timbre_cnn`:
+  trained on renders that all span one pitch range, so register does not tell instruments apart);
 - **noise-likeness**: mean spectral flatness of the layers over that of real target renders.
 
 Cells: follow off (the report's method) per strength, follow on per strength x guidance,
 and control rows that must score far from the instrument: the vocoder round trip
 (strength 0), white noise at the source's level, and the condition image itself sent
-through the vocoder; and one that shows what a perfect layer would score, the target
-instrument playing the source windows' notes (``played``).  A second table scores unconditional generations of each model.
+through the vocoder; and those that show what a perfect layer would score, the target
+instrument playing the source windows' notes (``played``), and the same through the bundle's
+codec and vocoder (``played_roundtrip``: the best a layer, which the vocoder renders, can sound).  A second table scores unconditional generations of each model.
 Rows are appended to CSVs as cells finish, so an interrupted run resumes.
 """
 
@@ -50,14 +53,16 @@ from diffband.evaluation.fad import fad
 from diffband.evaluation.plan import QualityPlan
 from diffband.evaluation.played import notes_in_window, written_notes
 from diffband.evaluation.plots import save_spectrograms
+from diffband.evaluation.timbre_cnn import TimbreCnn
 
 #: What :func:`score` measures of a cell, the CSV's columns after the cell's key.
 MEASURE_FIELDS = ["pitch_50c", "pitch_octave", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio",
-                  "fad_played", "fad_played_ratio", "note_f1_written"]
+                  "fad_played", "fad_played_ratio", "note_f1_written",
+                  "timbre_fad_target", "timbre_fad_source", "timbre_fad_ratio", "timbre_fad_played_ratio"]
 CELL_FIELDS = ["pair", "row", "follow", "strength", "guidance", "steps", "clips", *MEASURE_FIELDS]
 GENERATION_FIELDS = ["instrument", "clips", "steps", "flatness_ratio", "fad_own", "fad_nearest_other",
-                     "roundtrip_flatness_ratio", "roundtrip_fad_own"]
-CONTROL_ROWS = ("roundtrip", "noise", "condition", "played")
+                     "roundtrip_flatness_ratio", "roundtrip_fad_own", "timbre_fad_own", "timbre_roundtrip_fad_own"]
+CONTROL_ROWS = ("roundtrip", "noise", "condition", "played", "played_roundtrip")
 PYIN_RANGE = (librosa.note_to_hz("C2"), librosa.note_to_hz("C7"))
 #: Note onsets match within 100 ms: the codec's frames are 46 ms apart, so mir_eval's 50 ms (made for
 #: transcription at 10 ms hops) is about one frame and fails even the vocoder round trip of the source.
@@ -174,14 +179,18 @@ class Reference:
     embeddings: np.ndarray
     flatness: float
     same_instrument_fad: float  # FAD between the first and second half of the pieces: the floor a layer can reach
+    timbre: np.ndarray | None = None  # the timbre model's embeddings of the same renders (None: no timbre model)
 
     @classmethod
-    def from_folder(cls, instrument: str, folder: Path, embedding: MfccStats) -> "Reference":
+    def from_folder(cls, instrument: str, folder: Path, embedding: MfccStats,
+                    timbre: TimbreCnn | None = None) -> "Reference":
         clips = [read_mono(p) for p in audio_files(folder)]
         per_file = [embedding(a, r) for a, r in clips]
         half = max(1, len(per_file) // 2)
         same = fad(np.concatenate(per_file[:half]), np.concatenate(per_file[half:])) if len(per_file) > 1 else float("nan")
-        return cls(instrument, np.concatenate(per_file), float(np.nanmean([flatness(a, r) for a, r in clips])), same)
+        learned = np.concatenate([timbre(a, r) for a, r in clips]) if timbre is not None else None
+        return cls(instrument, np.concatenate(per_file), float(np.nanmean([flatness(a, r) for a, r in clips])), same,
+                   learned)
 
 
 def scale(references: dict[str, "Reference"], pair: tuple[str, str]) -> dict[str, float]:
@@ -222,9 +231,10 @@ def piece_octaves(folder: Path, target: DiffusionModel, plan: QualityPlan) -> di
 
 # ---------------------------------------------------------------- scoring
 def score(layers: np.ndarray, source: SourceSet, target: Reference, source_ref: Reference,
-          embedding: MfccStats, played: Reference | None = None) -> dict[str, float]:
+          embedding: MfccStats, played: Reference | None = None, timbre: TimbreCnn | None = None) -> dict[str, float]:
     """The measures of one cell's layers (same order as ``source``'s clips); ``played``: the target
-    instrument playing the source's pieces (the ``fad_played`` measures are NaN without it)."""
+    instrument playing the source's pieces (the ``fad_played`` measures are NaN without it);
+    ``timbre``: the learned embedding the references were also embedded with (``timbre_*`` NaN without it)."""
     rate = source.rate
     layer_f0 = [f0(layer, rate) for layer in layers]
     agree = [pitch_agreement(s, o) for s, o in zip(source.f0, layer_f0)]
@@ -243,6 +253,7 @@ def score(layers: np.ndarray, source: SourceSet, target: Reference, source_ref: 
     emb = embed_clips(embedding, [(layer, rate) for layer in layers])
     fad_target, fad_source = fad(target.embeddings, emb), fad(source_ref.embeddings, emb)
     fad_played = fad(played.embeddings, emb) if played is not None else float("nan")
+    learned = timbre_fads(layers, rate, target, source_ref, played, timbre)
     return {
         "pitch_50c": sum(c for c, _ in agree) / voiced if voiced else float("nan"),
         "pitch_octave": sum(c for c, _ in octave) / voiced if voiced else float("nan"),
@@ -251,7 +262,22 @@ def score(layers: np.ndarray, source: SourceSet, target: Reference, source_ref: 
         "flatness_ratio": float(np.nanmean(flatness_ratios(layers, rate, target))),
         "fad_played": fad_played, "fad_played_ratio": fad_played / max(fad_source, 1e-9),
         "note_f1_written": float(np.mean(written_scores)) if written_scores else float("nan"),
+        **learned,
     }
+
+
+def timbre_fads(layers: np.ndarray, rate: int, target: Reference, source_ref: Reference, played: Reference | None,
+                timbre: TimbreCnn | None) -> dict[str, float]:
+    """FAD of the layers to the target's and the source's renders (and the played ones) on the
+    learned timbre embedding, and their ratios; NaN without a timbre model."""
+    nan = float("nan")
+    if timbre is None or target.timbre is None or source_ref.timbre is None:
+        return {"timbre_fad_target": nan, "timbre_fad_source": nan, "timbre_fad_ratio": nan, "timbre_fad_played_ratio": nan}
+    emb = embed_clips(timbre, [(layer, rate) for layer in layers])
+    to_target, to_source = fad(target.timbre, emb), fad(source_ref.timbre, emb)
+    to_played = fad(played.timbre, emb) if played is not None and played.timbre is not None else nan
+    return {"timbre_fad_target": to_target, "timbre_fad_source": to_source,
+            "timbre_fad_ratio": to_target / max(to_source, 1e-9), "timbre_fad_played_ratio": to_played / max(to_source, 1e-9)}
 
 
 @dataclass
@@ -268,7 +294,7 @@ class Cell:
 def cells(plan: QualityPlan, conditional: bool, played: bool = False) -> list[Cell]:
     out = [Cell("roundtrip", "off", 0.0, 0.0), Cell("noise", "off", 0.0, 0.0)]
     if played:
-        out.append(Cell("played", "off", 0.0, 0.0))
+        out += [Cell("played", "off", 0.0, 0.0), Cell("played_roundtrip", "off", 0.0, 0.0)]
     if conditional:
         out.append(Cell("condition", "notes", 0.0, 0.0))
     out += [Cell("layer", "off", s, 0.0) for s in plan.strengths]
@@ -294,10 +320,11 @@ def layers_of(cell: Cell, target: DiffusionModel, audio: np.ndarray, images: np.
 
 def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: Path, plan: QualityPlan,
              references: dict[str, Reference], embedding: MfccStats, csv_path: Path, with_notes: bool,
-             progress: Callable[[str], None] = print, played: tuple[Path, Reference] | None = None) -> None:
+             progress: Callable[[str], None] = print, played: tuple[Path, Reference] | None = None,
+             timbre: TimbreCnn | None = None) -> None:
     """Every cell of one source->target pair not already in ``csv_path``; ``played``: the folder of the
     target instrument playing the source's pieces and its reference (the ``played`` control row and
-    measures)."""
+    measures); ``timbre``: the learned timbre embedding (its columns stay empty without it)."""
     source_name, target_name = pair
     name = f"{source_name}->{target_name}"
     target = models[target_name]
@@ -316,17 +343,20 @@ def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: 
     conditions = conditions_for(target, audio) if target.info.condition is not None else None
     played_ref = played[1] if played is not None else None
     for cell in todo:
-        if cell.row == "played":
+        if cell.row in ("played", "played_roundtrip"):  # a real player; through the vocoder, the best a layer can be
             layers = named_windows(played[0], codec.window_samples, codec.sample_rate, len(source.files), source.files)[0]
+            if cell.row == "played_roundtrip":
+                layers = target.decode(np.stack([codec.encode(a) for a in layers]))
         else:
             layers = layers_of(cell, target, audio, images, plan.steps, plan.seed, conditions)
-        scores = score(layers, source, references[target_name], references[source_name], embedding, played_ref)
+        scores = score(layers, source, references[target_name], references[source_name], embedding, played_ref, timbre)
         append_row(csv_path, CELL_FIELDS, {"pair": name, "row": cell.row, "follow": cell.follow,
                                         "strength": f"{cell.strength:g}", "guidance": f"{cell.guidance:g}",
                                         "steps": plan.steps, "clips": len(layers), **scores})
         progress(f"{name} {cell.row} follow {cell.follow} strength {cell.strength:g} guidance {cell.guidance:g}: "
                  f"pitch {scores['pitch_50c']:.2f} F1 {scores['note_f1']:.2f} FAD ratio {scores['fad_ratio']:.2f}"
-                 + (f" played {scores['fad_played_ratio']:.2f}" if played is not None else ""))
+                 + (f" played {scores['fad_played_ratio']:.2f}" if played is not None else "")
+                 + (f" timbre-cnn {scores['timbre_fad_ratio']:.2f}" if timbre is not None else ""))
 
 
 #: The steps ``diffband generate`` runs by default (its registry entry), so the table measures what users get.
@@ -334,11 +364,12 @@ GENERATE_STEPS = int(technique("generate").defaults["steps"])
 
 
 def run_generations(models: dict[str, DiffusionModel], plan: QualityPlan, references: dict[str, Reference],
-                    embedding: MfccStats, csv_path: Path, heldout: Path, progress: Callable[[str], None] = print) -> None:
+                    embedding: MfccStats, csv_path: Path, heldout: Path, progress: Callable[[str], None] = print,
+                    timbre: TimbreCnn | None = None) -> None:
     """Unconditional generations of each model at ``generate``'s default steps (as the CLI runs
     it, not the sweep's): flatness against real renders, FAD to its own renders; beside them the
     baseline no model can beat, as many held-out windows of the instrument through the bundle's
-    own codec and vocoder (the round trip)."""
+    own codec and vocoder (the round trip); ``timbre``: FAD to own renders on the learned embedding too."""
     done = done_keys(csv_path, ["instrument", "clips", "steps"])
     for name, model in models.items():
         if (name, str(plan.generations), str(GENERATE_STEPS)) in done or name not in references:
@@ -359,6 +390,10 @@ def run_generations(models: dict[str, DiffusionModel], plan: QualityPlan, refere
                "roundtrip_flatness_ratio": float(np.nanmean(flatness_ratios(roundtrip, codec.sample_rate, reference))),
                "roundtrip_fad_own": fad(reference.embeddings,
                                         embed_clips(embedding, [(a, codec.sample_rate) for a in roundtrip]))}
+        if timbre is not None and reference.timbre is not None:
+            row["timbre_fad_own"] = fad(reference.timbre, embed_clips(timbre, [(a, codec.sample_rate) for a in audio]))
+            row["timbre_roundtrip_fad_own"] = fad(reference.timbre,
+                                                  embed_clips(timbre, [(a, codec.sample_rate) for a in roundtrip]))
         save_generation_figure(name, images, ratios, real_images[0], csv_path.parent / f"generations_{name}.png",
                                codec.window_seconds)
         append_row(csv_path, GENERATION_FIELDS, row)

@@ -20,12 +20,14 @@ from diffband.evaluation.quality import (
     as_measure, layers_of, mean_by_cell, moved, piece_windows, recommend, scale, value, write_json,
 )
 from diffband.evaluation.fad import fad
+from diffband.evaluation.timbre_cnn import TimbreCnn
 
 MEASURES = [("pitch_50c", "pitch within 50 c", "{:.2f}"), ("pitch_octave", "same, any octave", "{:.2f}"),
             ("note_f1", "note F1", "{:.2f}"), ("note_f1_written", "note F1 vs score", "{:.2f}"),
             ("fad_ratio", "FAD target / FAD source", "{:.2f}"), ("fad_target", "FAD to target", "{:.0f}"),
             ("fad_source", "FAD to source", "{:.0f}"), ("flatness_ratio", "flatness / real", "{:.1f}"),
-            ("fad_played_ratio", "FAD played / FAD source", "{:.2f}")]
+            ("fad_played_ratio", "FAD played / FAD source", "{:.2f}"),
+            ("timbre_fad_ratio", "timbre-cnn: FAD target / FAD source", "{:.2f}")]
 #: What the played columns mean, said once under the targets.
 PLAYED_NOTE = (
     "*FAD played / FAD source*: the same ratio with the target instrument's references rendered from the "
@@ -35,7 +37,9 @@ PLAYED_NOTE = (
     "a layer with the target's own pieces, in the target's own range: a real player of the target instrument "
     "playing the source's notes (the `played` control) fails it too. *Note F1 vs score*: the layer's "
     "transcription against the notes the source window plays (its `render.json`), where *note F1* compares it "
-    "with basic-pitch's transcription of the source, which misses notes of its own (a choir voice's most).")
+    "with basic-pitch's transcription of the source, which misses notes of its own (a choir voice's most). "
+    "*timbre-cnn*: the plain ratio on the learned timbre embedding (see Setup), which was trained on "
+    "renders of every instrument across one pitch range, so register does not tell instruments apart in it.")
 
 
 #: One line, written by hand beside ``quality_previous.csv``, on what the previous models were.
@@ -69,7 +73,8 @@ def _label(r: dict) -> str:
     if r["row"] != "layer":
         return {"roundtrip": "control: vocoder round trip", "noise": "control: white noise",
                 "condition": "control: condition image through the vocoder",
-                "played": "control: a real target instrument playing the source's notes"}[r["row"]]
+                "played": "control: a real target instrument playing the source's notes",
+                "played_roundtrip": "control: the same real player through the vocoder"}[r["row"]]
     if r["follow"] == "off":
         return f"follow off, strength {float(r['strength']):g}"
     return f"follow notes, strength {float(r['strength']):g}, guidance {float(r['guidance']):g}"
@@ -148,8 +153,8 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
             "0.05 of the best pitch). The FAD ratio alone can be fooled (white noise, far from both "
             "instruments, scores low): read it beside each pair's control rows and FAD scale line.", "",
             "| pair | pitch within 50 c (>= 0.8) | note F1 (>= 0.7) | note F1 vs score (>= 0.7) | "
-            "FAD target / FAD source (<= 0.5) | FAD played / FAD source (<= 0.5) | same cell, follow off: pitch | "
-            "FAD ratio |", "|---|---|---|---|---|---|---|---|"]
+            "FAD target / FAD source (<= 0.5) | FAD played / FAD source (<= 0.5) | timbre-cnn: FAD target / FAD "
+            "source (<= 0.5) | same cell, follow off: pitch | FAD ratio | timbre-cnn |", "|---|---|---|---|---|---|---|---|---|---|"]
     for pair in pairs:
         on = next((r for r in rows if r["pair"] == pair and r["row"] == "layer" and r["follow"] == follow
                    and float(r["strength"]) == strength and float(r["guidance"]) == guidance), None)
@@ -162,18 +167,21 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
         cells = [checked("pitch_50c", lambda v: v >= TARGET_PITCH), checked("note_f1", lambda v: v >= TARGET_F1),
                  checked("note_f1_written", lambda v: v >= TARGET_F1),
                  checked("fad_ratio", lambda v: v <= TARGET_FAD_RATIO),
-                 checked("fad_played_ratio", lambda v: v <= TARGET_FAD_RATIO)]
-        cells += [_fmt(off["pitch_50c"], "{:.2f}"), _fmt(off["fad_ratio"], "{:.2f}")] if off else ["", ""]
+                 checked("fad_played_ratio", lambda v: v <= TARGET_FAD_RATIO),
+                 checked("timbre_fad_ratio", lambda v: v <= TARGET_FAD_RATIO)]
+        cells += ([_fmt(off[k], "{:.2f}") for k in ("pitch_50c", "fad_ratio")] + [_fmt(off.get("timbre_fad_ratio"), "{:.2f}")]
+                  if off else ["", "", ""])
         out.append(f"| {pair} | " + " | ".join(cells) + " |")
-    players = [r for r in rows if r["row"] == "played"]
+    players = [r for r in rows if r["row"] in ("played", "played_roundtrip")]
     if players:
         out += ["", PLAYED_NOTE, "", "What a real player of the target instrument scores on the same windows "
-                "(the `played` control: the source's notes through the target's GM program):", "",
-                "| pair | pitch within 50 c | note F1 | note F1 vs score | FAD target / FAD source | FAD played / FAD source |",
-                "|---|---|---|---|---|---|"]
+                "(the `played` control: the source's notes through the target's GM program), and the same player sent "
+                "through the bundle's codec and vocoder (the best a layer, which that vocoder renders, can score):", "",
+                "| pair | pitch within 50 c | note F1 | note F1 vs score | FAD target / FAD source | FAD played / FAD source "
+                "| timbre-cnn: FAD target / FAD source |", "|---|---|---|---|---|---|---|"]
         for r in players:
-            out.append(f"| {r['pair']} | " + " | ".join(_fmt(r.get(k), "{:.2f}") for k in (
-                "pitch_50c", "note_f1", "note_f1_written", "fad_ratio", "fad_played_ratio")) + " |")
+            out.append(f"| {r['pair']}{' (through the vocoder)' if r['row'] == 'played_roundtrip' else ''} | " + " | ".join(_fmt(r.get(k), "{:.2f}") for k in (
+                "pitch_50c", "note_f1", "note_f1_written", "fad_ratio", "fad_played_ratio", "timbre_fad_ratio")) + " |")
     if generations:
         out += ["", "### Unconditional generation (target: flatness within "
                 f"{TARGET_FLATNESS:g}x that of real renders)", "",
@@ -181,13 +189,14 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
                 "baseline no model can beat, held-out windows of the instrument (one per piece, as many as there "
                 "are generations or pieces) encoded and decoded by the bundle's own codec and vocoder.", "",
                 "| model | clips | flatness / real | FAD to own held-out renders | FAD to nearest other instrument "
-                "| round trip: flatness / real | round trip: FAD to own |",
-                "|---|---|---|---|---|---|---|"]
+                "| round trip: flatness / real | round trip: FAD to own | timbre-cnn: FAD to own | round trip: timbre-cnn "
+                "FAD to own |", "|---|---|---|---|---|---|---|---|---|"]
         for g in generations:
             ok = _check(float(g["flatness_ratio"]) <= TARGET_FLATNESS)
             out.append(f"| {g['instrument']} | {g['clips']} | {float(g['flatness_ratio']):.1f} ({ok}) | "
                        f"{float(g['fad_own']):.0f} | {_fmt(g['fad_nearest_other'], '{:.0f}')} | "
-                       f"{_fmt(g.get('roundtrip_flatness_ratio'), '{:.1f}')} | {_fmt(g.get('roundtrip_fad_own'), '{:.0f}')} |")
+                       f"{_fmt(g.get('roundtrip_flatness_ratio'), '{:.1f}')} | {_fmt(g.get('roundtrip_fad_own'), '{:.0f}')} | "
+                       f"{_fmt(g.get('timbre_fad_own'), '{:.0f}')} | {_fmt(g.get('timbre_roundtrip_fad_own'), '{:.0f}')} |")
         for g in generations:
             if g.get("_figure"):
                 out += ["", f"![{g['instrument']}: a real window and generations of low, median and high flatness]"
@@ -195,7 +204,9 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
     out += ["", "## Mean over pairs", ""] + _table(_mean_rows(rows), "cell")
     if players:
         out += [""] + _table([dict(r, _label="control: a real target instrument playing the source's notes")
-                              for r in _mean_rows(rows, "played")], "control, mean over pairs")
+                              for r in _mean_rows(rows, "played")]
+                             + [dict(r, _label="control: the same real player through the vocoder")
+                                for r in _mean_rows(rows, "played_roundtrip")], "control, mean over pairs")
     out += _steps_section(rows, other_steps or [], best)
     if previous:
         out += ["", "### The previous models, measured the same way", "",
@@ -221,6 +232,19 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
     return "\n".join(out)
 
 
+def _timbre_setup(timbre: TimbreCnn) -> str:
+    """The setup line on the learned timbre embedding: what it was trained on and how well it tells instruments apart."""
+    made = timbre.summary
+    accuracy = made.get("history", [{}])[-1].get("val_accuracy", float("nan"))
+    return (f"timbre-cnn: FAD on the {made.get('embedding_dims', '?')}-dimensional penultimate layer of a CNN trained "
+            f"(`diffband eval train-timbre`, `{timbre.path.name}`) to tell {len(timbre.classes)} instruments apart "
+            f"({', '.join(timbre.classes)}) from ~1 s log-mel windows, each scaled to its own peak, of training-soundfont "
+            f"renders that all span MIDI 40-93, so neither register nor level separates the classes; validation accuracy "
+            f"{accuracy:.2f} on training-soundfont pieces it did not train on"
+            + (f", {made['heldout_accuracy']:.2f} on held-out pieces through the evaluation soundfont"
+               if "heldout_accuracy" in made else ""))
+
+
 def _render_settings(folder: Path) -> str:
     """``--minutes M --seed S `` of the render that made ``folder`` (its render.json), or nothing."""
     try:
@@ -238,7 +262,8 @@ def _drawing(spec: ConditionSpec) -> str:
 
 
 def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], references: dict[str, Reference], heldout: Path,
-                 out: Path, report: Path, pairs_text: str, played: dict[str, Reference] | None = None) -> dict:
+                 out: Path, report: Path, pairs_text: str, played: dict[str, Reference] | None = None,
+                 timbre: TimbreCnn | None = None) -> dict:
     """Heatmaps, spectrogram PNGs (source, layer at the recommended cell, a real target window),
     ``recommendation.json`` and the markdown page from the CSVs in ``out``; returns the recommendation.
     ``played``: per pair (``source->target``), the target instrument playing the source's pieces."""
@@ -317,6 +342,7 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
                   f"pitch: pyin (C2-C7, hop 256 at 22.05 kHz); note F1: basic-pitch + mir_eval ({ONSET_TOLERANCE * 1000:.0f} ms onsets, "
                   "50 cents); timbre: FAD on the 20-dimensional mfcc-stats embedding; flatness: mean spectral "
                   "flatness of audible frames over that of the real target renders",
+                  *([_timbre_setup(timbre)] if timbre is not None else []),
                   f"machine: {platform.machine()} CPU, {os.cpu_count()} cores"],
         "commands": [f"diffband data render --instruments {','.join(names)} --split heldout --soundfonts evaluation "
                      f"{_render_settings(heldout / names[0])}--out {heldout}",

@@ -21,6 +21,12 @@ INSTRUMENTS: dict[str, Instrument] = {
     "violin": Instrument("violin", programs=(40,), low=55, high=93),  # G3..A6
     "voice": Instrument("voice", programs=(52, 53), low=48, high=74),  # C3..D5, choir aahs / voice oohs
     "flute": Instrument("flute", programs=(73,), low=60, high=93),  # C4..A6
+    # Rendered as further classes for the learned timbre embedding (evaluation/timbre_cnn.py);
+    # cello and clarinet share registers with the shipped instruments, so only timbre tells them apart.
+    "cello": Instrument("cello", programs=(42,), low=36, high=76),  # C2..E5
+    "piano": Instrument("piano", programs=(0, 1), low=36, high=96),  # C2..C7
+    "trumpet": Instrument("trumpet", programs=(56,), low=52, high=84),  # E3..C6
+    "clarinet": Instrument("clarinet", programs=(71,), low=50, high=91),  # D3..G6
 }
 
 #: Soundfonts training renders draw from, per piece (those installed).

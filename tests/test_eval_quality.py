@@ -78,13 +78,21 @@ def test_quality_writes_every_cell_with_controls(quality_run):
     rows = read_rows(quality_run / "results" / "quality.csv")
     kinds = {(r["row"], r["follow"], r["strength"], r["guidance"]) for r in rows}
     assert kinds == {("roundtrip", "off", "0", "0"), ("noise", "off", "0", "0"), ("condition", "notes", "0", "0"),
-                     ("played", "off", "0", "0"),
+                     ("played", "off", "0", "0"), ("played_roundtrip", "off", "0", "0"),
                      ("layer", "off", "0.8", "0"), ("layer", "notes", "0.8", "0"), ("layer", "notes", "0.8", "2")}
     by = {(r["row"], r["follow"], r["guidance"]): r for r in rows}
     for r in rows:
         assert r["pair"] == "guitar->violin" and r["clips"] == "2"
         assert all(np.isfinite(float(r[k])) for k in ("fad_target", "fad_source", "fad_ratio", "flatness_ratio",
                                                       "fad_played", "fad_played_ratio", "note_f1_written"))
+    # the shipped learned timbre embedding scores every row, and hears instruments, not register: a real
+    # violin playing the guitar's notes (in the guitar's register) lies nearer the violin renders than the
+    # guitar renders, the guitar's own round trip the other way round
+    assert all(np.isfinite(float(r[k])) for r in rows for k in ("timbre_fad_target", "timbre_fad_source",
+                                                                "timbre_fad_ratio", "timbre_fad_played_ratio"))
+    assert float(by[("played", "off", "0")]["timbre_fad_ratio"]) < 1.0 < float(by[("roundtrip", "off", "0")]["timbre_fad_ratio"])
+    # ... and after the vocoder too: the control row for the best a layer can score
+    assert float(by[("played_roundtrip", "off", "0")]["timbre_fad_ratio"]) < float(by[("roundtrip", "off", "0")]["timbre_fad_ratio"])
     # guidance 0 is the unconditional model: the same layers, so the same measures as follow off
     same = ("pitch_50c", "note_f1", "fad_target", "fad_source", "flatness_ratio")
     assert [by[("layer", "notes", "0")][k] for k in same] == [by[("layer", "off", "0")][k] for k in same]
@@ -101,6 +109,7 @@ def test_quality_writes_every_cell_with_controls(quality_run):
     for g in generations:  # the round trip of real renders: near their flatness, nearer them than a few-step model
         assert 0.3 < float(g["roundtrip_flatness_ratio"]) < 3.0
         assert float(g["roundtrip_fad_own"]) < float(g["fad_own"])
+        assert float(g["timbre_roundtrip_fad_own"]) < float(g["timbre_fad_own"])
     report = (quality_run / "results" / "results.md").read_text()
     assert "| round trip: flatness / real |" in report
     for name in ("violin", "guitar"):  # a picture of the generations' spread, linked from the page
