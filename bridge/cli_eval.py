@@ -232,10 +232,15 @@ def _timbre_model(path: str):
 
 
 def cmd_train_timbre(args: argparse.Namespace) -> int:
-    from diffband.evaluation.timbre_train import train_timbre
+    from diffband.evaluation.timbre_train import train_timbre, vocoded_copy
 
-    summary = train_timbre(Path(args.data), Path(args.out), epochs=args.epochs, seed=args.seed, threads=args.threads,
-                           heldout=Path(args.heldout) if args.heldout else None)
+    data = [Path(d) for d in args.data]
+    heldout = [Path(h) for h in args.heldout or []]
+    if args.through_vocoder:  # each folder also as the bundle's vocoder renders it (cached beside it)
+        data += [vocoded_copy(d, args.through_vocoder, d.with_name(d.name + "_vocoded")) for d in data]
+        heldout += [vocoded_copy(h, args.through_vocoder, h.with_name(h.name + "_vocoded")) for h in heldout]
+    summary = train_timbre(data, Path(args.out), epochs=args.epochs, batch_size=args.batch_size,
+                           seed=args.seed, threads=args.threads, step_frames=args.step_frames, heldout=heldout or None)
     print(f"validation accuracy {summary['history'][-1]['val_accuracy']:.3f} over {len(summary['classes'])} instruments")
     print(args.out)
     return 0
@@ -309,12 +314,18 @@ def add_commands(sub) -> None:
 
     q = eval_sub.add_parser("train-timbre", help="train the learned timbre embedding eval quality scores with "
                             "(needs torch): a small CNN classifying instruments")
-    q.add_argument("data", help="one subfolder of audio per instrument, all rendered across one pitch range, e.g. "
-                   "diffband data render --instruments all --split train --augment --pitch-range 40:93")
+    q.add_argument("data", nargs="+", help="folders with one subfolder of audio per instrument, all rendered across one "
+                   "pitch range (diffband data render --instruments all --split train --augment --pitch-range 40:93); "
+                   "further folders add the same pieces otherwise rendered (e.g. through the codec and vocoder)")
     q.add_argument("--out", default=str(SHIPPED_TIMBRE_MODEL))
-    q.add_argument("--heldout", help="renders of the same instruments through the evaluation soundfont (one "
-                   "subfolder each): their accuracy is recorded in the model")
+    q.add_argument("--heldout", nargs="+", help="renders of the same instruments through the evaluation soundfont "
+                   "(one subfolder each; several folders allowed): their accuracy is recorded in the model")
+    q.add_argument("--through-vocoder", metavar="BUNDLE", help="also train (and test) on every file sent through this "
+                   "bundle's codec and vocoder (cached in FOLDER_vocoded), so its artefacts tell no instrument apart")
     q.add_argument("--epochs", type=int, default=6)
+    q.add_argument("--batch-size", type=int, default=64)
+    q.add_argument("--step-frames", type=int, default=43, help="hop between training windows in mel frames "
+                   "(43: 0.5 s; windows are 86 frames, ~1 s)")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--threads", type=int, default=2)
     q.set_defaults(func=cmd_train_timbre)

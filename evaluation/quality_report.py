@@ -239,7 +239,9 @@ def _timbre_setup(timbre: TimbreCnn) -> str:
     return (f"timbre-cnn: FAD on the {made.get('embedding_dims', '?')}-dimensional penultimate layer of a CNN trained "
             f"(`diffband eval train-timbre`, `{timbre.path.name}`) to tell {len(timbre.classes)} instruments apart "
             f"({', '.join(timbre.classes)}) from ~1 s log-mel windows, each scaled to its own peak, of training-soundfont "
-            f"renders that all span MIDI 40-93, so neither register nor level separates the classes; validation accuracy "
+            f"renders that all span MIDI 40-93"
+            + (", each also sent through a bundle's codec and vocoder" if any(str(d).endswith("_vocoded") for d in made.get("data", [])) else "")
+            + f", so neither register nor level separates the classes; validation accuracy "
             f"{accuracy:.2f} on training-soundfont pieces it did not train on"
             + (f", {made['heldout_accuracy']:.2f} on held-out pieces through the evaluation soundfont"
                if "heldout_accuracy" in made else ""))

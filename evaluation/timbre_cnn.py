@@ -5,8 +5,9 @@ The ``mfcc-stats`` embedding hears register and note density as well as timbre
 *nearer the guitar*).  This one is the penultimate layer of a small CNN trained
 (:mod:`diffband.evaluation.timbre_train`) to tell instruments apart on renders that all
 span the same wide pitch range (``data render --pitch-range 40:93``), through the training
-soundfonts only, so register cannot tell the classes apart and the held-out evaluation
-soundfont stays unheard.  Each ~1 s window's log-mel image is normalised to its own peak,
+soundfonts only, each also sent through a bundle's codec and vocoder (``--through-vocoder``), so
+neither register nor the vocoder's artefacts tell the classes apart and the held-out
+evaluation soundfont stays unheard.  Each ~1 s window's log-mel image is normalised to its own peak,
 so level does not count either.
 
 The features are computed here, once, for training and for evaluation alike.

@@ -26,6 +26,44 @@ def folder_windows(folder: Path, step_frames: int) -> list[np.ndarray]:
     return [windows(*read_mono(path), step_frames=step_frames) for path in audio_files(folder)]
 
 
+def vocoded_copy(root: Path, bundle: str, out: Path, progress: Callable[[str], None] = print) -> Path:
+    """Every file of ``root/<instrument>/`` sent through ``bundle``'s codec and vocoder, window by
+    window, into ``out/<instrument>/`` (files already there are kept): the sound every layer has, so
+    the embedding learns that the vocoder's artefacts belong to no instrument."""
+    import soundfile as sf
+    import soxr
+
+    from diffband.engine.model import load_models
+
+    model = load_models([bundle], device="cpu")[0]
+    codec = model.info.codec
+    w = codec.window_samples
+    for folder in sorted(p for p in Path(root).iterdir() if p.is_dir()):
+        target = Path(out) / folder.name
+        target.mkdir(parents=True, exist_ok=True)
+        for path in audio_files(folder):
+            if (target / path.name).exists():
+                continue
+            y, rate = read_mono(path)
+            y = soxr.resample(y, rate, codec.sample_rate) if rate != codec.sample_rate else y
+            y = np.pad(y, (0, -len(y) % w))
+            images = np.stack([codec.encode(y[i : i + w]) for i in range(0, len(y), w)])
+            sf.write(target / path.name, np.concatenate(list(model.decode(images))).astype(np.float32), codec.sample_rate)
+        progress(f"{folder.name}: through {model.name}'s vocoder -> {target}")
+    return Path(out)
+
+
+def class_files(roots: list[Path], name: str) -> dict[str, list[Path]]:
+    """Per piece (file name), its renders under each root's ``name`` subfolder: a piece and its
+    vocoded copy stay together, on the same side of the validation split."""
+    pieces: dict[str, list[Path]] = {}
+    for root in roots:
+        if (root / name).is_dir():
+            for path in audio_files(root / name):
+                pieces.setdefault(path.name, []).append(path)
+    return pieces
+
+
 def build_network(classes: int):
     import torch
     from torch import nn
@@ -52,31 +90,38 @@ def build_network(classes: int):
     return TimbreNet()
 
 
-def train_timbre(data: Path, out: Path, epochs: int = 6, batch_size: int = 64, seed: int = 0, threads: int = 2,
-                 step_frames: int = 43, heldout: Path | None = None, progress: Callable[[str], None] = print) -> dict:
-    """Train on ``data/<instrument>/*.wav`` (every subfolder a class; a tenth of each class's files
-    held back for validation) and write ``out`` (ONNX, the classes and training summary in its
-    metadata).  ``heldout``: renders of the same instruments through another soundfont (subfolders
-    named as the classes), whose window accuracy the summary records.  Returns that summary."""
+def train_timbre(data: Path | list[Path], out: Path, epochs: int = 6, batch_size: int = 64, seed: int = 0,
+                 threads: int = 2, step_frames: int = 43, heldout: Path | list[Path] | None = None,
+                 progress: Callable[[str], None] = print) -> dict:
+    """Train on ``data/<instrument>/*.wav`` (every subfolder of the first folder a class; further
+    folders add renders of the same pieces, e.g. through the codec and vocoder; a tenth of each
+    class's pieces held back for validation) and write ``out`` (ONNX, the classes and training
+    summary in its metadata).  ``heldout``: renders of the same instruments through another
+    soundfont (subfolders named as the classes), whose window accuracy the summary records.
+    Returns that summary."""
     import torch
     from torch import nn
 
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     rng = np.random.default_rng(seed)
-    classes = sorted(p.name for p in Path(data).iterdir() if p.is_dir())
+    roots = [Path(d) for d in (data if isinstance(data, list) else [data])]
+    classes = sorted(p.name for p in roots[0].iterdir() if p.is_dir())
     if len(classes) < 2:
-        raise ValueError(f"{data} needs one subfolder of audio per instrument (at least two)")
+        raise ValueError(f"{roots[0]} needs one subfolder of audio per instrument (at least two)")
     train_x, train_y, val_x, val_y = [], [], [], []
     for label, name in enumerate(classes):
-        per_file = folder_windows(Path(data) / name, step_frames)
-        held = max(1, len(per_file) // 10)
-        order = rng.permutation(len(per_file))
-        for rank, index in enumerate(order):
+        pieces = class_files(roots, name)
+        held = max(1, len(pieces) // 10)
+        count = 0
+        for rank, index in enumerate(rng.permutation(len(pieces))):
             x, y = (val_x, val_y) if rank < held else (train_x, train_y)
-            x.append(per_file[index])
-            y.append(np.full(len(per_file[index]), label))
-        progress(f"{name}: {sum(len(w) for w in per_file)} windows from {len(per_file)} files")
+            for path in pieces[sorted(pieces)[index]]:
+                w = windows(*read_mono(path), step_frames=step_frames)
+                x.append(w)
+                y.append(np.full(len(w), label))
+                count += len(w)
+        progress(f"{name}: {count} windows from {len(pieces)} pieces")
     x_train, y_train = torch.from_numpy(np.concatenate(train_x)), torch.from_numpy(np.concatenate(train_y))
     x_val, y_val = torch.from_numpy(np.concatenate(val_x)), torch.from_numpy(np.concatenate(val_y))
     net = build_network(len(classes))
@@ -103,15 +148,17 @@ def train_timbre(data: Path, out: Path, epochs: int = 6, batch_size: int = 64, s
         accuracy = _accuracy(net, x_val, y_val)
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_accuracy": accuracy})
         progress(f"epoch {epoch + 1}/{epochs}: loss {np.mean(losses):.3f}, validation accuracy {accuracy:.3f}")
-    summary = {"classes": classes, "data": str(data), "windows": len(x_train), "epochs": epochs,
+    summary = {"classes": classes, "data": [str(r) for r in roots], "windows": len(x_train), "epochs": epochs,
                "embedding_dims": EMBEDDING_DIMS, "history": history}
     if heldout is not None:
         per_class = {}
+        held_roots = [Path(h) for h in (heldout if isinstance(heldout, list) else [heldout])]
         for label, name in enumerate(classes):
-            if (Path(heldout) / name).is_dir():
-                x = torch.from_numpy(np.concatenate(folder_windows(Path(heldout) / name, step_frames)))
+            found = [w for root in held_roots if (root / name).is_dir() for w in folder_windows(root / name, step_frames)]
+            if found:
+                x = torch.from_numpy(np.concatenate(found))
                 per_class[name] = _accuracy(net, x, torch.full((len(x),), label))
-        summary["heldout"] = str(heldout)
+        summary["heldout"] = [str(r) for r in held_roots]
         summary["heldout_accuracy_per_class"] = per_class
         summary["heldout_accuracy"] = float(np.mean(list(per_class.values()))) if per_class else float("nan")
         progress(f"held-out accuracy {summary['heldout_accuracy']:.3f}: "

@@ -11,6 +11,7 @@ import soundfile as sf
 
 from diffband.evaluation.fad import fad
 from diffband.evaluation.timbre_cnn import N_MELS, WINDOW_FRAMES, TimbreCnn, windows
+from tests.conftest import REPO
 
 RATE = 22050
 
@@ -38,7 +39,7 @@ def test_windows_are_level_free_and_skip_silence():
 
 @pytest.fixture(scope="module")
 def tiny_timbre_model(tmp_path_factory) -> Path:
-    from diffband.evaluation.timbre_train import train_timbre
+    from diffband.bridge.cli import main
 
     root = tmp_path_factory.mktemp("timbre")
     rng = np.random.default_rng(0)
@@ -49,15 +50,23 @@ def tiny_timbre_model(tmp_path_factory) -> Path:
             for k, midi in enumerate(pitches):
                 sf.write(folder / f"{k}.wav", tone(440.0 * 2 ** ((midi - 69) / 12), 3.0, harmonics), RATE)
     out = root / "timbre.onnx"
-    summary = train_timbre(root / "train", out, epochs=4, batch_size=32, threads=1, step_frames=11, heldout=root / "heldout",
-                           progress=lambda _: None)
-    assert summary["classes"] == ["bright", "hollow"]
+    assert main(["eval", "train-timbre", str(root / "train"), "--heldout", str(root / "heldout"), "--out", str(out),
+                 "--epochs", "4", "--batch-size", "32", "--step-frames", "11", "--threads", "1",
+                 "--through-vocoder", str(REPO / "models" / "violin.onnx")]) == 0
+    # every file also went through the bundle's vocoder, into a cache beside its folder, at the codec's rate
+    for folder in ("train", "heldout"):
+        for name in TIMBRES:
+            made = sorted((root / f"{folder}_vocoded" / name).glob("*.wav"))
+            assert [p.name for p in made] == sorted(p.name for p in (root / folder / name).glob("*.wav"))
+            audio, rate = sf.read(made[0])
+            assert rate == 22050 and np.isfinite(audio).all() and np.abs(audio).max() > 0.01
     return out
 
 
 def test_a_tiny_timbre_model_tells_the_instruments_apart_in_onnx_runtime(tiny_timbre_model):
     model = TimbreCnn.from_file(tiny_timbre_model)
     assert model.classes == ["bright", "hollow"] and model.summary["heldout_accuracy"] > 0.9
+    assert len(model.summary["data"]) == 2  # the renders and their vocoded copies
     notes = [52.0, 61.5, 77.0]  # pitches no training file had
     clips = {name: [tone(440.0 * 2 ** ((m - 69) / 12), 2.0, h) for m in notes] for name, h in TIMBRES.items()}
     for label, name in enumerate(model.classes):
