@@ -55,10 +55,11 @@ from diffband.evaluation.played import notes_in_window, written_notes
 from diffband.evaluation.plots import save_spectrograms
 from diffband.evaluation.timbre_cnn import TimbreCnn
 
+#: The :func:`fad_measures` the ``timbre_*`` columns keep (the raw FAD to the played renders is not one).
+TIMBRE_MEASURES = ("fad_target", "fad_source", "fad_ratio", "fad_played_ratio")
 #: What :func:`score` measures of a cell, the CSV's columns after the cell's key.
 MEASURE_FIELDS = ["pitch_50c", "pitch_octave", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio",
-                  "fad_played", "fad_played_ratio", "note_f1_written",
-                  "timbre_fad_target", "timbre_fad_source", "timbre_fad_ratio", "timbre_fad_played_ratio"]
+                  "fad_played", "fad_played_ratio", "note_f1_written", *(f"timbre_{k}" for k in TIMBRE_MEASURES)]
 CELL_FIELDS = ["pair", "row", "follow", "strength", "guidance", "steps", "clips", *MEASURE_FIELDS]
 GENERATION_FIELDS = ["instrument", "clips", "steps", "flatness_ratio", "fad_own", "fad_nearest_other",
                      "roundtrip_flatness_ratio", "roundtrip_fad_own", "timbre_fad_own", "timbre_roundtrip_fad_own"]
@@ -250,34 +251,36 @@ def score(layers: np.ndarray, source: SourceSet, target: Reference, source_ref: 
             note_scores.append(notes.f1(transcribed, estimate, ONSET_TOLERANCE)["f1"])
         if heard[1]:
             written_scores.append(notes.f1(written, estimate, ONSET_TOLERANCE)["f1"])
-    emb = embed_clips(embedding, [(layer, rate) for layer in layers])
-    fad_target, fad_source = fad(target.embeddings, emb), fad(source_ref.embeddings, emb)
-    fad_played = fad(played.embeddings, emb) if played is not None else float("nan")
-    learned = timbre_fads(layers, rate, target, source_ref, played, timbre)
+    mfcc = fad_measures(embed_clips(embedding, [(layer, rate) for layer in layers]), target.embeddings,
+                        source_ref.embeddings, played.embeddings if played is not None else None)
     return {
         "pitch_50c": sum(c for c, _ in agree) / voiced if voiced else float("nan"),
         "pitch_octave": sum(c for c, _ in octave) / voiced if voiced else float("nan"),
         "note_f1": float(np.mean(note_scores)) if note_scores else float("nan"),
-        "fad_target": fad_target, "fad_source": fad_source, "fad_ratio": fad_target / max(fad_source, 1e-9),
         "flatness_ratio": float(np.nanmean(flatness_ratios(layers, rate, target))),
-        "fad_played": fad_played, "fad_played_ratio": fad_played / max(fad_source, 1e-9),
         "note_f1_written": float(np.mean(written_scores)) if written_scores else float("nan"),
-        **learned,
+        **mfcc,
+        **timbre_fads(layers, rate, target, source_ref, played, timbre),
     }
+
+
+def fad_measures(layers: np.ndarray, target: np.ndarray, source: np.ndarray, played: np.ndarray | None) -> dict[str, float]:
+    """FAD of the layers' embeddings to the target's and the source's renders (and the played
+    ones: NaN without them), and their ratios to the FAD to the source."""
+    to_target, to_source = fad(target, layers), fad(source, layers)
+    to_played = fad(played, layers) if played is not None else float("nan")
+    return {"fad_target": to_target, "fad_source": to_source, "fad_ratio": to_target / max(to_source, 1e-9),
+            "fad_played": to_played, "fad_played_ratio": to_played / max(to_source, 1e-9)}
 
 
 def timbre_fads(layers: np.ndarray, rate: int, target: Reference, source_ref: Reference, played: Reference | None,
                 timbre: TimbreCnn | None) -> dict[str, float]:
-    """FAD of the layers to the target's and the source's renders (and the played ones) on the
-    learned timbre embedding, and their ratios; NaN without a timbre model."""
-    nan = float("nan")
+    """:func:`fad_measures` on the learned timbre embedding, as the ``timbre_*`` columns; NaN without a timbre model."""
     if timbre is None or target.timbre is None or source_ref.timbre is None:
-        return {"timbre_fad_target": nan, "timbre_fad_source": nan, "timbre_fad_ratio": nan, "timbre_fad_played_ratio": nan}
-    emb = embed_clips(timbre, [(layer, rate) for layer in layers])
-    to_target, to_source = fad(target.timbre, emb), fad(source_ref.timbre, emb)
-    to_played = fad(played.timbre, emb) if played is not None and played.timbre is not None else nan
-    return {"timbre_fad_target": to_target, "timbre_fad_source": to_source,
-            "timbre_fad_ratio": to_target / max(to_source, 1e-9), "timbre_fad_played_ratio": to_played / max(to_source, 1e-9)}
+        return {f"timbre_{k}": float("nan") for k in TIMBRE_MEASURES}
+    measures = fad_measures(embed_clips(timbre, [(layer, rate) for layer in layers]), target.timbre, source_ref.timbre,
+                            played.timbre if played is not None else None)
+    return {f"timbre_{k}": measures[k] for k in TIMBRE_MEASURES}
 
 
 @dataclass
