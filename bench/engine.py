@@ -15,8 +15,6 @@ from typing import Callable
 
 import numpy as np
 
-from diffband.engine.vocoders import NumpyGriffinLim
-
 from diffband.engine.condition import null_conditions
 from diffband.engine.model import DiffusionModel
 
@@ -37,10 +35,11 @@ class TorchModel:
         self.unet = UNet2DModel.from_pretrained(weights).eval().to(self.device)
         self.info = bundle.info
         self.name = bundle.name
+        self.bundle = bundle
 
     def decode(self, images: np.ndarray) -> np.ndarray:
-        """The engine's numpy vocoder (the torch way has no vocoder of its own)."""
-        return NumpyGriffinLim(self.info.codec, self.info.vocoder.at_runtime())(images)
+        """The bundle's vocoder as the engine runs it on the CPU (the torch way has no vocoder of its own)."""
+        return self.bundle.decode(images)
 
     def unet_input(self, x: np.ndarray, condition: np.ndarray | None = None) -> np.ndarray:
         """What the UNet itself takes: a conditional one gets ``concat(sample, condition)``

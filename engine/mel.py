@@ -162,12 +162,14 @@ NNLS_FLOOR = 1e-20
 NNLS_SPREAD_FLOOR = 1e-12
 
 
-def nonnegative_least_squares(basis: np.ndarray, target: np.ndarray, iters: int) -> np.ndarray:
+def nonnegative_least_squares(basis: np.ndarray, target: np.ndarray, iters: int,
+                              start: np.ndarray | None = None) -> np.ndarray:
     """``x >= 0`` minimising ``||basis @ x - target||`` by multiplicative updates (Lee & Seung).
 
     Bounded time for any input: librosa's L-BFGS-B ``nnls`` took minutes on noise-like
     images and stopped with a larger residual on music.  Starts from the energy of
-    each band spread over its FFT bins by the filter weights.  The mel basis is 97 %
+    each band spread over its FFT bins by the filter weights, or from ``start`` (a guess of
+    ``x``, e.g. a network's: the updates keep its shape within each band and its zeros).  The mel basis is 97 %
     zeros, so the products go through a sparse matrix (2.6x faster, same result to
     float32 rounding).
     """
@@ -176,8 +178,11 @@ def nonnegative_least_squares(basis: np.ndarray, target: np.ndarray, iters: int)
     backward = scipy.sparse.csr_matrix(basis.T)
     target = np.maximum(target, 0.0).astype(np.float32)
     gram_target = backward @ target
-    spread = basis @ basis.T.sum(axis=1, keepdims=True)
-    x = backward @ (target / np.maximum(spread, NNLS_SPREAD_FLOOR))
+    if start is None:
+        spread = basis @ basis.T.sum(axis=1, keepdims=True)
+        x = backward @ (target / np.maximum(spread, NNLS_SPREAD_FLOOR))
+    else:
+        x = np.array(start, dtype=np.float32)
     floor = np.float32(NNLS_FLOOR)
     x = np.maximum(x, floor)
     for _ in range(iters):

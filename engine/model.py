@@ -101,7 +101,7 @@ class DiffusionModel:
         """The bundle's vocoder, at the runtime's settings: its ONNX implementation on this model's
         device with the on-device loop, else numpy + scipy.fft (faster on a CPU)."""
         if self._vocoder is None:
-            spec = self.info.vocoder.at_runtime()
+            spec = self.info.vocoder.at_runtime().located(self.info.path.parent)
             implementations = VOCODERS[spec.name]
             if wants_device_loop(self.provider) and "onnx" in implementations:
                 def make_session(graph: bytes):

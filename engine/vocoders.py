@@ -2,16 +2,20 @@
 
 A bundle names the vocoder it expects (``diffband.vocoder`` metadata: a name and its
 settings); the runtime picks that vocoder's implementation for the model's device.
-Today there is one vocoder, ``griffin-lim`` (NNLS through the mel basis, then fast
-Griffin-Lim), with two implementations that agree to float32 rounding: numpy +
-scipy.fft (faster on a CPU) and one ONNX graph (``engine.vocoder_graph``, for the
-on-device loop on a GPU).
+Two vocoders: ``griffin-lim`` (NNLS through the mel basis, then fast Griffin-Lim), with
+two implementations that agree to float32 rounding: numpy + scipy.fft (faster on a CPU)
+and one ONNX graph (``engine.vocoder_graph``, for the on-device loop on a GPU); and
+``magnitude-net`` (a trained network predicts the STFT magnitude from the image,
+``engine.magnitude_net``, then the same Griffin-Lim), whose network is an ONNX file
+beside the bundle, named and hashed in the bundle's metadata.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import numpy as np
@@ -36,9 +40,20 @@ class VocoderSpec:
     name: str = "griffin-lim"
     griffin_lim_iters: int = 32
     nnls_iters: int = 100
+    #: ``magnitude-net``: the network's ONNX file (relative to the bundle's folder until
+    #: :meth:`located`) and its SHA-256.
+    network: str = ""
+    network_sha256: str = ""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        fields = {k: v for k, v in asdict(self).items() if v != ""}  # griffin-lim bundles read as before
+        return json.dumps(fields, sort_keys=True)
+
+    def located(self, bundle_folder: Path) -> "VocoderSpec":
+        """The spec with ``network`` as a path: relative names resolve against the bundle's folder."""
+        if not self.network or Path(self.network).is_absolute():
+            return self
+        return replace(self, network=str(Path(bundle_folder) / self.network))
 
     @classmethod
     def from_json(cls, text: str) -> "VocoderSpec":
@@ -107,12 +122,72 @@ class OnnxGriffinLim:
         return audio
 
 
+def file_sha256(path: Path | str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+class MagnitudeNetGriffinLim:
+    """``magnitude-net``: the network's STFT magnitude (ONNX Runtime on the CPU), ``nnls_iters``
+    NNLS updates from it toward the image's mel bands, then numpy Griffin-Lim from the same start
+    phase as ``griffin-lim``."""
+
+    name = "magnitude-net"
+
+    def __init__(self, codec: MelCodec, spec: VocoderSpec):
+        from diffband.engine.magnitude_net import INPUT_IMAGE
+        from diffband.engine.providers import create_session
+
+        path = Path(spec.network)
+        if not spec.network or not path.is_file():
+            raise FileNotFoundError(
+                f"the bundle's vocoder network {spec.network or '(none named)'} is missing: keep the bundle's "
+                "vocoders/ folder beside it (it ships in models/vocoders/)")
+        if spec.network_sha256 and file_sha256(path) != spec.network_sha256:
+            raise ValueError(f"vocoder network {path} is not the one the bundle was made with (SHA-256 differs)")
+        self.codec, self.spec, self.input = codec, spec, INPUT_IMAGE
+        self.session = create_session(path, device="cpu")
+
+    def magnitudes(self, images: np.ndarray) -> np.ndarray:
+        """``(k, n_mels, frames)`` images -> ``(k, bins, frames + 1)`` STFT magnitudes at audio scale."""
+        from diffband.engine.magnitude_net import magnitude_from_log
+
+        images = np.asarray(images, dtype=np.float32)
+        if images.ndim != 3 or images.shape[1] != self.codec.n_mels:
+            raise ValueError(f"expected images of shape (k, {self.codec.n_mels}, frames), got {images.shape}")
+        if not np.all(np.isfinite(images)):
+            raise ValueError("image contains NaN or Inf")
+        # A centred STFT of frames*hop samples has frames+1 columns: repeat the last.
+        images = np.clip(np.concatenate([images, images[:, :, -1:]], axis=2), -1.0, 1.0)
+        magnitudes = magnitude_from_log(self.codec, self.session.run(None, {self.input: images})[0])
+        return np.stack([self.mel_consistent(m, image) for m, image in zip(magnitudes, images)])
+
+    def mel_consistent(self, magnitude: np.ndarray, image: np.ndarray) -> np.ndarray:
+        """``nnls_iters`` NNLS updates from the network's magnitude toward the image's mel bands: the
+        level of every band as the image says (silence stays silent), the network's shape within it."""
+        scale = self.codec.magnitude_scale
+        power = np.power(magnitude / scale, self.codec.power)
+        power = nonnegative_least_squares(self.codec.mel_basis, self.codec.image_to_mel(image), self.spec.nnls_iters, start=power)
+        return (np.power(power, 1.0 / self.codec.power) * scale).astype(np.float32)
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        if len(images) == 0:
+            return np.zeros((0, self.codec.window_samples), dtype=np.float32)
+        length = images.shape[2] * self.codec.hop_length
+        return np.stack([
+            griffin_lim(m, self.codec.n_fft, self.codec.hop_length, self.spec.griffin_lim_iters, length,
+                        np.random.default_rng(0)).astype(np.float32)
+            for m in self.magnitudes(images)])
+
+
 #: Vocoder name -> implementations by where they run (``numpy`` on the CPU, ``onnx`` on the model's device).
 VOCODERS: dict[str, dict[str, type]] = {
     "griffin-lim": {"numpy": NumpyGriffinLim, "onnx": OnnxGriffinLim},
+    "magnitude-net": {"numpy": MagnitudeNetGriffinLim},
 }
 
 
 def check_vocoder(spec: VocoderSpec) -> None:
     if spec.name not in VOCODERS:
         raise ValueError(f"unknown vocoder {spec.name!r}; this diffband has {', '.join(VOCODERS)}")
+    if spec.name == "magnitude-net" and not spec.network:
+        raise ValueError("a magnitude-net vocoder needs its network file named (export --vocoder-network)")

@@ -121,6 +121,34 @@ def register_train(sub: argparse._SubParsersAction) -> None:
     add_arguments(p)
     p.set_defaults(func=_train)
 
+    from diffband.engine.mel import PRESETS
+
+    v = sub.add_parser("train-vocoder", help="train the magnitude-net vocoder (mel image -> STFT magnitude) on audio "
+                                             "and export it to ONNX; name it in a bundle with export --vocoder-network")
+    v.add_argument("audio_dirs", nargs="+", metavar="AUDIO_DIR", help="folders of audio (searched recursively)")
+    v.add_argument("--out", required=True, help="ONNX file, e.g. models/vocoders/magnitude_net_tiny.onnx")
+    v.add_argument("--preset", choices=sorted(PRESETS), default="tiny", help="mel codec geometry of the bundles it serves")
+    v.add_argument("--steps", type=int, default=12000)
+    v.add_argument("--batch-size", type=int, default=16)
+    v.add_argument("--width", type=int, default=384, help="channels of the convolution stack")
+    v.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one-cycle)")
+    v.add_argument("--threads", type=int, default=2)
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--fp16", action="store_true", help="store the weights in half precision (half the file)")
+    v.set_defaults(func=_train_vocoder)
+
+
+def _train_vocoder(args: argparse.Namespace) -> int:
+    from diffband.engine.mel import preset
+
+    vocoder_train = _need("diffband.export.vocoder_train")
+    summary = vocoder_train.train_magnitude_net(
+        preset(args.preset), [Path(d) for d in args.audio_dirs], Path(args.out), steps=args.steps,
+        batch_size=args.batch_size, width=args.width, lr=args.lr, threads=args.threads, seed=args.seed, half=args.fp16)
+    print(f"trained {summary['steps']} steps on {summary['minutes']:.0f} min of audio in {summary['seconds'] / 60:.1f} min; "
+          f"final loss {summary['final_loss']:.4f} -> {args.out}")
+    return 0
+
 
 # ------------------------------------------------------------------ export
 def _export(args: argparse.Namespace) -> int:
@@ -138,8 +166,9 @@ def _export(args: argparse.Namespace) -> int:
               f"{100 * check['relative_error']:.2f} % (train --init-weights {out}/unet_ema fine-tunes them)")
         return 0
     if args.from_bundle:
-        if convert is None and pitch_range is None:
-            raise ValueError("--from-bundle converts a bundle; it needs --fp16, --int8 DATASET or --pitch-range LOW:HIGH")
+        if convert is None and pitch_range is None and args.vocoder_network is None:
+            raise ValueError("--from-bundle converts a bundle; it needs --fp16, --int8 DATASET, --pitch-range LOW:HIGH "
+                             "or --vocoder-network ONNX|none")
         source = Path(args.from_bundle)
         if convert is not None:
             convert(source, out)
@@ -147,6 +176,9 @@ def _export(args: argparse.Namespace) -> int:
         if pitch_range is not None:
             info = onnx_export.set_pitch_range(source, out, pitch_range)
             print(f"wrote {out} (pitch range {info.pitch_range[0]}-{info.pitch_range[1]})")
+            source = out
+        if args.vocoder_network is not None:
+            _set_vocoder_network(source, out, args.vocoder_network)
         return 0
     fp32_out = out.with_name(out.stem + ".fp32-staging.onnx") if convert else out
     if args.from_diffusers:
@@ -166,11 +198,21 @@ def _export(args: argparse.Namespace) -> int:
     )
     if convert is None:
         print(f"wrote {out}")
-        return 0
-    try:
-        return convert(fp32_out, out)
-    finally:
-        fp32_out.unlink(missing_ok=True)
+    else:
+        try:
+            convert(fp32_out, out)
+        finally:
+            fp32_out.unlink(missing_ok=True)
+    if args.vocoder_network is not None:
+        _set_vocoder_network(out, out, args.vocoder_network)
+    return 0
+
+
+def _set_vocoder_network(source: Path, out: Path, network: str) -> None:
+    vocoder_train = _need("diffband.export.vocoder_train")
+    info = vocoder_train.set_vocoder_network(source, out, None if network == "none" else Path(network))
+    where = f" on {info.vocoder.network}" if info.vocoder.network else ""
+    print(f"wrote {out} (vocoder {info.vocoder.name}{where})")
 
 
 def parse_pitch_range(text: str) -> tuple[int, int]:
@@ -224,6 +266,9 @@ def register_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pitch-range", metavar="LOW:HIGH",
                    help="MIDI notes the training melodies were kept within (the register option moves input into "
                         "them); default for a run: the render recipe's range of its instrument")
+    p.add_argument("--vocoder-network", metavar="ONNX|none",
+                   help="the bundle's vocoder becomes magnitude-net on this network (from train-vocoder; stored as a "
+                        "path relative to the bundle, with its SHA-256); none: back to griffin-lim")
     g = p.add_argument_group("import a diffusers UNet2DModel (audio-diffusion layout)")
     g.add_argument("--from-diffusers", metavar="DIR")
     g.add_argument("--sample-rate", type=int)
