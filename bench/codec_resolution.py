@@ -17,7 +17,10 @@ geometries that all cover the same 4.46 s.  Per geometry:
   model pays per step in inference (and training).
 
 Two "STFT magnitude" rows run Griffin-Lim from the source's exact linear magnitude
-(no mel): the part of the loss that is phase reconstruction, not mel resolution.
+(no mel): the part of the loss that is phase reconstruction, not mel resolution.  The
+"magnitude-net" row decodes the ``tiny`` image with the shipped bundles' vocoder (a network's
+STFT magnitude, 10 NNLS updates, the same Griffin-Lim).  ``--ways`` keeps the rows whose name
+contains one of its comma-separated words.
 Appends a section to ``bench/RESULTS.md`` (``--out``).
 """
 
@@ -39,7 +42,8 @@ from bench.pitch_truth import (
 )
 from diffband.engine.mel import MelCodec
 from diffband.engine.stft import griffin_lim, stft
-from diffband.engine.vocoders import VocoderSpec, decode_image
+from diffband.engine.model import read_bundle_info
+from diffband.engine.vocoders import MagnitudeNetGriffinLim, VocoderSpec, decode_image
 
 #: The codec geometries compared; every one covers WINDOW_SAMPLES (4.46 s at 22.05 kHz).
 GEOMETRIES: dict[str, MelCodec] = {
@@ -57,6 +61,7 @@ ANALYSIS = MelCodec(n_fft=2048, hop_length=256, n_mels=128, frames=WINDOW_SAMPLE
 #: The runtime vocoder's settings (Griffin-Lim iterations from DIFFBAND_GL_ITERS).
 VOCODER = VocoderSpec().at_runtime()
 SEMITONE = 2.0 ** (1.0 / 12.0)
+REPO = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -85,8 +90,21 @@ def oracle_round_trip(hop_length: int, n_fft: int = 2048) -> Callable[[np.ndarra
     return run
 
 
-def round_trips() -> list[RoundTrip]:
+def network_round_trip(bundle: Path) -> RoundTrip:
+    """The ``tiny`` codec decoded by ``bundle``'s ``magnitude-net`` vocoder."""
+    info = read_bundle_info(bundle)
+    vocoder = MagnitudeNetGriffinLim(info.codec, info.vocoder.at_runtime().located(bundle.parent))
+
+    def run(audio: np.ndarray) -> np.ndarray:
+        return vocoder(info.codec.encode(audio)[None])[0]
+
+    return RoundTrip(f"64 mels, hop 1024, magnitude-net ({bundle.name}'s)", run, info.codec.image_shape, info.codec)
+
+
+def round_trips(bundle: Path | None = None) -> list[RoundTrip]:
     ways = [RoundTrip(name, codec_round_trip(codec), codec.image_shape, codec) for name, codec in GEOMETRIES.items()]
+    if bundle is not None:
+        ways.insert(1, network_round_trip(bundle))
     ways += [
         RoundTrip(f"STFT magnitude, hop {hop} (no mel)", oracle_round_trip(hop), None, None) for hop in ORACLE_HOPS
     ]
@@ -190,11 +208,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_clip_arguments(parser)
     parser.add_argument("--unet-repeats", type=int, default=3)
+    parser.add_argument("--bundle", default=str(REPO / "models" / "violin.onnx"),
+                        help="a bundle whose magnitude-net vocoder gets a row ('none': no such row)")
+    parser.add_argument("--ways", default="", help="comma-separated words: keep only the rows naming one (tiny first)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     instruments = tuple(args.instruments.split(","))
     clips = load_clips(instruments, args.clips, args.seed, Path(args.cache) if args.cache else None)
-    ways = round_trips()
+    ways = round_trips(None if args.bundle == "none" else Path(args.bundle))
+    if args.ways:
+        words = args.ways.split(",")
+        ways = [ways[0]] + [w for w in ways[1:] if any(word in w.name for word in words)]  # the table's sizes are x tiny
     source: dict[str, list[dict[str, float]]] = {}
     source_f0: dict[str, list[np.ndarray]] = {}
     for name in instruments:
@@ -219,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- clips: {counts} windows of 4.46 s (render seed {args.seed}, at most 2 windows per piece, "
         "notes kept); pyin (librosa, hop 512, the instruments' range) on source and decoded audio; "
         f"decode = NNLS ({VOCODER.nnls_iters} iterations) + {VOCODER.griffin_lim_iters} Griffin-Lim iterations "
-        f"(the runtime's), seed 0; UNet = `tiny` at batch 1, median of {args.unet_repeats}\n\n"
+        f"(the runtime's), seed 0, or the magnitude-net row's network; UNet = `tiny` at batch 1, median of {args.unet_repeats}\n\n"
         + table(results, source, ways, unet, instruments) + "\n"
     )
     append_results(Path(args.out), text)

@@ -21,6 +21,9 @@ INPUT_IMAGE = "image"
 OUTPUT_LOG_MAGNITUDE = "log_magnitude"
 #: Magnitudes below this (dB re the codec's full-scale sine) are silence to the network.
 FLOOR_DB = -100.0
+#: No bin is louder than this: the network extrapolates without bound on images unlike any audio
+#: (log-magnitudes in the thousands on an all-white image), which would overflow.
+CEILING_DB = 20.0
 
 
 def log_magnitude(codec: MelCodec, audio: np.ndarray) -> np.ndarray:
@@ -30,8 +33,10 @@ def log_magnitude(codec: MelCodec, audio: np.ndarray) -> np.ndarray:
 
 
 def magnitude_from_log(codec: MelCodec, log_mag: np.ndarray) -> np.ndarray:
-    """The network's output -> STFT magnitude at audio scale (what Griffin-Lim takes)."""
-    floor = FLOOR_DB / 20.0
-    magnitude = np.power(10.0, np.maximum(log_mag, floor)) * codec.magnitude_scale
+    """The network's output -> STFT magnitude at audio scale (what Griffin-Lim takes), between
+    silence and :data:`CEILING_DB`; NaN is silence."""
+    floor, ceiling = FLOOR_DB / 20.0, CEILING_DB / 20.0
+    log_mag = np.nan_to_num(np.asarray(log_mag, dtype=np.float32), nan=floor, posinf=ceiling, neginf=floor)
+    magnitude = np.power(10.0, np.clip(log_mag, floor, ceiling)) * codec.magnitude_scale
     magnitude[log_mag <= floor] = 0.0
     return magnitude.astype(np.float32)

@@ -326,7 +326,8 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
         provenance.append(f"`{name}`: {t.get('config', '?')} UNet, {t.get('steps', '?')} steps at batch "
                           f"{t.get('batch_size', '?')} on {data.get('seconds', 0) / 60:.0f} min of renders, trained on "
                           f"{t.get('device', '?')}{earlier}, condition "
-                          f"{_drawing(spec) if spec else 'none'}, {model.info.precision} bundle")
+                          f"{_drawing(spec) if spec else 'none'}, {model.info.precision} bundle, vocoder "
+                          f"{model.info.vocoder.name}")
     context = {
         **({"chosen": "Best cell of this run (sources moved: not the CLI's defaults)"} if plan.moves_sources else {}),
         "summary": f"{len(plan.pairs)} pairs, {plan.clips} source windows each, {plan.steps} DDIM steps, seed {plan.seed}."

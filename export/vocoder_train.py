@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import soxr
 
 from diffband.engine.bundle import PREFIX, BundleInfo
 from diffband.engine.magnitude_net import FLOOR_DB, INPUT_IMAGE, OUTPUT_LOG_MAGNITUDE, log_magnitude
 from diffband.engine.mel import MelCodec
 from diffband.engine.vocoders import VocoderSpec, file_sha256
-from diffband.evaluation.embeddings import audio_files, read_mono
+from diffband.export.data_prepare import find_audio_files, load_mono
 
 #: The network's recipe in its ONNX ``metadata_props``.
 METADATA_KEY = "diffband.magnitude_net"
@@ -32,9 +31,7 @@ CROP_FRAMES = 97
 def file_pairs(codec: MelCodec, path: Path) -> tuple[np.ndarray, np.ndarray]:
     """``(image (n_mels, T), log magnitude (bins, T))`` of one audio file at the codec's rate; a file
     shorter than one crop is padded with silence."""
-    y, rate = read_mono(path)
-    if rate != codec.sample_rate:
-        y = soxr.resample(y, rate, codec.sample_rate)
+    y = load_mono(path, codec.sample_rate)
     y = np.pad(y, (0, max(0, (CROP_FRAMES - 1) * codec.hop_length - len(y))))
     return codec.mel_to_image(codec.mel_magnitude(y)), log_magnitude(codec, y)
 
@@ -44,7 +41,9 @@ def load_pairs(codec: MelCodec, roots: list[Path], progress: Callable[[str], Non
     """Pairs of every audio file under ``roots`` (float16, to keep hours of audio in memory)."""
     images, targets = [], []
     for root in roots:
-        files = audio_files(root)
+        files = find_audio_files(Path(root))
+        if not files:
+            raise ValueError(f"no audio files in {root}")
         for path in files:
             image, target = file_pairs(codec, path)
             images.append(image.astype(np.float16))

@@ -9,7 +9,8 @@ the same code on them (cross, chorus and accompany now follow the input's notes,
 arithmetic must keep these digests.  Rewritten once more when the pitch model's session went
 from one thread to two (``engine.condition.PITCH_THREADS``; salience within 1e-7, half the
 time): the four outputs that follow notes changed, the rest kept their digests.  Rewritten again when the shipped bundles became their int8
-quantizations (``export/int8.py``).  Inputs are quiet and longer than a window, so the
+quantizations (``export/int8.py``), and when they began to decode with the ``magnitude-net`` vocoder
+(the image digests kept, every audio digest changed).  Inputs are quiet and longer than a window, so the
 level rule and the short-input padding do not apply.
 
 Bit-identity holds on the CPU kernels that wrote the reference; on a machine whose ONNX

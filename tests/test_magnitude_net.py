@@ -26,6 +26,14 @@ def tone(midi: float, seconds: float = 5.0) -> np.ndarray:
     return (0.25 * y * fade / np.max(np.abs(y))).astype(np.float32)
 
 
+def test_wild_network_outputs_become_bounded_magnitudes(tiny_codec):
+    from diffband.engine.magnitude_net import CEILING_DB
+
+    out = magnitude_from_log(tiny_codec, np.array([[1e4, -1e4, np.nan, np.inf, -np.inf, 0.0]], np.float32))
+    ceiling = 10 ** (CEILING_DB / 20) * tiny_codec.magnitude_scale
+    np.testing.assert_allclose(out[0], [ceiling, 0, 0, ceiling, 0, tiny_codec.magnitude_scale], rtol=1e-5)
+
+
 def test_log_magnitude_round_trips_to_the_stft_magnitude(tiny_codec):
     y = tone(60)
     back = magnitude_from_log(tiny_codec, log_magnitude(tiny_codec, y))
@@ -74,6 +82,10 @@ def test_a_bundle_named_to_a_trained_network_decodes_with_it(tmp_path, tone_netw
         assert abs(level) < 6.0  # the level kept (an untrained network starts 60 dB down)
     silent = model.decode(-np.ones((1, *tiny_codec.image_shape), np.float32))
     assert np.max(np.abs(silent)) < 1e-4
+    # images unlike any audio (a sampler's first steps, an untrained model) still decode to bounded audio
+    wild = np.stack([np.ones(tiny_codec.image_shape), np.random.default_rng(0).uniform(-1, 1, tiny_codec.image_shape)])
+    loud = model.decode(wild.astype(np.float32))
+    assert np.isfinite(loud).all() and np.max(np.abs(loud)) < 100.0
 
     # the bundle names its network relative to itself: moved together they work, apart they say why
     moved = tmp_path / "moved"

@@ -23,8 +23,15 @@ def test_shipped_bundle_is_described(name):
 
 
 def test_shipped_bundles_fit_the_size_budget():
-    total = sum(p.stat().st_size for p in MODELS.glob("*.onnx"))
+    total = sum(p.stat().st_size for p in MODELS.rglob("*.onnx"))  # bundles, their vocoder network, eval models
     assert total <= 40 * 1024 * 1024
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_bundles_decode_with_the_shipped_vocoder_network(name):
+    model = DiffusionModel.load(MODELS / f"{name}.onnx", device="cpu")
+    assert model.info.vocoder.name == model.vocoder.name == "magnitude-net"
+    assert (MODELS / model.info.vocoder.network).resolve() == (MODELS / "vocoders" / "magnitude_net_tiny.onnx").resolve()
 
 
 def test_shipped_models_combine_and_make_finite_audible_audio():
