@@ -38,7 +38,7 @@ class TorchModel:
         self.bundle = bundle
 
     def decode(self, images: np.ndarray) -> np.ndarray:
-        """The bundle's vocoder as the engine runs it on the CPU (the torch way has no vocoder of its own)."""
+        """The bundle's vocoder as the engine runs it (the torch way has no vocoder of its own)."""
         return self.bundle.decode(images)
 
     def unet_input(self, x: np.ndarray, condition: np.ndarray | None = None) -> np.ndarray:

@@ -140,8 +140,8 @@ class MagnitudeNetGriffinLim:
         path = Path(spec.network)
         if not spec.network or not path.is_file():
             raise FileNotFoundError(
-                f"the bundle's vocoder network {spec.network or '(none named)'} is missing: keep the bundle's "
-                "vocoders/ folder beside it (it ships in models/vocoders/)")
+                f"the bundle's vocoder network {spec.network or '(none named)'} is missing: the bundle names it by a "
+                "path relative to itself, so keep that vocoders/ folder beside it (the shipped bundles' is models/vocoders/)")
         if spec.network_sha256 and file_sha256(path) != spec.network_sha256:
             raise ValueError(f"vocoder network {path} is not the one the bundle was made with (SHA-256 differs)")
         self.codec, self.spec, self.input = codec, spec, INPUT_IMAGE

@@ -165,6 +165,16 @@ def _export(args: argparse.Namespace) -> int:
         print(f"wrote {out}/unet_ema and {out}/training.json; their noise predictions differ from the bundle's by "
               f"{100 * check['relative_error']:.2f} % (train --init-weights {out}/unet_ema fine-tunes them)")
         return 0
+    if args.vocoder_network not in (None, "none"):  # refuse a wrong network before anything is written
+        vocoder_train = _need("diffband.export.vocoder_train")
+        network = Path(args.vocoder_network)
+        if not network.is_file():
+            raise FileNotFoundError(f"no vocoder network at {network}")
+        vocoder_train.network_recipe(network)
+        if args.from_bundle:
+            from diffband.engine.model import read_bundle_info
+
+            vocoder_train.check_network(network, read_bundle_info(Path(args.from_bundle)).codec)
     if args.from_bundle:
         if convert is None and pitch_range is None and args.vocoder_network is None:
             raise ValueError("--from-bundle converts a bundle; it needs --fp16, --int8 DATASET, --pitch-range LOW:HIGH "
@@ -179,6 +189,8 @@ def _export(args: argparse.Namespace) -> int:
             source = out
         if args.vocoder_network is not None:
             _set_vocoder_network(source, out, args.vocoder_network)
+        elif Path(args.from_bundle).resolve() != out.resolve():
+            _need("diffband.export.vocoder_train").keep_network(Path(args.from_bundle), out)
         return 0
     fp32_out = out.with_name(out.stem + ".fp32-staging.onnx") if convert else out
     if args.from_diffusers:

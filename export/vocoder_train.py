@@ -45,7 +45,10 @@ def load_pairs(codec: MelCodec, roots: list[Path], progress: Callable[[str], Non
         if not files:
             raise ValueError(f"no audio files in {root}")
         for path in files:
-            image, target = file_pairs(codec, path)
+            try:
+                image, target = file_pairs(codec, path)
+            except Exception as error:
+                raise ValueError(f"{path}: {error}") from None
             images.append(image.astype(np.float16))
             targets.append(target.astype(np.float16))
         progress(f"{root}: {len(files)} files")
@@ -83,17 +86,20 @@ def train_magnitude_net(codec: MelCodec, roots: list[Path], out: Path, steps: in
     """Train on every file under ``roots`` and write the ONNX vocoder network to ``out``."""
     import torch
 
+    if steps < 10:
+        raise ValueError(f"--steps must be at least 10, got {steps}")
+    if half:
+        import onnxconverter_common  # noqa: F401 - fail before training, not after it
     torch.manual_seed(seed)
     torch.set_num_threads(threads)
     rng = np.random.default_rng(seed)
     images, targets = load_pairs(codec, roots, progress)
     lengths = np.array([im.shape[1] for im in images])
     weights = lengths / lengths.sum()
-    floor = FLOOR_DB / 20.0
     bins = 1 + codec.n_fft // 2
     net = build_network(codec.n_mels, bins, width, layers, kernel)
     optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=max(0.05, 3 / steps))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.05 if steps >= 60 else 0.5)
     started, history = time.time(), []
     for step in range(1, steps + 1):
         picks = rng.choice(len(images), size=batch_size, p=weights)
@@ -154,6 +160,23 @@ def network_recipe(network: Path) -> dict:
     return json.loads(props[METADATA_KEY])
 
 
+def check_network(network: Path, codec: MelCodec) -> None:
+    """A clear error unless ``network`` is a magnitude-net trained for ``codec``."""
+    trained_for = MelCodec.from_dict(network_recipe(network)["codec"])
+    if trained_for.audio_parameters() != codec.audio_parameters():
+        raise ValueError(f"{network} was trained for another mel codec than the bundle's")
+
+
+def keep_network(source: Path, out: Path) -> None:
+    """After ``out`` was written from ``source`` (a conversion): a magnitude-net bundle still
+    finds its network when ``out`` lies in another folder (the path is made relative to it)."""
+    from diffband.engine.model import read_bundle_info
+
+    spec = read_bundle_info(Path(source)).vocoder
+    if spec.name == "magnitude-net":
+        set_vocoder_network(out, out, Path(spec.located(Path(source).parent).network), spec.nnls_iters)
+
+
 #: NNLS updates from the network's magnitude toward the image's mel bands (measured: docs/decisions.md).
 MEL_CONSISTENCY_ITERS = 10
 
@@ -172,13 +195,11 @@ def set_vocoder_network(bundle: Path, out: Path, network: Path | None,
     from diffband.export.precision import replace_metadata
 
     info = read_bundle_info(Path(bundle))
-    plain = VocoderSpec(griffin_lim_iters=info.vocoder.griffin_lim_iters, nnls_iters=info.vocoder.nnls_iters)
+    plain = VocoderSpec(griffin_lim_iters=info.vocoder.griffin_lim_iters)  # griffin-lim's own NNLS iterations
     if network is None:
         spec = plain
     else:
-        codec = MelCodec.from_dict(network_recipe(Path(network))["codec"])
-        if codec.audio_parameters() != info.codec.audio_parameters():
-            raise ValueError(f"{network} was trained for another mel codec than {bundle}'s")
+        check_network(Path(network), info.codec)
         relative = os.path.relpath(Path(network).resolve(), Path(out).resolve().parent)
         spec = VocoderSpec("magnitude-net", plain.griffin_lim_iters, nnls_iters, relative, file_sha256(network))
     proto = onnx.load(str(bundle))

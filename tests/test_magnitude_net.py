@@ -13,6 +13,7 @@ import soundfile as sf
 from diffband.engine.magnitude_net import log_magnitude, magnitude_from_log
 from diffband.engine.model import DiffusionModel
 from diffband.engine.stft import stft
+from diffband.engine.vocoders import VocoderSpec
 
 RATE = 22050
 
@@ -99,8 +100,15 @@ def test_a_bundle_named_to_a_trained_network_decodes_with_it(tmp_path, tone_netw
     with pytest.raises(ValueError, match="SHA-256"):
         DiffusionModel.load(moved / "guitar.onnx", device="cpu").vocoder
 
+    # a conversion written to another folder still finds the network
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert main(["export", "--from-bundle", str(bundle), "--pitch-range", "40:76", "--out", str(elsewhere / "g.onnx")]) == 0
+    assert DiffusionModel.load(elsewhere / "g.onnx", device="cpu").vocoder.name == "magnitude-net"
+
     assert main(["export", "--from-bundle", str(bundle), "--vocoder-network", "none", "--out", str(tmp_path / "gl.onnx")]) == 0
-    assert DiffusionModel.load(tmp_path / "gl.onnx", device="cpu").vocoder.name == "griffin-lim"
+    back = DiffusionModel.load(tmp_path / "gl.onnx", device="cpu")
+    assert back.vocoder.name == "griffin-lim" and back.info.vocoder == VocoderSpec()  # griffin-lim's own NNLS iterations
 
 
 def test_a_foreign_network_is_refused(tmp_path, tiny_bundle, capsys):
