@@ -42,8 +42,8 @@ from bench.pitch_truth import (
 )
 from diffband.engine.mel import MelCodec
 from diffband.engine.stft import griffin_lim, stft
-from diffband.engine.model import read_bundle_info
-from diffband.engine.vocoders import MagnitudeNetGriffinLim, VocoderSpec, decode_image
+from diffband.engine.model import DiffusionModel
+from diffband.engine.vocoders import VocoderSpec, decode_image
 
 #: The codec geometries compared; every one covers WINDOW_SAMPLES (4.46 s at 22.05 kHz).
 GEOMETRIES: dict[str, MelCodec] = {
@@ -91,14 +91,15 @@ def oracle_round_trip(hop_length: int, n_fft: int = 2048) -> Callable[[np.ndarra
 
 
 def network_round_trip(bundle: Path) -> RoundTrip:
-    """The ``tiny`` codec decoded by ``bundle``'s ``magnitude-net`` vocoder."""
-    info = read_bundle_info(bundle)
-    vocoder = MagnitudeNetGriffinLim(info.codec, info.vocoder.at_runtime().located(bundle.parent))
+    """``bundle``'s codec decoded by its own vocoder, as the runtime does (``DiffusionModel.decode``)."""
+    model = DiffusionModel.load(bundle, device="cpu")
+    codec = model.info.codec
 
     def run(audio: np.ndarray) -> np.ndarray:
-        return vocoder(info.codec.encode(audio)[None])[0]
+        return model.decode(codec.encode(audio)[None])[0]
 
-    return RoundTrip(f"64 mels, hop 1024, magnitude-net ({bundle.name}'s)", run, info.codec.image_shape, info.codec)
+    name = f"{codec.n_mels} mels, hop {codec.hop_length}, {model.info.vocoder.name} ({bundle.name}'s)"
+    return RoundTrip(name, run, codec.image_shape, codec)
 
 
 def round_trips(bundle: Path | None = None) -> list[RoundTrip]:

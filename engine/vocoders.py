@@ -12,7 +12,6 @@ beside the bundle, named and hashed in the bundle's metadata.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from diffband.engine.digest import file_sha256
 from diffband.engine.mel import MelCodec, nonnegative_least_squares
 from diffband.engine.settings import setting
 from diffband.engine.stft import griffin_lim
@@ -68,22 +68,30 @@ class VocoderSpec:
         return replace(self, griffin_lim_iters=setting("DIFFBAND_GL_ITERS"))
 
 
-def stft_magnitude(codec: MelCodec, image: np.ndarray, nnls_iters: int) -> np.ndarray:
-    """Image -> linear STFT magnitude (NNLS through the mel basis), at audio scale."""
-    linear_power = nonnegative_least_squares(codec.mel_basis, codec.image_to_mel(image), nnls_iters)
+def stft_magnitude(codec: MelCodec, image: np.ndarray, nnls_iters: int, start: np.ndarray | None = None) -> np.ndarray:
+    """Image -> linear STFT magnitude (NNLS through the mel basis), at audio scale; ``start`` (a
+    magnitude at audio scale) is where the NNLS updates begin, else each band spread over its bins."""
+    start_power = None if start is None else np.power(start / codec.magnitude_scale, codec.power)
+    linear_power = nonnegative_least_squares(codec.mel_basis, codec.image_to_mel(image), nnls_iters, start=start_power)
     magnitude = np.power(np.maximum(linear_power, 0.0), 1.0 / codec.power)
     return magnitude * codec.magnitude_scale
 
 
+def stft_columns(codec: MelCodec, images: np.ndarray, ndim: int) -> np.ndarray:
+    """Checked float32 images (``ndim`` 2: one ``(n_mels, frames)``; 3: ``(k, n_mels, frames)``)
+    with the last column repeated: a centred STFT of ``frames * hop`` samples has ``frames + 1`` columns."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != ndim or images.shape[-2] != codec.n_mels:
+        shape = f"({codec.n_mels}, frames)" if ndim == 2 else f"(k, {codec.n_mels}, frames)"
+        raise ValueError(f"expected {'an image' if ndim == 2 else 'images'} of shape {shape}, got {images.shape}")
+    if not np.all(np.isfinite(images)):
+        raise ValueError("image contains NaN or Inf")
+    return np.concatenate([images, images[..., -1:]], axis=-1)
+
+
 def decode_image(codec: MelCodec, image: np.ndarray, spec: VocoderSpec = VocoderSpec(), seed: int = 0) -> np.ndarray:
     """One image ``(n_mels, frames)`` -> mono audio of ``frames * hop_length`` samples (numpy Griffin-Lim)."""
-    image = np.asarray(image, dtype=np.float32)
-    if image.ndim != 2 or image.shape[0] != codec.n_mels:
-        raise ValueError(f"expected an image of shape ({codec.n_mels}, frames), got {image.shape}")
-    if not np.all(np.isfinite(image)):
-        raise ValueError("image contains NaN or Inf")
-    # A centred STFT of frames*hop samples has frames+1 columns: repeat the last.
-    image = np.concatenate([image, image[:, -1:]], axis=1)
+    image = stft_columns(codec, image, ndim=2)
     magnitude = stft_magnitude(codec, image, spec.nnls_iters)
     target = (image.shape[1] - 1) * codec.hop_length
     audio = griffin_lim(magnitude, codec.n_fft, codec.hop_length, spec.griffin_lim_iters, target, np.random.default_rng(seed))
@@ -122,10 +130,6 @@ class OnnxGriffinLim:
         return audio
 
 
-def file_sha256(path: Path | str) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 class MagnitudeNetGriffinLim:
     """``magnitude-net``: the network's STFT magnitude (ONNX Runtime on the CPU), ``nnls_iters``
     NNLS updates from it toward the image's mel bands, then numpy Griffin-Lim from the same start
@@ -148,26 +152,16 @@ class MagnitudeNetGriffinLim:
         self.session = create_session(path, device="cpu")
 
     def magnitudes(self, images: np.ndarray) -> np.ndarray:
-        """``(k, n_mels, frames)`` images -> ``(k, bins, frames + 1)`` STFT magnitudes at audio scale."""
+        """``(k, n_mels, frames)`` images -> ``(k, bins, frames + 1)`` STFT magnitudes at audio scale:
+        the network's guess, then ``nnls_iters`` NNLS updates from it toward the image's mel bands
+        (every band at the image's level, silence silent, the network's shape within it)."""
         from diffband.engine.magnitude_net import magnitude_from_log
 
-        images = np.asarray(images, dtype=np.float32)
-        if images.ndim != 3 or images.shape[1] != self.codec.n_mels:
-            raise ValueError(f"expected images of shape (k, {self.codec.n_mels}, frames), got {images.shape}")
-        if not np.all(np.isfinite(images)):
-            raise ValueError("image contains NaN or Inf")
-        # A centred STFT of frames*hop samples has frames+1 columns: repeat the last.
-        images = np.clip(np.concatenate([images, images[:, :, -1:]], axis=2), -1.0, 1.0)
-        magnitudes = magnitude_from_log(self.codec, self.session.run(None, {self.input: images})[0])
-        return np.stack([self.mel_consistent(m, image) for m, image in zip(magnitudes, images)])
-
-    def mel_consistent(self, magnitude: np.ndarray, image: np.ndarray) -> np.ndarray:
-        """``nnls_iters`` NNLS updates from the network's magnitude toward the image's mel bands: the
-        level of every band as the image says (silence stays silent), the network's shape within it."""
-        scale = self.codec.magnitude_scale
-        power = np.power(magnitude / scale, self.codec.power)
-        power = nonnegative_least_squares(self.codec.mel_basis, self.codec.image_to_mel(image), self.spec.nnls_iters, start=power)
-        return (np.power(power, 1.0 / self.codec.power) * scale).astype(np.float32)
+        images = np.clip(stft_columns(self.codec, images, ndim=3), -1.0, 1.0)
+        guesses = magnitude_from_log(self.codec, self.session.run(None, {self.input: images})[0])
+        return np.stack([
+            stft_magnitude(self.codec, image, self.spec.nnls_iters, start=guess).astype(np.float32)
+            for guess, image in zip(guesses, images)])
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         if len(images) == 0:

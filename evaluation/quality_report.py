@@ -3,7 +3,6 @@ sweep per pair, heatmaps and generation flatness (issue 13, item 6)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from diffband.engine.condition import ConditionSpec, conditions_for
+from diffband.engine.digest import file_sha256
 from diffband.engine.model import DiffusionModel
 from diffband.evaluation.csv_rows import read_rows
 from diffband.evaluation.plots import save_heatmaps, save_spectrograms
@@ -311,7 +311,7 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
     else:
         write_json(out / "recommendation.json", {
             "follow": best["follow"], "strength": best["strength"], "guidance": best["guidance"], "steps": plan.steps,
-            "models": {name: hashlib.sha256(model.info.path.read_bytes()).hexdigest() for name, model in models.items()},
+            "models": {name: file_sha256(model.info.path) for name, model in models.items()},
         })
     provenance = []
     for name, model in models.items():

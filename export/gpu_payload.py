@@ -28,7 +28,6 @@ command can read the payload before anything is installed.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.metadata
 import json
 import lzma
@@ -38,6 +37,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+from diffband.engine.digest import file_sha256
 
 REPO = Path(__file__).resolve().parent.parent
 WHEEL_DIR = REPO / ".whl"
@@ -145,14 +146,6 @@ def download_wheels(folder: Path = WHEEL_DIR) -> list[Path]:
 
 
 # ------------------------------------------------------------------ data
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def quantise(values: np.ndarray) -> tuple[np.ndarray, float, float]:
     """``values`` as uint8 over their own range ``[lo, hi]`` (audio-diffusion keeps its mel
     images as 8-bit pictures too); the rounding error is at most ``(hi - lo) / 510``."""
@@ -171,7 +164,7 @@ def _pack_array(values: np.ndarray, file: Path) -> dict:
     stored, lo, hi = quantise(values)
     file.write_bytes(lzma.compress(stored.tobytes(), preset=9 | lzma.PRESET_EXTREME))
     error = float(np.max(np.abs(dequantise(stored, lo, hi) - values)))
-    return {"file": file.name, "sha256": _sha256(file), "dtype": "uint8", "lo": lo, "hi": hi, "max_abs_rounding_error": error}
+    return {"file": file.name, "sha256": file_sha256(file), "dtype": "uint8", "lo": lo, "hi": hi, "max_abs_rounding_error": error}
 
 
 def pack_dataset(dataset: Path, folder: Path, name: str) -> dict:
@@ -216,7 +209,7 @@ def read_payload(folder: Path) -> dict:
 
 def _unpack_array(folder: Path, stored: dict, count: int, shape: list[int]) -> np.ndarray:
     file = Path(folder) / stored["file"]
-    if not file.exists() or _sha256(file) != stored["sha256"]:
+    if not file.exists() or file_sha256(file) != stored["sha256"]:
         raise PayloadError(f"{file} is missing or damaged (sha256 differs from {PAYLOAD_JSON})")
     values = np.frombuffer(lzma.decompress(file.read_bytes()), dtype=np.uint8)
     if values.size != count * int(np.prod(shape)):

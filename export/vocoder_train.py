@@ -17,9 +17,10 @@ from typing import Callable
 import numpy as np
 
 from diffband.engine.bundle import PREFIX, BundleInfo
+from diffband.engine.digest import file_sha256
 from diffband.engine.magnitude_net import FLOOR_DB, INPUT_IMAGE, OUTPUT_LOG_MAGNITUDE, log_magnitude
 from diffband.engine.mel import MelCodec
-from diffband.engine.vocoders import VocoderSpec, file_sha256
+from diffband.engine.vocoders import VocoderSpec
 from diffband.export.data_prepare import find_audio_files, load_mono
 
 #: The network's recipe in its ONNX ``metadata_props``.
