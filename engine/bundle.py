@@ -4,7 +4,9 @@ Its ``metadata_props`` carry what the runtime needs (all values are strings):
 
 =========================  ===================================================
 ``diffband.format``        ``"diffband-bundle"``
-``diffband.format_version``  integer, currently ``1``
+``diffband.format_version``  integer: ``2`` when the vocoder names a network file beside
+                           the bundle (``magnitude-net``), else ``1``, so a diffband
+                           that cannot run the bundle says "upgrade" rather than "corrupt"
 ``diffband.instrument``    instrument name, e.g. ``"violin"``
 ``diffband.sample_rate``   model sample rate in Hz
 ``diffband.codec``         JSON of :class:`engine.mel.MelCodec` (STFT/mel, dB range, reference)
@@ -47,7 +49,7 @@ from diffband.engine.schedule import NoiseSchedule
 from diffband.engine.vocoders import VocoderSpec, check_vocoder
 
 FORMAT = "diffband-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PREFIX = "diffband."
 INPUT_SAMPLE = "sample"
 INPUT_TIMESTEP = "timestep"
@@ -55,6 +57,11 @@ INPUT_CONDITION = "condition"
 OUTPUT_NOISE = "noise_pred"
 PREDICTION_TYPES = ("epsilon",)
 PRECISIONS = ("fp32", "fp16", "int8")
+
+
+def required_format_version(vocoder: VocoderSpec) -> int:
+    """The oldest format that can run a bundle with this vocoder: 2 once it names a network file."""
+    return 2 if vocoder.network else 1
 
 
 class BundleError(ValueError):
@@ -129,7 +136,7 @@ def bundle_metadata(
         raise BundleError(f"instrument name {instrument!r} must be letters, digits, '-' or '_'")
     return {
         PREFIX + "format": FORMAT,
-        PREFIX + "format_version": str(FORMAT_VERSION),
+        PREFIX + "format_version": str(required_format_version(vocoder)),
         PREFIX + "instrument": instrument,
         PREFIX + "sample_rate": str(codec.sample_rate),
         PREFIX + "codec": codec.to_json(),

@@ -130,6 +130,19 @@ class OnnxGriffinLim:
         return audio
 
 
+def network_file(spec: VocoderSpec) -> Path:
+    """The network file ``spec`` names (already located beside its bundle), checked: present and,
+    when the bundle recorded one, of the same SHA-256.  Raises ``FileNotFoundError`` / ``ValueError``."""
+    path = Path(spec.network)
+    if not spec.network or not path.is_file():
+        raise FileNotFoundError(
+            f"the bundle's vocoder network {spec.network or '(none named)'} is missing: the bundle names it by a "
+            "path relative to itself, so keep that vocoders/ folder beside it (the shipped bundles' is models/vocoders/)")
+    if spec.network_sha256 and file_sha256(path) != spec.network_sha256:
+        raise ValueError(f"vocoder network {path} is not the one the bundle was made with (SHA-256 differs)")
+    return path
+
+
 class MagnitudeNetGriffinLim:
     """``magnitude-net``: the network's STFT magnitude (ONNX Runtime on the CPU), ``nnls_iters``
     NNLS updates from it toward the image's mel bands, then numpy Griffin-Lim from the same start
@@ -141,15 +154,8 @@ class MagnitudeNetGriffinLim:
         from diffband.engine.magnitude_net import INPUT_IMAGE
         from diffband.engine.providers import create_session
 
-        path = Path(spec.network)
-        if not spec.network or not path.is_file():
-            raise FileNotFoundError(
-                f"the bundle's vocoder network {spec.network or '(none named)'} is missing: the bundle names it by a "
-                "path relative to itself, so keep that vocoders/ folder beside it (the shipped bundles' is models/vocoders/)")
-        if spec.network_sha256 and file_sha256(path) != spec.network_sha256:
-            raise ValueError(f"vocoder network {path} is not the one the bundle was made with (SHA-256 differs)")
         self.codec, self.spec, self.input = codec, spec, INPUT_IMAGE
-        self.session = create_session(path, device="cpu")
+        self.session = create_session(network_file(spec), device="cpu")
 
     def magnitudes(self, images: np.ndarray) -> np.ndarray:
         """``(k, n_mels, frames)`` images -> ``(k, bins, frames + 1)`` STFT magnitudes at audio scale:

@@ -189,8 +189,6 @@ def _export(args: argparse.Namespace) -> int:
             source = out
         if args.vocoder_network is not None:
             _set_vocoder_network(source, out, args.vocoder_network)
-        elif Path(args.from_bundle).resolve() != out.resolve():
-            _need("diffband.export.vocoder_train").keep_network(Path(args.from_bundle), out)
         return 0
     fp32_out = out.with_name(out.stem + ".fp32-staging.onnx") if convert else out
     if args.from_diffusers:

@@ -21,7 +21,7 @@ import onnx
 from onnxconverter_common.float16 import convert_float_to_float16
 
 from diffband.engine.model import DiffusionModel
-from diffband.export.precision import set_metadata
+from diffband.export.precision import relocated, set_metadata
 
 #: Largest |eps_fp16 - eps_fp32| accepted on the check inputs.  Measured on the shipped
 #: models: 1.0e-3 - 1.4e-3 at t = 10, 500, 990 for |eps| ~ 1 (CPU, 2026-11-24).
@@ -44,7 +44,7 @@ def convert_bundle_to_fp16(src: Path, out: Path, max_abs_error: float = MAX_ABS_
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "float32 number ... truncated to 1e-07", once per tiny weight
         half = convert_float_to_float16(proto, keep_io_types=True)
-    set_metadata(half, {p.key: p.value for p in half.metadata_props}, "fp16")
+    set_metadata(half, relocated({p.key: p.value for p in half.metadata_props}, src, out), "fp16")
     onnx.checker.check_model(half)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=out.parent, suffix=".onnx", delete=False) as tmp:

@@ -27,7 +27,7 @@ from diffband.engine.bundle import INPUT_CONDITION, INPUT_SAMPLE, INPUT_TIMESTEP
 from diffband.engine.condition import null_conditions
 from diffband.engine.model import DiffusionModel
 from diffband.export.data_prepare import load_conditions, load_dataset
-from diffband.export.precision import set_metadata
+from diffband.export.precision import relocated, set_metadata
 
 #: Calibration inputs per bundle (one UNet call each) and the share checked after quantizing.
 CALIBRATION_COUNT = 128
@@ -119,7 +119,7 @@ def quantize_bundle_int8(src: Path, out: Path, dataset_dir: Path, count: int = C
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
                         op_types_to_quantize=["Conv"], nodes_to_exclude=[convs[0], convs[-1]])
         proto = onnx.load(str(quantized))
-        set_metadata(proto, dict(reference.session.get_modelmeta().custom_metadata_map), "int8")
+        set_metadata(proto, relocated(dict(reference.session.get_modelmeta().custom_metadata_map), src, out), "int8")
         onnx.save(proto, str(quantized))
         error = relative_error(reference, DiffusionModel.load(quantized, device="cpu"), checks)
         if not error <= max_relative_error:

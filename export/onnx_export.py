@@ -27,7 +27,7 @@ from diffband.engine.mel import MelCodec
 from diffband.engine.model import DiffusionModel, read_bundle_info
 from diffband.engine.schedule import NoiseSchedule
 from diffband.export.instruments import INSTRUMENTS
-from diffband.export.precision import replace_metadata
+from diffband.export.precision import relocated, replace_metadata
 from diffband.export.train import EMA_DIR, TRAINING_JSON
 
 DEFAULT_OPSET = 18
@@ -217,7 +217,7 @@ def set_pitch_range(bundle: Path, out: Path, pitch_range: tuple[int, int]) -> Bu
     """Copy ``bundle`` to ``out`` (may be the same file) with its ``pitch_range`` set; returns the
     rewritten bundle's parsed metadata.  The graph is untouched."""
     proto = onnx.load(str(bundle))
-    props = {entry.key: entry.value for entry in proto.metadata_props}
+    props = relocated({entry.key: entry.value for entry in proto.metadata_props}, bundle, out)
     props[PREFIX + "pitch_range"] = json.dumps(list(checked_pitch_range(pitch_range)))
     replace_metadata(proto, props)
     onnx.save(proto, str(out))

@@ -3,9 +3,27 @@ export."""
 
 from __future__ import annotations
 
+import os
+from dataclasses import replace
+from pathlib import Path
+
 import onnx
 
 from diffband.engine.bundle import PREFIX
+from diffband.engine.vocoders import VocoderSpec
+
+
+def relocated(props: dict[str, str], source: Path, out: Path) -> dict[str, str]:
+    """``props`` of the bundle at ``source`` as written to ``out``: a vocoder network named relative to
+    ``source``'s folder is named relative to ``out``'s, so a conversion written elsewhere still finds it."""
+    if PREFIX + "vocoder" not in props:
+        return dict(props)
+    spec = VocoderSpec.from_json(props[PREFIX + "vocoder"])
+    if not spec.network:
+        return dict(props)
+    network = Path(spec.located(Path(source).resolve().parent).network).resolve()
+    moved = replace(spec, network=os.path.relpath(network, Path(out).resolve().parent))
+    return {**props, PREFIX + "vocoder": moved.to_json()}
 
 
 def set_metadata(proto: onnx.ModelProto, props: dict[str, str], precision: str) -> None:

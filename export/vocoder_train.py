@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from diffband.engine.bundle import PREFIX, BundleInfo
+from diffband.engine.bundle import PREFIX, BundleInfo, required_format_version
 from diffband.engine.digest import file_sha256
 from diffband.engine.magnitude_net import FLOOR_DB, INPUT_IMAGE, OUTPUT_LOG_MAGNITUDE, log_magnitude
 from diffband.engine.mel import MelCodec
@@ -168,16 +168,6 @@ def check_network(network: Path, codec: MelCodec) -> None:
         raise ValueError(f"{network} was trained for another mel codec than the bundle's")
 
 
-def keep_network(source: Path, out: Path) -> None:
-    """After ``out`` was written from ``source`` (a conversion): a magnitude-net bundle still
-    finds its network when ``out`` lies in another folder (the path is made relative to it)."""
-    from diffband.engine.model import read_bundle_info
-
-    spec = read_bundle_info(Path(source)).vocoder
-    if spec.name == "magnitude-net":
-        set_vocoder_network(out, out, Path(spec.located(Path(source).parent).network), spec.nnls_iters)
-
-
 #: NNLS updates from the network's magnitude toward the image's mel bands (measured: docs/decisions.md).
 MEL_CONSISTENCY_ITERS = 10
 
@@ -206,6 +196,7 @@ def set_vocoder_network(bundle: Path, out: Path, network: Path | None,
     proto = onnx.load(str(bundle))
     props = {entry.key: entry.value for entry in proto.metadata_props}
     props[PREFIX + "vocoder"] = spec.to_json()
+    props[PREFIX + "format_version"] = str(required_format_version(spec))
     replace_metadata(proto, props)
     onnx.save(proto, str(out))
     return read_bundle_info(Path(out))

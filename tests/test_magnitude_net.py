@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from diffband.engine.magnitude_net import log_magnitude, magnitude_from_log
-from diffband.engine.model import DiffusionModel
+from diffband.engine.model import DiffusionModel, load_models
 from diffband.engine.stft import stft
 from diffband.engine.vocoders import VocoderSpec
 
@@ -91,14 +91,16 @@ def test_a_bundle_named_to_a_trained_network_decodes_with_it(tmp_path, tone_netw
     # the bundle names its network relative to itself: moved together they work, apart they say why
     moved = tmp_path / "moved"
     shutil.copytree(bundle.parent, moved)
-    assert DiffusionModel.load(moved / "guitar.onnx", device="cpu").vocoder.name == "magnitude-net"
+    on_net = DiffusionModel.load(moved / "guitar.onnx", device="cpu")
+    # format 2, so a diffband without magnitude-net says "upgrade diffband", not "corrupt metadata"
+    assert on_net.vocoder.name == "magnitude-net" and on_net.info.format_version == 2
     alone = tmp_path / "alone.onnx"
     shutil.copy(bundle, alone)
-    with pytest.raises(FileNotFoundError, match="vocoders/ folder"):
-        DiffusionModel.load(alone, device="cpu").vocoder
+    with pytest.raises(FileNotFoundError, match="vocoders/ folder"):  # a job's load fails, not its first decode
+        load_models([str(alone)], device="cpu")
     (moved / "vocoders" / "net.onnx").write_bytes(b"not the network")
     with pytest.raises(ValueError, match="SHA-256"):
-        DiffusionModel.load(moved / "guitar.onnx", device="cpu").vocoder
+        load_models([str(moved / "guitar.onnx")], device="cpu")
 
     # a conversion written to another folder still finds the network
     elsewhere = tmp_path / "elsewhere"
@@ -109,6 +111,7 @@ def test_a_bundle_named_to_a_trained_network_decodes_with_it(tmp_path, tone_netw
     assert main(["export", "--from-bundle", str(bundle), "--vocoder-network", "none", "--out", str(tmp_path / "gl.onnx")]) == 0
     back = DiffusionModel.load(tmp_path / "gl.onnx", device="cpu")
     assert back.vocoder.name == "griffin-lim" and back.info.vocoder == VocoderSpec()  # griffin-lim's own NNLS iterations
+    assert back.info.format_version == 1  # readable by every diffband again
 
 
 def test_a_foreign_network_is_refused(tmp_path, tiny_bundle, capsys):
