@@ -18,6 +18,7 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+import librosa
 import numpy as np
 
 from bench.engine import RESULTS, append_results, machine
@@ -32,11 +33,6 @@ from diffband.evaluation.quality import f0, named_windows, pitch_agreement
 PAIRS = ("guitar:violin", "violin:guitar", "voice:violin", "voice:guitar")
 
 
-def midi(hz: np.ndarray) -> np.ndarray:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return 69.0 + 12.0 * np.log2(hz / 440.0)
-
-
 def split_scores(source_f0: list[np.ndarray], layer_f0: list[np.ndarray], low: int, high: int) -> dict[str, tuple[int, int]]:
     """(frames within 50 cents, voiced source frames) for the source frames inside ``[low, high]``,
     below and above it, summed over the clips."""
@@ -44,7 +40,7 @@ def split_scores(source_f0: list[np.ndarray], layer_f0: list[np.ndarray], low: i
     for s, o in zip(source_f0, layer_f0):
         n = min(s.size, o.size)
         s, o = s[:n], o[:n]
-        note = np.round(midi(s))
+        note = np.round(librosa.hz_to_midi(s))  # NaN (unvoiced) on no side
         sides = {"inside": (note >= low) & (note <= high), "below": note < low, "above": note > high}
         for side, mask in sides.items():
             kept, voiced = pitch_agreement(np.where(mask, s, np.nan), o)

@@ -23,7 +23,7 @@ from diffband.engine.condition import ConditionError, null_conditions
 from diffband.engine.device_loop import DeviceLoop, fused_step_graph, wants_device_loop
 from diffband.engine.providers import ProviderError, create_session, device_key, resolve_device
 from diffband.engine.settings import setting
-from diffband.engine.vocoders import VOCODERS, Vocoder, network_file
+from diffband.engine.vocoders import VOCODERS, Vocoder
 
 BUNDLE_SUFFIX = ".onnx"
 #: The runtime vocoder's Griffin-Lim iterations are ``DIFFBAND_GL_ITERS`` (16; bundles record the
@@ -224,7 +224,7 @@ def load_models(names: list[str], device: str | None = None, threads: int | None
     check_compatible([m.info for m in models])
     for model in models:  # a missing or altered vocoder network fails before any work, not at the first decode
         if model.info.vocoder.network:
-            network_file(model.info.vocoder.located(model.info.path.parent))
+            model.vocoder  # built now (its network checked: present, same SHA-256) and kept for the job
     return models
 
 

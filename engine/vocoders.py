@@ -13,6 +13,7 @@ beside the bundle, named and hashed in the bundle's metadata.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -54,6 +55,13 @@ class VocoderSpec:
         if not self.network or Path(self.network).is_absolute():
             return self
         return replace(self, network=str(Path(bundle_folder) / self.network))
+
+    def named_from(self, bundle_folder: Path) -> "VocoderSpec":
+        """The inverse of :meth:`located`: ``network`` (a path as this process sees it) named relative
+        to ``bundle_folder``, where the bundle is written, so the bundle and its network move together."""
+        if not self.network:
+            return self
+        return replace(self, network=os.path.relpath(Path(self.network).resolve(), Path(bundle_folder).resolve()))
 
     @classmethod
     def from_json(cls, text: str) -> "VocoderSpec":

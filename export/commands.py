@@ -170,11 +170,12 @@ def _export(args: argparse.Namespace) -> int:
         network = Path(args.vocoder_network)
         if not network.is_file():
             raise FileNotFoundError(f"no vocoder network at {network}")
-        vocoder_train.network_recipe(network)
         if args.from_bundle:
             from diffband.engine.model import read_bundle_info
 
             vocoder_train.check_network(network, read_bundle_info(Path(args.from_bundle)).codec)
+        else:  # the codec is known once the run is exported; set_vocoder_network checks it then
+            vocoder_train.network_recipe(network)
     if args.from_bundle:
         if convert is None and pitch_range is None and args.vocoder_network is None:
             raise ValueError("--from-bundle converts a bundle; it needs --fp16, --int8 DATASET, --pitch-range LOW:HIGH "

@@ -3,8 +3,6 @@ export."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import replace
 from pathlib import Path
 
 import onnx
@@ -21,8 +19,7 @@ def relocated(props: dict[str, str], source: Path, out: Path) -> dict[str, str]:
     spec = VocoderSpec.from_json(props[PREFIX + "vocoder"])
     if not spec.network:
         return dict(props)
-    network = Path(spec.located(Path(source).resolve().parent).network).resolve()
-    moved = replace(spec, network=os.path.relpath(network, Path(out).resolve().parent))
+    moved = spec.located(Path(source).parent).named_from(Path(out).parent)
     return {**props, PREFIX + "vocoder": moved.to_json()}
 
 

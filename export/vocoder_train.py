@@ -178,8 +178,6 @@ def set_vocoder_network(bundle: Path, out: Path, network: Path | None,
     on ``network`` (stored relative to ``out``'s folder, with its SHA-256), or back to
     ``griffin-lim`` when ``network`` is None (with the bundle's Griffin-Lim settings, and ``nnls_iters``
     mel-consistency updates for the network).  The graph is untouched."""
-    import os
-
     import onnx
 
     from diffband.engine.model import read_bundle_info
@@ -191,8 +189,8 @@ def set_vocoder_network(bundle: Path, out: Path, network: Path | None,
         spec = plain
     else:
         check_network(Path(network), info.codec)
-        relative = os.path.relpath(Path(network).resolve(), Path(out).resolve().parent)
-        spec = VocoderSpec("magnitude-net", plain.griffin_lim_iters, nnls_iters, relative, file_sha256(network))
+        spec = VocoderSpec("magnitude-net", plain.griffin_lim_iters, nnls_iters, str(network),
+                           file_sha256(network)).named_from(Path(out).parent)
     proto = onnx.load(str(bundle))
     props = {entry.key: entry.value for entry in proto.metadata_props}
     props[PREFIX + "vocoder"] = spec.to_json()
