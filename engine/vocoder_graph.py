@@ -10,7 +10,9 @@ numpy/scipy.fft vocoder stays faster, so the engine uses this graph only with th
 on-device loop (engine/device_loop.py).
 
 The initial phase is an input, so the graph can be fed the numpy vocoder's own random
-start and compared with it (tests/test_device_path.py).
+start and compared with it (tests/test_device_path.py).  For ``magnitude-net`` the graph also
+takes the network's log-magnitude (``engine.magnitude_net``) and starts NNLS from it, as
+``engine.vocoders.stft_magnitude(start=...)`` does.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from diffband.engine.stft import GRIFFIN_LIM_MOMENTUM, PHASE_EPSILON, hann_windo
 INPUT_IMAGES = "images"
 INPUT_PHASE_COS = "phase_cos"
 INPUT_PHASE_SIN = "phase_sin"
+INPUT_LOG_MAGNITUDE = "log_magnitude"
 OUTPUT_AUDIO = "audio"
 #: ONNX IR version written (onnx 1.19+ defaults to 11+; onnxruntime 1.20 reads up to 10).
 IR_VERSION = 10
@@ -50,11 +53,17 @@ def _dft_kernels(n_fft: int) -> tuple[np.ndarray, np.ndarray]:
     return forward[:, None, :].astype(np.float32), inverse[:, None, :].astype(np.float32)
 
 
-def vocoder_graph(codec: MelCodec, griffin_lim_iters: int = 16, nnls_iters: int = 100, opset: int = 18) -> bytes:
+def vocoder_graph(
+    codec: MelCodec, griffin_lim_iters: int = 16, nnls_iters: int = 100, opset: int = 18, network_start: bool = False
+) -> bytes:
     """Serialised ONNX graph: ``images`` ``(B, n_mels, frames)`` -> ``audio`` ``(B, frames * hop)``,
-    ``nnls_iters`` NNLS and ``griffin_lim_iters`` Griffin-Lim iterations unrolled."""
+    ``nnls_iters`` NNLS and ``griffin_lim_iters`` Griffin-Lim iterations unrolled.  With
+    ``network_start`` NNLS starts from a further input, ``log_magnitude`` ``(B, bins, frames + 1)``
+    (the magnitude-net network's output), instead of each band spread over its bins."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
+
+    from diffband.engine.magnitude_net import CEILING_DB, FLOOR_DB
 
     iters = griffin_lim_iters
     n_fft, hop, frames = codec.n_fft, codec.hop_length, codec.frames + 1
@@ -102,7 +111,14 @@ def vocoder_graph(codec: MelCodec, griffin_lim_iters: int = 16, nnls_iters: int 
     # NNLS by multiplicative updates (engine.mel.nonnegative_least_squares), unrolled
     spread = basis @ basis.T.sum(axis=1, keepdims=True)
     gram_target = node("MatMul", ["mel_basis_t", mel], "gram_target")
-    x = node("MatMul", ["mel_basis_t", node("Div", [mel, const("spread", np.maximum(spread, NNLS_SPREAD_FLOOR).astype(np.float32))], "mel_spread")], "nnls_start")
+    if network_start:  # engine.magnitude_net.magnitude_from_log, then to power: NaN and the floor are silence
+        log_mag = node("Where", [node("IsNaN", [INPUT_LOG_MAGNITUDE], "log_mag_nan"), const("log_floor", FLOOR_DB / 20.0),
+                                 INPUT_LOG_MAGNITUDE], "log_mag_finite")
+        log_mag = node("Clip", [log_mag, "log_floor", const("log_ceiling", CEILING_DB / 20.0)], "log_mag_clipped")
+        x = node("Pow", ["ten", node("Mul", [log_mag, const("log_to_exponent", codec.power)], "start_exponent")], "start_power")
+        x = node("Where", [node("LessOrEqual", [log_mag, "log_floor"], "start_silent"), "zero", x], "nnls_start")
+    else:
+        x = node("MatMul", ["mel_basis_t", node("Div", [mel, const("spread", np.maximum(spread, NNLS_SPREAD_FLOOR).astype(np.float32))], "mel_spread")], "nnls_start")
     x = node("Max", [x, const("floor", NNLS_FLOOR)], "nnls_0")
     for i in range(nnls_iters):
         projected = node("MatMul", ["mel_basis_t", node("MatMul", ["mel_basis", x], f"nnls_fwd_{i}")], f"nnls_back_{i}")
@@ -140,14 +156,17 @@ def vocoder_graph(codec: MelCodec, griffin_lim_iters: int = 16, nnls_iters: int 
     cropped = node("Slice", [signal, "crop_start", "crop_stop", "crop_axis"], "cropped")
     node("Squeeze", [cropped, "squeeze_channel"], OUTPUT_AUDIO)
 
+    inputs = [
+        helper.make_tensor_value_info(INPUT_IMAGES, TensorProto.FLOAT, ["batch", codec.n_mels, codec.frames]),
+        helper.make_tensor_value_info(INPUT_PHASE_COS, TensorProto.FLOAT, [bins, frames]),
+        helper.make_tensor_value_info(INPUT_PHASE_SIN, TensorProto.FLOAT, [bins, frames]),
+    ]
+    if network_start:
+        inputs.append(helper.make_tensor_value_info(INPUT_LOG_MAGNITUDE, TensorProto.FLOAT, ["batch", bins, frames]))
     graph = helper.make_graph(
         nodes,
         "diffband_vocoder",
-        [
-            helper.make_tensor_value_info(INPUT_IMAGES, TensorProto.FLOAT, ["batch", codec.n_mels, codec.frames]),
-            helper.make_tensor_value_info(INPUT_PHASE_COS, TensorProto.FLOAT, [bins, frames]),
-            helper.make_tensor_value_info(INPUT_PHASE_SIN, TensorProto.FLOAT, [bins, frames]),
-        ],
+        inputs,
         [helper.make_tensor_value_info(OUTPUT_AUDIO, TensorProto.FLOAT, ["batch", length])],
         [numpy_helper.from_array(value, name) for name, value in constants.items()],
     )
@@ -166,11 +185,14 @@ class GraphVocoder:
         self.session = session
         self.phase_cos, self.phase_sin = initial_phase(codec)
 
-    def __call__(self, images: np.ndarray) -> np.ndarray:
+    def __call__(self, images: np.ndarray, log_magnitude: np.ndarray | None = None) -> np.ndarray:
+        """``log_magnitude``: the network's output for these images, for a ``network_start`` graph."""
         images = np.ascontiguousarray(images, dtype=np.float32)
         if images.ndim != 3 or images.shape[1:] != self.codec.image_shape:
             raise ValueError(f"expected images of shape (k, {self.codec.n_mels}, {self.codec.frames}), got {images.shape}")
         if not np.all(np.isfinite(images)):
             raise ValueError("image contains NaN or Inf")
         feed = {INPUT_IMAGES: images, INPUT_PHASE_COS: self.phase_cos, INPUT_PHASE_SIN: self.phase_sin}
+        if log_magnitude is not None:
+            feed[INPUT_LOG_MAGNITUDE] = np.ascontiguousarray(log_magnitude, dtype=np.float32)
         return self.session.run([OUTPUT_AUDIO], feed)[0]

@@ -152,7 +152,7 @@ def network_file(spec: VocoderSpec) -> Path:
 
 
 class MagnitudeNetGriffinLim:
-    """``magnitude-net``: the network's STFT magnitude (ONNX Runtime on the CPU), ``nnls_iters``
+    """``magnitude-net`` on the CPU: the network's STFT magnitude (ONNX Runtime), ``nnls_iters``
     NNLS updates from it toward the image's mel bands, then numpy Griffin-Lim from the same start
     phase as ``griffin-lim``."""
 
@@ -187,10 +187,35 @@ class MagnitudeNetGriffinLim:
             for m in self.magnitudes(images)])
 
 
+class OnnxMagnitudeNet:
+    """``magnitude-net`` on the model's device: the network, then NNLS from its guess and
+    Griffin-Lim as one ONNX graph (:func:`engine.vocoder_graph.vocoder_graph` with
+    ``network_start``), all windows of a call at once; the audio of :class:`MagnitudeNetGriffinLim`."""
+
+    name = "magnitude-net"
+
+    def __init__(self, codec: MelCodec, spec: VocoderSpec, make_session: Callable[[bytes], Any], max_batch: int):
+        from diffband.engine.magnitude_net import INPUT_IMAGE
+        from diffband.engine.vocoder_graph import GraphVocoder, vocoder_graph
+
+        self.codec, self.spec, self.max_batch, self.input = codec, spec, max_batch, INPUT_IMAGE
+        self.network = make_session(network_file(spec).read_bytes())
+        self.graph = GraphVocoder(codec, make_session(vocoder_graph(
+            codec, spec.griffin_lim_iters, spec.nnls_iters, network_start=True)))
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        audio = np.empty((len(images), self.codec.window_samples), dtype=np.float32)
+        for start in range(0, len(images), self.max_batch):
+            batch = images[start : start + self.max_batch]
+            columns = np.clip(stft_columns(self.codec, batch, ndim=3), -1.0, 1.0)
+            audio[start : start + self.max_batch] = self.graph(batch, self.network.run(None, {self.input: columns})[0])
+        return audio
+
+
 #: Vocoder name -> implementations by where they run (``numpy`` on the CPU, ``onnx`` on the model's device).
 VOCODERS: dict[str, dict[str, type]] = {
     "griffin-lim": {"numpy": NumpyGriffinLim, "onnx": OnnxGriffinLim},
-    "magnitude-net": {"numpy": MagnitudeNetGriffinLim},
+    "magnitude-net": {"numpy": MagnitudeNetGriffinLim, "onnx": OnnxMagnitudeNet},
 }
 
 

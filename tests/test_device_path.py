@@ -208,6 +208,29 @@ def test_vocoder_graph_matches_the_numpy_vocoder(violin):
         vocoder(np.full((1, *codec.image_shape), np.nan, dtype=np.float32))
 
 
+def test_magnitude_net_on_the_device_matches_the_cpu_vocoder(violin):
+    """The shipped vocoder on a GPU: the network and the graph that starts NNLS from its guess,
+    the same audio as the CPU's numpy NNLS and Griffin-Lim, window by window through batches."""
+    from diffband.engine.providers import create_session
+    from diffband.engine.vocoders import MagnitudeNetGriffinLim, OnnxMagnitudeNet
+
+    codec = violin.info.codec
+    spec = violin.info.vocoder.at_runtime().located(violin.info.path.parent)
+    assert spec.name == "magnitude-net"
+    device = OnnxMagnitudeNet(codec, spec, lambda graph: create_session(graph, device="cpu"), max_batch=2)
+    clips = [render_clip("violin", codec.window_seconds + 0.1, s)[: codec.window_samples] for s in (902, 903, 904)]
+    images = np.stack([codec.encode(c) for c in clips])
+    images[1, :, :10] = -1.0  # silent columns: the network's floor and the mel mask
+    got = device(images)
+    expected = MagnitudeNetGriffinLim(codec, spec)(images)
+    assert got.shape == expected.shape == (3, codec.window_samples)
+    for window, reference in zip(got, expected):
+        assert np.linalg.norm(window - reference) / np.linalg.norm(reference) < 1e-3
+    assert np.abs(got[1, : 9 * codec.hop_length]).max() < 1e-6  # silence stays silent
+    with pytest.raises(ValueError, match="NaN"):
+        device(np.full((1, *codec.image_shape), np.nan, dtype=np.float32))
+
+
 def test_cross_on_the_device_path_gives_the_cpu_path_audio(monkeypatch, violin):
     from diffband.engine.cross import cross
 
