@@ -100,9 +100,14 @@ def stft_columns(codec: MelCodec, images: np.ndarray, ndim: int) -> np.ndarray:
 def decode_image(codec: MelCodec, image: np.ndarray, spec: VocoderSpec = VocoderSpec(), seed: int = 0) -> np.ndarray:
     """One image ``(n_mels, frames)`` -> mono audio of ``frames * hop_length`` samples (numpy Griffin-Lim)."""
     image = stft_columns(codec, image, ndim=2)
-    magnitude = stft_magnitude(codec, image, spec.nnls_iters)
-    target = (image.shape[1] - 1) * codec.hop_length
-    audio = griffin_lim(magnitude, codec.n_fft, codec.hop_length, spec.griffin_lim_iters, target, np.random.default_rng(seed))
+    return audio_from_magnitude(codec, spec, stft_magnitude(codec, image, spec.nnls_iters), seed)
+
+
+def audio_from_magnitude(codec: MelCodec, spec: VocoderSpec, magnitude: np.ndarray, seed: int = 0) -> np.ndarray:
+    """STFT magnitude ``(bins, frames + 1)`` -> ``frames * hop_length`` samples: ``spec``'s Griffin-Lim
+    from the random start phase of ``seed`` (both vocoders' last stage)."""
+    length = (magnitude.shape[1] - 1) * codec.hop_length
+    audio = griffin_lim(magnitude, codec.n_fft, codec.hop_length, spec.griffin_lim_iters, length, np.random.default_rng(seed))
     return audio.astype(np.float32)
 
 
@@ -180,11 +185,7 @@ class MagnitudeNetGriffinLim:
     def __call__(self, images: np.ndarray) -> np.ndarray:
         if len(images) == 0:
             return np.zeros((0, self.codec.window_samples), dtype=np.float32)
-        length = images.shape[2] * self.codec.hop_length
-        return np.stack([
-            griffin_lim(m, self.codec.n_fft, self.codec.hop_length, self.spec.griffin_lim_iters, length,
-                        np.random.default_rng(0)).astype(np.float32)
-            for m in self.magnitudes(images)])
+        return np.stack([audio_from_magnitude(self.codec, self.spec, m) for m in self.magnitudes(images)])
 
 
 class OnnxMagnitudeNet:
