@@ -38,6 +38,7 @@ def vocoded_copy(root: Path, bundle: str, out: Path, progress: Callable[[str], N
     model = load_models([bundle], device="cpu")[0]
     codec = model.info.codec
     w = codec.window_samples
+    check_vocoded_stamp(Path(out), {"codec": codec.to_dict(), "vocoder": json.loads(model.info.vocoder.to_json())})
     for folder in sorted(p for p in Path(root).iterdir() if p.is_dir()):
         target = Path(out) / folder.name
         target.mkdir(parents=True, exist_ok=True)
@@ -51,6 +52,26 @@ def vocoded_copy(root: Path, bundle: str, out: Path, progress: Callable[[str], N
             sf.write(target / path.name, np.concatenate(list(model.decode(images))).astype(np.float32), codec.sample_rate)
         progress(f"{folder.name}: through {model.name}'s vocoder -> {target}")
     return Path(out)
+
+
+#: The codec and vocoder a vocoded copy was made with, in its folder.
+VOCODED_STAMP = "vocoded_with.json"
+
+
+def check_vocoded_stamp(out: Path, made_with: dict) -> None:
+    """Record in ``out`` what its copies are made with, or refuse to add to copies made with another
+    codec or vocoder (a bundle given a new vocoder would otherwise train on a mix of both)."""
+    stamp = out / VOCODED_STAMP
+    if stamp.is_file():
+        if json.loads(stamp.read_text()) != made_with:
+            raise ValueError(f"{out} holds copies made with another codec or vocoder ({stamp}); move it aside "
+                             "(or delete it) to make them again with this bundle's")
+        return
+    if out.is_dir() and any(p.is_dir() for p in out.iterdir()):
+        raise ValueError(f"{out} holds copies that do not say what made them (no {VOCODED_STAMP}); move it aside "
+                         "(or delete it) to make them again with this bundle's")
+    out.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps(made_with, indent=2, sort_keys=True) + "\n")
 
 
 def class_files(roots: list[Path], name: str) -> dict[str, list[Path]]:

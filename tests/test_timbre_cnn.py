@@ -3,6 +3,7 @@ ONNX and read back by ONNX Runtime, and the errors a user sees for a wrong file.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +90,18 @@ def test_a_missing_or_foreign_timbre_model_is_a_clear_error(tmp_path):
     onnx.save(foreign, str(tmp_path / "foreign.onnx"))  # a valid model, not a timbre model (e.g. a diffusion bundle)
     with pytest.raises(ValueError, match="not a diffband timbre model"):
         TimbreCnn.from_file(tmp_path / "foreign.onnx")
+
+
+def test_a_vocoded_copy_is_not_mixed_with_another_vocoders(tiny_timbre_model, tiny_bundle, tmp_path):
+    """The cache says what made it; a bundle with another vocoder (or codec) must not add to it,
+    and a folder of copies that says nothing is not trusted either."""
+    from diffband.evaluation.timbre_train import VOCODED_STAMP, vocoded_copy
+
+    cache = tiny_timbre_model.parent / "heldout_vocoded"
+    assert json.loads((cache / VOCODED_STAMP).read_text())["vocoder"]["name"] == "magnitude-net"
+    with pytest.raises(ValueError, match="another codec or vocoder"):
+        vocoded_copy(tiny_timbre_model.parent / "heldout", str(tiny_bundle), cache)
+    unstamped = tmp_path / "old_vocoded"
+    (unstamped / "bright").mkdir(parents=True)
+    with pytest.raises(ValueError, match="do not say what made them"):
+        vocoded_copy(tiny_timbre_model.parent / "heldout", str(REPO / "models" / "violin.onnx"), unstamped)
