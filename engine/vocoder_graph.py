@@ -109,7 +109,6 @@ def vocoder_graph(
     mel = node("Where", [silent, const("zero", 0.0), mel], "mel")
 
     # NNLS by multiplicative updates (engine.mel.nonnegative_least_squares), unrolled
-    spread = basis @ basis.T.sum(axis=1, keepdims=True)
     gram_target = node("MatMul", ["mel_basis_t", mel], "gram_target")
     if network_start:  # engine.magnitude_net.magnitude_from_log, then to power: NaN and the floor are silence
         log_mag = node("Where", [node("IsNaN", [INPUT_LOG_MAGNITUDE], "log_mag_nan"), const("log_floor", FLOOR_DB / 20.0),
@@ -118,6 +117,7 @@ def vocoder_graph(
         x = node("Pow", ["ten", node("Mul", [log_mag, const("log_to_exponent", codec.power)], "start_exponent")], "start_power")
         x = node("Where", [node("LessOrEqual", [log_mag, "log_floor"], "start_silent"), "zero", x], "nnls_start")
     else:
+        spread = basis @ basis.T.sum(axis=1, keepdims=True)
         x = node("MatMul", ["mel_basis_t", node("Div", [mel, const("spread", np.maximum(spread, NNLS_SPREAD_FLOOR).astype(np.float32))], "mel_spread")], "nnls_start")
     x = node("Max", [x, const("floor", NNLS_FLOOR)], "nnls_0")
     for i in range(nnls_iters):

@@ -137,10 +137,15 @@ class OnnxGriffinLim:
         self.graph = GraphVocoder(codec, make_session(vocoder_graph(codec, spec.griffin_lim_iters, spec.nnls_iters)))
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        audio = np.empty((len(images), self.codec.window_samples), dtype=np.float32)
-        for start in range(0, len(images), self.max_batch):
-            audio[start : start + self.max_batch] = self.graph(images[start : start + self.max_batch])
-        return audio
+        return in_batches(self.graph, images, self.max_batch, self.codec.window_samples)
+
+
+def in_batches(decode: Callable[[np.ndarray], np.ndarray], images: np.ndarray, max_batch: int, samples: int) -> np.ndarray:
+    """``decode`` (a device graph's call) over at most ``max_batch`` images at a time -> ``(k, samples)`` audio."""
+    audio = np.empty((len(images), samples), dtype=np.float32)
+    for start in range(0, len(images), max_batch):
+        audio[start : start + max_batch] = decode(images[start : start + max_batch])
+    return audio
 
 
 def network_file(spec: VocoderSpec) -> Path:
@@ -164,10 +169,9 @@ class MagnitudeNetGriffinLim:
     name = "magnitude-net"
 
     def __init__(self, codec: MelCodec, spec: VocoderSpec):
-        from diffband.engine.magnitude_net import INPUT_IMAGE
         from diffband.engine.providers import create_session
 
-        self.codec, self.spec, self.input = codec, spec, INPUT_IMAGE
+        self.codec, self.spec = codec, spec
         self.session = create_session(network_file(spec), device="cpu")
 
     def magnitudes(self, images: np.ndarray) -> np.ndarray:
@@ -176,8 +180,8 @@ class MagnitudeNetGriffinLim:
         (every band at the image's level, silence silent, the network's shape within it)."""
         from diffband.engine.magnitude_net import magnitude_from_log
 
-        images = np.clip(stft_columns(self.codec, images, ndim=3), -1.0, 1.0)
-        guesses = magnitude_from_log(self.codec, self.session.run(None, {self.input: images})[0])
+        images, log_magnitudes = network_log_magnitude(self.session, self.codec, images)
+        guesses = magnitude_from_log(self.codec, log_magnitudes)
         return np.stack([
             stft_magnitude(self.codec, image, self.spec.nnls_iters, start=guess).astype(np.float32)
             for guess, image in zip(guesses, images)])
@@ -188,6 +192,15 @@ class MagnitudeNetGriffinLim:
         return np.stack([audio_from_magnitude(self.codec, self.spec, m) for m in self.magnitudes(images)])
 
 
+def network_log_magnitude(session: Any, codec: MelCodec, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(k, n_mels, frames)`` window images as the magnitude-net network takes them (checked, the
+    last column repeated, clipped to [-1, 1]) and its ``(k, bins, frames + 1)`` log-magnitude for them."""
+    from diffband.engine.magnitude_net import INPUT_IMAGE
+
+    columns = np.clip(stft_columns(codec, images, ndim=3), -1.0, 1.0)
+    return columns, session.run(None, {INPUT_IMAGE: columns})[0]
+
+
 class OnnxMagnitudeNet:
     """``magnitude-net`` on the model's device: the network, then NNLS from its guess and
     Griffin-Lim as one ONNX graph (:func:`engine.vocoder_graph.vocoder_graph` with
@@ -196,21 +209,18 @@ class OnnxMagnitudeNet:
     name = "magnitude-net"
 
     def __init__(self, codec: MelCodec, spec: VocoderSpec, make_session: Callable[[bytes], Any], max_batch: int):
-        from diffband.engine.magnitude_net import INPUT_IMAGE
         from diffband.engine.vocoder_graph import GraphVocoder, vocoder_graph
 
-        self.codec, self.spec, self.max_batch, self.input = codec, spec, max_batch, INPUT_IMAGE
+        self.codec, self.spec, self.max_batch = codec, spec, max_batch
         self.network = make_session(network_file(spec).read_bytes())
         self.graph = GraphVocoder(codec, make_session(vocoder_graph(
             codec, spec.griffin_lim_iters, spec.nnls_iters, network_start=True)))
 
+    def _batch(self, images: np.ndarray) -> np.ndarray:
+        return self.graph(images, network_log_magnitude(self.network, self.codec, images)[1])
+
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        audio = np.empty((len(images), self.codec.window_samples), dtype=np.float32)
-        for start in range(0, len(images), self.max_batch):
-            batch = images[start : start + self.max_batch]
-            columns = np.clip(stft_columns(self.codec, batch, ndim=3), -1.0, 1.0)
-            audio[start : start + self.max_batch] = self.graph(batch, self.network.run(None, {self.input: columns})[0])
-        return audio
+        return in_batches(self._batch, images, self.max_batch, self.codec.window_samples)
 
 
 #: Vocoder name -> implementations by where they run (``numpy`` on the CPU, ``onnx`` on the model's device).
