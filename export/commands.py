@@ -131,6 +131,9 @@ def register_train(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--steps", type=int, default=12000)
     v.add_argument("--batch-size", type=int, default=16)
     v.add_argument("--width", type=int, default=384, help="channels of the convolution stack")
+    v.add_argument("--dilations", default="1,1,1",
+                   help="one residual block per comma-separated entry, its convolution's dilation (e.g. 1,2,4,1,2,4)")
+    v.add_argument("--kernel", type=int, default=3, help="odd kernel length (frames) of every convolution")
     v.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (one-cycle)")
     v.add_argument("--threads", type=int, default=2)
     v.add_argument("--seed", type=int, default=0)
@@ -144,7 +147,8 @@ def _train_vocoder(args: argparse.Namespace) -> int:
     vocoder_train = _need("diffband.export.vocoder_train")
     summary = vocoder_train.train_magnitude_net(
         preset(args.preset), [Path(d) for d in args.audio_dirs], Path(args.out), steps=args.steps,
-        batch_size=args.batch_size, width=args.width, lr=args.lr, threads=args.threads, seed=args.seed, half=args.fp16)
+        batch_size=args.batch_size, width=args.width, dilations=_whole_numbers(args.dilations, "--dilations"),
+        kernel=args.kernel, lr=args.lr, threads=args.threads, seed=args.seed, half=args.fp16)
     print(f"trained {summary['steps']} steps on {summary['minutes']:.0f} min of audio in {summary['seconds'] / 60:.1f} min; "
           f"final loss {summary['final_loss']:.4f} -> {args.out}")
     return 0
@@ -224,6 +228,14 @@ def _set_vocoder_network(source: Path, out: Path, network: str) -> None:
     info = vocoder_train.set_vocoder_network(source, out, None if network == "none" else Path(network))
     where = f" on {info.vocoder.network}" if info.vocoder.network else ""
     print(f"wrote {out} (vocoder {info.vocoder.name}{where})")
+
+
+def _whole_numbers(text: str, option: str) -> tuple[int, ...]:
+    """``"1,2,4"`` -> ``(1, 2, 4)``; a ValueError naming ``option`` otherwise."""
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ValueError(f"{option} must be comma-separated whole numbers (e.g. 1,2,4), got {text!r}") from None
 
 
 def parse_pitch_range(text: str) -> tuple[int, int]:

@@ -56,7 +56,13 @@ def load_pairs(codec: MelCodec, roots: list[Path], progress: Callable[[str], Non
     return images, targets
 
 
-def build_network(n_mels: int, bins: int, width: int, layers: int, kernel: int):
+def receptive_field(kernel: int, dilations: tuple[int, ...]) -> int:
+    """Frames one output frame sees: the input convolution and every residual block."""
+    return 1 + (kernel - 1) * (1 + sum(dilations))
+
+
+def build_network(n_mels: int, bins: int, width: int, dilations: tuple[int, ...], kernel: int):
+    """The network: one residual block per entry of ``dilations`` (its convolution's dilation)."""
     import torch
     from torch import nn
 
@@ -67,7 +73,8 @@ def build_network(n_mels: int, bins: int, width: int, layers: int, kernel: int):
             super().__init__()
             self.inp = nn.Conv1d(n_mels, width, kernel, padding=kernel // 2)
             self.blocks = nn.ModuleList(
-                nn.Sequential(nn.GELU(), nn.Conv1d(width, width, kernel, padding=kernel // 2)) for _ in range(layers))
+                nn.Sequential(nn.GELU(), nn.Conv1d(width, width, kernel, padding=d * (kernel // 2), dilation=d))
+                for d in dilations)
             self.out = nn.Sequential(nn.GELU(), nn.Conv1d(width, bins, 1))
             nn.init.constant_(self.out[1].bias, -3.0)  # start quiet (-60 dB), not at full scale
             self.out[1].weight.data.mul_(0.1)
@@ -82,13 +89,20 @@ def build_network(n_mels: int, bins: int, width: int, layers: int, kernel: int):
 
 
 def train_magnitude_net(codec: MelCodec, roots: list[Path], out: Path, steps: int = 3000, batch_size: int = 16,
-                        width: int = 384, layers: int = 3, kernel: int = 3, lr: float = 2e-3, threads: int = 2,
+                        width: int = 384, dilations: tuple[int, ...] = (1, 1, 1), kernel: int = 3, lr: float = 2e-3,
+                        threads: int = 2,
                         seed: int = 0, half: bool = False, progress: Callable[[str], None] = print) -> dict:
     """Train on every file under ``roots`` and write the ONNX vocoder network to ``out``."""
     import torch
 
     if steps < 10:
         raise ValueError(f"--steps must be at least 10, got {steps}")
+    if not dilations or min(dilations) < 1 or kernel < 1 or kernel % 2 == 0:
+        raise ValueError(f"--dilations needs one or more whole numbers >= 1 and --kernel an odd number, "
+                         f"got {','.join(map(str, dilations))} and {kernel}")
+    if receptive_field(kernel, dilations) > CROP_FRAMES:
+        raise ValueError(f"the network would see {receptive_field(kernel, dilations)} frames, more than the "
+                         f"{CROP_FRAMES}-frame crops it trains on: use fewer or smaller dilations")
     if half:
         import onnxconverter_common  # noqa: F401 - fail before training, not after it
     torch.manual_seed(seed)
@@ -98,7 +112,7 @@ def train_magnitude_net(codec: MelCodec, roots: list[Path], out: Path, steps: in
     lengths = np.array([im.shape[1] for im in images])
     weights = lengths / lengths.sum()
     bins = 1 + codec.n_fft // 2
-    net = build_network(codec.n_mels, bins, width, layers, kernel)
+    net = build_network(codec.n_mels, bins, width, tuple(dilations), kernel)
     optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=lr, total_steps=steps, pct_start=0.05 if steps >= 60 else 0.5)
     started, history = time.time(), []
@@ -121,7 +135,8 @@ def train_magnitude_net(codec: MelCodec, roots: list[Path], out: Path, steps: in
         if step % 100 == 0 or step == steps:
             progress(f"step {step}/{steps} loss {np.mean(history[-100:]):.4f} "
                      f"(log {log_loss.item():.4f}, convergence {convergence.mean().item():.4f}) {time.time() - started:.0f} s")
-    summary = {"steps": steps, "batch_size": batch_size, "width": width, "layers": layers, "kernel": kernel,
+    summary = {"steps": steps, "batch_size": batch_size, "width": width, "layers": len(dilations),
+               "dilations": list(dilations), "kernel": kernel,
                "files": len(images), "minutes": float(lengths.sum() * codec.hop_length / codec.sample_rate / 60),
                "final_loss": float(np.mean(history[-100:])), "seconds": round(time.time() - started),
                "data": [str(r) for r in roots], "codec": codec.to_dict()}

@@ -54,7 +54,7 @@ def tone_network(tmp_path_factory) -> Path:
         sf.write(root / "audio" / f"{k}.wav", tone(midi), RATE)
     out = root / "vocoders" / "net.onnx"
     assert main(["train-vocoder", str(root / "audio"), "--out", str(out), "--steps", "1000", "--batch-size", "8",
-                 "--width", "64", "--lr", "3e-3", "--threads", "1"]) == 0
+                 "--width", "64", "--dilations", "1,2,1", "--lr", "3e-3", "--threads", "1"]) == 0
     return out
 
 
@@ -112,6 +112,20 @@ def test_a_bundle_named_to_a_trained_network_decodes_with_it(tmp_path, tone_netw
     back = DiffusionModel.load(tmp_path / "gl.onnx", device="cpu")
     assert back.vocoder.name == "griffin-lim" and back.info.vocoder == VocoderSpec()  # griffin-lim's own NNLS iterations
     assert back.info.format_version == 1  # readable by every diffband again
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--dilations", "1,two"], "--dilations must be comma-separated whole numbers"),
+    (["--dilations", "1,0"], "--dilations needs one or more whole numbers >= 1"),
+    (["--kernel", "4"], "--kernel an odd number"),
+    (["--dilations", "16,16,16"], "more than the 97-frame crops"),
+])
+def test_a_network_shape_it_cannot_train_is_refused_before_any_audio_is_read(tmp_path, capsys, options, message):
+    from diffband.bridge.cli import main
+
+    out = tmp_path / "net.onnx"
+    assert main(["train-vocoder", str(tmp_path / "missing"), "--out", str(out), *options]) != 0
+    assert message in capsys.readouterr().err and not out.exists()
 
 
 def test_a_foreign_network_is_refused(tmp_path, tiny_bundle, capsys):
