@@ -99,6 +99,7 @@ def accompany(
     guidance: float = DEFAULT_GUIDANCE,
     octave: int = 0,
     register: str = "input",
+    eps_scale: float = 1.0,
 ) -> Accompaniment:
     """Grow one layer per instrument from ``vocals`` and mix them under it; with ``follow``
     (auto, notes, off) conditional instruments follow the vocal's notes (``engine.condition``);
@@ -144,7 +145,8 @@ def accompany(
                     progress(sum(done), n * len(instruments))
 
         out_images = cross_images(model, images[octaves[index]], strength, steps, seed + index, eta, tick,
-                                  sampler_kind=sampler_kind, condition=conditions[index], guidance=guidance)
+                                  sampler_kind=sampler_kind, condition=conditions[index], guidance=guidance,
+                                  eps_scale=eps_scale)
         layer = decode_windows(model, out_images, starts, sung.size, overlap)  # a move keeps the length
         low, high = INSTRUMENT_BANDS.get(model.info.instrument, DEFAULT_BAND)
         layer = edge_fade(band_pass(layer, model_rate, low, high), model_rate)

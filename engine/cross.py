@@ -62,19 +62,21 @@ def cross_images(
     sampler_kind: str = "ddim",
     condition: np.ndarray | None = None,
     guidance: float = DEFAULT_GUIDANCE,
+    eps_scale: float = 1.0,
 ) -> np.ndarray:
     """Cross-diffuse a batch of source mel images ``(k, n_mels, frames)`` into ``target``.
 
     With ``invert_with`` (a model of the source's instrument), the source is taken to
     step t by deterministic DDIM inversion instead of random noising (the DDIB variant).
     With ``condition`` (``(k, 1, n_mels, frames)``, ``engine.condition``) the target follows
-    it at classifier-free guidance scale ``guidance``.
+    it at classifier-free guidance scale ``guidance``.  ``eps_scale``: epsilon scaling
+    (``engine.samplers``).
     """
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 3 or images.shape[1:] != target.info.image_shape:
         raise ValueError(f"images must be (k, {target.info.image_shape[0]}, {target.info.image_shape[1]}), got {images.shape}")
     schedule = target.info.schedule
-    sampler = make_sampler(schedule, sampler_kind, eta)
+    sampler = make_sampler(schedule, sampler_kind, eta, eps_scale)
     timesteps = sampler.timesteps(steps)
     first = start_index(timesteps, strength, schedule.num_train_timesteps)
     if strength == 0.0 or first >= len(timesteps):
@@ -106,6 +108,7 @@ def cross(
     guidance: float = DEFAULT_GUIDANCE,
     octave: int = 0,
     register: str = "input",
+    eps_scale: float = 1.0,
 ) -> np.ndarray:
     """Style-transfer ``audio`` into ``target``'s instrument; same rate, length and channels out,
     peak at or below -1 dBFS (a gain, never clipping).  ``follow`` (auto, notes, off) makes a
@@ -116,6 +119,6 @@ def cross(
     layout, mono, images, starts = encode_windows(target, audio, sample_rate, overlap, max_seconds, octave)
     conditions = follow_conditions(follow, [target], mono, starts)
     out_images = cross_images(target, images, strength, steps, seed, eta, progress, invert_with, sampler_kind,
-                              None if conditions is None else conditions[0], guidance)
+                              None if conditions is None else conditions[0], guidance, eps_scale)
     out = decode_windows(target, out_images, starts, mono.size, overlap)
     return limit_peak(from_model_mono(out, layout, target.info.sample_rate))

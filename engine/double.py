@@ -109,12 +109,13 @@ def double(
     sampler_kind: str = "ddim",
     follow: str = "auto",
     guidance: float = DEFAULT_GUIDANCE,
+    eps_scale: float = 1.0,
 ) -> list[tuple[str, np.ndarray]]:
     """Layers ``[(model name, images (n, n_mels, frames)), ...]``: the source's first, then each target's."""
     models = [source, *targets]
     _check_split(models, split)
     guide = lead_guide(models, follow, guidance)
-    sampler = make_sampler(source.info.schedule, sampler_kind, eta)
+    sampler = make_sampler(source.info.schedule, sampler_kind, eta, eps_scale)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, 1, *source.info.image_shape), dtype=np.float32)
     return branch(models, sampler, x, steps, 0, split, rng, progress, guide)
@@ -135,6 +136,7 @@ def chorus(
     sampler_kind: str = "ddim",
     follow: str = "auto",
     guidance: float = DEFAULT_GUIDANCE,
+    eps_scale: float = 1.0,
 ) -> list[tuple[str, np.ndarray]]:
     """Paired layers the length of ``audio``: ``models[0]`` denoises the shared trunk; with
     ``follow`` the later layers follow the lead layer's notes.
@@ -146,7 +148,7 @@ def chorus(
     first_model = models[0]
     layout, mono, images, starts = encode_windows(first_model, audio, sample_rate, overlap, max_seconds)
     schedule = first_model.info.schedule
-    sampler = make_sampler(schedule, sampler_kind, eta)
+    sampler = make_sampler(schedule, sampler_kind, eta, eps_scale)
     timesteps = sampler.timesteps(steps)
     first = start_index(timesteps, strength, schedule.num_train_timesteps)
     if strength == 0.0 or first >= len(timesteps):

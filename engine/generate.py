@@ -22,13 +22,14 @@ def generate(
     eta: float = 0.0,
     progress: Progress | None = None,
     sampler_kind: str = "ddim",
+    eps_scale: float = 1.0,
 ) -> np.ndarray:
     """``n`` mel images ``(n, n_mels, frames)`` from noise in ``steps`` sampler steps."""
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, 1, *model.info.image_shape), dtype=np.float32)
-    sampler = make_sampler(model.info.schedule, sampler_kind, eta)
+    sampler = make_sampler(model.info.schedule, sampler_kind, eta, eps_scale)
     return denoise(model, sampler, x, steps, rng, progress=progress)[:, 0]
 
 

@@ -111,6 +111,8 @@ OPTIONS: dict[str, Option] = _options(
     Option("seed", int, 0, "random seed; the same seed gives the same layers", 0, 2**31 - 1),
     Option("sampler", str, "ddim", "ddim (deterministic at eta 0) or ddpm (ancestral)", choices=SAMPLERS),
     Option("eta", float, 0.0, "DDIM eta (0: deterministic)", 0.0, 1.0),
+    Option("eps_scale", float, 1.0, "epsilon scaling: the model's noise estimate is divided by this at every step "
+           "(above 1 counters a small model's drift toward noisy images)", 1.0, 1.2),
     Option("layer_gain", float, -3.0, "layer loudness relative to the input, dB", -60.0, 12.0),
     Option("split", float, 0.2, "share of the steps the first model does alone before the layers branch", 0.0, 1.0),
     Option("n", int, 1, "clips per model (generate) or pairs (double without input)", 1, 64),

@@ -4,6 +4,11 @@
 The model is any callable ``eps = denoise(x, t)`` on batches ``x: (B, 1, H, W)``
 and timesteps ``t: (B,)``; the engine passes an ONNX Runtime session, training
 passes a torch UNet.
+
+Both forward samplers take ``eps_scale``, epsilon scaling (Ning et al., "Elucidating the
+exposure bias in diffusion models", ICLR 2024): the model's noise estimate is divided by it
+at every step, which counters the drift of a sampling chain away from the inputs the model
+was trained on (exposure bias); 1 is the plain sampler.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ class DDPMSampler(Sampler):
     schedule: NoiseSchedule
     clip_sample: bool = True
     clip_sample_range: float = 1.0
+    eps_scale: float = 1.0
 
     def timesteps(self, num_steps: int) -> np.ndarray:
         return _leading_timesteps(self.schedule.num_train_timesteps, num_steps)
@@ -79,7 +85,8 @@ class DDPMSampler(Sampler):
         alpha_prev = float(abar[prev_t]) if prev_t >= 0 else 1.0
         current_alpha = alpha_t / alpha_prev
         current_beta = 1.0 - current_alpha
-        x0 = _predict_x0(x, eps, (1.0 - alpha_t) ** 0.5, alpha_t**0.5, self.clip_sample_range if self.clip_sample else None)
+        x0 = _predict_x0(x, eps, (1.0 - alpha_t) ** 0.5 / self.eps_scale, alpha_t**0.5,
+                         self.clip_sample_range if self.clip_sample else None)
         x0_coeff = alpha_prev**0.5 * current_beta / (1.0 - alpha_t)
         x_coeff = current_alpha**0.5 * (1.0 - alpha_prev) / (1.0 - alpha_t)
         x_prev = x0_coeff * x0 + x_coeff * x
@@ -106,6 +113,7 @@ class DDIMSampler(Sampler):
     clip_sample_range: float = 1.0
     set_alpha_to_one: bool = True
     steps_offset: int = 0
+    eps_scale: float = 1.0
 
     def timesteps(self, num_steps: int) -> np.ndarray:
         """Descending timesteps of a ``num_steps`` run over the whole schedule."""
@@ -128,7 +136,8 @@ class DDIMSampler(Sampler):
 
     def coefficients(self, t: int, num_steps: int) -> tuple[float, float, float, float, float]:
         """The update from ``t`` as five numbers ``(c_eps, c_x, c_x0, c_dir, std)``:
-        ``x0 = clip((x - c_eps * eps) / c_x)``, ``x_prev = c_x0 * x0 + c_dir * eps + std * noise``.
+        ``x0 = clip((x - c_eps * eps) / c_x)``, ``x_prev = c_x0 * x0 + c_dir * eps + std * noise``
+        (``eps_scale`` folded into ``c_eps`` and ``c_dir``).
         Shared by :meth:`step` and the on-device loop (``engine.device_loop``)."""
         prev_t = t - self.schedule.num_train_timesteps // num_steps
         alpha_t = self._alpha_prod(t)
@@ -136,7 +145,8 @@ class DDIMSampler(Sampler):
         beta_t = 1.0 - alpha_t
         variance = (1.0 - alpha_prev) / beta_t * (1.0 - alpha_t / alpha_prev)
         std = self.eta * variance**0.5
-        return beta_t**0.5, alpha_t**0.5, alpha_prev**0.5, max(1.0 - alpha_prev - std**2, 0.0) ** 0.5, std
+        direction = max(1.0 - alpha_prev - std**2, 0.0) ** 0.5
+        return beta_t**0.5 / self.eps_scale, alpha_t**0.5, alpha_prev**0.5, direction / self.eps_scale, std
 
     def step(
         self,
@@ -188,10 +198,12 @@ class DDIMInverseSampler(Sampler):
 SAMPLERS: tuple[str, ...] = ("ddim", "ddpm")
 
 
-def make_sampler(schedule: NoiseSchedule, kind: str = "ddim", eta: float = 0.0) -> Sampler:
-    """``"ddim"`` (with ``eta``) or ``"ddpm"`` (ancestral; ``eta`` does not apply)."""
+def make_sampler(schedule: NoiseSchedule, kind: str = "ddim", eta: float = 0.0, eps_scale: float = 1.0) -> Sampler:
+    """``"ddim"`` (with ``eta``) or ``"ddpm"`` (ancestral; ``eta`` does not apply), both with ``eps_scale``."""
+    if not eps_scale > 0:
+        raise ValueError(f"eps_scale must be positive, got {eps_scale}")
     if kind == "ddim":
-        return DDIMSampler(schedule, eta=eta)
+        return DDIMSampler(schedule, eta=eta, eps_scale=eps_scale)
     if kind == "ddpm":
-        return DDPMSampler(schedule)
+        return DDPMSampler(schedule, eps_scale=eps_scale)
     raise ValueError(f"unknown sampler {kind!r}; choose one of {SAMPLERS}")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import numpy as np
 
+from diffband.engine.defaults import GENERATE_EPS_SCALE
 from diffband.engine.options import OPTIONS, Option, OptionError
 from diffband.engine.windowing import DEFAULT_MAX_SECONDS
 
@@ -99,7 +100,8 @@ def _pick(*names: str, **defaults: Any) -> tuple[Option, ...]:
 
 
 def _sampling(o: dict[str, Any]) -> dict[str, Any]:
-    return {"steps": o["steps"], "seed": o["seed"], "eta": o["eta"], "sampler_kind": o["sampler"]}
+    return {"steps": o["steps"], "seed": o["seed"], "eta": o["eta"], "sampler_kind": o["sampler"],
+            "eps_scale": o["eps_scale"]}
 
 
 def _following(o: dict[str, Any]) -> dict[str, Any]:
@@ -163,7 +165,7 @@ def _run_accompany(request: Request) -> list[Layer]:
             Layer("mix", result.mix, rate)]
 
 
-SAMPLING = ("steps", "seed", "sampler", "eta")
+SAMPLING = ("steps", "seed", "sampler", "eta", "eps_scale")
 FOLLOWING = ("follow", "guidance")
 
 TECHNIQUES: dict[str, Technique] = {
@@ -171,7 +173,8 @@ TECHNIQUES: dict[str, Technique] = {
     for t in [
         Technique(
             "generate", "generate audio from noise with each instrument model", "none", 1, None,
-            "one or more instruments; clips of each", _pick("n", *SAMPLING, steps=50), _run_generate,
+            "one or more instruments; clips of each", _pick("n", *SAMPLING, steps=50, eps_scale=GENERATE_EPS_SCALE),
+            _run_generate,
             layers_help="`MODEL_i` per model and clip, at the model's rate and window length",
         ),
         Technique(

@@ -47,7 +47,7 @@ from diffband.engine.register import layer_octaves
 from diffband.engine.techniques import technique
 from diffband.engine.transpose import shift_octaves
 from diffband.evaluation import notes
-from diffband.evaluation.csv_rows import append_row, done_keys
+from diffband.evaluation.csv_rows import append_row, done_keys, read_rows
 from diffband.evaluation.embeddings import MfccStats, audio_files, embed_clips, read_mono
 from diffband.evaluation.fad import fad
 from diffband.evaluation.plan import QualityPlan
@@ -61,7 +61,7 @@ TIMBRE_MEASURES = ("fad_target", "fad_source", "fad_ratio", "fad_played_ratio")
 MEASURE_FIELDS = ["pitch_50c", "pitch_octave", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio",
                   "fad_played", "fad_played_ratio", "note_f1_written", *(f"timbre_{k}" for k in TIMBRE_MEASURES)]
 CELL_FIELDS = ["pair", "row", "follow", "strength", "guidance", "steps", "clips", *MEASURE_FIELDS]
-GENERATION_FIELDS = ["instrument", "clips", "steps", "flatness_ratio", "fad_own", "fad_nearest_other",
+GENERATION_FIELDS = ["instrument", "clips", "steps", "eps_scale", "flatness_ratio", "fad_own", "fad_nearest_other",
                      "roundtrip_flatness_ratio", "roundtrip_fad_own", "timbre_fad_own", "timbre_roundtrip_fad_own"]
 CONTROL_ROWS = ("roundtrip", "noise", "condition", "played", "played_roundtrip")
 PYIN_RANGE = (librosa.note_to_hz("C2"), librosa.note_to_hz("C7"))
@@ -362,8 +362,21 @@ def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: 
                  + (f" timbre-cnn {scores['timbre_fad_ratio']:.2f}" if timbre is not None else ""))
 
 
-#: The steps ``diffband generate`` runs by default (its registry entry), so the table measures what users get.
+#: The steps and epsilon scaling ``diffband generate`` runs by default (its registry entry), so the table
+#: measures what users get.
 GENERATE_STEPS = int(technique("generate").defaults["steps"])
+GENERATE_EPS_SCALE = float(technique("generate").defaults["eps_scale"])
+
+
+def generation_eps_scale(row: dict) -> float:
+    """A generation row's epsilon scaling (rows written before the column existed: 1, the plain sampler)."""
+    return float(row.get("eps_scale") or 1.0)
+
+
+def measured_generations(csv_path: Path) -> set[tuple[str, int, int, float]]:
+    """``(instrument, clips, steps, eps_scale)`` of the generation rows already in ``csv_path``."""
+    return {(r["instrument"], int(r["clips"]), int(r["steps"]), round(generation_eps_scale(r), 4))
+            for r in read_rows(csv_path)} if csv_path.exists() else set()
 
 
 def run_generations(models: dict[str, DiffusionModel], plan: QualityPlan, references: dict[str, Reference],
@@ -373,11 +386,11 @@ def run_generations(models: dict[str, DiffusionModel], plan: QualityPlan, refere
     it, not the sweep's): flatness against real renders, FAD to its own renders; beside them the
     baseline no model can beat, as many held-out windows of the instrument through the bundle's
     own codec and vocoder (the round trip); ``timbre``: FAD to own renders on the learned embedding too."""
-    done = done_keys(csv_path, ["instrument", "clips", "steps"])
+    done = measured_generations(csv_path)
     for name, model in models.items():
-        if (name, str(plan.generations), str(GENERATE_STEPS)) in done or name not in references:
+        if (name, plan.generations, GENERATE_STEPS, round(GENERATE_EPS_SCALE, 4)) in done or name not in references:
             continue
-        images = generate(model, n=plan.generations, steps=GENERATE_STEPS, seed=plan.seed)
+        images = generate(model, n=plan.generations, steps=GENERATE_STEPS, seed=plan.seed, eps_scale=GENERATE_EPS_SCALE)
         audio = model.decode(images)
         codec = model.info.codec
         real = piece_windows(heldout / name, codec.window_samples, codec.sample_rate, plan.generations)
@@ -387,7 +400,7 @@ def run_generations(models: dict[str, DiffusionModel], plan: QualityPlan, refere
         ratios = flatness_ratios(audio, codec.sample_rate, reference)
         emb = embed_clips(embedding, [(a, codec.sample_rate) for a in audio])
         others = [fad(r.embeddings, emb) for other, r in references.items() if other != name]
-        row = {"instrument": name, "clips": len(audio), "steps": GENERATE_STEPS,
+        row = {"instrument": name, "clips": len(audio), "steps": GENERATE_STEPS, "eps_scale": GENERATE_EPS_SCALE,
                "flatness_ratio": float(np.nanmean(ratios)), "fad_own": fad(reference.embeddings, emb),
                "fad_nearest_other": min(others) if others else float("nan"),
                "roundtrip_flatness_ratio": float(np.nanmean(flatness_ratios(roundtrip, codec.sample_rate, reference))),

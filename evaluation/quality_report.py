@@ -16,8 +16,8 @@ from diffband.engine.model import DiffusionModel
 from diffband.evaluation.csv_rows import read_rows
 from diffband.evaluation.plots import save_heatmaps, save_spectrograms
 from diffband.evaluation.quality import (
-    GENERATE_STEPS, ONSET_TOLERANCE, TARGET_F1, TARGET_FAD_RATIO, TARGET_FLATNESS, TARGET_PITCH, Cell, QualityPlan, Reference,
-    as_measure, layers_of, mean_by_cell, moved, piece_windows, recommend, scale, value, write_json,
+    GENERATE_EPS_SCALE, GENERATE_STEPS, ONSET_TOLERANCE, TARGET_F1, TARGET_FAD_RATIO, TARGET_FLATNESS, TARGET_PITCH, Cell, QualityPlan, Reference,
+    as_measure, generation_eps_scale, layers_of, mean_by_cell, moved, piece_windows, recommend, scale, value, write_json,
 )
 from diffband.evaluation.fad import fad
 from diffband.evaluation.timbre_cnn import TimbreCnn
@@ -131,12 +131,14 @@ def _steps_section(rows: list[dict], other_steps: list[dict], best: dict) -> lis
 
 def render(rows: list[dict], generations: list[dict], context: dict, figures: dict[str, dict[str, str]],
            previous: list[dict] | None = None, previous_generations: list[dict] | None = None,
-           previous_models: str = "", other_steps: list[dict] | None = None) -> str:
+           previous_models: str = "", other_steps: list[dict] | None = None,
+           plain_generations: list[dict] | None = None) -> str:
     """The whole markdown page.  ``context``: models, data and command lines; ``figures``:
     per pair, relative paths of its heatmap and spectrogram PNGs; ``previous``: the same
     command's rows on the models these replaced, shown beside them, and ``previous_models``:
     one line on what those were; ``other_steps``: rows of the same cells measured at other
-    sampler step counts (the steps table)."""
+    sampler step counts (the steps table); ``plain_generations``: generation rows of the same models
+    without epsilon scaling, when the default scales."""
     best = recommend(rows)
     follow, strength, guidance = best["follow"], best["strength"], best["guidance"]
     pairs = list(dict.fromkeys(r["pair"] for r in rows))
@@ -185,7 +187,9 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
     if generations:
         out += ["", "### Unconditional generation (target: flatness within "
                 f"{TARGET_FLATNESS:g}x that of real renders)", "",
-                f"At `diffband generate`'s default {generations[0]['steps']} DDIM steps, seed 0. *Round trip*: the "
+                f"At `diffband generate`'s default {generations[0]['steps']} DDIM steps and epsilon scaling "
+                f"{generation_eps_scale(generations[0]):g} (the model's noise estimate divided by it at every step; "
+                "`docs/decisions.md`), seed 0. *Round trip*: the "
                 "baseline no model can beat, held-out windows of the instrument (one per piece, as many as there "
                 "are generations or pieces) encoded and decoded by the bundle's own codec and vocoder.", "",
                 "| model | clips | flatness / real | FAD to own held-out renders | FAD to nearest other instrument "
@@ -197,6 +201,10 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
                        f"{float(g['fad_own']):.0f} | {_fmt(g['fad_nearest_other'], '{:.0f}')} | "
                        f"{_fmt(g.get('roundtrip_flatness_ratio'), '{:.1f}')} | {_fmt(g.get('roundtrip_fad_own'), '{:.0f}')} | "
                        f"{_fmt(g.get('timbre_fad_own'), '{:.0f}')} | {_fmt(g.get('timbre_roundtrip_fad_own'), '{:.0f}')} |")
+        if plain_generations:
+            out += ["", "The same clips from the plain sampler (epsilon scaling 1): " + "; ".join(
+                f"{g['instrument']} flatness {float(g['flatness_ratio']):.1f}x real, FAD to own {float(g['fad_own']):.0f}, "
+                f"timbre-cnn {_fmt(g.get('timbre_fad_own'), '{:.0f}')}" for g in plain_generations) + "."]
         for g in generations:
             if g.get("_figure"):
                 out += ["", f"![{g['instrument']}: a real window and generations of low, median and high flatness]"
@@ -357,11 +365,13 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
     optional = lambda name: read_rows(out / name) if (out / name).exists() else []  # noqa: E731
     others = [r for r in measured if int(r["steps"]) != plan.steps]
     described = out / PREVIOUS_MODELS_FILE
-    generations = largest_per_instrument([g for g in optional("generation.csv") if int(g["steps"]) == GENERATE_STEPS])
+    at_steps = [g for g in optional("generation.csv") if int(g["steps"]) == GENERATE_STEPS]
+    generations = largest_per_instrument([g for g in at_steps if generation_eps_scale(g) == GENERATE_EPS_SCALE])
+    plain = largest_per_instrument([g for g in at_steps if generation_eps_scale(g) == 1.0]) if GENERATE_EPS_SCALE != 1.0 else []
     for g in generations:
         figure = out / f"generations_{g['instrument']}.png"
         g["_figure"] = os.path.relpath(figure, report.parent) if figure.exists() else ""
     report.write_text(render(rows, generations, context, figures, optional("quality_previous.csv"),
                              optional("generation_previous.csv"),
-                             described.read_text().strip() if described.exists() else "", others))
+                             described.read_text().strip() if described.exists() else "", others, plain))
     return best

@@ -1066,7 +1066,7 @@
           "numinlets": 1,
           "numoutlets": 0,
           "outlettype": [],
-          "text": "Follow",
+          "text": "Eps Scale",
           "presentation": 1,
           "presentation_rect": [
             346,
@@ -1077,6 +1077,89 @@
           "id": "obj-41",
           "patching_rect": [
             860,
+            190,
+            100,
+            18
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "live.numbox",
+          "numinlets": 1,
+          "numoutlets": 2,
+          "outlettype": [
+            "",
+            "float"
+          ],
+          "varname": "Eps Scale",
+          "parameter_enable": 1,
+          "saved_attribute_attributes": {
+            "valueof": {
+              "parameter_longname": "Eps Scale",
+              "parameter_shortname": "Eps Scale",
+              "parameter_type": 0,
+              "parameter_info": "epsilon scaling: the model's noise estimate is divided by this at every step (above 1 counters a small model's drift toward noisy images)",
+              "parameter_mmin": 1.0,
+              "parameter_mmax": 1.2,
+              "parameter_initial": [
+                1.0
+              ],
+              "parameter_initial_enable": 1,
+              "parameter_unitstyle": 1
+            }
+          },
+          "presentation": 1,
+          "presentation_rect": [
+            410,
+            116,
+            56,
+            15
+          ],
+          "id": "obj-42",
+          "patching_rect": [
+            860,
+            210,
+            56,
+            15
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "newobj",
+          "text": "prepend option eps_scale",
+          "numinlets": 2,
+          "numoutlets": 1,
+          "outlettype": [
+            ""
+          ],
+          "id": "obj-43",
+          "patching_rect": [
+            860,
+            240,
+            110,
+            22.0
+          ]
+        }
+      },
+      {
+        "box": {
+          "maxclass": "comment",
+          "numinlets": 1,
+          "numoutlets": 0,
+          "outlettype": [],
+          "text": "Follow",
+          "presentation": 1,
+          "presentation_rect": [
+            346,
+            134,
+            62,
+            15
+          ],
+          "id": "obj-44",
+          "patching_rect": [
+            970,
             190,
             100,
             18
@@ -1116,13 +1199,13 @@
           "presentation": 1,
           "presentation_rect": [
             410,
-            116,
+            134,
             56,
             15
           ],
-          "id": "obj-42",
+          "id": "obj-45",
           "patching_rect": [
-            860,
+            970,
             210,
             56,
             15
@@ -1138,9 +1221,9 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-43",
+          "id": "obj-46",
           "patching_rect": [
-            860,
+            970,
             240,
             110,
             22.0
@@ -1157,14 +1240,14 @@
           "presentation": 1,
           "presentation_rect": [
             346,
-            134,
+            152,
             62,
             15
           ],
-          "id": "obj-44",
+          "id": "obj-47",
           "patching_rect": [
-            970,
-            190,
+            640,
+            260,
             100,
             18
           ]
@@ -1199,14 +1282,14 @@
           "presentation": 1,
           "presentation_rect": [
             410,
-            134,
+            152,
             56,
             15
           ],
-          "id": "obj-45",
+          "id": "obj-48",
           "patching_rect": [
-            970,
-            210,
+            640,
+            280,
             56,
             15
           ]
@@ -1221,10 +1304,10 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-46",
+          "id": "obj-49",
           "patching_rect": [
-            970,
-            240,
+            640,
+            310,
             110,
             22.0
           ]
@@ -1240,13 +1323,13 @@
           "presentation": 1,
           "presentation_rect": [
             346,
-            152,
+            170,
             62,
             15
           ],
-          "id": "obj-47",
+          "id": "obj-50",
           "patching_rect": [
-            640,
+            750,
             260,
             100,
             18
@@ -1282,13 +1365,13 @@
           "presentation": 1,
           "presentation_rect": [
             410,
-            152,
+            170,
             56,
             15
           ],
-          "id": "obj-48",
+          "id": "obj-51",
           "patching_rect": [
-            640,
+            750,
             280,
             56,
             15
@@ -1304,9 +1387,9 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-49",
+          "id": "obj-52",
           "patching_rect": [
-            640,
+            750,
             310,
             110,
             22.0
@@ -1323,13 +1406,13 @@
           "presentation": 1,
           "presentation_rect": [
             346,
-            170,
+            188,
             62,
             15
           ],
-          "id": "obj-50",
+          "id": "obj-53",
           "patching_rect": [
-            750,
+            860,
             260,
             100,
             18
@@ -1368,13 +1451,13 @@
           "presentation": 1,
           "presentation_rect": [
             410,
-            170,
+            188,
             56,
             15
           ],
-          "id": "obj-51",
+          "id": "obj-54",
           "patching_rect": [
-            750,
+            860,
             280,
             56,
             15
@@ -1390,9 +1473,9 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-52",
+          "id": "obj-55",
           "patching_rect": [
-            750,
+            860,
             310,
             110,
             22.0
@@ -1409,13 +1492,13 @@
           "presentation": 1,
           "presentation_rect": [
             346,
-            188,
+            206,
             62,
             15
           ],
-          "id": "obj-53",
+          "id": "obj-56",
           "patching_rect": [
-            860,
+            970,
             260,
             100,
             18
@@ -1451,13 +1534,13 @@
           "presentation": 1,
           "presentation_rect": [
             410,
-            188,
+            206,
             56,
             15
           ],
-          "id": "obj-54",
+          "id": "obj-57",
           "patching_rect": [
-            860,
+            970,
             280,
             56,
             15
@@ -1473,9 +1556,9 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-55",
+          "id": "obj-58",
           "patching_rect": [
-            860,
+            970,
             310,
             110,
             22.0
@@ -1497,7 +1580,7 @@
             15,
             15
           ],
-          "id": "obj-56",
+          "id": "obj-59",
           "patching_rect": [
             560,
             230,
@@ -1515,7 +1598,7 @@
             ""
           ],
           "text": "refresh",
-          "id": "obj-57",
+          "id": "obj-60",
           "patching_rect": [
             590,
             230,
@@ -1538,7 +1621,7 @@
             60,
             15
           ],
-          "id": "obj-58",
+          "id": "obj-61",
           "patching_rect": [
             560,
             255,
@@ -1562,7 +1645,7 @@
             18,
             18
           ],
-          "id": "obj-59",
+          "id": "obj-62",
           "patching_rect": [
             640,
             230,
@@ -1580,7 +1663,7 @@
             ""
           ],
           "text": "cancel",
-          "id": "obj-60",
+          "id": "obj-63",
           "patching_rect": [
             670,
             230,
@@ -1603,7 +1686,7 @@
             50,
             18
           ],
-          "id": "obj-61",
+          "id": "obj-64",
           "patching_rect": [
             640,
             255,
@@ -1619,7 +1702,7 @@
           "numinlets": 1,
           "numoutlets": 0,
           "outlettype": [],
-          "id": "obj-62",
+          "id": "obj-65",
           "patching_rect": [
             300,
             360,
@@ -1637,7 +1720,7 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-63",
+          "id": "obj-66",
           "patching_rect": [
             300,
             200,
@@ -1655,7 +1738,7 @@
           "outlettype": [
             ""
           ],
-          "id": "obj-64",
+          "id": "obj-67",
           "patching_rect": [
             460,
             360,
@@ -1678,7 +1761,7 @@
             330,
             18
           ],
-          "id": "obj-65",
+          "id": "obj-68",
           "patching_rect": [
             460,
             400,
@@ -1705,7 +1788,7 @@
             330,
             10
           ],
-          "id": "obj-66",
+          "id": "obj-69",
           "patching_rect": [
             460,
             440,
@@ -1717,10 +1800,11 @@
       {
         "box": {
           "maxclass": "newobj",
-          "text": "route instrument1 instrument2 strength layer_gain steps seed sampler eta follow guidance octave register split",
+          "text": "route instrument1 instrument2 strength layer_gain steps seed sampler eta eps_scale follow guidance octave register split",
           "numinlets": 2,
-          "numoutlets": 14,
+          "numoutlets": 15,
           "outlettype": [
+            "",
             "",
             "",
             "",
@@ -1736,7 +1820,7 @@
             "",
             ""
           ],
-          "id": "obj-67",
+          "id": "obj-70",
           "patching_rect": [
             760,
             320,
@@ -1757,7 +1841,7 @@
             "",
             ""
           ],
-          "id": "obj-68",
+          "id": "obj-71",
           "patching_rect": [
             20,
             400,
@@ -1776,7 +1860,7 @@
             "float",
             "bang"
           ],
-          "id": "obj-69",
+          "id": "obj-72",
           "patching_rect": [
             20,
             450,
@@ -1806,7 +1890,7 @@
             108,
             36
           ],
-          "id": "obj-70",
+          "id": "obj-73",
           "patching_rect": [
             20,
             640,
@@ -1830,7 +1914,7 @@
             14,
             14
           ],
-          "id": "obj-71",
+          "id": "obj-74",
           "patching_rect": [
             20,
             480,
@@ -1848,7 +1932,7 @@
             ""
           ],
           "text": "start",
-          "id": "obj-72",
+          "id": "obj-75",
           "patching_rect": [
             50,
             480,
@@ -1868,7 +1952,7 @@
             "signal",
             "bang"
           ],
-          "id": "obj-73",
+          "id": "obj-76",
           "patching_rect": [
             20,
             520,
@@ -1887,7 +1971,7 @@
             "float",
             "bang"
           ],
-          "id": "obj-74",
+          "id": "obj-77",
           "patching_rect": [
             160,
             450,
@@ -1917,7 +2001,7 @@
             108,
             36
           ],
-          "id": "obj-75",
+          "id": "obj-78",
           "patching_rect": [
             160,
             640,
@@ -1941,7 +2025,7 @@
             14,
             14
           ],
-          "id": "obj-76",
+          "id": "obj-79",
           "patching_rect": [
             160,
             480,
@@ -1959,7 +2043,7 @@
             ""
           ],
           "text": "start",
-          "id": "obj-77",
+          "id": "obj-80",
           "patching_rect": [
             190,
             480,
@@ -1979,7 +2063,7 @@
             "signal",
             "bang"
           ],
-          "id": "obj-78",
+          "id": "obj-81",
           "patching_rect": [
             160,
             520,
@@ -1998,7 +2082,7 @@
             "float",
             "bang"
           ],
-          "id": "obj-79",
+          "id": "obj-82",
           "patching_rect": [
             300,
             450,
@@ -2028,7 +2112,7 @@
             108,
             36
           ],
-          "id": "obj-80",
+          "id": "obj-83",
           "patching_rect": [
             300,
             640,
@@ -2052,7 +2136,7 @@
             14,
             14
           ],
-          "id": "obj-81",
+          "id": "obj-84",
           "patching_rect": [
             300,
             480,
@@ -2070,7 +2154,7 @@
             ""
           ],
           "text": "start",
-          "id": "obj-82",
+          "id": "obj-85",
           "patching_rect": [
             330,
             480,
@@ -2090,7 +2174,7 @@
             "signal",
             "bang"
           ],
-          "id": "obj-83",
+          "id": "obj-86",
           "patching_rect": [
             300,
             520,
@@ -2668,11 +2752,11 @@
       {
         "patchline": {
           "source": [
-            "obj-56",
+            "obj-57",
             0
           ],
           "destination": [
-            "obj-57",
+            "obj-58",
             0
           ]
         }
@@ -2680,7 +2764,7 @@
       {
         "patchline": {
           "source": [
-            "obj-57",
+            "obj-58",
             0
           ],
           "destination": [
@@ -2716,11 +2800,11 @@
       {
         "patchline": {
           "source": [
-            "obj-1",
+            "obj-62",
             0
           ],
           "destination": [
-            "obj-62",
+            "obj-63",
             0
           ]
         }
@@ -2729,6 +2813,30 @@
         "patchline": {
           "source": [
             "obj-63",
+            0
+          ],
+          "destination": [
+            "obj-1",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-1",
+            0
+          ],
+          "destination": [
+            "obj-65",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-66",
             0
           ],
           "destination": [
@@ -2756,7 +2864,7 @@
             2
           ],
           "destination": [
-            "obj-64",
+            "obj-67",
             0
           ]
         }
@@ -2764,11 +2872,11 @@
       {
         "patchline": {
           "source": [
-            "obj-64",
+            "obj-67",
             0
           ],
           "destination": [
-            "obj-65",
+            "obj-68",
             0
           ]
         }
@@ -2778,6 +2886,18 @@
           "source": [
             "obj-1",
             3
+          ],
+          "destination": [
+            "obj-69",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-1",
+            5
           ],
           "destination": [
             "obj-66",
@@ -2789,22 +2909,10 @@
         "patchline": {
           "source": [
             "obj-1",
-            5
-          ],
-          "destination": [
-            "obj-63",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-1",
             6
           ],
           "destination": [
-            "obj-67",
+            "obj-70",
             0
           ]
         }
@@ -2812,7 +2920,7 @@
       {
         "patchline": {
           "source": [
-            "obj-67",
+            "obj-70",
             0
           ],
           "destination": [
@@ -2824,7 +2932,7 @@
       {
         "patchline": {
           "source": [
-            "obj-67",
+            "obj-70",
             1
           ],
           "destination": [
@@ -2836,7 +2944,7 @@
       {
         "patchline": {
           "source": [
-            "obj-67",
+            "obj-70",
             2
           ],
           "destination": [
@@ -2848,7 +2956,7 @@
       {
         "patchline": {
           "source": [
-            "obj-67",
+            "obj-70",
             3
           ],
           "destination": [
@@ -2860,7 +2968,7 @@
       {
         "patchline": {
           "source": [
-            "obj-67",
+            "obj-70",
             4
           ],
           "destination": [
@@ -2872,7 +2980,7 @@
       {
         "patchline": {
           "source": [
-            "obj-67",
+            "obj-70",
             5
           ],
           "destination": [
@@ -2884,7 +2992,7 @@
       {
         "patchline": {
           "source": [
-            "obj-67",
+            "obj-70",
             6
           ],
           "destination": [
@@ -2896,7 +3004,7 @@
       {
         "patchline": {
           "source": [
-            "obj-67",
+            "obj-70",
             7
           ],
           "destination": [
@@ -2908,7 +3016,7 @@
       {
         "patchline": {
           "source": [
-            "obj-67",
+            "obj-70",
             8
           ],
           "destination": [
@@ -2920,7 +3028,7 @@
       {
         "patchline": {
           "source": [
-            "obj-67",
+            "obj-70",
             9
           ],
           "destination": [
@@ -2932,7 +3040,7 @@
       {
         "patchline": {
           "source": [
-            "obj-67",
+            "obj-70",
             10
           ],
           "destination": [
@@ -2944,7 +3052,7 @@
       {
         "patchline": {
           "source": [
-            "obj-67",
+            "obj-70",
             11
           ],
           "destination": [
@@ -2956,7 +3064,7 @@
       {
         "patchline": {
           "source": [
-            "obj-67",
+            "obj-70",
             12
           ],
           "destination": [
@@ -2968,11 +3076,11 @@
       {
         "patchline": {
           "source": [
-            "obj-1",
-            4
+            "obj-70",
+            13
           ],
           "destination": [
-            "obj-68",
+            "obj-57",
             0
           ]
         }
@@ -2980,11 +3088,11 @@
       {
         "patchline": {
           "source": [
-            "obj-68",
-            0
+            "obj-1",
+            4
           ],
           "destination": [
-            "obj-69",
+            "obj-71",
             0
           ]
         }
@@ -3004,47 +3112,23 @@
       {
         "patchline": {
           "source": [
-            "obj-72",
-            0
-          ],
-          "destination": [
-            "obj-73",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-73",
-            0
-          ],
-          "destination": [
-            "obj-3",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-73",
-            1
-          ],
-          "destination": [
-            "obj-3",
-            1
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-68",
-            1
-          ],
-          "destination": [
             "obj-74",
+            0
+          ],
+          "destination": [
+            "obj-75",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-75",
+            0
+          ],
+          "destination": [
+            "obj-76",
             0
           ]
         }
@@ -3056,30 +3140,6 @@
             0
           ],
           "destination": [
-            "obj-77",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-77",
-            0
-          ],
-          "destination": [
-            "obj-78",
-            0
-          ]
-        }
-      },
-      {
-        "patchline": {
-          "source": [
-            "obj-78",
-            0
-          ],
-          "destination": [
             "obj-3",
             0
           ]
@@ -3088,7 +3148,7 @@
       {
         "patchline": {
           "source": [
-            "obj-78",
+            "obj-76",
             1
           ],
           "destination": [
@@ -3100,11 +3160,35 @@
       {
         "patchline": {
           "source": [
-            "obj-68",
-            2
+            "obj-71",
+            1
           ],
           "destination": [
+            "obj-77",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
             "obj-79",
+            0
+          ],
+          "destination": [
+            "obj-80",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-80",
+            0
+          ],
+          "destination": [
+            "obj-81",
             0
           ]
         }
@@ -3116,6 +3200,30 @@
             0
           ],
           "destination": [
+            "obj-3",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-81",
+            1
+          ],
+          "destination": [
+            "obj-3",
+            1
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-71",
+            2
+          ],
+          "destination": [
             "obj-82",
             0
           ]
@@ -3124,11 +3232,11 @@
       {
         "patchline": {
           "source": [
-            "obj-82",
+            "obj-84",
             0
           ],
           "destination": [
-            "obj-83",
+            "obj-85",
             0
           ]
         }
@@ -3136,7 +3244,19 @@
       {
         "patchline": {
           "source": [
-            "obj-83",
+            "obj-85",
+            0
+          ],
+          "destination": [
+            "obj-86",
+            0
+          ]
+        }
+      },
+      {
+        "patchline": {
+          "source": [
+            "obj-86",
             0
           ],
           "destination": [
@@ -3148,7 +3268,7 @@
       {
         "patchline": {
           "source": [
-            "obj-83",
+            "obj-86",
             1
           ],
           "destination": [

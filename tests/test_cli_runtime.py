@@ -109,6 +109,16 @@ def test_cli_generate_writes_audio_and_png(tiny_bundle, tmp_path, tiny_codec):
     again = tmp_path / "again"
     diffband("generate", "--model", str(tiny_bundle), "-n", "2", "--steps", "4", "--seed", "7", "-o", str(again))
     np.testing.assert_array_equal(sf.read(again / "tinyguitar_0.wav")[0], sf.read(out / "tinyguitar_0.wav")[0])
+    # generate's measured epsilon scaling is its default; --eps-scale 1 is the plain sampler.
+    from diffband.engine.defaults import GENERATE_EPS_SCALE
+
+    named, plain = tmp_path / "named", tmp_path / "plain"
+    for folder, scale in [(named, GENERATE_EPS_SCALE), (plain, 1.0)]:
+        result = diffband("generate", "--model", str(tiny_bundle), "-n", "2", "--steps", "4", "--seed", "7",
+                          "--eps-scale", str(scale), "-o", str(folder))
+        assert result.returncode == 0, result.stderr
+    np.testing.assert_array_equal(sf.read(named / "tinyguitar_0.wav")[0], sf.read(out / "tinyguitar_0.wav")[0])
+    assert not np.array_equal(sf.read(plain / "tinyguitar_0.wav")[0], sf.read(out / "tinyguitar_0.wav")[0])
 
 
 @pytest.mark.parametrize(

@@ -106,6 +106,9 @@ def test_quality_writes_every_cell_with_controls(quality_run):
     generations = read_rows(quality_run / "results" / "generation.csv")
     assert [g["instrument"] for g in generations] == ["violin", "guitar"]  # the target's, then the source's
     assert {g["clips"] for g in generations} == {"2"}
+    from diffband.engine.defaults import GENERATE_EPS_SCALE  # generated as `diffband generate` does by default
+
+    assert {float(g["eps_scale"]) for g in generations} == {GENERATE_EPS_SCALE}
     for g in generations:  # the round trip of real renders: near their flatness, nearer them than a few-step model
         assert 0.3 < float(g["roundtrip_flatness_ratio"]) < 3.0
         assert float(g["roundtrip_fad_own"]) < float(g["fad_own"])
@@ -284,6 +287,18 @@ def test_the_page_shows_the_previous_models_beside_the_new_ones(quality_run):
     assert "bundles these replaced (the CPU-trained ones, 1601 steps;" in page  # docs/results/previous_models.txt
     assert "| follow off, strength 0.8 | 0.01 |" in page and "violin flatness 14.0x real (20 steps)" in page
     assert "previous models" not in render(rows, [], {}, {})
+
+
+def test_the_page_shows_the_plain_sampler_beside_the_default_generations(quality_run):
+    from diffband.evaluation.quality_report import render
+
+    rows = read_rows(quality_run / "results" / "quality.csv")
+    [scaled] = [g for g in read_rows(quality_run / "results" / "generation.csv") if g["instrument"] == "violin"]
+    plain = dict(scaled, eps_scale="", flatness_ratio="9.5", fad_own="4321")  # a row written before the column
+    page = render(rows, [scaled], {}, {}, plain_generations=[plain])
+    assert f"epsilon scaling {float(scaled['eps_scale']):g}" in page
+    assert "plain sampler (epsilon scaling 1): violin flatness 9.5x real, FAD to own 4321" in page
+    assert "plain sampler" not in render(rows, [scaled], {}, {})
 
 
 def test_the_page_compares_the_default_cell_across_sampler_steps(quality_run):

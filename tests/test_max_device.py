@@ -435,7 +435,8 @@ def test_device_sends_exactly_the_recorded_seconds_with_the_registry_options(max
     options = dict(zip(submit[5:-1:2], submit[6:-1:2]))
     assert submit[2] == "accompany" and options.pop("with") == "violin+guitar"
     assert options == {"strength": ENGINE_OPTIONS["strength"].default, "layer_gain": -6.0, "steps": 4,
-                       "seed": 0, "sampler": "ddpm", "eta": 0.0, "follow": "auto", "guidance": ENGINE_OPTIONS["guidance"].default,
+                       "seed": 0, "sampler": "ddpm", "eta": 0.0, "eps_scale": ENGINE_OPTIONS["eps_scale"].default,
+                       "follow": "auto", "guidance": ENGINE_OPTIONS["guidance"].default,
                        "octave": 0, "register": "input", "duration": 2.5}
     assert submit[-1] == host.receivers[device].getsockname()[1]
     loads = host.of(device, 4)

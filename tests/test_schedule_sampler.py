@@ -102,3 +102,28 @@ def test_ddpm_steps_match_diffusers(kind, steps):
         np.testing.assert_allclose(got, expected.prev_sample.numpy(), rtol=1e-5, atol=1e-4)
         np.testing.assert_allclose(x0, expected.pred_original_sample.numpy(), rtol=1e-5, atol=1e-4)
         x = got
+
+
+@pytest.mark.parametrize("make", [lambda s, scale: DDIMSampler(s, eps_scale=scale),
+                                  lambda s, scale: DDPMSampler(s, eps_scale=scale)], ids=["ddim", "ddpm"])
+def test_eps_scale_divides_the_noise_estimate(make):
+    """Epsilon scaling (Ning et al. 2024): a step with eps_scale s is the plain step on eps / s."""
+    schedule = NoiseSchedule()
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 1, 8, 12), dtype=np.float32)
+    eps = rng.standard_normal(x.shape, dtype=np.float32)
+    scaled, plain = make(schedule, 1.02), make(schedule, 1.0)
+    for t in scaled.timesteps(50)[[0, 25, 49]]:
+        noise = rng.standard_normal(x.shape, dtype=np.float32) if scaled.needs_noise(int(t)) else None
+        got = scaled.step(eps, int(t), x, 50, noise)
+        expected = plain.step(eps / np.float32(1.02), int(t), x, 50, noise)
+        np.testing.assert_allclose(got[0], expected[0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got[1], expected[1], rtol=1e-5, atol=1e-6)
+        assert not np.allclose(got[0], plain.step(eps, int(t), x, 50, noise)[0])
+
+
+def test_a_nonpositive_eps_scale_is_refused():
+    from diffband.engine.samplers import make_sampler
+
+    with pytest.raises(ValueError, match="eps_scale must be positive"):
+        make_sampler(NoiseSchedule(), "ddim", 0.0, 0.0)
