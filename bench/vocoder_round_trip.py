@@ -104,6 +104,14 @@ def measure(way: Way, windows: np.ndarray, rate: int, source_f0: list[np.ndarray
             "l1_db": float(np.mean(distances)), "seconds": float(np.median(seconds))}
 
 
+def shown(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--heldout", default=str(REPO / "data" / "heldout_eval"),
@@ -143,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"{np.median([per[n]['seconds'] for n in instruments]) * 1e3:.0f} ms"])
     stamp = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     text = (f"## Vocoder round trip on held-out windows ({stamp}, `python -m bench.vocoder_round_trip`)\n\n"
-            f"{machine()}; {args.windows} windows per instrument from `{args.heldout}` (one a third of the way into "
+            f"{machine()}; {args.windows} windows per instrument from `{shown(Path(args.heldout))}` (one a third of the way into "
             f"each piece), `{args.preset}` codec, each scored against itself: pyin frames within 50 c, basic-pitch "
             f"note F1 (100 ms onsets), log-mel L1 (128 bands, hop 256).\n\n{markdown_table(header, table)}\n")
     append_results(Path(args.out), text)
