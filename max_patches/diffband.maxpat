@@ -16,7 +16,7 @@
       760.0
     ],
     "openinpresentation": 1,
-    "devicewidth": 472.0,
+    "devicewidth": 598.0,
     "default_fontsize": 10.0,
     "default_fontname": "Arial Bold",
     "description": "diffband: grow instrument layers from the captured audio with diffusion models",
@@ -1069,8 +1069,8 @@
           "text": "Eps Scale",
           "presentation": 1,
           "presentation_rect": [
-            346,
-            116,
+            472,
+            8,
             62,
             15
           ],
@@ -1111,8 +1111,8 @@
           },
           "presentation": 1,
           "presentation_rect": [
-            410,
-            116,
+            536,
+            8,
             56,
             15
           ],
@@ -1152,8 +1152,8 @@
           "text": "Follow",
           "presentation": 1,
           "presentation_rect": [
-            346,
-            134,
+            472,
+            26,
             62,
             15
           ],
@@ -1198,8 +1198,8 @@
           },
           "presentation": 1,
           "presentation_rect": [
-            410,
-            134,
+            536,
+            26,
             56,
             15
           ],
@@ -1239,8 +1239,8 @@
           "text": "Guidance",
           "presentation": 1,
           "presentation_rect": [
-            346,
-            152,
+            472,
+            44,
             62,
             15
           ],
@@ -1281,8 +1281,8 @@
           },
           "presentation": 1,
           "presentation_rect": [
-            410,
-            152,
+            536,
+            44,
             56,
             15
           ],
@@ -1322,8 +1322,8 @@
           "text": "Octave",
           "presentation": 1,
           "presentation_rect": [
-            346,
-            170,
+            472,
+            62,
             62,
             15
           ],
@@ -1364,8 +1364,8 @@
           },
           "presentation": 1,
           "presentation_rect": [
-            410,
-            170,
+            536,
+            62,
             56,
             15
           ],
@@ -1405,8 +1405,8 @@
           "text": "Register",
           "presentation": 1,
           "presentation_rect": [
-            346,
-            188,
+            472,
+            80,
             62,
             15
           ],
@@ -1450,8 +1450,8 @@
           },
           "presentation": 1,
           "presentation_rect": [
-            410,
-            188,
+            536,
+            80,
             56,
             15
           ],
@@ -1491,8 +1491,8 @@
           "text": "Split",
           "presentation": 1,
           "presentation_rect": [
-            346,
-            206,
+            472,
+            98,
             62,
             15
           ],
@@ -1533,8 +1533,8 @@
           },
           "presentation": 1,
           "presentation_rect": [
-            410,
-            206,
+            536,
+            98,
             56,
             15
           ],

@@ -223,6 +223,16 @@ def test_live_parameters_come_from_the_technique_registry():
     assert all(b.get("presentation") for b in BOXES.values() if b.get("parameter_enable"))
 
 
+def test_every_control_lies_inside_the_device_live_shows():
+    """Live shows a device DEVICE_HEIGHT px tall and devicewidth wide: a control placed outside is unreachable."""
+    height = build_device().DEVICE_HEIGHT
+    shown = [b for b in BOXES.values() if b.get("presentation")]
+    assert shown
+    for box in shown:
+        x, y, w, h = box["presentation_rect"]
+        assert x >= 0 and y >= 0 and x + w <= PATCH["devicewidth"] and y + h <= height, box.get("varname", box["id"])
+
+
 def test_the_script_knows_which_options_each_technique_takes():
     source = SCRIPT.read_text()
     taken = json.loads(re.search(r"^var TECHNIQUE_OPTIONS = (.*);$", source, re.M)[1])
