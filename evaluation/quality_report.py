@@ -222,7 +222,8 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
                 f"`docs/results/quality_previous.csv`), mean over the same pairs, at {previous[0]['steps']} DDIM steps:", ""]
         out += _table(_mean_rows([r for r in previous if r["row"] == "layer"]), "cell")
         out += ["", "Their unconditional generations: " + ", ".join(
-            f"{g['instrument']} flatness {float(g['flatness_ratio']):.1f}x real ({g['steps']} steps)" for g in previous_generations or [])
+            f"{g['instrument']} flatness {float(g['flatness_ratio']):.1f}x real ({g['steps']} steps, epsilon scaling "
+            f"{generation_eps_scale(g):g})" for g in previous_generations or [])
             + "."] if previous_generations else []
     for pair in pairs:
         mine = [dict(r, _label=_label(r)) for r in rows if r["pair"] == pair]
@@ -366,8 +367,10 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
     others = [r for r in measured if int(r["steps"]) != plan.steps]
     described = out / PREVIOUS_MODELS_FILE
     at_steps = [g for g in optional("generation.csv") if int(g["steps"]) == GENERATE_STEPS]
-    generations = largest_per_instrument([g for g in at_steps if generation_eps_scale(g) == GENERATE_EPS_SCALE])
-    plain = largest_per_instrument([g for g in at_steps if generation_eps_scale(g) == 1.0]) if GENERATE_EPS_SCALE != 1.0 else []
+    scaled = largest_per_instrument([g for g in at_steps if round(generation_eps_scale(g), 4) == round(GENERATE_EPS_SCALE, 4)])
+    plain = largest_per_instrument([g for g in at_steps if generation_eps_scale(g) == 1.0])
+    # a folder measured before generate scaled shows its plain rows as the table (which says so)
+    generations, plain = (scaled, plain if GENERATE_EPS_SCALE != 1.0 else []) if scaled else (plain, [])
     for g in generations:
         figure = out / f"generations_{g['instrument']}.png"
         g["_figure"] = os.path.relpath(figure, report.parent) if figure.exists() else ""

@@ -285,7 +285,8 @@ def test_the_page_shows_the_previous_models_beside_the_new_ones(quality_run):
                   "the CPU-trained ones, 1601 steps")
     assert "### The previous models, measured the same way" in page
     assert "bundles these replaced (the CPU-trained ones, 1601 steps;" in page  # docs/results/previous_models.txt
-    assert "| follow off, strength 0.8 | 0.01 |" in page and "violin flatness 14.0x real (20 steps)" in page
+    assert "| follow off, strength 0.8 | 0.01 |" in page
+    assert "violin flatness 14.0x real (20 steps, epsilon scaling 1)" in page
     assert "previous models" not in render(rows, [], {}, {})
 
 
