@@ -44,9 +44,10 @@ def test_device_loop_is_used_on_gpus_and_on_request(monkeypatch, unconditional):
     assert not wants_device_loop("CUDAExecutionProvider")
 
 
-@pytest.mark.parametrize("batch, start, stop", [(1, 0, None), (3, 8, None), (2, 5, 12)])
-def test_device_loop_equals_the_numpy_loop(monkeypatch, violin, batch, start, stop):
-    sampler = make_sampler(violin.info.schedule, "ddim")
+@pytest.mark.parametrize("batch, start, stop, eps_scale", [(1, 0, None, 1.0), (3, 8, None, 1.0), (2, 5, 12, 1.0),
+                                                       (2, 0, None, 1.02)])
+def test_device_loop_equals_the_numpy_loop(monkeypatch, violin, batch, start, stop, eps_scale):
+    sampler = make_sampler(violin.info.schedule, "ddim", eps_scale=eps_scale)
     x = np.random.default_rng(batch).standard_normal((batch, 1, *violin.info.image_shape), dtype=np.float32)
     before = x.copy()
     monkeypatch.setenv(DEVICE_LOOP_ENV, "0")
