@@ -20,80 +20,49 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from bench.codec_resolution import spectral_distances
+from bench.codec_resolution import REPO, VOCODER, RoundTrip, codec_round_trip, oracle_round_trip, spectral_distances
 from bench.engine import RESULTS, append_results, machine
 from bench.pitch_truth import markdown_table
 from diffband.engine.mel import MelCodec, preset
-from diffband.engine.stft import griffin_lim, stft
-from diffband.engine.vocoders import MagnitudeNetGriffinLim, NumpyGriffinLim, VocoderSpec
+from diffband.engine.vocoders import MagnitudeNetGriffinLim, VocoderSpec
 from diffband.evaluation.notes import f1, transcribe
-from diffband.evaluation.quality import f0, piece_windows, pitch_agreement
+from diffband.evaluation.quality import ONSET_TOLERANCE, f0, piece_windows, pitch_agreement
+from diffband.export.vocoder_train import MEL_CONSISTENCY_ITERS, network_recipe
 
-REPO = Path(__file__).resolve().parents[1]
 SHIPPED_NETWORK = REPO / "models" / "vocoders" / "magnitude_net_tiny.onnx"
-#: NNLS updates the shipped bundles run after the network (``export.vocoder_train.MEL_CONSISTENCY_ITERS``).
-NNLS_AFTER_NETWORK = 10
-#: Onset tolerance of note F1, as ``eval quality`` scores layers.
-ONSET_TOLERANCE = 0.1
 
 
-@dataclass
-class Way:
-    """One row: a name and ``audio (k, samples) -> decoded audio``."""
-
-    name: str
-    run: Callable[[np.ndarray], np.ndarray]
-
-
-def network_recipe_text(path: Path) -> str:
-    """``width 384, dilations 1,1,1, 6000 steps`` from a network's metadata."""
-    import onnx
-
-    props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    recipe = json.loads(props.get("diffband.magnitude_net", "{}"))
-    dilations = recipe.get("dilations", [1] * int(recipe.get("layers", 0)))
-    return (f"width {recipe.get('width', '?')}, dilations {','.join(map(str, dilations))}, "
-            f"{recipe.get('steps', '?')} steps")
+def network_round_trip(codec: MelCodec, network: Path) -> RoundTrip:
+    """``codec`` decoded by the ``magnitude-net`` vocoder on ``network``, as the shipped bundles run it."""
+    spec = VocoderSpec("magnitude-net", VOCODER.griffin_lim_iters, MEL_CONSISTENCY_ITERS, str(network))
+    decode = MagnitudeNetGriffinLim(codec, spec)
+    recipe = network_recipe(network)
+    dilations = recipe.get("dilations", [1] * int(recipe["layers"]))  # networks trained before --dilations
+    name = (f"magnitude-net `{network.name}` (width {recipe['width']}, dilations {','.join(map(str, dilations))}, "
+            f"{recipe['steps']} steps)")
+    return RoundTrip(name, lambda audio: decode(codec.encode(audio)[None])[0], codec.image_shape, codec)
 
 
-def ways(codec: MelCodec, networks: list[Path]) -> list[Way]:
+def ways(codec: MelCodec, networks: list[Path]) -> list[RoundTrip]:
     """The rows: griffin-lim, every network, the true-magnitude ceiling."""
-    def images(audio: np.ndarray) -> np.ndarray:
-        return np.stack([codec.encode(a) for a in audio])
-
-    plain = NumpyGriffinLim(codec, VocoderSpec().at_runtime())
-    rows = [Way("griffin-lim (NNLS + Griffin-Lim)", lambda audio: plain(images(audio)))]
-    for network in networks:
-        spec = VocoderSpec("magnitude-net", nnls_iters=NNLS_AFTER_NETWORK, network=str(network)).at_runtime()
-        decode = MagnitudeNetGriffinLim(codec, spec)
-        rows.append(Way(f"magnitude-net `{network.name}` ({network_recipe_text(network)})",
-                        lambda audio, decode=decode: decode(images(audio))))
-    iterations = VocoderSpec().at_runtime().griffin_lim_iters
-
-    def ceiling(audio: np.ndarray) -> np.ndarray:
-        rng = np.random.default_rng(0)
-        return np.stack([griffin_lim(np.abs(stft(a, codec.n_fft, codec.hop_length)), codec.n_fft, codec.hop_length,
-                                     iterations, a.size, rng) for a in audio])
-
-    rows.append(Way(f"Griffin-Lim from the true STFT magnitude, hop {codec.hop_length} (no mel)", ceiling))
-    return rows
+    return [RoundTrip("griffin-lim (NNLS + Griffin-Lim)", codec_round_trip(codec), codec.image_shape, codec),
+            *(network_round_trip(codec, network) for network in networks),
+            RoundTrip(f"Griffin-Lim from the true STFT magnitude, hop {codec.hop_length} (no mel)",
+                      oracle_round_trip(codec.hop_length, codec.n_fft), None, None)]
 
 
-def measure(way: Way, windows: np.ndarray, rate: int, source_f0: list[np.ndarray],
+def measure(way: RoundTrip, windows: np.ndarray, rate: int, source_f0: list[np.ndarray],
             source_notes: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
     """Means over the windows of one instrument (decode time: median per window)."""
     kept, voiced, scores, distances, seconds = 0, 0, [], [], []
     for window, reference_f0, reference_notes in zip(windows, source_f0, source_notes):
         start = time.perf_counter()
-        decoded = way.run(window[None])[0][: window.size]
+        decoded = way.run(window)[: window.size]
         seconds.append(time.perf_counter() - start)
         close, count = pitch_agreement(reference_f0, f0(decoded, rate))
         kept, voiced = kept + close, voiced + count

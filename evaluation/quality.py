@@ -369,14 +369,14 @@ GENERATE_EPS_SCALE = float(technique("generate").defaults["eps_scale"])
 
 
 def generation_eps_scale(row: dict) -> float:
-    """A generation row's epsilon scaling (rows written before the column existed: 1, the plain sampler)."""
-    return float(row.get("eps_scale") or 1.0)
+    """A generation row's epsilon scaling at the CSV's 4 decimals (rows written before the column
+    existed: 1, the plain sampler)."""
+    return round(float(row.get("eps_scale") or 1.0), 4)
 
 
-def measured_generations(csv_path: Path) -> set[tuple[str, int, int, float]]:
-    """``(instrument, clips, steps, eps_scale)`` of the generation rows already in ``csv_path``."""
-    return {(r["instrument"], int(r["clips"]), int(r["steps"]), round(generation_eps_scale(r), 4))
-            for r in read_rows(csv_path)} if csv_path.exists() else set()
+def at_generate_default(row: dict) -> bool:
+    """Whether a generation row was made as ``diffband generate`` runs by default (steps and scaling)."""
+    return int(row["steps"]) == GENERATE_STEPS and generation_eps_scale(row) == round(GENERATE_EPS_SCALE, 4)
 
 
 def run_generations(models: dict[str, DiffusionModel], plan: QualityPlan, references: dict[str, Reference],
@@ -386,9 +386,10 @@ def run_generations(models: dict[str, DiffusionModel], plan: QualityPlan, refere
     it, not the sweep's): flatness against real renders, FAD to its own renders; beside them the
     baseline no model can beat, as many held-out windows of the instrument through the bundle's
     own codec and vocoder (the round trip); ``timbre``: FAD to own renders on the learned embedding too."""
-    done = measured_generations(csv_path)
+    measured = read_rows(csv_path) if csv_path.exists() else []
+    done = {(r["instrument"], int(r["clips"])) for r in measured if at_generate_default(r)}
     for name, model in models.items():
-        if (name, plan.generations, GENERATE_STEPS, round(GENERATE_EPS_SCALE, 4)) in done or name not in references:
+        if (name, plan.generations) in done or name not in references:
             continue
         images = generate(model, n=plan.generations, steps=GENERATE_STEPS, seed=plan.seed, eps_scale=GENERATE_EPS_SCALE)
         audio = model.decode(images)

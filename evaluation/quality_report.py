@@ -16,8 +16,8 @@ from diffband.engine.model import DiffusionModel
 from diffband.evaluation.csv_rows import read_rows
 from diffband.evaluation.plots import save_heatmaps, save_spectrograms
 from diffband.evaluation.quality import (
-    GENERATE_EPS_SCALE, GENERATE_STEPS, ONSET_TOLERANCE, TARGET_F1, TARGET_FAD_RATIO, TARGET_FLATNESS, TARGET_PITCH, Cell, QualityPlan, Reference,
-    as_measure, generation_eps_scale, layers_of, mean_by_cell, moved, piece_windows, recommend, scale, value, write_json,
+    GENERATE_STEPS, ONSET_TOLERANCE, TARGET_F1, TARGET_FAD_RATIO, TARGET_FLATNESS, TARGET_PITCH, Cell, QualityPlan, Reference,
+    as_measure, at_generate_default, generation_eps_scale, layers_of, mean_by_cell, moved, piece_windows, recommend, scale, value, write_json,
 )
 from diffband.evaluation.fad import fad
 from diffband.evaluation.timbre_cnn import TimbreCnn
@@ -367,10 +367,11 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
     others = [r for r in measured if int(r["steps"]) != plan.steps]
     described = out / PREVIOUS_MODELS_FILE
     at_steps = [g for g in optional("generation.csv") if int(g["steps"]) == GENERATE_STEPS]
-    scaled = largest_per_instrument([g for g in at_steps if round(generation_eps_scale(g), 4) == round(GENERATE_EPS_SCALE, 4)])
-    plain = largest_per_instrument([g for g in at_steps if generation_eps_scale(g) == 1.0])
+    scaled = [g for g in at_steps if at_generate_default(g)]
+    plain = [g for g in at_steps if generation_eps_scale(g) == 1.0 and not at_generate_default(g)]
     # a folder measured before generate scaled shows its plain rows as the table (which says so)
-    generations, plain = (scaled, plain if GENERATE_EPS_SCALE != 1.0 else []) if scaled else (plain, [])
+    generations = largest_per_instrument(scaled or plain)
+    plain = largest_per_instrument(plain) if scaled else []
     for g in generations:
         figure = out / f"generations_{g['instrument']}.png"
         g["_figure"] = os.path.relpath(figure, report.parent) if figure.exists() else ""
