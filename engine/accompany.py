@@ -14,10 +14,11 @@ from scipy.signal import butter, sosfiltfilt
 
 from diffband.engine.bundle import check_compatible
 from diffband.engine.condition import follow_conditions, follows
-from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH
+from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_REGISTER, DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.engine.cross import DEFAULT_OVERLAP, cross_images
 from diffband.engine.model import DiffusionModel
-from diffband.engine.register import layer_octaves
+from diffband.engine.image_transpose import lower_images
+from diffband.engine.register import layer_placements
 from diffband.engine.windowing import (
     DEFAULT_MAX_SECONDS, as_float32, checked_model_mono, decode_windows, edge_fade, encode_mono, from_model_mono, limit_peak,
     peak_gain,
@@ -98,7 +99,7 @@ def accompany(
     follow: str = "auto",
     guidance: float = DEFAULT_GUIDANCE,
     octave: int = 0,
-    register: str = "input",
+    register: str = DEFAULT_REGISTER,
     eps_scale: float = 1.0,
 ) -> Accompaniment:
     """Grow one layer per instrument from ``vocals`` and mix them under it; with ``follow``
@@ -115,7 +116,8 @@ def accompany(
     if len(gains) != len(instruments):
         raise ValueError(f"{len(gains)} layer gains given for {len(instruments)} instruments")
     first = instruments[0]
-    octaves = layer_octaves(instruments, vocals, sample_rate, register, octave, max_seconds)
+    placements = layer_placements(instruments, vocals, sample_rate, register, octave, max_seconds)
+    octaves = [grown for grown, _ in placements]  # where each layer is grown; it sounds at placements[i][1]
     following = "notes" if follows(follow, instruments) else "off"
     images: dict[int, np.ndarray] = {}  # the vocal's window images, moved by each octave a layer uses
     conditions: list[np.ndarray | None] = [None] * len(instruments)
@@ -147,6 +149,8 @@ def accompany(
         out_images = cross_images(model, images[octaves[index]], strength, steps, seed + index, eta, tick,
                                   sampler_kind=sampler_kind, condition=conditions[index], guidance=guidance,
                                   eps_scale=eps_scale)
+        grown, sounding = placements[index]
+        out_images = lower_images(out_images, model.info.codec, grown - sounding)
         layer = decode_windows(model, out_images, starts, sung.size, overlap)  # a move keeps the length
         low, high = INSTRUMENT_BANDS.get(model.info.instrument, DEFAULT_BAND)
         layer = edge_fade(band_pass(layer, model_rate, low, high), model_rate)
@@ -168,7 +172,7 @@ def accompany(
         name = model.name if model.name not in layers else f"{model.name}_{index}"
         layers[name] = layer
         layer_lufs[name] = lufs
-        moved[name] = octaves[index]
+        moved[name] = placements[index][1]
 
     mix = vocal.astype(np.float64) + sum(layer.astype(np.float64) for layer in layers.values())
     mix_gain = peak_gain(mix)

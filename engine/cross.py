@@ -13,11 +13,12 @@ import numpy as np
 
 from diffband.engine.bundle import check_compatible
 from diffband.engine.condition import follow_conditions
-from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH
+from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_REGISTER, DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.engine.model import DiffusionModel, Guided
 from diffband.engine.denoise import denoise
 from diffband.engine.samplers import DDIMInverseSampler, make_sampler
-from diffband.engine.register import layer_octaves
+from diffband.engine.image_transpose import lower_images
+from diffband.engine.register import layer_placements
 from diffband.engine.schedule import NoiseSchedule
 from diffband.engine.windowing import DEFAULT_MAX_SECONDS, decode_windows, encode_windows, from_model_mono, limit_peak
 
@@ -107,18 +108,22 @@ def cross(
     follow: str = "auto",
     guidance: float = DEFAULT_GUIDANCE,
     octave: int = 0,
-    register: str = "input",
+    register: str = DEFAULT_REGISTER,
     eps_scale: float = 1.0,
+    lower: int = 0,
 ) -> np.ndarray:
     """Style-transfer ``audio`` into ``target``'s instrument; same rate, length and channels out,
     peak at or below -1 dBFS (a gain, never clipping).  ``follow`` (auto, notes, off) makes a
     conditional target follow the input's notes (``engine.condition.follows``); ``octave`` grows
-    the layer that many octaves from the input (``engine.transpose``), ``register="instrument"`` moves
-    it into the target's range first (``engine.register``)."""
-    octave = layer_octaves([target], audio, sample_rate, register, octave, max_seconds)[0]
-    layout, mono, images, starts = encode_windows(target, audio, sample_rate, overlap, max_seconds, octave)
+    the layer that many octaves from the input (``engine.transpose``), ``register`` places it
+    (``engine.register``: ``instrument`` moves it into the target's range, ``fit`` grows an input
+    below that range up in it and brings the layer back down); ``lower``: octaves a layer grown at
+    ``octave`` is brought down on top of that (a caller that placed it already)."""
+    [(grown, sounding)] = layer_placements([target], audio, sample_rate, register, octave, max_seconds)
+    layout, mono, images, starts = encode_windows(target, audio, sample_rate, overlap, max_seconds, grown)
     conditions = follow_conditions(follow, [target], mono, starts)
     out_images = cross_images(target, images, strength, steps, seed, eta, progress, invert_with, sampler_kind,
                               None if conditions is None else conditions[0], guidance, eps_scale)
+    out_images = lower_images(out_images, target.info.codec, lower + grown - sounding)
     out = decode_windows(target, out_images, starts, mono.size, overlap)
     return limit_peak(from_model_mono(out, layout, target.info.sample_rate))

@@ -13,3 +13,8 @@ DEFAULT_GUIDANCE = 2.0
 #: bundles, 24 clips each, flatness over real renders and FAD to the instrument's held-out renders
 #: (docs/decisions.md, "Epsilon scaling").  The techniques that start from the input keep 1.
 GENERATE_EPS_SCALE = 1.02
+
+#: Where a layer is grown (``engine.register``): ``fit`` grows an input that lies below the model's
+#: range up in that range and brings the layer back down to the input's notes (docs/decisions.md,
+#: "fit register"); measured by the same evaluation at the default cell against ``input``.
+DEFAULT_REGISTER = "fit"

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH
+from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_REGISTER, DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.engine.samplers import SAMPLERS
 
 
@@ -18,8 +18,9 @@ from diffband.engine.samplers import SAMPLERS
 FOLLOW_CHOICES = ("auto", "notes", "off")
 #: ``octave``: the widest shift either way (engine.transpose).
 MAX_OCTAVES = 2
-#: ``register``: keep the input's, or move it into each instrument's range (engine.register).
-REGISTERS = ("input", "instrument")
+#: ``register``: grow below-range inputs in range and bring them back (fit), keep the input's, or move it into each
+#: instrument's range (engine.register).
+REGISTERS = ("input", "instrument", "fit")
 
 
 class OptionError(ValueError):
@@ -123,8 +124,9 @@ OPTIONS: dict[str, Option] = _options(
     Option("octave", int, 0, "grow the layers this many octaves above (or below, negative) the input, which is "
            "pitch-shifted first: a model follows notes best in its instrument's own range (a violin over a guitar "
            "part: 1)", -MAX_OCTAVES, MAX_OCTAVES),
-    Option("register", str, "input", "input keeps the input's register; instrument moves it by the fewest whole octaves "
-           "into the middle half of each model's range (models that record one), as a player doubling a part would; "
-           "octave adds to it",
+    Option("register", str, DEFAULT_REGISTER, "fit keeps the input's notes but grows a layer whose input lies below the "
+           "instrument's range up in that range, then brings it back down, as a sampler would; input grows every layer "
+           "where the input plays; instrument moves it by the fewest whole octaves into the middle half of each model's "
+           "range (models that record one), as a player doubling a part would; octave adds to each",
            choices=REGISTERS),
 )

@@ -10,8 +10,15 @@ outside it (``docs/decisions.md``, "register").
 contour, the extractor melody following already uses) and moves the input by the fewest
 whole octaves that bring its median pitch into the middle half of each model's range,
 where the training melodies lie thickest (``data render`` places each melody anywhere
-inside the range), or nearest the range's middle when no shift does; ``"input"`` (the
-default) keeps the input's register.  The ``octave`` option adds to the shift.
+inside the range), or nearest the range's middle when no shift does; ``"input"`` keeps the
+input's register.  The ``octave`` option adds to the shift.
+
+``register="fit"`` (the default) keeps the notes where the input plays them but grows them where
+the model plays best: an input whose median lies below the middle half of a model's range is
+moved up by those octaves, the layer grown there and brought back down on its mel image
+(``engine.image_transpose``), as a sampler plays a note below its lowest sample; an input inside
+or above the range is grown as it is (the models follow notes above their range about as well
+as inside it, and far worse below: ``docs/decisions.md``, "fit register").
 
 Each call decides from its own input: live mode, which runs window by window, can change
 octave between windows when a melody crosses the middle of a range (``octave`` alone gives a
@@ -70,24 +77,40 @@ def octaves_into_range(pitches: np.ndarray, pitch_range: tuple[int, int], limit:
 
 def layer_octaves(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_rate: int, register: str,
                   octave: int = 0, max_seconds: float = DEFAULT_MAX_SECONDS) -> list[int]:
-    """The octaves each model's layer is grown from the caller's ``audio`` (``(frames,)`` or
-    ``(frames, channels)``): ``octave`` with register ``input``; with ``instrument``, plus each
-    model's shift into its range (none for a model whose bundle records no ``pitch_range``, or an
-    input with no pitch).  Clipped to ``MAX_OCTAVES``."""
+    """The octaves each model's layer sounds from the caller's ``audio`` (``(frames,)`` or
+    ``(frames, channels)``): ``octave`` with register ``input`` or ``fit``; with ``instrument``, plus
+    each model's shift into its range (none for a model whose bundle records no ``pitch_range``, or
+    an input with no pitch).  Clipped to ``MAX_OCTAVES``."""
+    return [sounding for _, sounding in layer_placements(models, audio, sample_rate, register, octave, max_seconds)]
+
+
+def layer_placements(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_rate: int, register: str,
+                     octave: int = 0, max_seconds: float = DEFAULT_MAX_SECONDS) -> list[tuple[int, int]]:
+    """Per model, ``(grown, sounding)``: the octaves from ``audio`` its layer is grown at, and the
+    octaves it sounds at once brought down (``engine.image_transpose``); equal but with register
+    ``fit``, where an input below a model's range is grown up to it (module docstring)."""
     if register not in REGISTERS:
         raise ValueError(f"register must be one of {', '.join(REGISTERS)}, got {register!r}")
     if register == "input":
-        return [octave] * len(models)
+        return [(octave, octave)] * len(models)
+    moves = range_moves(models, audio, sample_rate, max_seconds, warn=register != "fit")
+    if register == "fit":
+        return [(int(np.clip(max(0, move) + octave, -MAX_OCTAVES, MAX_OCTAVES)), octave) for move in moves]
+    shifts = [int(np.clip(move + octave, -MAX_OCTAVES, MAX_OCTAVES)) for move in moves]
+    return [(shift, shift) for shift in shifts]
+
+
+def range_moves(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_rate: int,
+                max_seconds: float = DEFAULT_MAX_SECONDS, warn: bool = True) -> list[int]:
+    """Per model, the whole octaves that bring ``audio``'s pitch into its range
+    (:func:`octaves_into_range`); 0 for a model whose bundle records no ``pitch_range`` (with
+    ``warn``, a warning says so) or an input with no pitch."""
     lacking = [m.name for m in models if not m.info.pitch_range]
-    if lacking:
+    if lacking and warn:
         warnings.warn(f"model {', '.join(lacking)} records no pitch range: its layer keeps the input's register",
                       stacklevel=2)
     if len(lacking) == len(models):
-        return [octave] * len(models)
+        return [0] * len(models)
     mono = to_model_mono(audio, check_audio(audio, sample_rate, max_seconds), BP_SAMPLE_RATE)
     pitches = voiced_pitches(mono, BP_SAMPLE_RATE)
-    shifts = []
-    for model in models:
-        move = octaves_into_range(pitches, model.info.pitch_range) if model.info.pitch_range else 0
-        shifts.append(int(np.clip(move + octave, -MAX_OCTAVES, MAX_OCTAVES)))
-    return shifts
+    return [octaves_into_range(pitches, model.info.pitch_range) if model.info.pitch_range else 0 for model in models]

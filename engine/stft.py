@@ -102,14 +102,20 @@ def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
     return hz
 
 
+def mel_edges(sample_rate: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:
+    """The ``n_mels + 2`` frequencies (Hz) the mel filters' corners sit on, equally spaced in mel; band
+    ``m`` peaks at entry ``m + 1`` (``librosa.mel_frequencies(n_mels + 2)``)."""
+    fmax = sample_rate / 2.0 if fmax is None else fmax
+    return _mel_to_hz(np.linspace(_hz_to_mel(np.array([fmin]))[0], _hz_to_mel(np.array([fmax]))[0], n_mels + 2))
+
+
 def mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float | None = None,
                 norm: str | None = None) -> np.ndarray:
     """``(n_mels, 1 + n_fft // 2)`` triangular filters, as ``librosa.filters.mel(htk=False)``."""
     if norm not in (None, "slaney"):
         raise ValueError(f"mel norm must be None or 'slaney', got {norm!r}")
-    fmax = sample_rate / 2.0 if fmax is None else fmax
     fft_hz = np.linspace(0.0, sample_rate / 2.0, 1 + n_fft // 2)
-    mel_hz = _mel_to_hz(np.linspace(_hz_to_mel(np.array([fmin]))[0], _hz_to_mel(np.array([fmax]))[0], n_mels + 2))
+    mel_hz = mel_edges(sample_rate, n_mels, fmin, fmax)
     spacing = np.diff(mel_hz)
     ramps = mel_hz[:, None] - fft_hz[None, :]
     rising = -ramps[:-2] / spacing[:-1, None]

@@ -126,13 +126,15 @@ def _run_generate(request: Request) -> list[Layer]:
 def _run_cross(request: Request) -> list[Layer]:
     from diffband.engine.cross import cross
 
-    from diffband.engine.register import layer_octaves
+    from diffband.engine.register import layer_placements
 
     target, o = request.models[0], request.options
-    [octave] = layer_octaves([target], request.audio, request.sample_rate, o["register"], o["octave"], request.max_seconds)
-    out = cross(request.audio, request.sample_rate, target, o["strength"], max_seconds=request.max_seconds, octave=octave,
-                progress=request.progress, invert_with=request.invert_with, **_sampling(o), **_following(o))
-    return [Layer(target.name, out, request.sample_rate, octave)]
+    [(grown, sounding)] = layer_placements([target], request.audio, request.sample_rate, o["register"], o["octave"],
+                                           request.max_seconds)
+    out = cross(request.audio, request.sample_rate, target, o["strength"], max_seconds=request.max_seconds, octave=grown,
+                lower=grown - sounding, progress=request.progress, invert_with=request.invert_with, **_sampling(o),
+                **_following(o))
+    return [Layer(target.name, out, request.sample_rate, sounding)]
 
 
 def _run_chorus(request: Request) -> list[Layer]:

@@ -1436,14 +1436,15 @@
               "parameter_longname": "Register",
               "parameter_shortname": "Register",
               "parameter_type": 2,
-              "parameter_info": "input keeps the input's register; instrument moves it by the fewest whole octaves into the middle half of each model's range (models that record one), as a player doubling a part would; octave adds to it",
+              "parameter_info": "fit keeps the input's notes but grows a layer whose input lies below the instrument's range up in that range, then brings it back down, as a sampler would; input grows every layer where the input plays; instrument moves it by the fewest whole octaves into the middle half of each model's range (models that record one), as a player doubling a part would; octave adds to each",
               "parameter_enum": [
                 "input",
-                "instrument"
+                "instrument",
+                "fit"
               ],
-              "parameter_mmax": 1,
+              "parameter_mmax": 2,
               "parameter_initial": [
-                0
+                2
               ],
               "parameter_initial_enable": 1
             }

@@ -447,7 +447,7 @@ def test_device_sends_exactly_the_recorded_seconds_with_the_registry_options(max
     assert options == {"strength": ENGINE_OPTIONS["strength"].default, "layer_gain": -6.0, "steps": 4,
                        "seed": 0, "sampler": "ddpm", "eta": 0.0, "eps_scale": ENGINE_OPTIONS["eps_scale"].default,
                        "follow": "auto", "guidance": ENGINE_OPTIONS["guidance"].default,
-                       "octave": 0, "register": "input", "duration": 2.5}
+                       "octave": 0, "register": ENGINE_OPTIONS["register"].default, "duration": 2.5}
     assert submit[-1] == host.receivers[device].getsockname()[1]
     loads = host.of(device, 4)
     assert [a[:2] for a in loads] == [[0, "replace"], [1, "replace"], [2, "replace"]]

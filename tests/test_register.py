@@ -108,7 +108,7 @@ def test_each_model_gets_the_octaves_into_its_own_range(ranged_bundles):
         assert layer_octaves([unknown, high], a2, RATE, "instrument") == [0, 2]
     with pytest.warns(UserWarning, match="unknown records no pitch range"):
         assert layer_octaves([unknown], a2, RATE, "instrument", octave=1) == [1]
-    with pytest.raises(ValueError, match="register must be one of input, instrument"):
+    with pytest.raises(ValueError, match="register must be one of input, instrument, fit"):
         layer_octaves([high], a2, RATE, "violin")
 
 
@@ -123,11 +123,13 @@ def test_cross_and_accompany_grow_each_layer_from_its_instruments_octave(ranged_
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # both models record a range: no warning
         moved = cross(clip, RATE, high, register="instrument", **options)
-    assert np.array_equal(moved, cross(clip, RATE, high, octave=2, **options))
-    assert np.array_equal(cross(clip, RATE, high, register="input", **options), cross(clip, RATE, high, **options))
+    assert np.array_equal(moved, cross(clip, RATE, high, octave=2, register="input", **options))
+    assert np.array_equal(cross(clip, RATE, high, register="input", **options), cross(clip, RATE, high, octave=0,
+                                                                                    register="input", **options))
     both = accompany(clip, RATE, [high, low], register="instrument", **options)
-    alone_high = accompany(clip, RATE, [high], octave=2, **options)
-    alone_low = accompany(clip, RATE, [low], octave=1, seed=1, **{k: v for k, v in options.items() if k != "seed"})
+    alone_high = accompany(clip, RATE, [high], octave=2, register="input", **options)
+    alone_low = accompany(clip, RATE, [low], octave=1, register="input", seed=1,
+                          **{k: v for k, v in options.items() if k != "seed"})
     assert np.array_equal(both.layers["high"], alone_high.layers["high"])
     assert np.array_equal(both.layers["low"], alone_low.layers["low"])
 
@@ -137,8 +139,8 @@ def test_the_option_reaches_the_techniques_that_take_octave():
     from diffband.engine.techniques import technique
 
     assert technique("cross").resolve({"register": "instrument"})["register"] == "instrument"
-    assert technique("accompany").defaults["register"] == "input"
-    with pytest.raises(OptionError, match="register must be one of input, instrument, got 'violin'"):
+    assert technique("accompany").defaults["register"] == "fit"
+    with pytest.raises(OptionError, match="register must be one of input, instrument, fit, got 'violin'"):
         technique("accompany").resolve({"register": "violin"})
     assert "register" not in technique("chorus").defaults
 
@@ -176,3 +178,40 @@ def test_each_layer_says_which_octave_it_was_grown_in(ranged_bundles, tmp_path, 
     assert main(["cross", str(tmp_path / "a2.wav"), "--to", str(ranged_bundles["high"]), "--steps", "2",
                  "--register", "instrument", "-o", str(tmp_path / "out.wav")]) == 0
     assert f"{tmp_path / 'out.wav'} (grown +2 octaves from the input)" in capsys.readouterr().out
+
+
+def test_fit_grows_a_low_input_in_range_and_leaves_the_layer_at_the_inputs_octave(ranged_bundles):
+    from diffband.engine.model import DiffusionModel
+    from diffband.engine.register import layer_placements
+
+    high, low, unknown = (DiffusionModel.load(ranged_bundles[k]) for k in ("high", "low", "unknown"))
+    a2, a5 = harmonic_tone(45), harmonic_tone(81)
+    assert layer_placements([high, low], a2, RATE, "fit") == [(2, 0), (1, 0)]  # below both: grown up, sounds at A2
+    assert layer_placements([high, low], a5, RATE, "fit") == [(0, 0), (0, 0)]  # inside / above: grown where it plays
+    assert layer_placements([high], a2, RATE, "fit", octave=-1) == [(1, -1)]
+    assert layer_octaves([high, low], a2, RATE, "fit") == [0, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # fit is the default: a bundle with no range keeps the input's register quietly
+        assert layer_placements([unknown, high], a2, RATE, "fit") == [(0, 0), (2, 0)]
+
+
+def test_cross_accompany_and_the_technique_bring_a_fitted_layer_back_down(ranged_bundles):
+    from diffband.engine.accompany import accompany
+    from diffband.engine.cross import cross
+    from diffband.engine.model import DiffusionModel
+    from diffband.engine.techniques import Request, run
+
+    high, low = DiffusionModel.load(ranged_bundles["high"]), DiffusionModel.load(ranged_bundles["low"])
+    clip = harmonic_tone(45, seconds=5.0)
+    options = {"strength": 0.8, "steps": 3, "seed": 0}
+    fitted = cross(clip, RATE, high, **options)  # the default register: fit
+    assert fitted.shape == clip.shape and np.isfinite(fitted).all()
+    assert np.array_equal(fitted, cross(clip, RATE, high, register="input", octave=2, lower=2, **options))
+    assert not np.allclose(fitted, cross(clip, RATE, high, register="instrument", **options))
+    both = accompany(clip, RATE, [high, low], **options)
+    assert both.layer_octaves == {"high": 0, "low": 0}
+    as_played = accompany(clip, RATE, [high, low], register="input", **options)
+    assert both.layers["high"].shape == as_played.layers["high"].shape == clip.shape
+    assert not np.allclose(both.layers["high"], as_played.layers["high"])  # grown two octaves up, then brought down
+    [layer] = run("cross", Request([high], technique_options("cross", {"strength": 0.8, "steps": 3}), clip, RATE))
+    assert layer.octave == 0 and np.array_equal(layer.audio, fitted)
