@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from diffband.engine.defaults import DEFAULT_REGISTER
 from diffband.engine.options import MAX_OCTAVES, REGISTERS
 from diffband.evaluation.plan import QualityPlan
 
@@ -170,8 +171,10 @@ def cmd_quality(args: argparse.Namespace) -> int:
     heldout = Path(args.heldout)
     plan = QualityPlan(_pairs(args.pairs), _floats(args.strengths), _floats(args.guidances), args.steps, args.clips,
                        args.generations, args.seed, args.octave, args.register)
-    if plan.moves_sources and Path(args.out).resolve() == PUBLISHED_RESULTS.resolve():
-        raise ValueError("an --octave or --register run is not the defaults' evidence: write it elsewhere "
+    if not plan.is_defaults_evidence and Path(args.out).resolve() == PUBLISHED_RESULTS.resolve():
+        given = " ".join([f"--octave {plan.octave}"] * bool(plan.octave)
+                         + [f"--register {plan.register}"] * (plan.register != DEFAULT_REGISTER))
+        raise ValueError(f"a run with {given} is not the defaults' evidence: write it elsewhere "
                          f"(-o {PUBLISHED_RESULTS}/octave_up)")
     names = sorted({n for pair in plan.pairs for n in pair})
     missing = [n for n in names if not (heldout / n).is_dir()]
@@ -301,9 +304,10 @@ def add_commands(sub) -> None:
     q.add_argument("--octave", type=int, default=0, choices=range(-MAX_OCTAVES, MAX_OCTAVES + 1), metavar="N",
                    help="move every source window N octaves before layers are grown (the octave option); pitch and "
                    "notes are measured against the source as moved (default 0)")
-    q.add_argument("--register", default="input", choices=REGISTERS,
-                   help="instrument: move each source window into the target's range first, as the register option "
-                   "does (default input)")
+    q.add_argument("--register", default=plan.register, choices=REGISTERS,
+                   help="where layers are grown, as the register option (fit: below-range sources grown in the "
+                   "target's range and brought back down; input: where the source plays; instrument: moved into the "
+                   "target's range, pitch measured against the moved source); default %(default)s")
     q.add_argument("--timbre-model", default="auto", help="learned timbre embedding (.onnx from `eval train-timbre`) "
                    "scored beside mfcc-stats; auto: the shipped models/eval/timbre_cnn.onnx; none: skip")
     q.add_argument("--device", default="auto")

@@ -43,7 +43,8 @@ from diffband.engine.condition import conditions_for
 from diffband.engine.cross import cross_images
 from diffband.engine.generate import generate
 from diffband.engine.model import DiffusionModel
-from diffband.engine.register import layer_octaves
+from diffband.engine.image_transpose import lower_images
+from diffband.engine.register import layer_octaves, layer_placements
 from diffband.engine.techniques import technique
 from diffband.engine.transpose import shift_octaves
 from diffband.evaluation import notes
@@ -306,19 +307,48 @@ def cells(plan: QualityPlan, conditional: bool, played: bool = False) -> list[Ce
     return out
 
 
+@dataclass
+class Growth:
+    """What layers grow from: the source windows' images and conditions where they are grown, and the
+    octaves each layer is then brought back down (register ``fit``; zeros otherwise)."""
+
+    images: np.ndarray
+    conditions: np.ndarray | None
+    lower: list[int]
+
+
+def fit_lowering(windows: np.ndarray, rate: int, plan: QualityPlan, target: DiffusionModel) -> list[int]:
+    """Per window of ``windows`` (as the CLI gets it, before any ``octave`` move), the octaves register
+    ``fit`` grows its layer above where it sounds; zeros for the other registers."""
+    if plan.register != "fit":
+        return [0] * len(windows)
+    placed = [layer_placements([target], clip, rate, plan.register, plan.octave)[0] for clip in windows]
+    return [grown - sounding for grown, sounding in placed]
+
+
+def growth_of(windows: np.ndarray, rate: int, target: DiffusionModel, lower: list[int]) -> Growth:
+    """The :class:`Growth` of source ``windows`` (as scored) whose layers are brought down ``lower``."""
+    grown = shift_each(windows, rate, lower)
+    images = np.stack([target.info.codec.encode(a) for a in grown])
+    conditions = conditions_for(target, grown) if target.info.condition is not None else None
+    return Growth(images, conditions, lower)
+
+
 def layers_of(cell: Cell, target: DiffusionModel, audio: np.ndarray, images: np.ndarray, steps: int, seed: int,
-              conditions: np.ndarray | None) -> np.ndarray:
-    """The audio a cell produces from the source windows ``audio`` (their mel ``images``, at the model's rate)."""
+              growth: Growth) -> np.ndarray:
+    """The audio a cell produces from the source windows ``audio`` (their mel ``images``, at the model's
+    rate; the round-trip control) and their ``growth`` (layers and the condition control)."""
     if cell.row == "noise":
         rms = np.sqrt(np.mean(audio**2, axis=1, keepdims=True))
         return (np.random.default_rng(seed).standard_normal(audio.shape) * rms).astype(np.float32)
-    if cell.row == "condition":
-        return target.decode(conditions[:, 0] * 2.0 - 1.0)
     if cell.row == "roundtrip":
         return target.decode(images)
-    condition = conditions if cell.follow == "notes" else None
-    return target.decode(cross_images(target, images, cell.strength, steps, seed, condition=condition,
-                                      guidance=cell.guidance))
+    if cell.row == "condition":
+        made = growth.conditions[:, 0] * 2.0 - 1.0
+    else:
+        condition = growth.conditions if cell.follow == "notes" else None
+        made = cross_images(target, growth.images, cell.strength, steps, seed, condition=condition, guidance=cell.guidance)
+    return target.decode(lower_images(made, target.info.codec, growth.lower))
 
 
 def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: Path, plan: QualityPlan,
@@ -339,11 +369,15 @@ def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: 
         return
     source = SourceSet.from_folder(source_name, heldout / source_name, codec.window_samples, codec.sample_rate, plan.clips,
                                    with_notes)
+    lower = fit_lowering(source.audio, source.rate, plan, target)
     # a run that moves its sources measures the layers against the source as moved: the notes they were asked for
     source = source.moved(window_octaves(source.audio, source.rate, plan, target))
     audio = source.audio
     images = np.stack([codec.encode(a) for a in audio])
-    conditions = conditions_for(target, audio) if target.info.condition is not None else None
+    growth = growth_of(audio, source.rate, target, lower)
+    if any(lower):
+        progress(f"{name}: register fit grows {sum(1 for k in lower if k)} of {len(lower)} windows up to "
+                 f"{max(lower)} octave(s) and brings them back down")
     played_ref = played[1] if played is not None else None
     for cell in todo:
         if cell.row in ("played", "played_roundtrip"):  # a real player; through the vocoder, the best a layer can be
@@ -351,7 +385,7 @@ def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: 
             if cell.row == "played_roundtrip":
                 layers = target.decode(np.stack([codec.encode(a) for a in layers]))
         else:
-            layers = layers_of(cell, target, audio, images, plan.steps, plan.seed, conditions)
+            layers = layers_of(cell, target, audio, images, plan.steps, plan.seed, growth)
         scores = score(layers, source, references[target_name], references[source_name], embedding, played_ref, timbre)
         append_row(csv_path, CELL_FIELDS, {"pair": name, "row": cell.row, "follow": cell.follow,
                                         "strength": f"{cell.strength:g}", "guidance": f"{cell.guidance:g}",

@@ -10,14 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-from diffband.engine.condition import ConditionSpec, conditions_for
+from diffband.engine.condition import ConditionSpec
+from diffband.engine.defaults import DEFAULT_REGISTER
 from diffband.engine.digest import file_sha256
 from diffband.engine.model import DiffusionModel
 from diffband.evaluation.csv_rows import read_rows
 from diffband.evaluation.plots import save_heatmaps, save_spectrograms
 from diffband.evaluation.quality import (
     GENERATE_STEPS, ONSET_TOLERANCE, TARGET_F1, TARGET_FAD_RATIO, TARGET_FLATNESS, TARGET_PITCH, Cell, QualityPlan, Reference,
-    as_measure, at_generate_default, generation_eps_scale, layers_of, mean_by_cell, moved, piece_windows, recommend, scale, value, write_json,
+    as_measure, at_generate_default, fit_lowering, generation_eps_scale, growth_of, layers_of, mean_by_cell, moved, piece_windows, recommend, scale, value, write_json,
 )
 from diffband.evaluation.fad import fad
 from diffband.evaluation.timbre_cnn import TimbreCnn
@@ -289,13 +290,14 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
         tag = f"{source_name}_to_{target_name}"
         target = models[target_name]
         codec = target.info.codec
-        source = moved(piece_windows(heldout / source_name, codec.window_samples, codec.sample_rate, 1), codec.sample_rate,
-                       plan, target)
+        played_as = piece_windows(heldout / source_name, codec.window_samples, codec.sample_rate, 1)
+        lower = fit_lowering(played_as, codec.sample_rate, plan, target)
+        source = moved(played_as, codec.sample_rate, plan, target)
         real = piece_windows(heldout / target_name, codec.window_samples, codec.sample_rate, 1)
         images = np.stack([codec.encode(a) for a in source])
-        conditions = conditions_for(target, source) if target.info.condition else None
-        cell = Cell("layer", best["follow"] if conditions is not None else "off", best["strength"], best["guidance"])
-        layer = layers_of(cell, target, source, images, plan.steps, plan.seed, conditions)
+        growth = growth_of(source, codec.sample_rate, target, lower)
+        cell = Cell("layer", best["follow"] if growth.conditions is not None else "off", best["strength"], best["guidance"])
+        layer = layers_of(cell, target, source, images, plan.steps, plan.seed, growth)
         relative = lambda file: os.path.relpath(out / file, report.parent)  # noqa: E731
         scales = scale(references, (source_name, target_name))
         figure = {"scale": f"FAD scale: real {target_name} vs real {target_name} (half of the held-out pieces "
@@ -315,7 +317,7 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
                            f"strength {best['strength']:g}, guidance {best['guidance']:g}",
                            f"real {target_name} (held-out piece, evaluation soundfont)"],
                           out / f"spectrograms_{tag}.png", codec.window_seconds, pair)
-    if plan.moves_sources:  # not the defaults' evidence: no recommendation file beside it
+    if not plan.is_defaults_evidence:  # no recommendation file beside it
         (out / "recommendation.json").unlink(missing_ok=True)
     else:
         write_json(out / "recommendation.json", {
@@ -338,14 +340,20 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
                           f"{_drawing(spec) if spec else 'none'}, {model.info.precision} bundle, vocoder "
                           f"{model.info.vocoder.name}")
     context = {
-        **({"chosen": "Best cell of this run (sources moved: not the CLI's defaults)"} if plan.moves_sources else {}),
+        **({"chosen": "Best cell of this run (" + ("sources moved" if plan.moves_sources else f"register {plan.register}")
+                      + ": not the CLI's defaults)"} if not plan.is_defaults_evidence else {}),
         "summary": f"{len(plan.pairs)} pairs, {plan.clips} source windows each, {plan.steps} DDIM steps, seed {plan.seed}."
                    + (f" Every source window is {plan.moved_text} before layers are grown from it (the `octave` "
                       "and `register` options; the round-trip control is the moved source), and pitch and notes are "
                       "measured against the source as moved: the notes each layer was asked to play, in the register "
                       "it was grown in (*same, any octave* compares with the source as played too). The real-player control plays each "
                       "piece moved by the octaves of its window, so *FAD played / FAD source* compares the layers "
-                      "with a real player in the same register." if plan.moves_sources else ""),
+                      "with a real player in the same register." if plan.moves_sources else "")
+                   + (" Layers are grown with register `fit`: a source window whose pitch lies below the middle of "
+                      "the target's range is moved up by whole octaves, the layer grown there and brought back down "
+                      "on its mel image (`engine.image_transpose`), so it plays the source's notes where the source "
+                      "plays them. The round-trip and real-player controls use the source as played; the condition control "
+                      "is grown and brought down as the layers are." if plan.register == "fit" else ""),
         "setup": [f"models: {'; '.join(provenance)}",
                   f"held-out data: `{heldout}` (pieces training never used, rendered through a soundfont training "
                   "never used); sources: one window a third of the way into each of the first pieces; "
@@ -360,7 +368,7 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
                      f"{_render_settings(heldout / names[0])}--out {heldout}",
                      f"diffband eval quality --heldout {heldout} --pairs {pairs_text} --clips {plan.clips} "
                      f"--steps {plan.steps}" + (f" --octave {plan.octave}" if plan.octave else "")
-                     + (f" --register {plan.register}" if plan.register != "input" else "")
+                     + (f" --register {plan.register}" if plan.register != DEFAULT_REGISTER else "")
                      + f" -o {out} --report {report}"],
     }
     optional = lambda name: read_rows(out / name) if (out / name).exists() else []  # noqa: E731

@@ -214,7 +214,7 @@ def test_an_octave_run_grows_layers_from_moved_sources_and_measures_them_against
     assert not (out / "recommendation.json").exists()
     # never into the page that sets the defaults
     assert main(argv[:-1] + ["docs/results"]) != 0
-    assert "an --octave or --register run is not the defaults' evidence" in capsys.readouterr().err
+    assert "a run with --octave 1 is not the defaults' evidence" in capsys.readouterr().err
 
 
 def test_a_register_run_moves_each_source_window_into_the_targets_range(quality_run):
@@ -328,3 +328,38 @@ def test_a_scratch_quality_run_never_rewrites_the_published_page(tmp_path, monke
     assert quality_report_path(Path("docs/results")) == Path("docs/results.md")
     assert quality_report_path(tmp_path / "docs" / "results") == Path("docs/results.md")
     assert quality_report_path(Path("data/eval_steps/s5")) == Path("data/eval_steps/s5/results.md")
+
+
+def test_a_fit_run_grows_low_windows_up_and_scores_them_against_the_source_as_played(quality_run):
+    from diffband.bridge.cli import main
+    from diffband.engine.model import DiffusionModel
+    from diffband.engine.register import layer_octaves
+    from diffband.evaluation.plan import QualityPlan
+    from diffband.evaluation.quality import fit_lowering, moved, piece_windows
+
+    models = quality_run / "fit_models"
+    shutil.copytree(quality_run / "models", models)
+    assert main(["export", "--from-bundle", str(models / "violin.onnx"), "--pitch-range", "55:93",
+                 "--out", str(models / "violin.onnx")]) == 0
+    violin = DiffusionModel.load(models / "violin.onnx")
+    windows = piece_windows(quality_run / "heldout" / "guitar", violin.info.codec.window_samples, 22050, 2)
+    octaves = [layer_octaves([violin], w, 22050, "instrument")[0] for w in windows]
+    plan = QualityPlan([("guitar", "violin")])  # the CLI's register: fit
+    assert plan.register == "fit" and plan.is_defaults_evidence and not plan.moves_sources
+    assert fit_lowering(windows, 22050, plan, violin) == [max(0, k) for k in octaves] and 1 in octaves
+    assert np.array_equal(moved(windows, 22050, plan, violin), windows)  # scored against the source as played
+    common = ["eval", "quality", "--heldout", str(quality_run / "heldout"), "--pairs", "guitar:violin", "--models",
+              str(models), "--strengths", "0.8", "--guidances", "2", "--steps", "3", "--clips", "2", "--generations", "0"]
+    fit_out, input_out = quality_run / "fit", quality_run / "fit_input"
+    assert main(common + ["-o", str(fit_out)]) == 0
+    by = {r["row"]: r for r in read_rows(fit_out / "quality.csv")}
+    assert float(by["roundtrip"]["pitch_50c"]) > 0.8  # the control is the source as played, not moved
+    assert "Layers are grown with register `fit`" in (fit_out / "results.md").read_text()
+    assert (fit_out / "recommendation.json").exists()
+    assert main(common + ["--register", "input", "-o", str(input_out)]) == 0
+    assert "Best cell of this run (register input: not the CLI's defaults)" in (input_out / "results.md").read_text()
+    assert not (input_out / "recommendation.json").exists()
+    with_input = {(r["row"], r["follow"]): r for r in read_rows(input_out / "quality.csv")}
+    fitted = {(r["row"], r["follow"]): r for r in read_rows(fit_out / "quality.csv")}
+    assert with_input[("roundtrip", "off")]["pitch_50c"] == fitted[("roundtrip", "off")]["pitch_50c"]
+    assert with_input[("layer", "notes")]["fad_target"] != fitted[("layer", "notes")]["fad_target"]  # grown elsewhere
