@@ -13,7 +13,7 @@ from pathlib import Path
 
 from diffband.bridge.audio_files import read_audio, write_audio
 from diffband.bridge.cli_options import add_option_flags, option_values
-from diffband.engine.techniques import TECHNIQUES, Technique
+from diffband.engine.techniques import TECHNIQUES, Layer, Technique
 
 #: Older flag names for ``--with`` that the README used before the registry (kept working).
 MODEL_FLAG_ALIASES: dict[str, tuple[str, ...]] = {"generate": ("--model",), "cross": ("--to",), "chorus": ("--to",)}
@@ -99,8 +99,7 @@ def run_technique_command(args: argparse.Namespace) -> int:
         raise ValueError(f"{spec.name} made {len(layers)} layers; give -o a folder, not {out}")
     paths = [write_audio(out if single else out / f"{layer.name}.wav", layer.audio, layer.sample_rate) for layer in layers]
     for path, layer in zip(paths, layers):
-        print(path if not layer.octave else f"{path} (grown {layer.octave:+d} octave{'s' if abs(layer.octave) > 1 else ''} "
-              "from the input)")
+        print(f"{path}{layer_placement_text(layer)}")
     if args.plot:
         signals = ([("input", audio, rate)] if audio is not None else []) + [(l.name, l.audio, l.sample_rate) for l in layers]
         picture = out.with_suffix(".png") if single else out / f"{spec.name}.png"
@@ -125,3 +124,16 @@ def plot_signals(path: Path, named_audio: list[tuple[str, object, int]], codec) 
         titles.append(name)
     path.parent.mkdir(parents=True, exist_ok=True)
     return save_spectrograms(images, titles, path, seconds_per_image=len(mono) / codec.sample_rate)
+
+
+def octaves_text(count: int) -> str:
+    """'+1 octave', '-2 octaves'."""
+    return f"{count:+d} octave{'s' if abs(count) > 1 else ''}"
+
+
+def layer_placement_text(layer: Layer) -> str:
+    """What the register and octave options did to a layer, for the line naming its file ("" for nothing)."""
+    parts = [f"grown {octaves_text(layer.octave)} from the input"] if layer.octave else []
+    if layer.fitted:
+        parts.append(f"grown {octaves_text(layer.fitted)} higher in the instrument's range, then brought back down")
+    return f" ({'; '.join(parts)})" if parts else ""

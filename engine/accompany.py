@@ -48,7 +48,8 @@ class Accompaniment:
     layer_lufs: dict[str, float] = field(default_factory=dict)
     vocal_lufs: float = float("-inf")
     mix_gain_db: float = 0.0
-    layer_octaves: dict[str, int] = field(default_factory=dict)  # octaves each layer was grown from the vocal
+    layer_octaves: dict[str, int] = field(default_factory=dict)  # octaves each layer sounds from the vocal
+    layer_fitted: dict[str, int] = field(default_factory=dict)  # octaves above that each was grown (register fit)
 
 
 def band_pass(audio: np.ndarray, sample_rate: int, low: float, high: float, order: int = 4) -> np.ndarray:
@@ -153,6 +154,7 @@ def accompany(
         out_images = lower_images(out_images, model.info.codec, grown - sounding)
         layer = decode_windows(model, out_images, starts, sung.size, overlap)  # a move keeps the length
         low, high = INSTRUMENT_BANDS.get(model.info.instrument, DEFAULT_BAND)
+        low /= 2.0 ** (grown - sounding)  # a layer brought down (register fit) keeps its notes' fundamentals
         layer = edge_fade(band_pass(layer, model_rate, low, high), model_rate)
         layer = from_model_mono(layer, layout, model_rate)
         layer, lufs = match_loudness(layer, sample_rate, target_base + gains[index])
@@ -168,11 +170,13 @@ def accompany(
     layers: dict[str, np.ndarray] = {}
     layer_lufs: dict[str, float] = {}
     moved: dict[str, int] = {}
+    fitted: dict[str, int] = {}
     for index, (model, (layer, lufs)) in enumerate(zip(instruments, rendered)):
         name = model.name if model.name not in layers else f"{model.name}_{index}"
         layers[name] = layer
         layer_lufs[name] = lufs
         moved[name] = placements[index][1]
+        fitted[name] = placements[index][0] - placements[index][1]
 
     mix = vocal.astype(np.float64) + sum(layer.astype(np.float64) for layer in layers.values())
     mix_gain = peak_gain(mix)
@@ -184,4 +188,5 @@ def accompany(
         vocal_lufs=vocal_lufs,
         mix_gain_db=float(20 * np.log10(mix_gain)),
         layer_octaves=moved,
+        layer_fitted=fitted,
     )

@@ -93,17 +93,18 @@ def layer_placements(models: Sequence["DiffusionModel"], audio: np.ndarray, samp
         raise ValueError(f"register must be one of {', '.join(REGISTERS)}, got {register!r}")
     if register == "input":
         return [(octave, octave)] * len(models)
-    moves = range_moves(models, audio, sample_rate, max_seconds, warn=register != "fit")
-    if register == "fit":
-        return [(int(np.clip(max(0, move) + octave, -MAX_OCTAVES, MAX_OCTAVES)), octave) for move in moves]
+    if register == "fit":  # decided from the input as it sounds, ``octave`` moved: grown higher only when that is low
+        moves = range_moves(models, audio, sample_rate, max_seconds, warn=False, octave=octave)
+        return [(int(np.clip(octave + max(0, move), -MAX_OCTAVES, MAX_OCTAVES)), octave) for move in moves]
+    moves = range_moves(models, audio, sample_rate, max_seconds)
     shifts = [int(np.clip(move + octave, -MAX_OCTAVES, MAX_OCTAVES)) for move in moves]
     return [(shift, shift) for shift in shifts]
 
 
 def range_moves(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_rate: int,
-                max_seconds: float = DEFAULT_MAX_SECONDS, warn: bool = True) -> list[int]:
-    """Per model, the whole octaves that bring ``audio``'s pitch into its range
-    (:func:`octaves_into_range`); 0 for a model whose bundle records no ``pitch_range`` (with
+                max_seconds: float = DEFAULT_MAX_SECONDS, warn: bool = True, octave: int = 0) -> list[int]:
+    """Per model, the whole octaves that bring ``audio``'s pitch, moved ``octave`` octaves, into its
+    range (:func:`octaves_into_range`); 0 for a model whose bundle records no ``pitch_range`` (with
     ``warn``, a warning says so) or an input with no pitch."""
     lacking = [m.name for m in models if not m.info.pitch_range]
     if lacking and warn:
@@ -112,5 +113,5 @@ def range_moves(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_ra
     if len(lacking) == len(models):
         return [0] * len(models)
     mono = to_model_mono(audio, check_audio(audio, sample_rate, max_seconds), BP_SAMPLE_RATE)
-    pitches = voiced_pitches(mono, BP_SAMPLE_RATE)
+    pitches = voiced_pitches(mono, BP_SAMPLE_RATE) + 12.0 * octave
     return [octaves_into_range(pitches, model.info.pitch_range) if model.info.pitch_range else 0 for model in models]

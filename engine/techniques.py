@@ -27,13 +27,15 @@ InputKind = Literal["audio", "none", "optional"]
 
 @dataclass(frozen=True)
 class Layer:
-    """One output: its name, audio ``(frames,)`` or ``(frames, channels)``, sample rate, and the
-    octaves it was grown from the input (the ``octave`` and ``register`` options)."""
+    """One output: its name, audio ``(frames,)`` or ``(frames, channels)``, sample rate, the
+    octaves it sounds from the input (the ``octave`` and ``register`` options), and how many
+    octaves above that it was grown before being brought back down (register ``fit``)."""
 
     name: str
     audio: np.ndarray
     sample_rate: int
     octave: int = 0
+    fitted: int = 0
 
 
 @dataclass
@@ -132,9 +134,9 @@ def _run_cross(request: Request) -> list[Layer]:
     [(grown, sounding)] = layer_placements([target], request.audio, request.sample_rate, o["register"], o["octave"],
                                            request.max_seconds)
     out = cross(request.audio, request.sample_rate, target, o["strength"], max_seconds=request.max_seconds, octave=grown,
-                lower=grown - sounding, progress=request.progress, invert_with=request.invert_with, **_sampling(o),
+                register="input", lower=grown - sounding, progress=request.progress, invert_with=request.invert_with, **_sampling(o),
                 **_following(o))
-    return [Layer(target.name, out, request.sample_rate, sounding)]
+    return [Layer(target.name, out, request.sample_rate, sounding, grown - sounding)]
 
 
 def _run_chorus(request: Request) -> list[Layer]:
@@ -163,7 +165,8 @@ def _run_accompany(request: Request) -> list[Layer]:
     result = accompany(request.audio, rate, request.models, o["strength"], layer_gain_db=o["layer_gain"], octave=o["octave"],
                        register=o["register"], max_seconds=request.max_seconds, progress=request.progress, workers=request.workers,
                        **_sampling(o), **_following(o))
-    return [*(Layer(name, audio, rate, result.layer_octaves.get(name, 0)) for name, audio in result.layers.items()),
+    return [*(Layer(name, audio, rate, result.layer_octaves.get(name, 0), result.layer_fitted.get(name, 0))
+              for name, audio in result.layers.items()),
             Layer("mix", result.mix, rate)]
 
 

@@ -326,9 +326,10 @@ def fit_lowering(windows: np.ndarray, rate: int, plan: QualityPlan, target: Diff
     return [grown - sounding for grown, sounding in placed]
 
 
-def growth_of(windows: np.ndarray, rate: int, target: DiffusionModel, lower: list[int]) -> Growth:
-    """The :class:`Growth` of source ``windows`` (as scored) whose layers are brought down ``lower``."""
-    grown = shift_each(windows, rate, lower)
+def growth_of(windows: np.ndarray, rate: int, target: DiffusionModel, sounding: list[int], lower: list[int]) -> Growth:
+    """The :class:`Growth` of source ``windows`` (as played) whose layers sound ``sounding`` octaves from
+    them after being brought down ``lower``: each window moved once, by their sum, as the engine does."""
+    grown = shift_each(windows, rate, [s + k for s, k in zip(sounding, lower)])
     images = np.stack([target.info.codec.encode(a) for a in grown])
     conditions = conditions_for(target, grown) if target.info.condition is not None else None
     return Growth(images, conditions, lower)
@@ -369,12 +370,14 @@ def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: 
         return
     source = SourceSet.from_folder(source_name, heldout / source_name, codec.window_samples, codec.sample_rate, plan.clips,
                                    with_notes)
-    lower = fit_lowering(source.audio, source.rate, plan, target)
+    played_as = source.audio
+    lower = fit_lowering(played_as, source.rate, plan, target)
+    sounding = window_octaves(played_as, source.rate, plan, target)
     # a run that moves its sources measures the layers against the source as moved: the notes they were asked for
-    source = source.moved(window_octaves(source.audio, source.rate, plan, target))
+    source = source.moved(sounding)
     audio = source.audio
     images = np.stack([codec.encode(a) for a in audio])
-    growth = growth_of(audio, source.rate, target, lower)
+    growth = growth_of(played_as, source.rate, target, sounding, lower)
     if any(lower):
         progress(f"{name}: register fit grows {sum(1 for k in lower if k)} of {len(lower)} windows up to "
                  f"{max(lower)} octave(s) and brings them back down")

@@ -215,3 +215,46 @@ def test_cross_accompany_and_the_technique_bring_a_fitted_layer_back_down(ranged
     assert not np.allclose(both.layers["high"], as_played.layers["high"])  # grown two octaves up, then brought down
     [layer] = run("cross", Request([high], technique_options("cross", {"strength": 0.8, "steps": 3}), clip, RATE))
     assert layer.octave == 0 and np.array_equal(layer.audio, fitted)
+
+
+def test_the_cli_says_when_a_layer_was_grown_higher_and_brought_back(ranged_bundles, tmp_path, capsys):
+    import soundfile as sf
+
+    from diffband.bridge.cli import main
+    from diffband.engine.model import DiffusionModel
+    from diffband.engine.techniques import Request, run
+
+    high, low = DiffusionModel.load(ranged_bundles["high"]), DiffusionModel.load(ranged_bundles["low"])
+    clip = harmonic_tone(45, seconds=5.0)
+    layers = run("accompany", Request([high, low], technique_options("accompany", {"strength": 0.8, "steps": 2}), clip,
+                                      RATE))
+    assert [(layer.name, layer.octave, layer.fitted) for layer in layers] == [("high", 0, 2), ("low", 0, 1), ("mix", 0, 0)]
+    sf.write(tmp_path / "a2.wav", clip, RATE)
+    assert main(["cross", str(tmp_path / "a2.wav"), "--to", str(ranged_bundles["high"]), "--steps", "2",
+                 "-o", str(tmp_path / "out.wav")]) == 0
+    said = capsys.readouterr().out
+    assert f"{tmp_path / 'out.wav'} (grown +2 octaves higher in the instrument's range, then brought back down)" in said
+    assert main(["cross", str(tmp_path / "a2.wav"), "--to", str(ranged_bundles["high"]), "--steps", "2",
+                 "--register", "input", "-o", str(tmp_path / "plain.wav")]) == 0
+    assert capsys.readouterr().out.strip().endswith(str(tmp_path / "plain.wav"))
+
+
+@pytest.mark.parametrize("register, octave, placed", [("fit", 0, (0, 1)), ("input", 0, (0, 0)), ("instrument", 0, (1, 0)),
+                                                       ("fit", 1, (1, 0))])
+def test_the_technique_places_a_layer_once_whatever_the_register(ranged_bundles, register, octave, placed):
+    """The guitar-ranged model on A2: one octave below the middle of its range, so a second
+    placement would show (the violin-ranged one needs two, the widest move, which hides it)."""
+    from diffband.engine.cross import cross
+    from diffband.engine.model import DiffusionModel
+    from diffband.engine.register import layer_placements
+    from diffband.engine.techniques import Request, run
+
+    low = DiffusionModel.load(ranged_bundles["low"])
+    clip = harmonic_tone(45, seconds=5.0)
+    [(grown, sounding)] = layer_placements([low], clip, RATE, register, octave)
+    assert (sounding, grown - sounding) == placed  # A2 moved an octave up already sits in the guitar's middle
+    options = {"strength": 0.8, "steps": 2, "register": register, "octave": octave}
+    [layer] = run("cross", Request([low], technique_options("cross", options), clip, RATE))
+    assert (layer.octave, layer.fitted) == placed
+    direct = cross(clip, RATE, low, 0.8, 2, register=register, octave=octave)
+    assert np.array_equal(layer.audio, direct)
