@@ -175,8 +175,8 @@ def accompany(
         name = model.name if model.name not in layers else f"{model.name}_{index}"
         layers[name] = layer
         layer_lufs[name] = lufs
-        moved[name] = placements[index][1]
-        fitted[name] = placements[index][0] - placements[index][1]
+        grown, sounding = placements[index]
+        moved[name], fitted[name] = sounding, grown - sounding
 
     mix = vocal.astype(np.float64) + sum(layer.astype(np.float64) for layer in layers.values())
     mix_gain = peak_gain(mix)

@@ -110,20 +110,22 @@ def cross(
     octave: int = 0,
     register: str = DEFAULT_REGISTER,
     eps_scale: float = 1.0,
-    lower: int = 0,
+    placement: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Style-transfer ``audio`` into ``target``'s instrument; same rate, length and channels out,
     peak at or below -1 dBFS (a gain, never clipping).  ``follow`` (auto, notes, off) makes a
     conditional target follow the input's notes (``engine.condition.follows``); ``octave`` grows
     the layer that many octaves from the input (``engine.transpose``), ``register`` places it
     (``engine.register``: ``instrument`` moves it into the target's range, ``fit`` grows an input
-    below that range up in it and brings the layer back down); ``lower``: octaves a layer grown at
-    ``octave`` is brought down on top of that (a caller that placed it already)."""
-    [(grown, sounding)] = layer_placements([target], audio, sample_rate, register, octave, max_seconds)
+    below that range up in it and brings the layer back down); ``placement``: the ``(grown, sounding)``
+    octaves of a caller that placed the layer already (``engine.register.layer_placements``), in
+    place of ``register`` and ``octave``."""
+    [(grown, sounding)] = ([placement] if placement is not None
+                           else layer_placements([target], audio, sample_rate, register, octave, max_seconds))
     layout, mono, images, starts = encode_windows(target, audio, sample_rate, overlap, max_seconds, grown)
     conditions = follow_conditions(follow, [target], mono, starts)
     out_images = cross_images(target, images, strength, steps, seed, eta, progress, invert_with, sampler_kind,
                               None if conditions is None else conditions[0], guidance, eps_scale)
-    out_images = lower_images(out_images, target.info.codec, lower + grown - sounding)
+    out_images = lower_images(out_images, target.info.codec, grown - sounding)
     out = decode_windows(target, out_images, starts, mono.size, overlap)
     return limit_peak(from_model_mono(out, layout, target.info.sample_rate))

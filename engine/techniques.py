@@ -133,8 +133,8 @@ def _run_cross(request: Request) -> list[Layer]:
     target, o = request.models[0], request.options
     [(grown, sounding)] = layer_placements([target], request.audio, request.sample_rate, o["register"], o["octave"],
                                            request.max_seconds)
-    out = cross(request.audio, request.sample_rate, target, o["strength"], max_seconds=request.max_seconds, octave=grown,
-                register="input", lower=grown - sounding, progress=request.progress, invert_with=request.invert_with, **_sampling(o),
+    out = cross(request.audio, request.sample_rate, target, o["strength"], max_seconds=request.max_seconds,
+                placement=(grown, sounding), progress=request.progress, invert_with=request.invert_with, **_sampling(o),
                 **_following(o))
     return [Layer(target.name, out, request.sample_rate, sounding, grown - sounding)]
 

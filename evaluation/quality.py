@@ -44,7 +44,7 @@ from diffband.engine.cross import cross_images
 from diffband.engine.generate import generate
 from diffband.engine.model import DiffusionModel
 from diffband.engine.image_transpose import lower_images
-from diffband.engine.register import layer_octaves, layer_placements
+from diffband.engine.register import layer_placements
 from diffband.engine.techniques import technique
 from diffband.engine.transpose import shift_octaves
 from diffband.evaluation import notes
@@ -202,12 +202,19 @@ def scale(references: dict[str, "Reference"], pair: tuple[str, str]) -> dict[str
     return {"same_instrument": target.same_instrument_fad, "between_instruments": fad(target.embeddings, source.embeddings)}
 
 
+def window_placements(windows: np.ndarray, rate: int, plan: QualityPlan,
+                      target: DiffusionModel) -> list[tuple[int, int]]:
+    """The ``(grown, sounding)`` octaves cross would give each clip of ``windows`` (each one input)
+    for ``target`` with the plan's ``octave`` and ``register`` options (``engine.register``)."""
+    return [layer_placements([target], clip, rate, plan.register, plan.octave)[0] for clip in windows]
+
+
 def window_octaves(windows: np.ndarray, rate: int, plan: QualityPlan, target: DiffusionModel) -> list[int]:
-    """The octaves cross would move each clip of ``windows`` (each one input) for ``target`` with the
-    plan's ``octave`` and ``register`` options; zeros by default."""
+    """The octaves each clip of ``windows`` sounds from its layer's input (:func:`window_placements`);
+    zeros, with no pitch read, when the plan moves no source."""
     if not plan.moves_sources:
         return [0] * len(windows)
-    return [layer_octaves([target], clip, rate, plan.register, plan.octave)[0] for clip in windows]
+    return [sounding for _, sounding in window_placements(windows, rate, plan, target)]
 
 
 def shift_each(windows: np.ndarray, rate: int, octaves: list[int]) -> np.ndarray:
@@ -317,22 +324,14 @@ class Growth:
     lower: list[int]
 
 
-def fit_lowering(windows: np.ndarray, rate: int, plan: QualityPlan, target: DiffusionModel) -> list[int]:
-    """Per window of ``windows`` (as the CLI gets it, before any ``octave`` move), the octaves register
-    ``fit`` grows its layer above where it sounds; zeros for the other registers."""
-    if plan.register != "fit":
-        return [0] * len(windows)
-    placed = [layer_placements([target], clip, rate, plan.register, plan.octave)[0] for clip in windows]
-    return [grown - sounding for grown, sounding in placed]
-
-
-def growth_of(windows: np.ndarray, rate: int, target: DiffusionModel, sounding: list[int], lower: list[int]) -> Growth:
-    """The :class:`Growth` of source ``windows`` (as played) whose layers sound ``sounding`` octaves from
-    them after being brought down ``lower``: each window moved once, by their sum, as the engine does."""
-    grown = shift_each(windows, rate, [s + k for s, k in zip(sounding, lower)])
+def growth_of(windows: np.ndarray, rate: int, target: DiffusionModel, placements: list[tuple[int, int]]) -> Growth:
+    """The :class:`Growth` of source ``windows`` (as played) given each one's ``(grown, sounding)``
+    octaves (:func:`window_placements`): each window moved once, to where its layer grows, as the
+    engine does."""
+    grown = shift_each(windows, rate, [g for g, _ in placements])
     images = np.stack([target.info.codec.encode(a) for a in grown])
     conditions = conditions_for(target, grown) if target.info.condition is not None else None
-    return Growth(images, conditions, lower)
+    return Growth(images, conditions, [g - s for g, s in placements])
 
 
 def layers_of(cell: Cell, target: DiffusionModel, audio: np.ndarray, images: np.ndarray, steps: int, seed: int,
@@ -371,16 +370,15 @@ def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: 
     source = SourceSet.from_folder(source_name, heldout / source_name, codec.window_samples, codec.sample_rate, plan.clips,
                                    with_notes)
     played_as = source.audio
-    lower = fit_lowering(played_as, source.rate, plan, target)
-    sounding = window_octaves(played_as, source.rate, plan, target)
+    placements = window_placements(played_as, source.rate, plan, target)
     # a run that moves its sources measures the layers against the source as moved: the notes they were asked for
-    source = source.moved(sounding)
+    source = source.moved([sounding for _, sounding in placements])
     audio = source.audio
     images = np.stack([codec.encode(a) for a in audio])
-    growth = growth_of(played_as, source.rate, target, sounding, lower)
-    if any(lower):
-        progress(f"{name}: register fit grows {sum(1 for k in lower if k)} of {len(lower)} windows up to "
-                 f"{max(lower)} octave(s) and brings them back down")
+    growth = growth_of(played_as, source.rate, target, placements)
+    if any(growth.lower):
+        progress(f"{name}: register fit grows {sum(1 for k in growth.lower if k)} of {len(growth.lower)} windows up "
+                 f"to {max(growth.lower)} octave(s) and brings them back down")
     played_ref = played[1] if played is not None else None
     for cell in todo:
         if cell.row in ("played", "played_roundtrip"):  # a real player; through the vocoder, the best a layer can be

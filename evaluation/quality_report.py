@@ -18,8 +18,8 @@ from diffband.evaluation.csv_rows import read_rows
 from diffband.evaluation.plots import save_heatmaps, save_spectrograms
 from diffband.evaluation.quality import (
     GENERATE_STEPS, ONSET_TOLERANCE, TARGET_F1, TARGET_FAD_RATIO, TARGET_FLATNESS, TARGET_PITCH, Cell, QualityPlan, Reference,
-    as_measure, at_generate_default, fit_lowering, generation_eps_scale, growth_of, layers_of, mean_by_cell, piece_windows,
-    recommend, scale, shift_each, value, window_octaves, write_json,
+    as_measure, at_generate_default, generation_eps_scale, growth_of, layers_of, mean_by_cell, piece_windows,
+    recommend, scale, shift_each, value, window_placements, write_json,
 )
 from diffband.evaluation.fad import fad
 from diffband.evaluation.timbre_cnn import TimbreCnn
@@ -292,12 +292,11 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
         target = models[target_name]
         codec = target.info.codec
         played_as = piece_windows(heldout / source_name, codec.window_samples, codec.sample_rate, 1)
-        lower = fit_lowering(played_as, codec.sample_rate, plan, target)
-        sounding = window_octaves(played_as, codec.sample_rate, plan, target)
-        source = shift_each(played_as, codec.sample_rate, sounding)
+        placements = window_placements(played_as, codec.sample_rate, plan, target)
+        source = shift_each(played_as, codec.sample_rate, [sounding for _, sounding in placements])
         real = piece_windows(heldout / target_name, codec.window_samples, codec.sample_rate, 1)
         images = np.stack([codec.encode(a) for a in source])
-        growth = growth_of(played_as, codec.sample_rate, target, sounding, lower)
+        growth = growth_of(played_as, codec.sample_rate, target, placements)
         cell = Cell("layer", best["follow"] if growth.conditions is not None else "off", best["strength"], best["guidance"])
         layer = layers_of(cell, target, source, images, plan.steps, plan.seed, growth)
         relative = lambda file: os.path.relpath(out / file, report.parent)  # noqa: E731

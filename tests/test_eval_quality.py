@@ -335,7 +335,7 @@ def test_a_fit_run_grows_low_windows_up_and_scores_them_against_the_source_as_pl
     from diffband.engine.model import DiffusionModel
     from diffband.engine.register import layer_octaves
     from diffband.evaluation.plan import QualityPlan
-    from diffband.evaluation.quality import fit_lowering, moved, piece_windows
+    from diffband.evaluation.quality import moved, piece_windows, window_placements
 
     models = quality_run / "fit_models"
     shutil.copytree(quality_run / "models", models)
@@ -346,7 +346,8 @@ def test_a_fit_run_grows_low_windows_up_and_scores_them_against_the_source_as_pl
     octaves = [layer_octaves([violin], w, 22050, "instrument")[0] for w in windows]
     plan = QualityPlan([("guitar", "violin")])  # the CLI's register: fit
     assert plan.register == "fit" and plan.is_defaults_evidence and not plan.moves_sources
-    assert fit_lowering(windows, 22050, plan, violin) == [max(0, k) for k in octaves] and 1 in octaves
+    assert [grown - sounding for grown, sounding in window_placements(windows, 22050, plan, violin)] == [
+        max(0, k) for k in octaves] and 1 in octaves
     assert np.array_equal(moved(windows, 22050, plan, violin), windows)  # scored against the source as played
     common = ["eval", "quality", "--heldout", str(quality_run / "heldout"), "--pairs", "guitar:violin", "--models",
               str(models), "--strengths", "0.8", "--guidances", "2", "--steps", "3", "--clips", "2", "--generations", "0"]

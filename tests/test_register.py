@@ -206,7 +206,7 @@ def test_cross_accompany_and_the_technique_bring_a_fitted_layer_back_down(ranged
     options = {"strength": 0.8, "steps": 3, "seed": 0}
     fitted = cross(clip, RATE, high, **options)  # the default register: fit
     assert fitted.shape == clip.shape and np.isfinite(fitted).all()
-    assert np.array_equal(fitted, cross(clip, RATE, high, register="input", octave=2, lower=2, **options))
+    assert np.array_equal(fitted, cross(clip, RATE, high, placement=(2, 0), **options))
     assert not np.allclose(fitted, cross(clip, RATE, high, register="instrument", **options))
     both = accompany(clip, RATE, [high, low], **options)
     assert both.layer_octaves == {"high": 0, "low": 0}
