@@ -61,7 +61,10 @@ BP_WINDOW = 43844
 BP_HOP = 256
 BP_BINS = 264
 BP_BINS_PER_SEMITONE = 3
+#: The centre of contour bin 1, not bin 0: basic-pitch's ``ANNOTATIONS_BASE_FREQUENCY`` is "the CENTRAL
+#: bin of the first semitone (i.e., the second bin if annotations_bins_per_semitone is 3)".
 BP_LOWEST_HZ = 27.5
+BP_LOWEST_HZ_BIN = 1
 #: Frames of overlap between basic-pitch's windows, as ``basic_pitch.inference.run_inference``.
 BP_OVERLAP_FRAMES = 30
 BP_INPUT = "serving_default_input_2:0"
@@ -89,6 +92,11 @@ class ConditionSpec:
     #: Harmonic ``h`` is drawn at ``1 / h**harmonic_decay`` of the fundamental (1: the ``1/h`` template
     #: every spec before this field used, so stored specs without it read unchanged).
     harmonic_decay: float = 1.0
+    #: Each contour bin is drawn this many bins (1/3 semitone each) above its centre.  1 in every spec
+    #: written before 2026-11-29, which took 27.5 Hz for bin 0's centre where basic-pitch puts it at
+    #: bin 1, so every pitch was drawn a third of a semitone sharp (models trained on those conditions
+    #: expect it; stored specs without the field read as 1).
+    draw_offset_bins: int = 0
 
     def __post_init__(self) -> None:
         if self.placement not in PLACEMENTS:
@@ -110,9 +118,10 @@ class ConditionSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ConditionSpec":
-        """The spec stored in a bundle or dataset; one written before ``placement`` existed used ``row``."""
+        """The spec stored in a bundle or dataset; one written before ``placement`` existed used ``row``,
+        one written before ``draw_offset_bins`` existed drew every bin one bin sharp."""
         try:
-            return cls(**{"placement": "row", **data})
+            return cls(**{"placement": "row", "draw_offset_bins": 1, **data})
         except TypeError as error:
             raise ConditionError(f"bad condition metadata {data!r}: {error}") from None
 
@@ -172,8 +181,13 @@ def contour(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def contour_frequencies() -> np.ndarray:
-    """Centre frequency (Hz) of each of the 264 contour bins."""
-    return BP_LOWEST_HZ * 2.0 ** (np.arange(BP_BINS) / (12 * BP_BINS_PER_SEMITONE))
+    """Centre frequency (Hz) of each of the 264 contour bins (bin 1 at 27.5 Hz, as basic-pitch)."""
+    return BP_LOWEST_HZ * 2.0 ** ((np.arange(BP_BINS) - BP_LOWEST_HZ_BIN) / (12 * BP_BINS_PER_SEMITONE))
+
+
+def drawn_frequencies(spec: "ConditionSpec") -> np.ndarray:
+    """The frequency (Hz) at which ``spec`` draws each contour bin on the mel rows."""
+    return contour_frequencies() * 2.0 ** (spec.draw_offset_bins / (12 * BP_BINS_PER_SEMITONE))
 
 
 # ------------------------------------------------------------------ the mel-grid condition
@@ -200,7 +214,7 @@ def mel_rows(codec: MelCodec, frequencies: np.ndarray) -> np.ndarray:
 def placement_weights(codec: MelCodec, spec: ConditionSpec) -> np.ndarray:
     """``(n_mels, 264)``: how much of each contour bin's salience each mel row shows (harmonic ``h``
     with weight ``1/h**harmonic_decay``; the largest where several reach one row)."""
-    base = contour_frequencies()
+    base = drawn_frequencies(spec)
     weights = np.zeros((codec.n_mels, BP_BINS), dtype=np.float32)
     for h in range(1, spec.harmonics + 1):
         if spec.placement == "filter":  # every row peaking at 1, so a tone on a row's centre reads as loud as ever

@@ -14,6 +14,7 @@ from diffband.engine import condition as condition_module
 from diffband.engine.bundle import BundleError, bundle_metadata, parse_metadata
 from diffband.engine.condition import (
     ConditionError, ConditionSpec, PitchCondition, basic_pitch_model_path, extractor, follows, mel_rows,
+    placement_weights,
 )
 from diffband.engine.cross import cross
 from diffband.engine.defaults import DEFAULT_GUIDANCE
@@ -68,9 +69,12 @@ def test_harmonic_template_adds_rows_at_fixed_weights():
 
     fainter = PitchCondition(codec, ConditionSpec(harmonics=3, harmonic_decay=2.0))(harmonic_tone(codec, 220.0))
     faint_profile = fainter[:, 20:76].mean(axis=1)
-    # the fundamental is drawn as before; the 3rd harmonic at ~1/9 instead of ~1/3 of it
+    # the fundamental is drawn as before; the 3rd harmonic at ~1/9 instead of ~1/3 of it (each row measured
+    # above the image's background, the median row, which the contour's spread lights on every row)
     assert faint_profile[rows[0]] == pytest.approx(profile[rows[0]], rel=0.02)
-    assert faint_profile[rows[2]] / faint_profile[rows[0]] < 0.6 * profile[rows[2]] / profile[rows[0]]
+    faint = faint_profile - np.median(faint_profile)
+    full = profile - np.median(profile)
+    assert faint[rows[2]] / faint[rows[0]] < 0.6 * full[rows[2]] / full[rows[0]]
     assert ConditionSpec.from_dict({k: v for k, v in ConditionSpec().to_dict().items() if k != "harmonic_decay"}) \
         == ConditionSpec(), "a spec stored before harmonic_decay existed keeps the 1/h template"
 
@@ -96,6 +100,17 @@ def test_filter_placement_tells_apart_notes_that_share_a_row():
     assert above > below + 0.05
 
 
+def test_a_spec_stored_before_draw_offset_bins_existed_draws_each_bin_one_bin_sharp():
+    """Models trained on those conditions keep getting them: the legacy drawing of bin k is the
+    current drawing of bin k + 1 (a third of a semitone higher)."""
+    codec = preset("tiny")
+    stored = {k: v for k, v in ConditionSpec().to_dict().items() if k != "draw_offset_bins"}
+    legacy = ConditionSpec.from_dict(stored)
+    assert legacy.draw_offset_bins == 1 and ConditionSpec().draw_offset_bins == 0
+    assert np.allclose(placement_weights(codec, legacy)[:, :-1], placement_weights(codec, ConditionSpec())[:, 1:])
+    assert ConditionSpec.from_json(legacy.to_json()) == legacy
+
+
 def test_a_spec_stored_before_placement_existed_reads_as_row():
     stored = {"kind": "basic-pitch", "harmonics": 1, "loudness_floor_db": -60.0, "smooth_frames": 3,
               "null_value": -1.0, "dropout": 0.15}
@@ -119,14 +134,15 @@ def test_the_pitch_model_ships_in_the_engine_and_needs_no_basic_pitch_package(mo
         package_copy = Path(spec.origin).parent / "saved_models" / "icassp_2022" / "nmp.onnx"
         assert package_copy.read_bytes() == path.read_bytes()
     code = ("import sys, numpy as np; sys.modules['basic_pitch'] = None\n"
-            "from diffband.engine.condition import ConditionSpec, PitchCondition\n"
+            "from diffband.engine.condition import ConditionSpec, PitchCondition, mel_rows\n"
             "from diffband.engine.mel import preset\n"
             "codec = preset('tiny'); t = np.arange(codec.window_samples) / codec.sample_rate\n"
             "image = PitchCondition(codec, ConditionSpec())((0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32))\n"
-            "print(image.max())")
+            "print(image.max(), int(image.mean(axis=1).argmax()), mel_rows(codec, np.array([440.0]))[0])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert float(done.stdout.strip()) > 0.3
+    peak, brightest_row, row_of_440 = done.stdout.split()
+    assert float(peak) > 0.2 and brightest_row == row_of_440
     monkeypatch.setattr(condition_module, "BASIC_PITCH_MODEL", tmp_path / "gone.onnx")
     with pytest.raises(ConditionError, match="gone.onnx, which is missing from this install; reinstall diffband"):
         PitchCondition(preset("tiny"), ConditionSpec())
@@ -151,8 +167,9 @@ def test_condition_spec_round_trips_through_bundle_metadata():
 
 #: The shipped bundles' condition placement: guitar and violin were fine-tuned on the ``filter``
 #: condition (models/README.md); voice still reads the pre-2026-11-27 ``row`` one.
-SHIPPED_CONDITIONS = {"guitar": ConditionSpec(), "violin": ConditionSpec(),
-                      "voice": ConditionSpec(placement="row", harmonics=1)}
+#: All three were trained on conditions drawn one contour bin sharp (``draw_offset_bins`` 1).
+SHIPPED_CONDITIONS = {"guitar": ConditionSpec(draw_offset_bins=1), "violin": ConditionSpec(draw_offset_bins=1),
+                      "voice": ConditionSpec(placement="row", harmonics=1, draw_offset_bins=1)}
 
 
 @pytest.mark.parametrize("name", ["guitar", "violin", "voice"])
