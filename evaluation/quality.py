@@ -211,9 +211,12 @@ def window_placements(windows: np.ndarray, rate: int, plan: QualityPlan,
 
 def window_octaves(windows: np.ndarray, rate: int, plan: QualityPlan, target: DiffusionModel) -> list[int]:
     """The octaves each clip of ``windows`` sounds from its layer's input (:func:`window_placements`);
-    zeros, with no pitch read, when the plan moves no source."""
+    zeros when the plan moves no source.  Only register ``instrument`` reads each clip's pitch: with
+    ``input`` and ``fit`` every layer sounds where the ``octave`` option puts it."""
     if not plan.moves_sources:
         return [0] * len(windows)
+    if plan.register != "instrument":
+        return [plan.octave] * len(windows)
     return [sounding for _, sounding in window_placements(windows, rate, plan, target)]
 
 

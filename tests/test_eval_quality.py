@@ -335,7 +335,7 @@ def test_a_fit_run_grows_low_windows_up_and_scores_them_against_the_source_as_pl
     from diffband.engine.model import DiffusionModel
     from diffband.engine.register import layer_octaves
     from diffband.evaluation.plan import QualityPlan
-    from diffband.evaluation.quality import moved, piece_windows, window_placements
+    from diffband.evaluation.quality import moved, piece_windows, window_octaves, window_placements
 
     models = quality_run / "fit_models"
     shutil.copytree(quality_run / "models", models)
@@ -349,6 +349,9 @@ def test_a_fit_run_grows_low_windows_up_and_scores_them_against_the_source_as_pl
     assert [grown - sounding for grown, sounding in window_placements(windows, 22050, plan, violin)] == [
         max(0, k) for k in octaves] and 1 in octaves
     assert np.array_equal(moved(windows, 22050, plan, violin), windows)  # scored against the source as played
+    up_one = QualityPlan([("guitar", "violin")], octave=1)  # fit with the octave option: each layer sounds one up
+    assert window_octaves(windows, 22050, up_one, violin) == [1, 1] == [
+        sounding for _, sounding in window_placements(windows, 22050, up_one, violin)]
     common = ["eval", "quality", "--heldout", str(quality_run / "heldout"), "--pairs", "guitar:violin", "--models",
               str(models), "--strengths", "0.8", "--guidances", "2", "--steps", "3", "--clips", "2", "--generations", "0"]
     fit_out, input_out = quality_run / "fit", quality_run / "fit_input"
