@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 from diffband.bridge.cli_options import add_option_flags, option_values
+from diffband.bridge.live import REGISTER_CONTEXT_SECONDS
 from diffband.bridge.protocol import DEFAULT_CLIENT_PORT, DEFAULT_HOST, DEFAULT_PORT, MAX_MODELS_PER_JOB, OPTIONS, TECHNIQUES
 from diffband.engine.techniques import TECHNIQUES as TECHNIQUE_REGISTRY
 from diffband.engine.techniques import options_of
@@ -135,7 +136,7 @@ def live_options() -> list:
 def cmd_live(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from diffband.bridge.live import LiveReporter, run_live
+    from diffband.bridge.live import LiveReporter, RegisterContext, run_live
     from diffband.engine.model import load_models, threads_per_model
     from diffband.engine.techniques import Request, run
     from diffband.engine.windowing import limit_peak
@@ -147,11 +148,13 @@ def cmd_live(args: argparse.Namespace) -> int:
     options = {k: v for k, v in option_values(args, live_options()).items() if k in spec.defaults}
     gate = 10 ** (args.gate / 20)
     layer_octaves: dict[str, int] = {}  # each layer's octave in the last window (reported when it changes)
+    context = RegisterContext(args.register_context)
 
     def process(window: np.ndarray, rate: int) -> np.ndarray:
+        recent = context.add(window, rate)
         if np.sqrt(np.mean(np.square(window))) < gate:
             return np.zeros_like(window)  # silence in, silence out
-        layers = run(spec.name, Request(models, dict(options), window, rate, workers=len(models)))
+        layers = run(spec.name, Request(models, dict(options), window, rate, workers=len(models), register_context=recent))
         layer_octaves.update({layer.name: layer.octave for layer in layers if layer.name != "mix"})
         return limit_peak(np.sum([layer.audio for layer in layers if layer.name != "mix"], axis=0))  # layers, not the input
 
@@ -216,6 +219,9 @@ def add_commands(sub) -> None:
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--monitor", action="store_true", help="mix the dry input into the output")
     p.add_argument("--gate", type=float, default=-50.0, help="windows quieter than this (dBFS RMS) give silence")
+    p.add_argument("--register-context", type=float, default=REGISTER_CONTEXT_SECONDS, metavar="SECONDS",
+                   help="recent input the register option decides on, so a layer's octave holds across windows "
+                        f"(default {REGISTER_CONTEXT_SECONDS:g}; 0: each window alone)")
     add_option_flags(p, live_options(), defaults={"steps": LIVE_STEPS})
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads per model (default: the cores shared out)")
     p.add_argument("--device", default="auto", help="ONNX Runtime device: auto, cpu, cuda, ...")

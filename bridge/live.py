@@ -28,6 +28,8 @@ from diffband.engine.windowing import PEAK_CEILING, raised_cosine_edges
 
 #: Share of the window crossfaded with its neighbour.
 FADE_SHARE = 0.1
+#: Seconds of recent input a live window's register decision reads (``RegisterContext``).
+REGISTER_CONTEXT_SECONDS = 6.0
 
 
 @dataclass
@@ -93,6 +95,36 @@ class Ring:
 
 
 Process = Callable[[np.ndarray, int], np.ndarray]  # mono window at the device rate -> mono layer mix
+
+
+class RegisterContext:
+    """The last ``seconds`` of live input, for the register decisions (``fit``, ``instrument``): decided
+    on each window alone, a layer's growth changed between neighbouring windows, and the seams where
+    it did changed the sound more than the others (``python -m bench.live_window``); decided on the
+    recent input, it changes only when the player stays in another register.  ``seconds`` 0: each
+    window alone."""
+
+    def __init__(self, seconds: float = REGISTER_CONTEXT_SECONDS):
+        if seconds < 0:
+            raise ValueError(f"the register context is 0 or more seconds, got {seconds}")
+        self.seconds = seconds
+        self._audio = np.zeros((0,), np.float32)
+        self._rate: int | None = None
+        self._new = 1.0  # share of each window not already seen (the crossfade repeats the rest)
+
+    def add(self, window: np.ndarray, rate: int, new_share: float = 1.0 - FADE_SHARE) -> np.ndarray:
+        """Take one window (``(frames,)`` or ``(frames, channels)``) and return the audio to decide on
+        (mono, at ``rate``): the recent input ending with this window."""
+        mono = np.asarray(window, np.float32)
+        mono = mono.mean(axis=1) if mono.ndim == 2 else mono
+        if not self.seconds:
+            return mono
+        if rate != self._rate:
+            self._audio, self._rate = np.zeros((0,), np.float32), rate
+        keep = int(round(self.seconds * rate))
+        fresh = mono[mono.size - int(round(new_share * mono.size)):] if self._audio.size else mono
+        self._audio = np.concatenate([self._audio, fresh])[-max(keep, mono.size):]
+        return self._audio
 
 
 class LiveEngine:

@@ -50,6 +50,9 @@ class Request:
     max_seconds: float = DEFAULT_MAX_SECONDS
     workers: int = 1  # instruments rendered at once, where a technique can
     invert_with: DiffusionModel | None = None  # cross: reach t by DDIM inversion with this source model
+    #: Live: the recent input (at ``sample_rate``) that register decisions read instead of ``audio`` alone,
+    #: so a layer's register holds across windows (``bridge.live.RegisterContext``).
+    register_context: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,8 @@ def _run_cross(request: Request) -> list[Layer]:
     from diffband.engine.register import layer_placements
 
     target, o = request.models[0], request.options
-    [(grown, sounding)] = layer_placements([target], request.audio, request.sample_rate, o["register"], o["octave"],
+    decided_on = request.audio if request.register_context is None else request.register_context
+    [(grown, sounding)] = layer_placements([target], decided_on, request.sample_rate, o["register"], o["octave"],
                                            request.max_seconds)
     out = cross(request.audio, request.sample_rate, target, o["strength"], max_seconds=request.max_seconds,
                 placement=(grown, sounding), progress=request.progress, invert_with=request.invert_with, **_sampling(o),
@@ -164,7 +168,7 @@ def _run_accompany(request: Request) -> list[Layer]:
     o, rate = request.options, request.sample_rate
     result = accompany(request.audio, rate, request.models, o["strength"], layer_gain_db=o["layer_gain"], octave=o["octave"],
                        register=o["register"], max_seconds=request.max_seconds, progress=request.progress, workers=request.workers,
-                       **_sampling(o), **_following(o))
+                       register_audio=request.register_context, **_sampling(o), **_following(o))
     return [*(Layer(name, audio, rate, result.layer_octaves.get(name, 0), result.layer_fitted.get(name, 0))
               for name, audio in result.layers.items()),
             Layer("mix", result.mix, rate)]

@@ -264,3 +264,42 @@ def test_the_technique_places_a_layer_once_whatever_the_register(ranged_bundles,
     assert (layer.octave, layer.fitted) == placed
     direct = cross(clip, RATE, low, 0.8, 2, register=register, octave=octave)
     assert np.array_equal(layer.audio, direct)
+
+
+def test_a_live_window_decides_its_register_on_the_recent_input(ranged_bundles):
+    """Live mode: a short high phrase inside a low passage keeps the passage's growth (the layer's
+    register holds across windows); decided on the window alone, it would not be grown at all."""
+    from diffband.bridge.live import RegisterContext
+    from diffband.engine.accompany import accompany
+    from diffband.engine.model import DiffusionModel
+    from diffband.engine.techniques import Request, run
+
+    high = DiffusionModel.load(ranged_bundles["high"])
+    context = RegisterContext(6.0)
+    for _ in range(4):
+        recent = context.add(harmonic_tone(45, seconds=1.5), RATE)  # A2: low for the violin-ranged model
+    recent = context.add(harmonic_tone(81, seconds=1.5), RATE)  # then one window of A5
+    assert recent.size == int(6.0 * RATE)  # the last 6 s of 1.5 + 4 x 1.35 (the crossfade's repeat counted once)
+    window = harmonic_tone(81, seconds=1.5)
+    options = {"strength": 0.8, "steps": 2}
+    alone = accompany(window, RATE, [high], **options)
+    held = accompany(window, RATE, [high], register_audio=recent, **options)
+    assert alone.layer_fitted == {"high": 0} and held.layer_fitted == {"high": 2}
+    assert held.layers["high"].shape == window.shape and held.layer_octaves == {"high": 0}
+    [layer] = run("cross", Request([high], technique_options("cross", options), window, RATE, register_context=recent))
+    assert (layer.octave, layer.fitted) == (0, 2)
+
+
+def test_the_register_context_keeps_only_the_recent_input():
+    from diffband.bridge.live import RegisterContext
+
+    context = RegisterContext(3.0)
+    window = np.ones(RATE, np.float32)  # 1 s windows, stereo too
+    assert context.add(window, RATE).size == RATE
+    for _ in range(5):
+        recent = context.add(np.stack([window, window], axis=1), RATE)
+    assert recent.shape == (3 * RATE,)
+    assert context.add(np.ones(24000, np.float32), 24000).size == 24000  # another rate starts afresh
+    assert np.array_equal(RegisterContext(0).add(window * 0.5, RATE), window * 0.5)  # 0 s: the window alone
+    with pytest.raises(ValueError, match="0 or more seconds"):
+        RegisterContext(-1)
