@@ -35,6 +35,7 @@ SPECS = {
     "filter, f0 only": ConditionSpec(placement="filter", harmonics=1),
     "filter, 3 harmonics (default since 2026-11-27)": ConditionSpec(placement="filter", harmonics=3),
     "filter, 3 harmonics at 1/h^2": ConditionSpec(placement="filter", harmonics=3, harmonic_decay=2.0),
+    "filter, 6 harmonics": ConditionSpec(placement="filter", harmonics=6),
 }
 
 
