@@ -116,6 +116,8 @@ def seam_rows(model, signal: np.ndarray, rate: int, seconds: float, steps: int) 
         played, engine = run_offline(process, signal, rate, seconds, budget)
         hop, window, fade = engine.hop / rate, engine.window / rate, engine.fade / rate
         count = len(grown)
+        if count < 2:
+            continue  # no seam to measure
         middles = spectral_change(played, rate, np.arange(count) * hop + window / 2)
         seams = spectral_change(played, rate, np.arange(count - 1) * hop + hop + fade / 2)
         inside = float(np.nanmean(middles))

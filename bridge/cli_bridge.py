@@ -144,11 +144,11 @@ def cmd_live(args: argparse.Namespace) -> int:
     names = [n for n in args.with_.split(",") if n]
     spec = TECHNIQUE_REGISTRY[args.technique]
     spec.check_models(len(names))
+    context = RegisterContext(args.register_context)  # a bad --register-context is refused before models load
     models = load_models(names, device=args.device, threads=args.threads or threads_per_model(len(names)))
     options = {k: v for k, v in option_values(args, live_options()).items() if k in spec.defaults}
     gate = 10 ** (args.gate / 20)
     layer_octaves: dict[str, int] = {}  # each layer's octave in the last window (reported when it changes)
-    context = RegisterContext(args.register_context)
 
     def process(window: np.ndarray, rate: int) -> np.ndarray:
         recent = context.add(window, rate)
@@ -169,7 +169,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         reporter = LiveReporter(host, int(port))
     stats = run_live(
         process, args.window, args.duration, device(args.input_device), device(args.output_device),
-        args.budget, args.monitor, reporter=reporter, layer_octaves=layer_octaves,
+        args.budget, args.monitor, reporter=reporter, layer_octaves=layer_octaves, after_probe=context.reset,
     )
     if args.stats:
         Path(args.stats).write_text(stats.to_json())
@@ -221,7 +221,7 @@ def add_commands(sub) -> None:
     p.add_argument("--gate", type=float, default=-50.0, help="windows quieter than this (dBFS RMS) give silence")
     p.add_argument("--register-context", type=float, default=REGISTER_CONTEXT_SECONDS, metavar="SECONDS",
                    help="recent input the register option decides on, so a layer's octave holds across windows "
-                        f"(default {REGISTER_CONTEXT_SECONDS:g}; 0: each window alone)")
+                        f"(default {REGISTER_CONTEXT_SECONDS:g}, at most 60; 0: each window alone)")
     add_option_flags(p, live_options(), defaults={"steps": LIVE_STEPS})
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads per model (default: the cores shared out)")
     p.add_argument("--device", default="auto", help="ONNX Runtime device: auto, cpu, cuda, ...")

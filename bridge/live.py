@@ -101,29 +101,39 @@ class RegisterContext:
     """The last ``seconds`` of live input, for the register decisions (``fit``, ``instrument``): decided
     on each window alone, a layer's growth changed between neighbouring windows, and the seams where
     it did changed the sound more than the others (``python -m bench.live_window``); decided on the
-    recent input, it changes only when the player stays in another register.  ``seconds`` 0: each
-    window alone."""
+    recent input, it changes only when the player stays in another register.  Silence fills the
+    part not heard yet, so every window's decision reads the same length (the same compute, which
+    the budget probe measures).  ``seconds`` 0: each window alone."""
+
+    #: The longest context ``diffband live`` accepts (seconds).
+    MAX_SECONDS = 60.0
 
     def __init__(self, seconds: float = REGISTER_CONTEXT_SECONDS):
-        if seconds < 0:
-            raise ValueError(f"the register context is 0 or more seconds, got {seconds}")
+        if not 0 <= seconds <= self.MAX_SECONDS:
+            raise ValueError(f"the register context is 0 to {self.MAX_SECONDS:g} seconds, got {seconds:g}")
         self.seconds = seconds
         self._audio = np.zeros((0,), np.float32)
         self._rate: int | None = None
-        self._new = 1.0  # share of each window not already seen (the crossfade repeats the rest)
+
+    def reset(self) -> None:
+        """Forget the input so far (after the budget probe's noise windows)."""
+        self._audio, self._rate = np.zeros((0,), np.float32), None
 
     def add(self, window: np.ndarray, rate: int, new_share: float = 1.0 - FADE_SHARE) -> np.ndarray:
         """Take one window (``(frames,)`` or ``(frames, channels)``) and return the audio to decide on
-        (mono, at ``rate``): the recent input ending with this window."""
+        (mono, at ``rate``): the last ``seconds`` of input ending with this window, of which the first
+        ``1 - new_share`` repeats the end of the previous one (the crossfade)."""
         mono = np.asarray(window, np.float32)
         mono = mono.mean(axis=1) if mono.ndim == 2 else mono
         if not self.seconds:
             return mono
+        keep = max(int(round(self.seconds * rate)), mono.size)
         if rate != self._rate:
-            self._audio, self._rate = np.zeros((0,), np.float32), rate
-        keep = int(round(self.seconds * rate))
-        fresh = mono[mono.size - int(round(new_share * mono.size)):] if self._audio.size else mono
-        self._audio = np.concatenate([self._audio, fresh])[-max(keep, mono.size):]
+            self._audio, self._rate = np.zeros((keep,), np.float32), rate
+            fresh = mono
+        else:
+            fresh = mono[mono.size - int(round(new_share * mono.size)):]
+        self._audio = np.concatenate([self._audio, fresh])[-keep:]
         return self._audio
 
 
@@ -277,11 +287,13 @@ def run_live(
     report: Callable[[str], None] = print,
     reporter: LiveReporter | None = None,
     layer_octaves: dict[str, int] | None = None,
+    after_probe: Callable[[], None] | None = None,
 ) -> LiveStats:
     """Open a duplex stream, run until ``duration`` seconds pass (or Ctrl-C), return the stats;
     ``reporter`` gets the latency at start and every second, and the totals at the end.
     ``layer_octaves`` is the dict ``process`` keeps each layer's octave in (the register option
-    decides per window): the reporter hears changes every second, the stats keep the last."""
+    decides per window): the reporter hears changes every second, the stats keep the last.
+    ``after_probe`` runs once the compute budget is measured (``process`` forgets the probe's input)."""
     layer_octaves = {} if layer_octaves is None else layer_octaves
     import sounddevice as sd
 
@@ -295,6 +307,8 @@ def run_live(
     if budget_seconds is None:
         budget_seconds = measure_budget(process, rate, window_seconds)
         layer_octaves.clear()  # the timing probe is noise, not the input
+        if after_probe is not None:
+            after_probe()
     engine = LiveEngine(process, rate, window_seconds, budget_seconds, out_channels, monitor)
     report(
         f"live: {in_info['name']} -> {out_info['name']} at {rate} Hz; latency {engine.stats.latency_seconds:.2f} s "

@@ -108,7 +108,7 @@ def accompany(
     (auto, notes, off) conditional instruments follow the vocal's notes (``engine.condition``);
     ``octave`` grows the layers that many octaves from the vocal (the mix keeps the vocal as it is), and
     ``register="instrument"`` moves it into each instrument's range first (``engine.register``), decided
-    on ``register_audio`` (at ``sample_rate``) when given, else on ``vocals``.
+    on ``register_audio`` (recent input ending with ``vocals``, at ``sample_rate``) when given.
 
     ``workers > 1`` renders instruments concurrently (same result; pair it with
     one-thread sessions on a CPU, see ``engine.model.threads_per_model``)."""
@@ -119,8 +119,7 @@ def accompany(
     if len(gains) != len(instruments):
         raise ValueError(f"{len(gains)} layer gains given for {len(instruments)} instruments")
     first = instruments[0]
-    decided_on = vocals if register_audio is None else register_audio
-    placements = layer_placements(instruments, decided_on, sample_rate, register, octave, max_seconds)
+    placements = layer_placements(instruments, vocals, sample_rate, register, octave, max_seconds, context=register_audio)
     octaves = [grown for grown, _ in placements]  # where each layer is grown; it sounds at placements[i][1]
     following = "notes" if follows(follow, instruments) else "off"
     images: dict[int, np.ndarray] = {}  # the vocal's window images, moved by each octave a layer uses

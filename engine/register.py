@@ -20,9 +20,11 @@ moved up by those octaves, the layer grown there and brought back down on its me
 or above the range is grown as it is (the models follow notes above their range about as well
 as inside it, and far worse below: ``docs/decisions.md``, "fit register").
 
-Each call decides from its own input: live mode, which runs window by window, can change
-octave between windows when a melody crosses the middle of a range (``octave`` alone gives a
-fixed shift).
+Each call decides from its own input, or from a ``context`` its caller gives: live mode, which
+runs window by window, decides each window on the last seconds of input
+(``bridge.live.RegisterContext``), so a layer's register holds until the player stays in another
+one; under ``fit`` a window is then never grown past its model's range (a high phrase inside a
+low passage).  ``octave`` alone gives a fixed shift.
 """
 
 from __future__ import annotations
@@ -85,20 +87,41 @@ def layer_octaves(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_
 
 
 def layer_placements(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_rate: int, register: str,
-                     octave: int = 0, max_seconds: float = DEFAULT_MAX_SECONDS) -> list[tuple[int, int]]:
+                     octave: int = 0, max_seconds: float = DEFAULT_MAX_SECONDS,
+                     context: np.ndarray | None = None) -> list[tuple[int, int]]:
     """Per model, ``(grown, sounding)``: the octaves from ``audio`` its layer is grown at, and the
     octaves it sounds at once brought down (``engine.image_transpose``); equal but with register
-    ``fit``, where an input below a model's range is grown up to it (module docstring)."""
+    ``fit``, where an input below a model's range is grown up to it (module docstring).  Decided on
+    ``context`` (recent input ending with ``audio``, same rate) when given; ``fit`` then grows
+    ``audio`` no higher than keeps its own median pitch inside each model's range."""
     if register not in REGISTERS:
         raise ValueError(f"register must be one of {', '.join(REGISTERS)}, got {register!r}")
     if register == "input":
         return [(octave, octave)] * len(models)
+    decided_on = audio if context is None else context
     if register == "fit":  # decided from the input as it sounds, ``octave`` moved: grown higher only when that is low
-        moves = range_moves(models, audio, sample_rate, max_seconds, warn=False, octave=octave)
+        moves = range_moves(models, decided_on, sample_rate, max_seconds, warn=False, octave=octave)
+        if context is not None:
+            moves = [min(move, room) for move, room in zip(moves, headroom(models, audio, sample_rate, octave, max_seconds))]
         return [(int(np.clip(octave + max(0, move), -MAX_OCTAVES, MAX_OCTAVES)), octave) for move in moves]
-    moves = range_moves(models, audio, sample_rate, max_seconds)
+    moves = range_moves(models, decided_on, sample_rate, max_seconds)
     shifts = [int(np.clip(move + octave, -MAX_OCTAVES, MAX_OCTAVES)) for move in moves]
     return [(shift, shift) for shift in shifts]
+
+
+def headroom(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_rate: int, octave: int = 0,
+             max_seconds: float = DEFAULT_MAX_SECONDS) -> list[int]:
+    """Per model, the most whole octaves ``audio`` (moved ``octave``) can go up with its median pitch
+    still at or below the top of the model's range; ``MAX_OCTAVES`` for a model with no range or an
+    input with no pitch."""
+    if not any(m.info.pitch_range for m in models):
+        return [MAX_OCTAVES] * len(models)
+    mono = to_model_mono(audio, check_audio(audio, sample_rate, max_seconds), BP_SAMPLE_RATE)
+    pitches = voiced_pitches(mono, BP_SAMPLE_RATE) + 12.0 * octave
+    if pitches.size == 0:
+        return [MAX_OCTAVES] * len(models)
+    median = float(np.median(pitches))
+    return [int(np.floor((m.info.pitch_range[1] - median) / 12.0)) if m.info.pitch_range else MAX_OCTAVES for m in models]
 
 
 def range_moves(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_rate: int,

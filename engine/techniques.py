@@ -134,9 +134,8 @@ def _run_cross(request: Request) -> list[Layer]:
     from diffband.engine.register import layer_placements
 
     target, o = request.models[0], request.options
-    decided_on = request.audio if request.register_context is None else request.register_context
-    [(grown, sounding)] = layer_placements([target], decided_on, request.sample_rate, o["register"], o["octave"],
-                                           request.max_seconds)
+    [(grown, sounding)] = layer_placements([target], request.audio, request.sample_rate, o["register"], o["octave"],
+                                           request.max_seconds, context=request.register_context)
     out = cross(request.audio, request.sample_rate, target, o["strength"], max_seconds=request.max_seconds,
                 placement=(grown, sounding), progress=request.progress, invert_with=request.invert_with, **_sampling(o),
                 **_following(o))

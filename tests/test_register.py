@@ -267,39 +267,59 @@ def test_the_technique_places_a_layer_once_whatever_the_register(ranged_bundles,
 
 
 def test_a_live_window_decides_its_register_on_the_recent_input(ranged_bundles):
-    """Live mode: a short high phrase inside a low passage keeps the passage's growth (the layer's
-    register holds across windows); decided on the window alone, it would not be grown at all."""
+    """Live mode: the layer's register holds across a low passage, and a high phrase inside it is
+    grown no further than the model's range (decided on the window alone, it would not be grown)."""
     from diffband.bridge.live import RegisterContext
     from diffband.engine.accompany import accompany
     from diffband.engine.model import DiffusionModel
     from diffband.engine.techniques import Request, run
 
-    high = DiffusionModel.load(ranged_bundles["high"])
+    high = DiffusionModel.load(ranged_bundles["high"])  # range 55:93
     context = RegisterContext(6.0)
-    for _ in range(4):
-        recent = context.add(harmonic_tone(45, seconds=1.5), RATE)  # A2: low for the violin-ranged model
-    recent = context.add(harmonic_tone(81, seconds=1.5), RATE)  # then one window of A5
-    assert recent.size == int(6.0 * RATE)  # the last 6 s of 1.5 + 4 x 1.35 (the crossfade's repeat counted once)
-    window = harmonic_tone(81, seconds=1.5)
+    for _ in range(3):
+        recent = context.add(harmonic_tone(45, seconds=1.5), RATE)  # A2: two octaves under the range's middle
     options = {"strength": 0.8, "steps": 2}
-    alone = accompany(window, RATE, [high], **options)
-    held = accompany(window, RATE, [high], register_audio=recent, **options)
-    assert alone.layer_fitted == {"high": 0} and held.layer_fitted == {"high": 2}
-    assert held.layers["high"].shape == window.shape and held.layer_octaves == {"high": 0}
-    [layer] = run("cross", Request([high], technique_options("cross", options), window, RATE, register_context=recent))
-    assert (layer.octave, layer.fitted) == (0, 2)
+    a2 = harmonic_tone(45, seconds=1.5)
+    assert accompany(a2, RATE, [high], register_audio=context.add(a2, RATE), **options).layer_fitted == {"high": 2}
+    a5 = harmonic_tone(81, seconds=1.5)
+    recent = context.add(a5, RATE)
+    assert recent.size == int(6.0 * RATE)
+    alone = accompany(a5, RATE, [high], **options)
+    held = accompany(a5, RATE, [high], register_audio=recent, **options)
+    assert alone.layer_fitted == {"high": 0}
+    assert held.layer_fitted == {"high": 1}  # the passage's +2 would put A5 at A7, above the range's top (A6)
+    assert held.layers["high"].shape == a5.shape and held.layer_octaves == {"high": 0}
+    [layer] = run("cross", Request([high], technique_options("cross", options), a5, RATE, register_context=recent))
+    assert (layer.octave, layer.fitted) == (0, 1)
 
 
-def test_the_register_context_keeps_only_the_recent_input():
+def test_the_register_context_keeps_the_last_seconds_in_order():
     from diffband.bridge.live import RegisterContext
 
     context = RegisterContext(3.0)
-    window = np.ones(RATE, np.float32)  # 1 s windows, stereo too
-    assert context.add(window, RATE).size == RATE
-    for _ in range(5):
-        recent = context.add(np.stack([window, window], axis=1), RATE)
-    assert recent.shape == (3 * RATE,)
-    assert context.add(np.ones(24000, np.float32), 24000).size == 24000  # another rate starts afresh
-    assert np.array_equal(RegisterContext(0).add(window * 0.5, RATE), window * 0.5)  # 0 s: the window alone
-    with pytest.raises(ValueError, match="0 or more seconds"):
-        RegisterContext(-1)
+    ramp = np.arange(5 * RATE, dtype=np.float32) / RATE  # each sample says when it was played
+    first = context.add(ramp[:RATE], RATE)
+    assert first.shape == (3 * RATE,) and not first[: 2 * RATE].any()  # silence where nothing was heard yet
+    assert np.array_equal(first[2 * RATE :], ramp[:RATE])
+    fade = RATE // 10  # each later window repeats the previous one's last tenth (the crossfade)
+    start = RATE - fade
+    while start + RATE <= ramp.size:
+        window = ramp[start : start + RATE]
+        recent = context.add(np.stack([window, window], axis=1), RATE)  # stereo is heard as mono
+        start += RATE - fade
+    end = start - (RATE - fade) + RATE
+    assert np.array_equal(recent, ramp[end - 3 * RATE : end])  # the last 3 s, in order, nothing twice
+    assert context.add(np.ones(24000, np.float32), 24000).size == 3 * 24000  # another rate starts afresh
+    context.reset()
+    assert not context.add(ramp[:RATE], RATE)[: 2 * RATE].any()  # reset forgets what was heard
+    assert np.array_equal(RegisterContext(0).add(ramp[:RATE], RATE), ramp[:RATE])  # 0 s: the window alone
+    for bad in (-1, 61):
+        with pytest.raises(ValueError, match="0 to 60 seconds"):
+            RegisterContext(bad)
+
+
+def test_live_refuses_a_register_context_it_cannot_keep(capsys):
+    from diffband.bridge.cli import main
+
+    assert main(["live", "--with", "violin", "--register-context", "100", "--duration", "1"]) != 0
+    assert "the register context is 0 to 60 seconds, got 100" in capsys.readouterr().err
