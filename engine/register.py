@@ -109,6 +109,13 @@ def layer_placements(models: Sequence["DiffusionModel"], audio: np.ndarray, samp
     return [(shift, shift) for shift in shifts]
 
 
+def input_pitches(audio: np.ndarray, sample_rate: int, octave: int = 0,
+                  max_seconds: float = DEFAULT_MAX_SECONDS) -> np.ndarray:
+    """MIDI pitch of each voiced frame of the caller's ``audio`` (checked, mixed to mono), moved ``octave``."""
+    mono = to_model_mono(audio, check_audio(audio, sample_rate, max_seconds), BP_SAMPLE_RATE)
+    return voiced_pitches(mono, BP_SAMPLE_RATE) + 12.0 * octave
+
+
 def headroom(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_rate: int, octave: int = 0,
              max_seconds: float = DEFAULT_MAX_SECONDS) -> list[int]:
     """Per model, the most whole octaves ``audio`` (moved ``octave``) can go up with its median pitch
@@ -116,8 +123,7 @@ def headroom(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_rate:
     input with no pitch."""
     if not any(m.info.pitch_range for m in models):
         return [MAX_OCTAVES] * len(models)
-    mono = to_model_mono(audio, check_audio(audio, sample_rate, max_seconds), BP_SAMPLE_RATE)
-    pitches = voiced_pitches(mono, BP_SAMPLE_RATE) + 12.0 * octave
+    pitches = input_pitches(audio, sample_rate, octave, max_seconds)
     if pitches.size == 0:
         return [MAX_OCTAVES] * len(models)
     median = float(np.median(pitches))
@@ -135,6 +141,5 @@ def range_moves(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_ra
                       stacklevel=2)
     if len(lacking) == len(models):
         return [0] * len(models)
-    mono = to_model_mono(audio, check_audio(audio, sample_rate, max_seconds), BP_SAMPLE_RATE)
-    pitches = voiced_pitches(mono, BP_SAMPLE_RATE) + 12.0 * octave
+    pitches = input_pitches(audio, sample_rate, octave, max_seconds)
     return [octaves_into_range(pitches, model.info.pitch_range) if model.info.pitch_range else 0 for model in models]

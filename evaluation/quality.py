@@ -225,14 +225,9 @@ def shift_each(windows: np.ndarray, rate: int, octaves: list[int]) -> np.ndarray
     return np.stack([shift_octaves(clip, rate, k) for clip, k in zip(windows, octaves)]) if any(octaves) else windows
 
 
-def moved(windows: np.ndarray, rate: int, plan: QualityPlan, target: DiffusionModel) -> np.ndarray:
-    """Clips ``(k, samples)``, each moved by its :func:`window_octaves`; as they are by default."""
-    return shift_each(windows, rate, window_octaves(windows, rate, plan, target))
-
-
 def piece_octaves(folder: Path, target: DiffusionModel, plan: QualityPlan) -> dict[str, int]:
-    """The octaves :func:`moved` moves the evaluated window of each piece in ``folder`` (by file name)
-    for ``target``; empty when the plan moves nothing."""
+    """Per piece of ``folder`` (by file name), the octaves its evaluated window sounds from the source
+    for ``target`` (:func:`window_octaves`); empty when the plan moves nothing."""
     if not plan.moves_sources:
         return {}
     codec = target.info.codec

@@ -223,7 +223,7 @@ def test_a_register_run_moves_each_source_window_into_the_targets_range(quality_
     from diffband.engine.register import layer_octaves
     from diffband.engine.transpose import shift_octaves
     from diffband.evaluation.plan import QualityPlan
-    from diffband.evaluation.quality import SourceSet, moved, piece_windows
+    from diffband.evaluation.quality import SourceSet, piece_windows, shift_each, window_octaves
 
     out, models = quality_run / "register", quality_run / "register_models"
     shutil.copytree(quality_run / "models", models)  # the shared fixture's bundles stay as they are
@@ -235,7 +235,7 @@ def test_a_register_run_moves_each_source_window_into_the_targets_range(quality_
     assert 1 in octaves  # a guitar line below the middle of the violin's range goes up (one here sits high enough)
     plan = QualityPlan([("guitar", "violin")], register="instrument")
     expected = np.stack([shift_octaves(w, 22050, k) for w, k in zip(windows, octaves)])
-    assert np.array_equal(moved(windows, 22050, plan, violin), expected)
+    assert np.array_equal(shift_each(windows, 22050, window_octaves(windows, 22050, plan, violin)), expected)
     source = SourceSet.from_folder("guitar", quality_run / "heldout" / "guitar", violin.info.codec.window_samples, 22050, 2,
                                    with_notes=True)
     up = source.moved(octaves)  # the notes each layer is asked for: the source's, moved the same octaves
@@ -335,7 +335,7 @@ def test_a_fit_run_grows_low_windows_up_and_scores_them_against_the_source_as_pl
     from diffband.engine.model import DiffusionModel
     from diffband.engine.register import layer_octaves
     from diffband.evaluation.plan import QualityPlan
-    from diffband.evaluation.quality import moved, piece_windows, window_octaves, window_placements
+    from diffband.evaluation.quality import piece_windows, shift_each, window_octaves, window_placements
 
     models = quality_run / "fit_models"
     shutil.copytree(quality_run / "models", models)
@@ -348,7 +348,7 @@ def test_a_fit_run_grows_low_windows_up_and_scores_them_against_the_source_as_pl
     assert plan.register == "fit" and plan.is_defaults_evidence and not plan.moves_sources
     assert [grown - sounding for grown, sounding in window_placements(windows, 22050, plan, violin)] == [
         max(0, k) for k in octaves] and 1 in octaves
-    assert np.array_equal(moved(windows, 22050, plan, violin), windows)  # scored against the source as played
+    assert np.array_equal(shift_each(windows, 22050, window_octaves(windows, 22050, plan, violin)), windows)  # scored against the source as played
     up_one = QualityPlan([("guitar", "violin")], octave=1)  # fit with the octave option: each layer sounds one up
     assert window_octaves(windows, 22050, up_one, violin) == [1, 1] == [
         sounding for _, sounding in window_placements(windows, 22050, up_one, violin)]
