@@ -19,6 +19,7 @@ from diffband.engine.cross import DEFAULT_OVERLAP, cross_images
 from diffband.engine.model import DiffusionModel
 from diffband.engine.image_transpose import lower_images
 from diffband.engine.register import layer_placements
+from diffband.engine.tuning import asked_pitch, tune_layer, tunes
 from diffband.engine.windowing import (
     DEFAULT_MAX_SECONDS, as_float32, checked_model_mono, decode_windows, edge_fade, encode_mono, from_model_mono, limit_peak,
     peak_gain,
@@ -105,7 +106,8 @@ def accompany(
     register_audio: np.ndarray | None = None,
 ) -> Accompaniment:
     """Grow one layer per instrument from ``vocals`` and mix them under it; with ``follow``
-    (auto, notes, off) conditional instruments follow the vocal's notes (``engine.condition``);
+    (auto, notes, loose, off) conditional instruments follow the vocal's notes (``engine.condition``;
+    with ``notes`` each layer is re-tuned to them, ``engine.tuning``);
     ``octave`` grows the layers that many octaves from the vocal (the mix keeps the vocal as it is), and
     ``register="instrument"`` moves it into each instrument's range first (``engine.register``), decided
     on ``register_audio`` (recent input ending with ``vocals``, at ``sample_rate``) when given.
@@ -122,6 +124,7 @@ def accompany(
     placements = layer_placements(instruments, vocals, sample_rate, register, octave, max_seconds, context=register_audio)
     octaves = [grown for grown, _ in placements]  # where each layer is grown; it sounds at placements[i][1]
     following = "notes" if follows(follow, instruments) else "off"
+    tuning = tunes(follow, instruments, guidance)
     images: dict[int, np.ndarray] = {}  # the vocal's window images, moved by each octave a layer uses
     conditions: list[np.ndarray | None] = [None] * len(instruments)
     layout, sung = checked_model_mono(first, vocals, sample_rate, max_seconds)  # checked and resampled once
@@ -155,6 +158,8 @@ def accompany(
         grown, sounding = placements[index]
         out_images = lower_images(out_images, model.info.codec, grown - sounding)
         layer = decode_windows(model, out_images, starts, sung.size, overlap)  # a move keeps the length
+        if tuning:
+            layer = tune_layer(layer, model_rate, asked_pitch(sung, model_rate, sounding))
         low, high = INSTRUMENT_BANDS.get(model.info.instrument, DEFAULT_BAND)
         low /= 2.0 ** (grown - sounding)  # a layer brought down (register fit) keeps its notes' fundamentals
         layer = edge_fade(band_pass(layer, model_rate, low, high), model_rate)

@@ -20,7 +20,9 @@ from diffband.engine.samplers import DDIMInverseSampler, make_sampler
 from diffband.engine.image_transpose import lower_images
 from diffband.engine.register import layer_placements
 from diffband.engine.schedule import NoiseSchedule
-from diffband.engine.windowing import DEFAULT_MAX_SECONDS, decode_windows, encode_windows, from_model_mono, limit_peak
+from diffband.engine.tuning import asked_pitch, tune_layer, tunes
+from diffband.engine.windowing import (DEFAULT_MAX_SECONDS, checked_model_mono, decode_windows, encode_mono,
+                                       from_model_mono, limit_peak)
 
 Progress = Callable[[int, int], None]
 #: Share of a window that neighbouring windows overlap (crossfaded).
@@ -113,8 +115,9 @@ def cross(
     placement: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Style-transfer ``audio`` into ``target``'s instrument; same rate, length and channels out,
-    peak at or below -1 dBFS (a gain, never clipping).  ``follow`` (auto, notes, off) makes a
-    conditional target follow the input's notes (``engine.condition.follows``); ``octave`` grows
+    peak at or below -1 dBFS (a gain, never clipping).  ``follow`` (auto, notes, loose, off) makes a
+    conditional target follow the input's notes (``engine.condition.follows``; with ``notes`` the layer is
+    re-tuned to them, ``engine.tuning``); ``octave`` grows
     the layer that many octaves from the input (``engine.transpose``), ``register`` places it
     (``engine.register``: ``instrument`` moves it into the target's range, ``fit`` grows an input
     below that range up in it and brings the layer back down); ``placement``: the ``(grown, sounding)``
@@ -122,10 +125,13 @@ def cross(
     place of ``register`` and ``octave``."""
     [(grown, sounding)] = ([placement] if placement is not None
                            else layer_placements([target], audio, sample_rate, register, octave, max_seconds))
-    layout, mono, images, starts = encode_windows(target, audio, sample_rate, overlap, max_seconds, grown)
+    layout, plain = checked_model_mono(target, audio, sample_rate, max_seconds)
+    mono, images, starts = encode_mono(target, plain, overlap, grown)
     conditions = follow_conditions(follow, [target], mono, starts)
     out_images = cross_images(target, images, strength, steps, seed, eta, progress, invert_with, sampler_kind,
                               None if conditions is None else conditions[0], guidance, eps_scale)
     out_images = lower_images(out_images, target.info.codec, grown - sounding)
     out = decode_windows(target, out_images, starts, mono.size, overlap)
+    if tunes(follow, [target], guidance):
+        out = tune_layer(out, target.info.sample_rate, asked_pitch(plain, target.info.sample_rate, sounding))
     return limit_peak(from_model_mono(out, layout, target.info.sample_rate))

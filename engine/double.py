@@ -9,9 +9,9 @@ the clip is diffused to ``strength`` (as in cross-diffusion), the trunk model de
 it down to the split, and every layer finishes from there; at strength 1 it is plain
 double-diffusion with the clip's length.
 
-With ``follow`` (auto, notes, off; ``engine.condition``) the later layers follow the lead
-layer's notes: the lead's layer is finished first, decoded, and its pitch content
-conditions every other model from the fork on (classifier-free guidance at ``guidance``).
+With ``follow`` (auto, notes, loose, off; ``engine.condition``) the later layers follow the lead
+layer's notes (no re-tuning here: notes and loose agree): the lead's layer is finished first,
+decoded, and its pitch content conditions every other model from the fork on (classifier-free guidance at ``guidance``).
 With follow off every layer is denoised in lockstep as before.
 """
 

@@ -14,8 +14,9 @@ from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_REGISTER, DEFAULT
 from diffband.engine.samplers import SAMPLERS
 
 
-#: ``follow``: auto (notes when every model has a condition channel), notes, off (engine.condition).
-FOLLOW_CHOICES = ("auto", "notes", "off")
+#: ``follow``: auto (notes when every model has a condition channel), notes, loose (the condition without
+#: re-tuning, engine.tuning), off (engine.condition).
+FOLLOW_CHOICES = ("auto", "notes", "loose", "off")
 #: ``octave``: the widest shift either way (engine.transpose).
 MAX_OCTAVES = 2
 #: ``register``: grow below-range inputs in range and bring them back (fit), keep the input's, or move it into each
@@ -117,8 +118,9 @@ OPTIONS: dict[str, Option] = _options(
     Option("layer_gain", float, -3.0, "layer loudness relative to the input, dB", -60.0, 12.0),
     Option("split", float, 0.2, "share of the steps the first model does alone before the layers branch", 0.0, 1.0),
     Option("n", int, 1, "clips per model (generate) or pairs (double without input)", 1, 64),
-    Option("follow", str, "auto", "follow the input's notes with the models' condition channel: notes, off (the "
-           "report's method) or auto (notes when every model has one)", choices=FOLLOW_CHOICES),
+    Option("follow", str, "auto", "follow the input's notes with the models' condition channel: notes (and re-tune "
+           "a layer's passages that stray 40 cents or more from them), loose (the condition alone: the model's own "
+           "intonation), off (the report's method) or auto (notes when every model has one)", choices=FOLLOW_CHOICES),
     Option("guidance", float, DEFAULT_GUIDANCE, "classifier-free guidance scale of follow: 0 ignores the notes, 1 plain "
            "conditional, above 1 stronger", 0.0, 10.0),
     Option("octave", int, 0, "grow the layers this many octaves above (or below, negative) the input, which is "

@@ -42,7 +42,7 @@ def phase_vocoder(spectrum: np.ndarray, rate: float, hop_length: int) -> np.ndar
     return out
 
 
-def _shift_mono(audio: np.ndarray, sample_rate: int, octaves: int) -> np.ndarray:
+def _shift_mono(audio: np.ndarray, sample_rate: int, octaves: float) -> np.ndarray:
     factor = 2.0 ** octaves  # frequency ratio
     stretched_length = int(round(audio.size * factor))
     spectrum = stft(audio, N_FFT, HOP)
@@ -62,3 +62,11 @@ def shift_octaves(audio: np.ndarray, sample_rate: int, octaves: int) -> np.ndarr
     if audio.ndim == 1:
         return _shift_mono(audio, sample_rate, int(octaves))
     return np.stack([_shift_mono(audio[:, c], sample_rate, int(octaves)) for c in range(audio.shape[1])], axis=1)
+
+
+def shift_cents(audio: np.ndarray, sample_rate: int, cents: float) -> np.ndarray:
+    """Mono ``audio`` moved ``cents`` up (negative: down), same length and rate (the re-tuning of
+    ``engine.tuning``); 0 returns it unchanged."""
+    if cents == 0:
+        return audio
+    return _shift_mono(np.asarray(audio, dtype=np.float32), sample_rate, cents / 1200.0)

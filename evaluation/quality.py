@@ -41,12 +41,14 @@ import soxr
 
 from diffband.engine.condition import conditions_for
 from diffband.engine.cross import cross_images
+from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_STRENGTH
 from diffband.engine.generate import generate
 from diffband.engine.model import DiffusionModel
 from diffband.engine.image_transpose import lower_images
 from diffband.engine.register import layer_placements
 from diffband.engine.techniques import technique
 from diffband.engine.transpose import shift_octaves
+from diffband.engine.tuning import asked_pitch, tune_layer
 from diffband.evaluation import notes
 from diffband.evaluation.csv_rows import append_row, done_keys, read_rows
 from diffband.evaluation.embeddings import MfccStats, audio_files, embed_clips, read_mono
@@ -309,6 +311,8 @@ def cells(plan: QualityPlan, conditional: bool, played: bool = False) -> list[Ce
     out += [Cell("layer", "off", s, 0.0) for s in plan.strengths]
     if conditional:
         out += [Cell("layer", "notes", s, g) for s in plan.strengths for g in plan.guidances]
+        if DEFAULT_STRENGTH in plan.strengths and DEFAULT_GUIDANCE in plan.guidances:  # the model alone, not re-tuned
+            out.append(Cell("layer", "loose", DEFAULT_STRENGTH, DEFAULT_GUIDANCE))
     return out
 
 
@@ -334,8 +338,10 @@ def growth_of(windows: np.ndarray, rate: int, target: DiffusionModel, placements
 
 def layers_of(cell: Cell, target: DiffusionModel, audio: np.ndarray, images: np.ndarray, steps: int, seed: int,
               growth: Growth) -> np.ndarray:
-    """The audio a cell produces from the source windows ``audio`` (their mel ``images``, at the model's
-    rate; the round-trip control) and their ``growth`` (layers and the condition control)."""
+    """The audio a cell produces from the source windows ``audio`` (as the layers should sound, at the
+    model's rate; their mel ``images``: the round-trip control) and their ``growth`` (layers and the
+    condition control); follow ``notes`` re-tunes each layer to its window (``engine.tuning``), ``loose``
+    does not."""
     if cell.row == "noise":
         rms = np.sqrt(np.mean(audio**2, axis=1, keepdims=True))
         return (np.random.default_rng(seed).standard_normal(audio.shape) * rms).astype(np.float32)
@@ -344,9 +350,13 @@ def layers_of(cell: Cell, target: DiffusionModel, audio: np.ndarray, images: np.
     if cell.row == "condition":
         made = growth.conditions[:, 0] * 2.0 - 1.0
     else:
-        condition = growth.conditions if cell.follow == "notes" else None
+        condition = growth.conditions if cell.follow in ("notes", "loose") else None
         made = cross_images(target, growth.images, cell.strength, steps, seed, condition=condition, guidance=cell.guidance)
-    return target.decode(lower_images(made, target.info.codec, growth.lower))
+    layers = target.decode(lower_images(made, target.info.codec, growth.lower))
+    if cell.row == "layer" and cell.follow == "notes" and cell.guidance > 0:  # re-tuned to the source as the layers sound, as cross does
+        rate = target.info.sample_rate
+        layers = np.stack([tune_layer(layer, rate, asked_pitch(source, rate)) for layer, source in zip(layers, audio)])
+    return layers
 
 
 def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: Path, plan: QualityPlan,

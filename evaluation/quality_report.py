@@ -15,10 +15,10 @@ from diffband.engine.defaults import DEFAULT_REGISTER
 from diffband.engine.digest import file_sha256
 from diffband.engine.model import DiffusionModel
 from diffband.evaluation.csv_rows import read_rows
-from diffband.evaluation.plots import save_heatmaps, save_spectrograms
+from diffband.evaluation.plots import save_heatmaps, save_pitch_tracks, save_spectrograms
 from diffband.evaluation.quality import (
-    GENERATE_STEPS, ONSET_TOLERANCE, TARGET_F1, TARGET_FAD_RATIO, TARGET_FLATNESS, TARGET_PITCH, Cell, QualityPlan, Reference,
-    as_measure, at_generate_default, generation_eps_scale, growth_of, layers_of, mean_by_cell, piece_windows,
+    GENERATE_STEPS, HOP, ONSET_TOLERANCE, RATE, TARGET_F1, TARGET_FAD_RATIO, TARGET_FLATNESS, TARGET_PITCH, Cell, QualityPlan, Reference,
+    as_measure, at_generate_default, f0, generation_eps_scale, growth_of, layers_of, mean_by_cell, piece_windows,
     recommend, scale, shift_each, value, window_placements, write_json,
 )
 from diffband.evaluation.fad import fad
@@ -79,7 +79,7 @@ def _label(r: dict) -> str:
                 "played_roundtrip": "control: the same real player through the vocoder"}[r["row"]]
     if r["follow"] == "off":
         return f"follow off, strength {float(r['strength']):g}"
-    return f"follow notes, strength {float(r['strength']):g}, guidance {float(r['guidance']):g}"
+    return f"follow {r['follow']}, strength {float(r['strength']):g}, guidance {float(r['guidance']):g}"
 
 
 def _check(ok: bool) -> str:
@@ -107,7 +107,7 @@ def save_quality_heatmaps(rows: list[dict], pair: str, path: Path) -> Path:
 
 def _mean_rows(rows: list[dict], row_kind: str = "layer") -> list[dict]:
     """One table row per cell, its measures averaged over the pairs."""
-    return [{"_label": (f"follow {k[0]}, strength {k[1]:g}" + (f", guidance {k[2]:g}" if k[0] == "notes" else "")),
+    return [{"_label": (f"follow {k[0]}, strength {k[1]:g}" + (f", guidance {k[2]:g}" if k[0] != "off" else "")),
              **{m: str(v.get(m, float("nan"))) for m, _, _ in MEASURES}}
             for k, v in sorted(mean_by_cell(rows, row_kind).items())]
 
@@ -155,10 +155,13 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
             f"(`engine/defaults.py`; the cell whose mean pitch and note F1 meet {TARGET_PITCH:g} / {TARGET_F1:g} "
             "with the lowest FAD ratio, or, when none meets them, the lowest FAD ratio among the cells within "
             "0.05 of the best pitch). The FAD ratio alone can be fooled (white noise, far from both "
-            "instruments, scores low): read it beside each pair's control rows and FAD scale line.", "",
+            "instruments, scores low): read it beside each pair's control rows and FAD scale line. Follow notes "
+            "re-tunes each layer's passages that stray 40 cents or more from the source's notes (`engine/tuning.py`); "
+            "follow loose is the same cell without that step: the model's own intonation.", "",
             "| pair | pitch within 50 c (>= 0.8) | note F1 (>= 0.7) | note F1 vs score (>= 0.7) | "
             "FAD target / FAD source (<= 0.5) | FAD played / FAD source (<= 0.5) | timbre-cnn: FAD target / FAD "
-            "source (<= 0.5) | same cell, follow off: pitch | FAD ratio | timbre-cnn |", "|---|---|---|---|---|---|---|---|---|---|"]
+            "source (<= 0.5) | same cell, follow off: pitch | FAD ratio | timbre-cnn | same cell, follow loose: pitch "
+            "| note F1 |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for pair in pairs:
         on = next((r for r in rows if r["pair"] == pair and r["row"] == "layer" and r["follow"] == follow
                    and float(r["strength"]) == strength and float(r["guidance"]) == guidance), None)
@@ -175,6 +178,9 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
                  checked("timbre_fad_ratio", lambda v: v <= TARGET_FAD_RATIO)]
         cells += ([_fmt(off[k], "{:.2f}") for k in ("pitch_50c", "fad_ratio")] + [_fmt(off.get("timbre_fad_ratio"), "{:.2f}")]
                   if off else ["", "", ""])
+        loose = next((r for r in rows if r["pair"] == pair and r["row"] == "layer" and r["follow"] == "loose"
+                      and float(r["strength"]) == strength and float(r["guidance"]) == guidance), None)
+        cells += [_fmt(loose[k], "{:.2f}") for k in ("pitch_50c", "note_f1")] if loose else ["", ""]
         out.append(f"| {pair} | " + " | ".join(cells) + " |")
     players = [r for r in rows if r["row"] in ("played", "played_roundtrip")]
     if players:
@@ -235,6 +241,8 @@ def render(rows: list[dict], generations: list[dict], context: dict, figures: di
             out += [fig["scale"], ""]
         if "spectrograms" in fig:
             out += [f"![{pair}: source, layer at the defaults, a real target window]({fig['spectrograms']})", ""]
+        if "pitch" in fig:
+            out += [f"![{pair}: pitch of the source and of the layer before and after re-tuning]({fig['pitch']})", ""]
         if "heatmap" in fig:
             out += [f"![{pair} heatmaps]({fig['heatmap']})", ""]
         out += _table([r for r in mine if r["row"] != "layer"], "control (must score far from the target)")
@@ -313,6 +321,14 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
         if any(r["pair"] == pair and r["follow"] == "notes" and r["row"] == "layer" for r in rows):
             figure["heatmap"] = relative(save_quality_heatmaps(rows, pair, out / f"quality_{tag}.png").name)
         figures[pair] = figure
+        if cell.follow == "notes":  # where the re-tuning acted: the same window, the model alone beside it
+            loose = layers_of(Cell("layer", "loose", cell.strength, cell.guidance), target, source, images, plan.steps,
+                              plan.seed, growth)
+            save_pitch_tracks([("source, as the layer should sound", f0(source[0], codec.sample_rate)),
+                               ("layer, follow loose (the model alone)", f0(loose[0], codec.sample_rate)),
+                               ("layer, follow notes (re-tuned)", f0(layer[0], codec.sample_rate))],
+                              HOP / RATE, out / f"pitch_{tag}.png", f"{pair}: pyin pitch of one held-out window")
+            figure["pitch"] = relative(f"pitch_{tag}.png")
         save_spectrograms([images[0], codec.encode(layer[0]), codec.encode(real[0])],
                           [f"source: held-out {source_name}" + (f", {plan.moved_text}" if plan.moves_sources else ""), f"layer: {target_name} model, follow {cell.follow}, "
                            f"strength {best['strength']:g}, guidance {best['guidance']:g}",

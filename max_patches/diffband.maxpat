@@ -1183,13 +1183,14 @@
               "parameter_longname": "Follow",
               "parameter_shortname": "Follow",
               "parameter_type": 2,
-              "parameter_info": "follow the input's notes with the models' condition channel: notes, off (the report's method) or auto (notes when every model has one)",
+              "parameter_info": "follow the input's notes with the models' condition channel: notes (and re-tune a layer's passages that stray 40 cents or more from them), loose (the condition alone: the model's own intonation), off (the report's method) or auto (notes when every model has one)",
               "parameter_enum": [
                 "auto",
                 "notes",
+                "loose",
                 "off"
               ],
-              "parameter_mmax": 2,
+              "parameter_mmax": 3,
               "parameter_initial": [
                 0
               ],

@@ -279,8 +279,23 @@ def test_follow_and_guidance_are_options_of_the_following_techniques():
     for name in ("cross", "accompany", "chorus"):
         spec = TECHNIQUES[name]
         assert spec.defaults["follow"] == "auto" and spec.defaults["guidance"] == DEFAULT_GUIDANCE
-        with pytest.raises(OptionError, match="follow must be one of auto, notes, off"):
+        with pytest.raises(OptionError, match="follow must be one of auto, notes, loose, off"):
             spec.resolve({"follow": "melody"})
         with pytest.raises(OptionError, match="guidance must be between 0 and 10"):
             spec.resolve({"guidance": 11.0})
     assert "follow" not in TECHNIQUES["generate"].defaults
+
+
+def test_a_repeated_read_is_served_again_and_a_long_read_goes_in_batches(monkeypatch):
+    rng = np.random.default_rng(3)
+    t = np.arange(10 * 22050) / 22050
+    audio = (0.3 * np.sin(2 * np.pi * 196.0 * t) + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+    times, salience = condition_module.contour(audio)
+    again = condition_module.contour(audio.copy())  # the same samples, another array
+    assert again[1] is salience and not salience.flags.writeable  # callers cannot change what others get
+    other = condition_module.contour(audio * 0.5)
+    assert other[1] is not salience and other[1].shape == salience.shape
+    monkeypatch.setattr(condition_module, "CONTOUR_BATCH", 1000)  # all windows in one model call
+    whole = condition_module._read_contour(audio)
+    np.testing.assert_array_equal(whole[0], times)
+    np.testing.assert_allclose(whole[1], salience, atol=1e-6)

@@ -12,7 +12,8 @@ time): the four outputs that follow notes changed, the rest kept their digests. 
 quantizations (``export/int8.py``), and when they began to decode with the ``magnitude-net`` vocoder
 (the image digests kept, every audio digest changed).  The ``fit`` register became the default later:
 the outputs made before it pin ``register="input"`` (their digests kept) and two ``_fit`` entries were
-added.  Inputs are quiet and longer than a window, so the
+added.  When follow notes began to re-tune layers to the input's notes (``engine.tuning``), the four
+outputs of cross and accompany changed; chorus, generate and every image kept theirs.  Inputs are quiet and longer than a window, so the
 level rule and the short-input padding do not apply.
 
 Bit-identity holds on the CPU kernels that wrote the reference.  NumPy's OpenBLAS picks its
