@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import soxr
+from scipy.ndimage import uniform_filter1d
 
 from diffband.engine.condition import BP_BINS, BP_BINS_PER_SEMITONE, BP_SAMPLE_RATE, contour, follows
 from diffband.engine.transpose import shift_cents, shift_octaves
@@ -144,8 +145,10 @@ def correction_bins(asked: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         if known.size == 0:
             continue
         gaps = np.flatnonzero(~np.isfinite(smooth))
-        if gaps.size:
-            nearest = known[np.abs(known[None, :] - gaps[:, None]).argmin(axis=1)]
+        if gaps.size:  # the nearest frame with a reading: the known one just after each gap, or just before
+            after = np.clip(np.searchsorted(known, gaps), 0, known.size - 1)
+            before = np.clip(after - 1, 0, known.size - 1)
+            nearest = np.where(np.abs(known[before] - gaps) <= np.abs(known[after] - gaps), known[before], known[after])
             near = np.abs(nearest - gaps) <= GAP_FRAMES
             smooth[gaps[near]] = smooth[nearest[near]]
         held[start:stop] = smooth
@@ -165,12 +168,12 @@ def tune_layer(layer: np.ndarray, sample_rate: int, asked: AskedPitch) -> np.nda
         return layer
     times = asked.times[: shifts.size]
     sample_times = np.arange(layer.size) / sample_rate
-    fade = np.ones(max(1, int(FADE_SECONDS * sample_rate)))
-    fade /= fade.size
+    fade = max(1, int(FADE_SECONDS * sample_rate))
     out = layer.astype(np.float64)
     for bins in np.unique(shifts[shifts != 0]):
-        where = np.interp(sample_times, times, (shifts == bins).astype(np.float64), left=0.0, right=0.0)
-        where = np.convolve(where, fade, mode="same")
+        frames = (shifts == bins).astype(np.float64)
+        # the contour's frames stop short of the end (86 a second): its last frame's decision holds to the end
+        where = uniform_filter1d(np.interp(sample_times, times, frames), fade, mode="nearest")
         for start, stop in _spans(where > 0, SPAN_MARGIN):  # only where it applies, with room for the shifter
             low, high = max(0, start - SPAN_MARGIN), min(layer.size, stop + SPAN_MARGIN)
             moved = shift_cents(layer[low:high], sample_rate, float(bins) * CENTS_PER_BIN)[start - low : stop - low]

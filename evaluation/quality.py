@@ -30,6 +30,7 @@ Rows are appended to CSVs as cells finish, so an interrupted run resumes.
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +64,10 @@ TIMBRE_MEASURES = ("fad_target", "fad_source", "fad_ratio", "fad_played_ratio")
 #: What :func:`score` measures of a cell, the CSV's columns after the cell's key.
 MEASURE_FIELDS = ["pitch_50c", "pitch_octave", "note_f1", "fad_target", "fad_source", "fad_ratio", "flatness_ratio",
                   "fad_played", "fad_played_ratio", "note_f1_written", *(f"timbre_{k}" for k in TIMBRE_MEASURES)]
-CELL_FIELDS = ["pair", "row", "follow", "strength", "guidance", "steps", "clips", *MEASURE_FIELDS]
+#: ``method``: how a row's layers were made where that changed under the same key (``retuned``: follow-notes
+#: layers re-tuned to the source, ``engine.tuning``); rows measured another way are measured again.
+CELL_FIELDS = ["pair", "row", "follow", "strength", "guidance", "steps", "clips", *MEASURE_FIELDS, "method"]
+RETUNED = "retuned"
 GENERATION_FIELDS = ["instrument", "clips", "steps", "eps_scale", "flatness_ratio", "fad_own", "fad_nearest_other",
                      "roundtrip_flatness_ratio", "roundtrip_fad_own", "timbre_fad_own", "timbre_roundtrip_fad_own"]
 CONTROL_ROWS = ("roundtrip", "noise", "condition", "played", "played_roundtrip")
@@ -301,6 +305,28 @@ class Cell:
     def key(self, pair: str, steps: int) -> tuple[str, ...]:
         return (pair, self.row, self.follow, f"{self.strength:g}", f"{self.guidance:g}", str(steps))
 
+    @property
+    def method(self) -> str:
+        """``retuned`` for follow-notes layers (the engine re-tunes them), else empty."""
+        return RETUNED if self.row == "layer" and self.follow == "notes" and self.guidance > 0 else ""
+
+
+def drop_stale_rows(csv_path: Path, progress: Callable[[str], None] = print) -> None:
+    """Remove from ``csv_path`` the rows whose ``method`` is not how their cell is made now (follow-notes
+    rows written before layers were re-tuned), so that a resumed run measures them again."""
+    if not csv_path.exists():
+        return
+    rows = read_rows(csv_path)
+    fresh = [r for r in rows if (r.get("method") or "") == Cell(r["row"], r["follow"], 0.0, float(r["guidance"])).method]
+    if len(fresh) == len(rows):
+        return
+    progress(f"{csv_path.name}: {len(rows) - len(fresh)} rows measured before follow-notes layers were re-tuned "
+             "are measured again")
+    with csv_path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=CELL_FIELDS, restval="")
+        writer.writeheader()
+        writer.writerows(fresh)
+
 
 def cells(plan: QualityPlan, conditional: bool, played: bool = False) -> list[Cell]:
     out = [Cell("roundtrip", "off", 0.0, 0.0), Cell("noise", "off", 0.0, 0.0)]
@@ -353,7 +379,7 @@ def layers_of(cell: Cell, target: DiffusionModel, audio: np.ndarray, images: np.
         condition = growth.conditions if cell.follow in ("notes", "loose") else None
         made = cross_images(target, growth.images, cell.strength, steps, seed, condition=condition, guidance=cell.guidance)
     layers = target.decode(lower_images(made, target.info.codec, growth.lower))
-    if cell.row == "layer" and cell.follow == "notes" and cell.guidance > 0:  # re-tuned to the source as the layers sound, as cross does
+    if cell.method == RETUNED:  # re-tuned to the source as the layers sound, as cross does
         rate = target.info.sample_rate
         layers = np.stack([tune_layer(layer, rate, asked_pitch(source, rate)) for layer, source in zip(layers, audio)])
     return layers
@@ -370,6 +396,7 @@ def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: 
     name = f"{source_name}->{target_name}"
     target = models[target_name]
     codec = target.info.codec
+    drop_stale_rows(csv_path, progress)
     done = done_keys(csv_path, ["pair", "row", "follow", "strength", "guidance", "steps"])
     todo = [c for c in cells(plan, target.info.condition is not None, played is not None)
             if c.key(name, plan.steps) not in done]
@@ -398,7 +425,7 @@ def run_pair(pair: tuple[str, str], models: dict[str, DiffusionModel], heldout: 
         scores = score(layers, source, references[target_name], references[source_name], embedding, played_ref, timbre)
         append_row(csv_path, CELL_FIELDS, {"pair": name, "row": cell.row, "follow": cell.follow,
                                         "strength": f"{cell.strength:g}", "guidance": f"{cell.guidance:g}",
-                                        "steps": plan.steps, "clips": len(layers), **scores})
+                                        "steps": plan.steps, "clips": len(layers), **scores, "method": cell.method})
         progress(f"{name} {cell.row} follow {cell.follow} strength {cell.strength:g} guidance {cell.guidance:g}: "
                  f"pitch {scores['pitch_50c']:.2f} F1 {scores['note_f1']:.2f} FAD ratio {scores['fad_ratio']:.2f}"
                  + (f" played {scores['fad_played_ratio']:.2f}" if played is not None else "")

@@ -181,6 +181,33 @@ def test_a_results_csv_from_before_a_new_measure_keeps_its_rows(tmp_path):
         append_row(path, ["pair"], {"pair": "e->f"})
 
 
+def test_follow_notes_rows_from_before_the_retuning_are_measured_again(tmp_path, quality_run):
+    import csv
+
+    from diffband.evaluation.quality import CELL_FIELDS, drop_stale_rows
+
+    made = read_rows(quality_run / "results" / "quality.csv")  # this version records how each row was made
+    assert {r["method"] for r in made if r["row"] == "layer" and r["follow"] == "notes" and r["guidance"] == "2"} == {"retuned"}
+    assert {r["method"] for r in made if not (r["row"] == "layer" and r["follow"] == "notes" and r["guidance"] == "2")} == {""}
+    path = tmp_path / "quality.csv"
+    old_fields = [f for f in CELL_FIELDS if f != "method"]
+    with path.open("w", newline="") as f:  # a CSV written before the method column
+        writer = csv.DictWriter(f, fieldnames=old_fields, restval="0.5")
+        writer.writeheader()
+        for row, follow, guidance in [("layer", "notes", "2"), ("layer", "notes", "0"), ("layer", "off", "0"),
+                                      ("layer", "loose", "2"), ("roundtrip", "off", "0")]:
+            writer.writerow({"pair": "a->b", "row": row, "follow": follow, "strength": "0.9", "guidance": guidance, "steps": "10"})
+    said: list[str] = []
+    drop_stale_rows(path, said.append)
+    kept = read_rows(path)
+    assert [(r["row"], r["follow"], r["guidance"]) for r in kept] == [("layer", "notes", "0"), ("layer", "off", "0"),
+                                                                      ("layer", "loose", "2"), ("roundtrip", "off", "0")]
+    assert all(r["method"] == "" and r["fad_ratio"] == "0.5" for r in kept)  # the others keep their values
+    assert said == ["quality.csv: 1 rows measured before follow-notes layers were re-tuned are measured again"]
+    drop_stale_rows(path, said.append)
+    assert len(said) == 1  # nothing stale is left
+
+
 def test_quality_report_and_recommendation_agree(quality_run):
     rows = read_rows(quality_run / "results" / "quality.csv")
     best = recommend(rows)

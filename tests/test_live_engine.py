@@ -78,3 +78,18 @@ def test_failing_window_gives_silence_and_overflows_are_counted():
     assert np.all(out == 0)
     assert engine.stats.windows >= 3
     assert engine.stats.input_overflows == 1 and engine.stats.output_underflows == 1
+
+
+def test_the_budget_is_measured_on_a_sung_like_line_that_the_pitch_reader_voices():
+    from diffband.bridge.live import probe_input
+    from diffband.engine.tuning import asked_pitch
+
+    probe = probe_input(1.5, 48000)
+    assert probe.shape == (72000,) and probe.dtype == np.float32 and 0.05 < np.abs(probe).max() < 0.5
+    import soxr
+
+    asked = asked_pitch(soxr.resample(probe, 48000, 22050), 22050)
+    voiced = np.isfinite(asked.bins)
+    assert voiced.mean() > 0.8  # the re-tuning and the condition have notes to work on, as with a player
+    midi = 21 + (asked.bins[voiced] - 1) / 3
+    assert 56 < np.median(midi) < 67  # A3 up to F#4

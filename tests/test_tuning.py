@@ -39,6 +39,9 @@ def test_a_layer_a_semitone_sharp_is_brought_to_the_asked_note_and_keeps_length_
     tuned = tune_layer(layer, RATE, asked)
     assert tuned.shape == layer.shape and tuned.dtype == np.float32 and np.isfinite(tuned).all()
     assert abs(cents(peak_hz(tuned), 220.0)) < 20
+    tail = tuned[-RATE // 4 :]  # to the last sample: the contour's frames stop short of the end
+    spectrum = np.abs(np.fft.rfft(tail * np.hanning(tail.size)))
+    assert abs(cents(float(np.fft.rfftfreq(tail.size, 1 / RATE)[spectrum.argmax()]), 220.0)) < 30
     rms = [np.sqrt(np.mean(x[RATE // 2 : -RATE // 2] ** 2)) for x in (layer, tuned)]
     assert rms[1] == pytest.approx(rms[0], rel=0.1)
 
