@@ -68,6 +68,8 @@ BP_BINS_PER_SEMITONE = 3
 #: bin of the first semitone (i.e., the second bin if annotations_bins_per_semitone is 3)".
 BP_LOWEST_HZ = 27.5
 BP_LOWEST_HZ_BIN = 1
+#: Contour salience at which a frame counts as voiced (basic-pitch's own frame threshold).
+VOICED_SALIENCE = 0.3
 #: Frames of overlap between basic-pitch's windows, as ``basic_pitch.inference.run_inference``.
 BP_OVERLAP_FRAMES = 30
 BP_INPUT = "serving_default_input_2:0"
@@ -190,6 +192,16 @@ def contour(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return read
 
 
+def contour_at(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`contour` of mono ``audio`` at ``sample_rate``, resampled to basic-pitch's rate first."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if sample_rate != BP_SAMPLE_RATE:
+        import soxr  # here, so that the spec and the null condition import with numpy alone (the GPU command's parent)
+
+        audio = soxr.resample(audio, sample_rate, BP_SAMPLE_RATE)
+    return contour(audio)
+
+
 def _read_contour(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     overlap = BP_OVERLAP_FRAMES * BP_HOP
     hop = BP_WINDOW - overlap
@@ -287,13 +299,7 @@ class PitchCondition:
         window = np.asarray(window, dtype=np.float32)
         if window.shape != (codec.window_samples,):
             raise ValueError(f"a condition window is {codec.window_samples} samples, got shape {window.shape}")
-        if codec.sample_rate == BP_SAMPLE_RATE:
-            audio = window
-        else:
-            import soxr  # here, so that the spec and the null condition import with numpy alone (the GPU command's parent)
-
-            audio = soxr.resample(window, codec.sample_rate, BP_SAMPLE_RATE)
-        times, salience = contour(audio)
+        times, salience = contour_at(window, codec.sample_rate)
         frame = np.rint(times * codec.sample_rate / codec.hop_length).astype(int)
         inside = frame < codec.frames
         pooled = np.zeros((codec.frames, BP_BINS), dtype=np.float32)

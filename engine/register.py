@@ -33,17 +33,14 @@ import warnings
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import soxr
 
-from diffband.engine.condition import BP_SAMPLE_RATE, contour, contour_frequencies
+from diffband.engine.condition import BP_SAMPLE_RATE, VOICED_SALIENCE, contour_at, contour_frequencies
 from diffband.engine.options import MAX_OCTAVES, REGISTERS
 from diffband.engine.windowing import DEFAULT_MAX_SECONDS, check_audio, to_model_mono
 
 if TYPE_CHECKING:
     from diffband.engine.model import DiffusionModel
 
-#: Contour salience above which a frame counts as voiced (basic-pitch's own frame threshold).
-VOICED_SALIENCE = 0.3
 
 
 def hz_to_midi(hz: np.ndarray | float) -> np.ndarray:
@@ -54,10 +51,7 @@ def hz_to_midi(hz: np.ndarray | float) -> np.ndarray:
 def voiced_pitches(mono: np.ndarray, sample_rate: int) -> np.ndarray:
     """MIDI pitch (fractional) of the strongest contour bin in each voiced frame of ``mono``; empty
     when no frame is voiced (silence, noise, drums)."""
-    audio = np.asarray(mono, dtype=np.float32)
-    if sample_rate != BP_SAMPLE_RATE:
-        audio = soxr.resample(audio, sample_rate, BP_SAMPLE_RATE)
-    _, salience = contour(audio)
+    _, salience = contour_at(mono, sample_rate)
     voiced = salience.max(axis=1) > VOICED_SALIENCE
     return hz_to_midi(contour_frequencies()[salience[voiced].argmax(axis=1)])
 

@@ -25,17 +25,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import soxr
 from scipy.ndimage import uniform_filter1d
 
-from diffband.engine.condition import BP_BINS, BP_BINS_PER_SEMITONE, BP_SAMPLE_RATE, contour, follows
+from diffband.engine.condition import BP_BINS, BP_BINS_PER_SEMITONE, VOICED_SALIENCE, contour_at, follows
 from diffband.engine.transpose import shift_cents, shift_octaves
 
 if TYPE_CHECKING:
     from diffband.engine.model import DiffusionModel
 
-#: Input frames whose strongest contour bin reaches this are voiced (basic-pitch's own frame threshold).
-VOICED_SALIENCE = 0.3
 #: A layer frame counts as playing near the asked pitch when a bin within ``SEARCH_BINS`` reaches this.
 FOUND_SALIENCE = 0.15
 #: How far from the asked pitch the layer's pitch is looked for: 7 bins, 2 1/3 semitones either way.
@@ -73,13 +70,6 @@ def tunes(follow: str, models: Sequence["DiffusionModel"], guidance: float) -> b
     return follows(follow, models) and follow != "loose" and guidance > 0
 
 
-def _salience(mono: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    audio = np.asarray(mono, dtype=np.float32)
-    if sample_rate != BP_SAMPLE_RATE:
-        audio = soxr.resample(audio, sample_rate, BP_SAMPLE_RATE)
-    return contour(audio)
-
-
 def _refined(salience: np.ndarray, peaks: np.ndarray) -> np.ndarray:
     """``peaks`` (one bin per frame of ``salience``) moved to the vertex of a parabola through the
     peak and its neighbours."""
@@ -94,8 +84,9 @@ def _refined(salience: np.ndarray, peaks: np.ndarray) -> np.ndarray:
 
 def asked_pitch(mono: np.ndarray, sample_rate: int, octaves: int = 0) -> AskedPitch:
     """The pitch line of the input ``mono`` (at ``sample_rate``) moved ``octaves`` octaves, where the
-    layer sounds (read on the input as moved, as ``engine.transpose`` moves it for the condition)."""
-    times, salience = _salience(shift_octaves(mono, sample_rate, octaves), sample_rate)
+    layer sounds (read on the input as moved, as ``engine.transpose`` moves it for the condition);
+    frames whose strongest contour bin reaches ``VOICED_SALIENCE`` are voiced."""
+    times, salience = contour_at(shift_octaves(mono, sample_rate, octaves), sample_rate)
     peaks = salience.argmax(axis=1)
     voiced = salience.max(axis=1) >= VOICED_SALIENCE
     return AskedPitch(times, np.where(voiced, _refined(salience, peaks), np.nan))
@@ -162,7 +153,7 @@ def tune_layer(layer: np.ndarray, sample_rate: int, asked: AskedPitch) -> np.nda
     when nothing strays."""
     if not asked.voiced:
         return layer
-    _, salience = _salience(layer, sample_rate)
+    _, salience = contour_at(layer, sample_rate)
     shifts = correction_bins(asked.bins, layer_offsets(asked.bins, salience))
     if not shifts.any():
         return layer

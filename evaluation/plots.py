@@ -62,11 +62,12 @@ def save_pitch_tracks(tracks: Sequence[tuple[str, np.ndarray]], frame_seconds: f
                       title: str | None = None) -> Path:
     """Pitch tracks ``(label, f0 Hz per frame, NaN unvoiced)`` on one axis, in MIDI notes, the first one
     (the asked line) drawn thick beneath the others -> PNG."""
+    from diffband.engine.register import hz_to_midi
+
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 3.2))
     for index, (label, f0) in enumerate(tracks):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            midi = 69.0 + 12.0 * np.log2(np.asarray(f0, dtype=np.float64) / 440.0)
+        midi = hz_to_midi(f0)
         times = np.arange(midi.size) * frame_seconds
         ax.plot(times, midi, label=label, linewidth=5 if index == 0 else 1.3, alpha=0.35 if index == 0 else 0.9)
     ax.set_xlabel("seconds")
