@@ -166,8 +166,12 @@ def _session():
 #: that of 4 (one 30 s read at once peaked 200 MB above the process).
 CONTOUR_BATCH = 4
 #: The last reads of :func:`contour`, by content: the register, the condition and the re-tuning of one
-#: job often read the same input (one read of a 4.46 s window: 47 ms on 2 cores).
-CONTOUR_CACHE_SIZE = 4
+#: job often read the same input (one read of a 4.46 s window: 47 ms on 2 cores), and ``eval quality``
+#: reads each source window once per cell.  Kept while they total at most ``CONTOUR_CACHE_BYTES`` (a
+#: 4.46 s read is 0.4 MB, a minute 5.5 MB) and number at most ``CONTOUR_CACHE_SIZE``; the newest is
+#: always kept.
+CONTOUR_CACHE_SIZE = 32
+CONTOUR_CACHE_BYTES = 64 << 20
 _contour_cache: OrderedDict[bytes, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 _contour_lock = threading.Lock()
 
@@ -187,9 +191,13 @@ def contour(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         array.setflags(write=False)
     with _contour_lock:
         _contour_cache[key] = read
-        while len(_contour_cache) > CONTOUR_CACHE_SIZE:
+        while len(_contour_cache) > 1 and (len(_contour_cache) > CONTOUR_CACHE_SIZE or _cached_bytes() > CONTOUR_CACHE_BYTES):
             _contour_cache.popitem(last=False)
     return read
+
+
+def _cached_bytes() -> int:
+    return sum(times.nbytes + salience.nbytes for times, salience in _contour_cache.values())
 
 
 def contour_at(audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:

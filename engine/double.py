@@ -9,10 +9,20 @@ the clip is diffused to ``strength`` (as in cross-diffusion), the trunk model de
 it down to the split, and every layer finishes from there; at strength 1 it is plain
 double-diffusion with the clip's length.
 
-With ``follow`` (auto, notes, loose, off; ``engine.condition``) the later layers follow the lead
-layer's notes (no re-tuning here: notes and loose agree): the lead's layer is finished first,
-decoded, and its pitch content conditions every other model from the fork on (classifier-free guidance at ``guidance``).
-With follow off every layer is denoised in lockstep as before.
+With ``follow`` (auto, notes, loose, off; ``engine.condition``) the layers follow notes, at
+classifier-free guidance ``guidance``:
+
+- ``chorus`` whose trunk model has a condition channel: every layer, the trunk's included,
+  follows the clip's notes, as ``cross`` does (with the clip where it is played: no register
+  move); with ``notes`` (so ``auto`` on conditional models) each is also re-tuned to them
+  (``engine.tuning``).  Measured against following the lead's decoded layer, the later layers
+  agree more with the lead and with the clip (``python -m bench.chorus_pitch``, ``bench/RESULTS.md``);
+- otherwise (``double`` from noise, or an unconditional trunk model) the later layers follow the
+  lead layer's notes: the lead's layer is finished first, decoded, and its pitch content
+  conditions every other model from the fork on; ``chorus`` with ``notes`` re-tunes them to it.
+
+``loose`` leaves the layers as the models made them; with follow off every layer is denoised in
+lockstep, the report's method.
 """
 
 from __future__ import annotations
@@ -22,12 +32,13 @@ from typing import Callable
 import numpy as np
 
 from diffband.engine.bundle import check_compatible
-from diffband.engine.condition import conditions_for, follows
+from diffband.engine.condition import conditions_for, follow_conditions, follows
 from diffband.engine.cross import DEFAULT_OVERLAP, diffuse, start_index
 from diffband.engine.defaults import DEFAULT_GUIDANCE
 from diffband.engine.model import DiffusionModel, Guided
 from diffband.engine.denoise import denoise, denoise_lanes
 from diffband.engine.samplers import Denoiser, Sampler, make_sampler
+from diffband.engine.tuning import asked_pitch, tune_layer, tunes
 from diffband.engine.windowing import DEFAULT_MAX_SECONDS, decode_windows, encode_windows, from_model_mono, limit_peak
 
 Progress = Callable[[int, int], None]
@@ -62,6 +73,18 @@ def lead_guide(models: list[DiffusionModel], follow: str, guidance: float) -> Gu
     return guide
 
 
+def clip_denoisers(models: list[DiffusionModel], follow: str, guidance: float, mono: np.ndarray,
+                   starts: list[int]) -> list[Denoiser]:
+    """Each model guided by the notes of the clip ``mono`` (windows at ``starts``); one denoiser per
+    distinct model, so a model named twice still denoises its lanes in one call."""
+    conditions = follow_conditions(follow, models, mono, starts)
+    assert conditions is not None, "every model follows here"
+    guided: dict[int, Guided] = {}
+    for model, condition in zip(models, conditions):
+        guided.setdefault(id(model), Guided(model, condition, guidance))
+    return [guided[id(model)] for model in models]
+
+
 def branch(
     models: list[DiffusionModel],
     sampler: Sampler,
@@ -72,11 +95,14 @@ def branch(
     rng: np.random.Generator,
     progress: Progress | None = None,
     guide: Guide | None = None,
+    denoisers: list[Denoiser] | None = None,
 ) -> list[tuple[str, np.ndarray]]:
     """Denoise ``x`` (at sampler index ``first``) with ``models[0]`` down to the split,
     then finish one copy per model; ``[(name, images (n, H, W)), ...]`` in model order.
     With ``guide`` the lead's copy is finished first and ``guide(its images)`` gives the
-    denoisers that finish the others."""
+    denoisers that finish the others.  ``denoisers``: what denoises in each model's place
+    (the models following a clip's notes); the models themselves by default."""
+    denoisers = list(models) if denoisers is None else denoisers
     timesteps = sampler.timesteps(steps)
     fork = max(first, int(round(split * steps)))
     after = len(timesteps) - fork
@@ -85,16 +111,17 @@ def branch(
     def from_step(offset: int) -> Progress | None:
         return (lambda i, _: progress(offset + i, total)) if progress else None
 
-    x = denoise(models[0], sampler, x, steps, rng, start_index=first, stop_index=fork, progress=from_step(0))
+    x = denoise(denoisers[0], sampler, x, steps, rng, start_index=first, stop_index=fork, progress=from_step(0))
     if guide is None:
         # One lane per model from the shared intermediate; a model is called once per step on all its lanes.
-        lanes = [(m, x.copy()) for m in models]
+        lanes = [(d, x.copy()) for d in denoisers]
         branches = denoise_lanes(lanes, sampler, steps, rng, start_index=fork, progress=from_step(fork - first))
         return [(m.name, lane[:, 0]) for m, lane in zip(models, branches)]
-    lead = denoise(models[0], sampler, x.copy(), steps, rng, start_index=fork, progress=from_step(fork - first))[:, 0]
-    lanes = [(denoiser, x.copy()) for denoiser in guide(lead)]
+    finished = denoise(denoisers[0], sampler, x.copy(), steps, rng, start_index=fork,
+                       progress=from_step(fork - first))[:, 0]
+    lanes = [(denoiser, x.copy()) for denoiser in guide(finished)]
     rest = denoise_lanes(lanes, sampler, steps, rng, start_index=fork, progress=from_step(fork - first + after))
-    return [(models[0].name, lead), *((m.name, lane[:, 0]) for m, lane in zip(models[1:], rest))]
+    return [(models[0].name, finished), *((m.name, lane[:, 0]) for m, lane in zip(models[1:], rest))]
 
 
 def double(
@@ -139,7 +166,8 @@ def chorus(
     eps_scale: float = 1.0,
 ) -> list[tuple[str, np.ndarray]]:
     """Paired layers the length of ``audio``: ``models[0]`` denoises the shared trunk; with
-    ``follow`` the later layers follow the lead layer's notes.
+    ``follow`` the layers follow the clip's notes (an unconditional trunk model: the later layers
+    follow the lead layer's), with ``notes`` re-tuned to them (module docstring).
 
     Returns ``[(name, audio in the caller's rate, length and channels), ...]`` in model
     order (each peak-limited to -1 dBFS); a model named twice gets a ``_<index>`` suffix."""
@@ -147,6 +175,10 @@ def chorus(
     guide = lead_guide(models, follow, guidance)
     first_model = models[0]
     layout, mono, images, starts = encode_windows(first_model, audio, sample_rate, overlap, max_seconds)
+    # A following chorus whose lead has a condition channel: every layer follows the clip's notes, as cross
+    # does (measured against following the lead's decoded layer: bench/RESULTS.md, bench.chorus_pitch).
+    from_clip = guide is not None and first_model.info.condition is not None
+    denoisers = clip_denoisers(models, follow, guidance, mono, starts) if from_clip else None
     schedule = first_model.info.schedule
     sampler = make_sampler(schedule, sampler_kind, eta, eps_scale)
     timesteps = sampler.timesteps(steps)
@@ -155,13 +187,20 @@ def chorus(
         raise ValueError("chorus strength must be above 0 (at 0 every layer would be the input itself)")
     rng = np.random.default_rng(seed)
     x = diffuse(schedule, images, strength, int(timesteps[first]), rng)
-    layers = branch(models, sampler, x, steps, first, split, rng, progress, guide)
+    layers = branch(models, sampler, x, steps, first, split, rng, progress, None if from_clip else guide, denoisers)
+    tuning = guide is not None and tunes(follow, models[1:], guidance)
+    rate = first_model.info.sample_rate
     out: list[tuple[str, np.ndarray]] = []
     names: set[str] = set()
+    asked = asked_pitch(mono, rate) if tuning and from_clip else None  # the notes the layers are tuned to
     for index, (name, layer_images) in enumerate(layers):
         label = name if name not in names else f"{name}_{index}"
         names.add(label)
         signal = decode_windows(first_model, layer_images, starts, mono.size, overlap)
-        signal = from_model_mono(signal, layout, first_model.info.sample_rate)
+        if tuning and asked is None:  # an unconditional lead stays as made; the others go to its notes
+            asked = asked_pitch(signal, rate)
+        elif tuning:
+            signal = tune_layer(signal, rate, asked)
+        signal = from_model_mono(signal, layout, rate)
         out.append((label, limit_peak(signal)))
     return out

@@ -4,6 +4,7 @@ and the techniques' follow option; unconditional bundles keep working unchanged.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import replace
 from pathlib import Path
 
@@ -299,3 +300,17 @@ def test_a_repeated_read_is_served_again_and_a_long_read_goes_in_batches(monkeyp
     whole = condition_module._read_contour(audio)
     np.testing.assert_array_equal(whole[0], times)
     np.testing.assert_allclose(whole[1], salience, atol=1e-6)
+
+
+def test_the_read_cache_keeps_the_newest_reads_within_its_byte_bound(monkeypatch):
+    monkeypatch.setattr(condition_module, "_contour_cache", OrderedDict())
+    t = np.arange(22050) / 22050
+    clips = [(0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32) for hz in (196.0, 220.0, 247.0)]
+    one_read = sum(a.nbytes for a in condition_module.contour(clips[0]))
+    monkeypatch.setattr(condition_module, "CONTOUR_CACHE_BYTES", 2 * one_read)
+    reads = [condition_module.contour(clip) for clip in clips[1:]]
+    assert len(condition_module._contour_cache) == 2  # the oldest went when a third would pass the bound
+    assert condition_module.contour(clips[2])[1] is reads[1][1]
+    monkeypatch.setattr(condition_module, "CONTOUR_CACHE_BYTES", 1)  # the newest read stays even alone past it
+    condition_module.contour(clips[0])
+    assert len(condition_module._contour_cache) == 1

@@ -7,6 +7,7 @@ import pytest
 
 import diffband.engine.accompany as accompany_module
 import diffband.engine.cross as cross_module
+import diffband.engine.double as double_module
 from diffband.engine.model import DiffusionModel
 from diffband.engine.transpose import shift_cents, shift_octaves
 from diffband.engine.tuning import AskedPitch, asked_pitch, correction_bins, tune_layer
@@ -151,3 +152,41 @@ def test_accompany_tunes_each_layer_to_the_vocal_where_it_sounds(monkeypatch, co
     loose = spy(monkeypatch, accompany_module)
     accompany_module.accompany(vocal, RATE, [conditional], 0.8, steps=3, follow="loose")
     assert loose == []
+
+
+@pytest.mark.parametrize("follow, guidance, tuned", [("notes", 2.0, True), ("loose", 2.0, False), ("notes", 0.0, False),
+                                                     ("off", 2.0, False)])
+def test_chorus_retunes_each_later_layer_to_the_lead_layer(monkeypatch, conditional, follow, guidance, tuned):
+    calls = spy(monkeypatch, double_module)
+    clip = tone(196.0, seconds=5.0)
+    layers = double_module.chorus(clip, RATE, [conditional] * 3, 0.8, split=0.5, steps=3, seed=1, follow=follow,
+                                  guidance=guidance)
+    assert [name for name, _ in layers] == ["condguitar", "condguitar_1", "condguitar_2"]
+    assert all(audio.shape == clip.shape and np.isfinite(audio).all() for _, audio in layers)
+    assert len(calls) == (3 if tuned else 0)
+    if tuned:  # every layer, the lead's included, to the clip's notes (one reading of them)
+        np.testing.assert_allclose(calls[0].bins, asked_pitch(clip, RATE).bins, equal_nan=True)
+        assert calls[0] is calls[1] is calls[2]
+
+
+def test_a_chorus_with_an_unconditional_lead_tunes_the_later_layers_to_the_lead(monkeypatch, conditional, tiny_bundle):
+    calls = spy(monkeypatch, double_module)
+    lead = DiffusionModel.load(tiny_bundle, device="cpu")
+    clip = tone(196.0, seconds=5.0)
+    layers = double_module.chorus(clip, RATE, [lead, conditional, conditional], 0.8, split=0.5, steps=3, seed=1,
+                                  follow="notes")
+    assert len(layers) == 3 and all(np.isfinite(audio).all() for _, audio in layers)
+    assert len(calls) == 2 and calls[0] is calls[1]  # the lead stays as made, the later two go to its notes
+    assert not np.allclose(calls[0].bins, asked_pitch(clip, RATE).bins, equal_nan=True)  # the lead's, not the clip's
+
+
+def test_a_conditional_chorus_lead_follows_the_clip(conditional):
+    clip = tone(196.0, seconds=5.0)
+
+    def lead(follow: str, guidance: float) -> np.ndarray:
+        return double_module.chorus(clip, RATE, [conditional] * 2, 0.8, split=0.5, steps=3, seed=1, follow=follow,
+                                    guidance=guidance)[0][1]
+
+    off = lead("off", 2.0)
+    assert not np.allclose(lead("loose", 2.0), off)  # the clip's notes steer the lead
+    np.testing.assert_allclose(lead("loose", 0.0), off, atol=1e-6)  # guidance 0: the unconditional lead
