@@ -32,7 +32,7 @@ import soundfile as sf
 import librosa
 
 from bench.engine import RESULTS, append_results, machine
-from diffband.bridge.live import REGISTER_CONTEXT_SECONDS, LiveEngine, RegisterContext, measure_budget
+from diffband.bridge.live import REGISTER_CONTEXT_SECONDS, LiveEngine, RegisterContext, grown_from, measure_budget
 from diffband.engine.accompany import accompany
 from diffband.evaluation.embeddings import MfccStats
 from diffband.evaluation.fad import fad
@@ -82,17 +82,20 @@ def spectral_change(audio: np.ndarray, rate: int, centres: np.ndarray) -> np.nda
     return out
 
 
-def live_process(model, steps: int, register: str, context_seconds: float, grown: list[int] | None = None):
+def live_process(model, steps: int, register: str, context_seconds: float, grown: list[int] | None = None,
+                 lead_in: bool = True):
     """A live window's work as ``diffband live --technique accompany`` does it; ``grown`` collects the
-    octaves each window's layer was grown above where it sounds."""
+    octaves each window's layer was grown above where it sounds.  ``lead_in`` False: each window grown
+    alone (padded to a model window), as live did before it was grown with the input leading into it."""
     context = RegisterContext(context_seconds)
 
     def process(window: np.ndarray, window_rate: int) -> np.ndarray:
         recent = context.add(window, window_rate)
-        made = accompany(window, window_rate, [model], steps=steps, register=register, register_audio=recent)
+        clip = grown_from(window, recent, model.info.codec.window_seconds, window_rate) if lead_in else window
+        made = accompany(clip, window_rate, [model], steps=steps, register=register, register_audio=recent)
         if grown is not None:
             grown.append(made.layer_fitted.get(model.name, 0))
-        return made.layers[model.name]
+        return made.layers[model.name][clip.size - window.size:]
 
     return process
 
@@ -151,24 +154,36 @@ def main(argv: list[str] | None = None) -> int:
 
     other_seed = accompany(signal, rate, [model], steps=args.steps, seed=1).layers[model.name]
     floor = (fad(ref_emb, embed(other_seed, rate)), chroma_similarity(reference, other_seed, rate))
+    source_f0 = f0(signal, rate)
     rows = []
-    for seconds in (float(w) for w in args.windows.split(",")):
-        budget = measure_budget(live_process(model, args.steps, "fit", REGISTER_CONTEXT_SECONDS), rate, seconds)
-        played, engine = run_offline(live_process(model, args.steps, "fit", REGISTER_CONTEXT_SECONDS), signal, rate, seconds,
-                                     budget)
-        rows.append((seconds, engine.stats.latency_seconds, float(np.mean(engine.stats.compute_seconds)),
-                     fad(ref_emb, embed(played, rate)), chroma_similarity(reference, played, rate)))
+    windows = [(float(w), True) for w in args.windows.split(",")]
+    windows += [(args.seams_window, False)] if args.seams_window else []  # the same window grown alone, as before
+    for seconds, lead_in in windows:
+        budget = measure_budget(live_process(model, args.steps, "fit", REGISTER_CONTEXT_SECONDS, lead_in=lead_in), rate,
+                                seconds)
+        played, engine = run_offline(live_process(model, args.steps, "fit", REGISTER_CONTEXT_SECONDS, lead_in=lead_in),
+                                     signal, rate, seconds, budget)
+        close, voiced = pitch_agreement(source_f0, f0(played, rate))
+        rows.append((f"{seconds:g} s" + ("" if lead_in else ", grown alone"), engine.stats.latency_seconds,
+                     float(np.mean(engine.stats.compute_seconds)), fad(ref_emb, embed(played, rate)),
+                     chroma_similarity(reference, played, rate), close / max(voiced, 1)))
         print(rows[-1], flush=True)
 
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"## {stamp} — `python -m bench.live_window` — live window length vs latency and quality", "",
              f"- machine: {machine()}; accompany with `{model.name}`, strength default, {args.steps} steps, register fit "
              f"decided on the last {REGISTER_CONTEXT_SECONDS:g} s of input (as `diffband live`); input: "
-             "the example vocal x4 (24 s); reference: offline `accompany` of the whole file", "",
-             "| window | latency (window + budget) | compute per window | FAD to offline (mfcc-stats) | chroma vs offline |",
-             "|---|---|---|---|---|"]
-    lines += [f"| {w:g} s | {lat:.2f} s | {comp:.3f} s | {f:.0f} | {c:.2f} |" for w, lat, comp, f, c in rows]
-    lines += [f"| offline, another seed (the noise floor) | | | {floor[0]:.0f} | {floor[1]:.2f} |"]
+             "the example vocal x4 (24 s); reference: offline `accompany` of the whole file; each window grown "
+             "with the input leading into it (a model window's worth, `bridge.live.grown_from`), as `diffband live`, "
+             "and at the seams window also grown alone (padded to a model window), as live did before; pitch: the "
+             "input's voiced frames (pyin) the output plays within 50 cents", "",
+             "| window | latency (window + budget) | compute per window | FAD to offline (mfcc-stats) | chroma vs offline "
+             "| pitch within 50 c |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {w} | {lat:.2f} s | {comp:.3f} s | {f:.0f} | {c:.2f} | {pitch:.2f} |" for w, lat, comp, f, c, pitch in rows]
+    offline_pitch = pitch_agreement(source_f0, f0(reference, rate))
+    lines += [f"| offline, another seed (the noise floor) | | | {floor[0]:.0f} | {floor[1]:.2f} | "
+              f"{offline_pitch[0] / max(offline_pitch[1], 1):.2f} (offline) |"]
     if args.seams_window:
         lines += ["", f"Seams at the {args.seams_window:g} s window: spectral change across each crossfade (log-mel L1, "
                   f"frames {SEAM_SPAN:g} s either side) over the mean change across the windows' middles"

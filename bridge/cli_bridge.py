@@ -136,7 +136,7 @@ def live_options() -> list:
 def cmd_live(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from diffband.bridge.live import LiveReporter, RegisterContext, run_live
+    from diffband.bridge.live import LiveReporter, RegisterContext, grown_from, run_live
     from diffband.engine.model import load_models, threads_per_model
     from diffband.engine.techniques import Request, run
     from diffband.engine.windowing import limit_peak
@@ -150,13 +150,17 @@ def cmd_live(args: argparse.Namespace) -> int:
     gate = 10 ** (args.gate / 20)
     layer_octaves: dict[str, int] = {}  # each layer's octave in the last window (reported when it changes)
 
+    model_seconds = models[0].info.codec.window_seconds
+
     def process(window: np.ndarray, rate: int) -> np.ndarray:
         recent = context.add(window, rate)
         if np.sqrt(np.mean(np.square(window))) < gate:
             return np.zeros_like(window)  # silence in, silence out
-        layers = run(spec.name, Request(models, dict(options), window, rate, workers=len(models), register_context=recent))
+        clip = grown_from(window, recent, model_seconds, rate)  # the window with the input leading into it
+        layers = run(spec.name, Request(models, dict(options), clip, rate, workers=len(models), register_context=recent))
         layer_octaves.update({layer.name: layer.octave for layer in layers if layer.name != "mix"})
-        return limit_peak(np.sum([layer.audio for layer in layers if layer.name != "mix"], axis=0))  # layers, not the input
+        mix = np.sum([layer.audio for layer in layers if layer.name != "mix"], axis=0)  # layers, not the input
+        return limit_peak(mix[mix.shape[0] - len(window):])
 
     def device(value: str | None):
         return int(value) if value is not None and value.isdigit() else value
@@ -220,7 +224,8 @@ def add_commands(sub) -> None:
     p.add_argument("--monitor", action="store_true", help="mix the dry input into the output")
     p.add_argument("--gate", type=float, default=-50.0, help="windows quieter than this (dBFS RMS) give silence")
     p.add_argument("--register-context", type=float, default=REGISTER_CONTEXT_SECONDS, metavar="SECONDS",
-                   help="recent input the register option decides on, so a layer's octave holds across windows "
+                   help="recent input the register option decides on, so a layer's octave holds across windows; "
+                        "each window's layers are also grown with up to a model window of it leading in "
                         f"(default {REGISTER_CONTEXT_SECONDS:g}, at most 60; 0: each window alone)")
     add_option_flags(p, live_options(), defaults={"steps": LIVE_STEPS})
     p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads per model (default: the cores shared out)")

@@ -137,6 +137,19 @@ class RegisterContext:
         return self._audio
 
 
+def grown_from(window: np.ndarray, recent: np.ndarray, seconds: float, rate: int) -> np.ndarray:
+    """The audio a live window's layers are grown from: the last ``seconds`` (a model window) of the
+    ``recent`` input, which ends with ``window`` (as much as it holds), or the window alone when it
+    is longer.  A model grows a whole window either way (a short clip is padded with silence); given
+    the input before the window instead, it hears the notes leading into it, as offline
+    (``python -m bench.live_window``).  The caller keeps the last ``window.size`` samples of the layer."""
+    mono = np.asarray(window, np.float32)
+    mono = mono.mean(axis=1) if mono.ndim == 2 else mono
+    if recent.size < mono.size or not np.array_equal(recent[-mono.size:], mono):
+        return mono
+    return recent[-max(mono.size, min(int(np.ceil(seconds * rate)), recent.size)):]
+
+
 class LiveEngine:
     """The ring buffers, the callback and the worker; the stream itself is opened by ``run_live``."""
 

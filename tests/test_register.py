@@ -323,3 +323,21 @@ def test_live_refuses_a_register_context_it_cannot_keep(capsys):
 
     assert main(["live", "--with", "violin", "--register-context", "100", "--duration", "1"]) != 0
     assert "the register context is 0 to 60 seconds, got 100" in capsys.readouterr().err
+
+
+def test_a_live_window_is_grown_with_the_input_leading_into_it():
+    from diffband.bridge.live import RegisterContext, grown_from
+
+    context = RegisterContext(6.0)
+    ramp = np.arange(8 * RATE, dtype=np.float32) / RATE  # each sample says when it was played
+    fade = RATE // 10
+    for start in range(0, 5 * RATE, RATE - fade):
+        window = ramp[start : start + RATE]
+        recent = context.add(window, RATE)
+    clip = grown_from(window, recent, 4.46, RATE)
+    assert clip.size == int(np.ceil(4.46 * RATE)) and np.array_equal(clip[-RATE:], window)
+    assert np.array_equal(clip, ramp[start + RATE - clip.size : start + RATE])  # what was played before, in order
+    assert np.array_equal(grown_from(window, recent, 0.5, RATE), window)  # a window longer than a model window: alone
+    assert np.array_equal(grown_from(window, RegisterContext(0).add(window, RATE), 4.46, RATE), window)  # no context kept
+    assert np.array_equal(grown_from(window, recent[:-1], 4.46, RATE), window)  # a context not ending with it: the window
+    assert np.array_equal(grown_from(window, recent[-2 * RATE:], 4.46, RATE), recent[-2 * RATE:])  # as much as kept
