@@ -56,6 +56,28 @@ def test_only_the_passage_that_strays_moves():
     assert abs(cents(peak_hz(second), 330.0)) < 20
 
 
+def worst_high_band_db(audio: np.ndarray) -> float:
+    """The loudest 5 ms of ``audio`` above 4 kHz, in dB under its whole RMS: a click is broadband."""
+    from scipy.signal import butter, sosfilt
+
+    high = sosfilt(butter(8, 4000, "highpass", fs=RATE, output="sos"), audio)[RATE // 2 :]  # past the filter's start
+    frame = RATE // 200
+    rms = np.sqrt(np.mean(high[: high.size // frame * frame].reshape(-1, frame) ** 2, axis=1))
+    return float(20 * np.log10(rms.max() / np.sqrt(np.mean(audio**2))))
+
+
+def test_a_shifted_passage_meets_the_rest_of_the_layer_without_a_click():
+    asked = asked_pitch(tone([220.0, 330.0]), RATE)  # the second note: a fifth from the layer, left alone
+    t = np.arange(6 * RATE) / RATE
+    layer = sum(0.4 / k * np.sin(2 * np.pi * k * 233.08 * t) for k in range(1, 7)).astype(np.float32)  # one held note
+    tuned = tune_layer(layer, RATE, asked)
+    assert abs(cents(peak_hz(tuned[: 3 * RATE]), 220.0)) < 20 and abs(cents(peak_hz(tuned[3 * RATE :]), 233.08)) < 20
+    cut = int(np.flatnonzero(np.abs(tuned - layer) > 1e-4)[-1])  # where the shift ends, inside the held note
+    hard = np.concatenate([shift_cents(layer, RATE, -100.0)[:cut], layer[cut:]])  # the same edit without the fade
+    assert worst_high_band_db(hard) > -60  # the measure hears a click
+    assert worst_high_band_db(tuned) < worst_high_band_db(layer) + 6  # the partials alone reach nothing up there
+
+
 @pytest.mark.parametrize("layer_hz, why", [(220.0 * 2 ** (15 / 1200), "within 40 cents: heard in tune"),
                                            (220.0 * 2 ** (7 / 12), "a fifth away: another note, not a stray"),
                                            (110.0, "an octave down: the register's call")])
