@@ -4,7 +4,7 @@
 lead's notes.  On held-out windows (one per piece, the first ``--clips`` pieces of each
 source, as ``diffband eval quality`` picks them), each window is made into a two-layer
 chorus at the ``chorus`` defaults (strength 0.8, split 0.2, 20 steps, guidance
-``DEFAULT_GUIDANCE``, seed 0) with follow ``notes`` (later layers re-tuned to the lead,
+``DEFAULT_GUIDANCE``, register ``DEFAULT_REGISTER``, seed 0) with follow ``notes`` (later layers re-tuned to the lead,
 ``engine.tuning``), ``loose`` (the condition alone) and ``off`` (the report's lockstep
 branches).  Per cell: the share of the lead's pyin-voiced frames where the later layer is
 within 50 cents of the lead (what a listener hears as the pair in tune) and the share of

@@ -13,8 +13,9 @@ With ``follow`` (auto, notes, loose, off; ``engine.condition``) the layers follo
 classifier-free guidance ``guidance``:
 
 - ``chorus`` whose trunk model has a condition channel: every layer, the trunk's included,
-  follows the clip's notes, as ``cross`` does (with the clip where it is played: no register
-  move); with ``notes`` (so ``auto`` on conditional models) each is also re-tuned to them
+  follows the clip's notes, as ``cross`` does, placed by the ``register`` option as ``cross``
+  places it (``fit``: grown higher where the clip lies below a model's range and brought back
+  down); with ``notes`` (so ``auto`` on conditional models) each is also re-tuned to them
   (``engine.tuning``).  Measured against following the lead's decoded layer, the later layers
   agree more with the lead and with the clip (``python -m bench.chorus_pitch``, ``bench/RESULTS.md``);
 - otherwise (``double`` from noise, or an unconditional trunk model) the later layers follow the
@@ -34,12 +35,15 @@ import numpy as np
 from diffband.engine.bundle import check_compatible
 from diffband.engine.condition import conditions_for, follow_conditions, follows
 from diffband.engine.cross import DEFAULT_OVERLAP, diffuse, start_index
-from diffband.engine.defaults import DEFAULT_GUIDANCE
+from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_REGISTER
+from diffband.engine.image_transpose import lower_images
 from diffband.engine.model import DiffusionModel, Guided
 from diffband.engine.denoise import denoise, denoise_lanes
 from diffband.engine.samplers import Denoiser, Sampler, make_sampler
-from diffband.engine.tuning import asked_pitch, tune_layer, tunes
-from diffband.engine.windowing import DEFAULT_MAX_SECONDS, decode_windows, encode_windows, from_model_mono, limit_peak
+from diffband.engine.register import layer_placements
+from diffband.engine.tuning import AskedPitch, asked_pitch, tune_layer, tunes
+from diffband.engine.windowing import (DEFAULT_MAX_SECONDS, checked_model_mono, decode_windows, encode_mono, from_model_mono,
+                                      limit_peak)
 
 Progress = Callable[[int, int], None]
 #: Lead layer images ``(n, n_mels, frames)`` -> the denoisers of the later models, in order.
@@ -148,6 +152,12 @@ def double(
     return branch(models, sampler, x, steps, 0, split, rng, progress, guide)
 
 
+def follows_clip(models: list[DiffusionModel], follow: str) -> bool:
+    """Whether every layer of a chorus from a clip follows the clip's notes: the chorus follows
+    (``lead_guide``) and its trunk model has a condition channel."""
+    return follows(follow, models[1:]) and models[0].info.condition is not None
+
+
 def chorus(
     audio: np.ndarray,
     sample_rate: int,
@@ -164,43 +174,66 @@ def chorus(
     follow: str = "auto",
     guidance: float = DEFAULT_GUIDANCE,
     eps_scale: float = 1.0,
+    register: str = DEFAULT_REGISTER,
+    placements: list[tuple[int, int]] | None = None,
 ) -> list[tuple[str, np.ndarray]]:
     """Paired layers the length of ``audio``: ``models[0]`` denoises the shared trunk; with
     ``follow`` the layers follow the clip's notes (an unconditional trunk model: the later layers
-    follow the lead layer's), with ``notes`` re-tuned to them (module docstring).
+    follow the lead layer's), with ``notes`` re-tuned to them (module docstring).  Layers that follow
+    the clip are placed by ``register`` as ``cross`` places them (``engine.register``; ``placements``:
+    each model's ``(grown, sounding)`` octaves, decided by the caller); models grown at one octave
+    share a trunk, and every octave's trunk starts from the same noise.  Otherwise every layer grows
+    where the clip is played.
 
     Returns ``[(name, audio in the caller's rate, length and channels), ...]`` in model
     order (each peak-limited to -1 dBFS); a model named twice gets a ``_<index>`` suffix."""
     _check_split(models, split)
     guide = lead_guide(models, follow, guidance)
+    from_clip = follows_clip(models, follow)
+    if not from_clip:
+        placements = [(0, 0)] * len(models)
+    elif placements is None:
+        placements = layer_placements(models, audio, sample_rate, register, 0, max_seconds)
     first_model = models[0]
-    layout, mono, images, starts = encode_windows(first_model, audio, sample_rate, overlap, max_seconds)
-    # A following chorus whose lead has a condition channel: every layer follows the clip's notes, as cross
-    # does (measured against following the lead's decoded layer: bench/RESULTS.md, bench.chorus_pitch).
-    from_clip = guide is not None and first_model.info.condition is not None
-    denoisers = clip_denoisers(models, follow, guidance, mono, starts) if from_clip else None
+    layout, plain = checked_model_mono(first_model, audio, sample_rate, max_seconds)
     schedule = first_model.info.schedule
     sampler = make_sampler(schedule, sampler_kind, eta, eps_scale)
     timesteps = sampler.timesteps(steps)
     first = start_index(timesteps, strength, schedule.num_train_timesteps)
     if strength == 0.0 or first >= len(timesteps):
         raise ValueError("chorus strength must be above 0 (at 0 every layer would be the input itself)")
-    rng = np.random.default_rng(seed)
-    x = diffuse(schedule, images, strength, int(timesteps[first]), rng)
-    layers = branch(models, sampler, x, steps, first, split, rng, progress, None if from_clip else guide, denoisers)
+    octaves = list(dict.fromkeys(grown for grown, _ in placements))
+    grown_images: list[np.ndarray] = [np.empty(0)] * len(models)
+    for k, grown in enumerate(octaves):  # one trunk per octave the layers are grown at
+        members = [i for i, (g, _) in enumerate(placements) if g == grown]
+        group = [models[i] for i in members]
+        mono, images, starts = encode_mono(first_model, plain, overlap, grown)
+        rng = np.random.default_rng(seed)
+        x = diffuse(schedule, images, strength, int(timesteps[first]), rng)
+        denoisers = clip_denoisers(group, follow, guidance, mono, starts) if from_clip else None
+        part = (lambda i, n, k=k: progress(k * n + i, n * len(octaves))) if progress else None
+        made = branch(group, sampler, x, steps, first, split, rng, part, None if from_clip else guide, denoisers)
+        for i, (_, layer_images) in zip(members, made):
+            grown_images[i] = layer_images
     tuning = guide is not None and tunes(follow, models[1:], guidance)
     rate = first_model.info.sample_rate
+    asked: dict[int, AskedPitch] = {}  # the notes the layers are tuned to, by the octave they sound at
     out: list[tuple[str, np.ndarray]] = []
     names: set[str] = set()
-    asked = asked_pitch(mono, rate) if tuning and from_clip else None  # the notes the layers are tuned to
-    for index, (name, layer_images) in enumerate(layers):
-        label = name if name not in names else f"{name}_{index}"
+    for index, (model, layer_images) in enumerate(zip(models, grown_images)):
+        label = model.name if model.name not in names else f"{model.name}_{index}"
         names.add(label)
-        signal = decode_windows(first_model, layer_images, starts, mono.size, overlap)
-        if tuning and asked is None:  # an unconditional lead stays as made; the others go to its notes
-            asked = asked_pitch(signal, rate)
+        grown, sounding = placements[index]
+        layer_images = lower_images(layer_images, first_model.info.codec, grown - sounding)
+        signal = decode_windows(first_model, layer_images, starts, plain.size, overlap)
+        if tuning and from_clip:  # every layer to the clip's notes, where it sounds
+            if sounding not in asked:
+                asked[sounding] = asked_pitch(plain, rate, sounding)
+            signal = tune_layer(signal, rate, asked[sounding])
+        elif tuning and index == 0:  # an unconditional lead stays as made; the others go to its notes
+            asked[0] = asked_pitch(signal, rate)
         elif tuning:
-            signal = tune_layer(signal, rate, asked)
+            signal = tune_layer(signal, rate, asked[0])
         signal = from_model_mono(signal, layout, rate)
         out.append((label, limit_peak(signal)))
     return out

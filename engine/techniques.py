@@ -143,14 +143,20 @@ def _run_cross(request: Request) -> list[Layer]:
 
 
 def _run_chorus(request: Request) -> list[Layer]:
-    from diffband.engine.double import chorus, double
+    from diffband.engine.double import chorus, double, follows_clip
     from diffband.engine.generate import images_to_audio
+    from diffband.engine.register import layer_placements
 
     models, o = request.models, request.options
     if request.audio is not None:  # chorus: started from the clip
+        placements = ([(0, 0)] * len(models) if not follows_clip(models, o["follow"]) else
+                      layer_placements(models, request.audio, request.sample_rate, o["register"], 0, request.max_seconds,
+                                       context=request.register_context))
         layers = chorus(request.audio, request.sample_rate, models, o["strength"], o["split"],
-                        max_seconds=request.max_seconds, progress=request.progress, **_sampling(o), **_following(o))
-        return [Layer(name, audio, request.sample_rate) for name, audio in layers]
+                        max_seconds=request.max_seconds, progress=request.progress, placements=placements,
+                        **_sampling(o), **_following(o))
+        return [Layer(name, audio, request.sample_rate, sounding, grown - sounding)
+                for (name, audio), (grown, sounding) in zip(layers, placements)]
     lead = models[0]
     branches = double(lead, models[1:], split=o["split"], n=o["n"], progress=request.progress, **_sampling(o),
                       **_following(o))
@@ -194,7 +200,7 @@ TECHNIQUES: dict[str, Technique] = {
             "chorus", "double-diffusion (report eqs. 4.2-4.3): one generation branched into several models, paired "
             "layers; with input audio it starts from the clip", "optional", 2, None,
             "the first model denoises the shared trunk, every model finishes a layer",
-            _pick("split", "strength", "n", *SAMPLING, *FOLLOWING, strength=0.8, steps=20), _run_chorus, aliases=("double",),
+            _pick("split", "strength", "n", *SAMPLING, *FOLLOWING, "register", strength=0.8, steps=20), _run_chorus, aliases=("double",),
             layers_help="one per model in `with` (a name given twice gets `_<index>`)",
         ),
         Technique(

@@ -13,7 +13,10 @@ quantizations (``export/int8.py``), and when they began to decode with the ``mag
 (the image digests kept, every audio digest changed).  The ``fit`` register became the default later:
 the outputs made before it pin ``register="input"`` (their digests kept) and two ``_fit`` entries were
 added.  When follow notes began to re-tune layers to the input's notes (``engine.tuning``), the four
-outputs of cross and accompany changed; chorus, generate and every image kept theirs.  Inputs are quiet and longer than a window, so the
+outputs of cross and accompany changed; chorus, generate and every image kept theirs.  When a chorus
+from a clip began to follow the clip's notes in every layer, ``chorus_audio`` changed; when it began to
+place its layers by ``register``, that entry was pinned to ``register="input"`` (its digest kept) and
+``chorus_audio_fit`` added.  Inputs are quiet and longer than a window, so the
 level rule and the short-input padding do not apply.
 
 Bit-identity holds on the CPU kernels that wrote the reference.  NumPy's OpenBLAS picks its
@@ -67,13 +70,14 @@ def outputs(models_dir):
     out["double"] = [digest(x) for _, x in double(v, [g], steps=6, split=0.3, seed=3, n=2)]
     out["double_same_model_eta"] = [digest(x) for _, x in double(v, [v, g], steps=6, split=0.3, seed=3, n=1, eta=0.3)]
     out["cross_audio"] = digest(cross(clip, rate, v, 0.6, 6, seed=2, register="input"))
-    out["chorus_audio"] = [digest(x) for _, x in chorus(clip, rate, [v, g], 0.8, 0.3, steps=6, seed=4)]
+    out["chorus_audio"] = [digest(x) for _, x in chorus(clip, rate, [v, g], 0.8, 0.3, steps=6, seed=4, register="input")]
     r = accompany(clip, rate, [v, g], 0.6, 6, seed=5, register="input")
     out["accompany_audio"] = [digest(x) for x in [*r.layers.values(), r.mix]]
     # the default register, fit: the G3 input sits at the violin's lowest note, so its layer grows an octave up
     out["cross_audio_fit"] = digest(cross(clip, rate, v, 0.6, 6, seed=2))
     r = accompany(clip, rate, [v, g], 0.6, 6, seed=5)
     out["accompany_audio_fit"] = [digest(x) for x in [*r.layers.values(), r.mix]]
+    out["chorus_audio_fit"] = [digest(x) for _, x in chorus(clip, rate, [v, g], 0.8, 0.3, steps=6, seed=4)]
     return out
 
 

@@ -341,3 +341,29 @@ def test_a_live_window_is_grown_with_the_input_leading_into_it():
     assert np.array_equal(grown_from(window, RegisterContext(0).add(window, RATE), 4.46, RATE), window)  # no context kept
     assert np.array_equal(grown_from(window, recent[:-1], 4.46, RATE), window)  # a context not ending with it: the window
     assert np.array_equal(grown_from(window, recent[-2 * RATE:], 4.46, RATE), recent[-2 * RATE:])  # as much as kept
+
+
+def test_a_chorus_that_follows_the_clip_places_each_layer_by_its_range(ranged_bundles, monkeypatch):
+    """On A2, register fit grows the violin-ranged layer two octaves higher and the guitar-ranged one
+    one octave higher, each brought back down; both play the clip's notes where it plays them."""
+    import diffband.engine.double as double_module
+    from diffband.engine.model import DiffusionModel
+    from diffband.engine.techniques import Request, run
+
+    high, low = (DiffusionModel.load(ranged_bundles[name]) for name in ("high", "low"))
+    clip = harmonic_tone(45, seconds=5.0)
+    grown_at: list[int] = []
+    encode = double_module.encode_mono
+    monkeypatch.setattr(double_module, "encode_mono", lambda model, mono, overlap, octave: grown_at.append(octave)
+                        or encode(model, mono, overlap, octave))
+    options = {"strength": 0.8, "steps": 2, "split": 0.5}
+    layers = run("chorus", Request([high, low], technique_options("chorus", options), clip, RATE))
+    assert [(layer.name, layer.octave, layer.fitted) for layer in layers] == [("high", 0, 2), ("low", 0, 1)]
+    assert grown_at == [2, 1]  # one trunk per octave the layers grow at
+    assert all(layer.audio.shape == clip.shape and np.isfinite(layer.audio).all() for layer in layers)
+    grown_at.clear()
+    plain = run("chorus", Request([high, low], technique_options("chorus", {**options, "register": "input"}), clip, RATE))
+    assert [(layer.octave, layer.fitted) for layer in plain] == [(0, 0), (0, 0)] and grown_at == [0]
+    grown_at.clear()
+    off = run("chorus", Request([high, low], technique_options("chorus", {**options, "follow": "off"}), clip, RATE))
+    assert [(layer.octave, layer.fitted) for layer in off] == [(0, 0), (0, 0)] and grown_at == [0]  # the report's method
