@@ -140,7 +140,7 @@ def test_cross_and_accompany_grow_each_layer_from_its_instruments_octave(ranged_
     assert np.array_equal(both.layers["low"], alone_low.layers["low"])
 
 
-def test_the_option_reaches_the_techniques_that_take_octave():
+def test_the_option_reaches_the_techniques_that_take_it():
     from diffband.engine.options import OptionError
     from diffband.engine.techniques import technique
 
@@ -148,7 +148,8 @@ def test_the_option_reaches_the_techniques_that_take_octave():
     assert technique("accompany").defaults["register"] == "fit"
     with pytest.raises(OptionError, match="register must be one of input, instrument, fit, got 'violin'"):
         technique("accompany").resolve({"register": "violin"})
-    assert "register" not in technique("chorus").defaults
+    assert technique("chorus").defaults["register"] == "fit"  # for a chorus whose layers follow the clip
+    assert "register" not in technique("generate").defaults
 
 
 def test_the_shipped_bundles_record_the_range_they_were_trained_in():
