@@ -97,6 +97,12 @@ class Ring:
 Process = Callable[[np.ndarray, int], np.ndarray]  # mono window at the device rate -> mono layer mix
 
 
+def _mono(window: np.ndarray) -> np.ndarray:
+    """A live window ``(frames,)`` or ``(frames, channels)`` as float32 mono."""
+    mono = np.asarray(window, np.float32)
+    return mono.mean(axis=1) if mono.ndim == 2 else mono
+
+
 class RegisterContext:
     """The last ``seconds`` of live input, for the register decisions (``fit``, ``instrument``): decided
     on each window alone, a layer's growth changed between neighbouring windows, and the seams where
@@ -123,8 +129,7 @@ class RegisterContext:
         """Take one window (``(frames,)`` or ``(frames, channels)``) and return the audio to decide on
         (mono, at ``rate``): the last ``seconds`` of input ending with this window, of which the first
         ``1 - new_share`` repeats the end of the previous one (the crossfade)."""
-        mono = np.asarray(window, np.float32)
-        mono = mono.mean(axis=1) if mono.ndim == 2 else mono
+        mono = _mono(window)
         if not self.seconds:
             return mono
         keep = max(int(round(self.seconds * rate)), mono.size)
@@ -143,8 +148,7 @@ def grown_from(window: np.ndarray, recent: np.ndarray, seconds: float, rate: int
     is longer.  A model grows a whole window either way (a short clip is padded with silence); given
     the input before the window instead, it hears the notes leading into it, as offline
     (``python -m bench.live_window``).  The caller keeps the last ``window.size`` samples of the layer."""
-    mono = np.asarray(window, np.float32)
-    mono = mono.mean(axis=1) if mono.ndim == 2 else mono
+    mono = _mono(window)
     if recent.size < mono.size or not np.array_equal(recent[-mono.size:], mono):
         return mono
     return recent[-max(mono.size, min(int(np.ceil(seconds * rate)), recent.size)):]

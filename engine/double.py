@@ -158,6 +158,17 @@ def follows_clip(models: list[DiffusionModel], follow: str) -> bool:
     return follows(follow, models[1:]) and models[0].info.condition is not None
 
 
+def chorus_placements(models: list[DiffusionModel], audio: np.ndarray, sample_rate: int, follow: str, register: str,
+                      max_seconds: float = DEFAULT_MAX_SECONDS,
+                      context: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """Each layer's ``(grown, sounding)`` octaves in a chorus from ``audio``: placed by ``register``
+    (``engine.register.layer_placements``, decided on ``context`` when given) when the layers follow
+    the clip, else where the clip is played."""
+    if not follows_clip(models, follow):
+        return [(0, 0)] * len(models)
+    return layer_placements(models, audio, sample_rate, register, 0, max_seconds, context=context)
+
+
 def chorus(
     audio: np.ndarray,
     sample_rate: int,
@@ -190,10 +201,8 @@ def chorus(
     _check_split(models, split)
     guide = lead_guide(models, follow, guidance)
     from_clip = follows_clip(models, follow)
-    if not from_clip:
-        placements = [(0, 0)] * len(models)
-    elif placements is None:
-        placements = layer_placements(models, audio, sample_rate, register, 0, max_seconds)
+    if placements is None or not from_clip:  # a caller's placements apply only to layers that follow the clip
+        placements = chorus_placements(models, audio, sample_rate, follow, register, max_seconds)
     first_model = models[0]
     layout, plain = checked_model_mono(first_model, audio, sample_rate, max_seconds)
     schedule = first_model.info.schedule
@@ -217,7 +226,8 @@ def chorus(
             grown_images[i] = layer_images
     tuning = guide is not None and tunes(follow, models[1:], guidance)
     rate = first_model.info.sample_rate
-    asked: dict[int, AskedPitch] = {}  # the notes the layers are tuned to, by the octave they sound at
+    asked: dict[int, AskedPitch] = {}  # the clip's notes the layers are tuned to, by the octave they sound at
+    lead_line: AskedPitch | None = None  # an unconditional lead's notes, which the later layers are tuned to
     out: list[tuple[str, np.ndarray]] = []
     names: set[str] = set()
     for index, (model, layer_images) in enumerate(zip(models, grown_images)):
@@ -230,10 +240,10 @@ def chorus(
             if sounding not in asked:
                 asked[sounding] = asked_pitch(plain, rate, sounding)
             signal = tune_layer(signal, rate, asked[sounding])
-        elif tuning and index == 0:  # an unconditional lead stays as made; the others go to its notes
-            asked[0] = asked_pitch(signal, rate)
+        elif tuning and lead_line is None:  # an unconditional lead stays as made; the others go to its notes
+            lead_line = asked_pitch(signal, rate)
         elif tuning:
-            signal = tune_layer(signal, rate, asked[0])
+            signal = tune_layer(signal, rate, lead_line)
         signal = from_model_mono(signal, layout, rate)
         out.append((label, limit_peak(signal)))
     return out

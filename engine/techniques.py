@@ -143,15 +143,13 @@ def _run_cross(request: Request) -> list[Layer]:
 
 
 def _run_chorus(request: Request) -> list[Layer]:
-    from diffband.engine.double import chorus, double, follows_clip
+    from diffband.engine.double import chorus, chorus_placements, double
     from diffband.engine.generate import images_to_audio
-    from diffband.engine.register import layer_placements
 
     models, o = request.models, request.options
     if request.audio is not None:  # chorus: started from the clip
-        placements = ([(0, 0)] * len(models) if not follows_clip(models, o["follow"]) else
-                      layer_placements(models, request.audio, request.sample_rate, o["register"], 0, request.max_seconds,
-                                       context=request.register_context))
+        placements = chorus_placements(models, request.audio, request.sample_rate, o["follow"], o["register"],
+                                       request.max_seconds, context=request.register_context)
         layers = chorus(request.audio, request.sample_rate, models, o["strength"], o["split"],
                         max_seconds=request.max_seconds, progress=request.progress, placements=placements,
                         **_sampling(o), **_following(o))
