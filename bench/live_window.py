@@ -32,7 +32,8 @@ import soundfile as sf
 import librosa
 
 from bench.engine import RESULTS, append_results, machine
-from diffband.bridge.live import REGISTER_CONTEXT_SECONDS, LiveEngine, RegisterContext, grown_from, measure_budget
+from diffband.bridge.live import (MIN_AUTO_WINDOW_SECONDS, REGISTER_CONTEXT_SECONDS, LiveEngine, RegisterContext, auto_window,
+                                  grown_from, measure_budget)
 from diffband.engine.accompany import accompany
 from diffband.evaluation.embeddings import MfccStats
 from diffband.evaluation.fad import fad
@@ -82,25 +83,26 @@ def spectral_change(audio: np.ndarray, rate: int, centres: np.ndarray) -> np.nda
     return out
 
 
-def live_process(model, steps: int, register: str, context_seconds: float, grown: list[int] | None = None,
+def live_process(models: list, steps: int, register: str, context_seconds: float, grown: list[int] | None = None,
                  lead_in: bool = True):
-    """A live window's work as ``diffband live --technique accompany`` does it; ``grown`` collects the
-    octaves each window's layer was grown above where it sounds.  ``lead_in`` False: each window grown
-    alone (padded to a model window), as live did before it was grown with the input leading into it."""
+    """A live window's work as ``diffband live --technique accompany`` does it: every model's layer,
+    summed; ``grown`` collects the octaves each window's first layer was grown above where it sounds.
+    ``lead_in`` False: each window grown alone (padded to a model window), as live did before it was
+    grown with the input leading into it."""
     context = RegisterContext(context_seconds)
 
     def process(window: np.ndarray, window_rate: int) -> np.ndarray:
         recent = context.add(window, window_rate)
-        clip = grown_from(window, recent, model.info.codec.window_seconds, window_rate) if lead_in else window
-        made = accompany(clip, window_rate, [model], steps=steps, register=register, register_audio=recent)
+        clip = grown_from(window, recent, models[0].info.codec.window_seconds, window_rate) if lead_in else window
+        made = accompany(clip, window_rate, models, steps=steps, register=register, register_audio=recent)
         if grown is not None:
-            grown.append(made.layer_fitted.get(model.name, 0))
-        return made.layers[model.name][clip.size - window.size:]
+            grown.append(made.layer_fitted.get(models[0].name, 0))
+        return np.sum([made.layers[m.name] for m in models], axis=0)[clip.size - window.size:]
 
     return process
 
 
-def seam_rows(model, signal: np.ndarray, rate: int, seconds: float, steps: int) -> list[tuple[str, int, float, float]]:
+def seam_rows(models: list, signal: np.ndarray, rate: int, seconds: float, steps: int) -> list[tuple[str, int, float, float]]:
     """Per variant (fit on each window, fit on the recent input, input) and seam kind: (label, seams,
     mean seam change / mean middle change, share of the input's voiced frames the output plays within
     50 cents)."""
@@ -111,11 +113,11 @@ def seam_rows(model, signal: np.ndarray, rate: int, seconds: float, steps: int) 
                 ("input", "input", 0.0)]
     for name, register, context_seconds in variants:
         grown: list[int] = []
-        process = live_process(model, steps, register, context_seconds, grown)
+        process = live_process(models, steps, register, context_seconds, grown)
 
         budget = measure_budget(process, rate, seconds)
         grown.clear()
-        process = live_process(model, steps, register, context_seconds, grown)  # the timing probe's input forgotten
+        process = live_process(models, steps, register, context_seconds, grown)  # the timing probe's input forgotten
         played, engine = run_offline(process, signal, rate, seconds, budget)
         hop, window, fade = engine.hop / rate, engine.window / rate, engine.fade / rate
         count = len(grown)
@@ -139,58 +141,68 @@ def seam_rows(model, signal: np.ndarray, rate: int, seconds: float, steps: int) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--with", dest="with_", default="violin")
-    parser.add_argument("--windows", default="0.5,1,1.5,2,3,4.46")
+    parser.add_argument("--windows", default="0.5,1,1.5,2,3,4.46,auto",
+                        help="window lengths (s); auto: as `diffband live` picks it from the measured budget")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--seams-window", type=float, default=1.5, help="window (s) of the seam measure; 0: skip it")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
 
-    [model] = load_models([args.with_], device="cpu")
+    models = load_models(args.with_.split(","), device="cpu")
+    names = ", ".join(f"`{m.name}`" for m in models)
     vocal, rate = sf.read(REPO / "models" / "example_vocal.wav", dtype="float32")
     signal = np.tile(vocal, 4)
-    reference = accompany(signal, rate, [model], steps=args.steps).layers[model.name]
+
+    def offline(seed: int) -> np.ndarray:
+        made = accompany(signal, rate, models, steps=args.steps, seed=seed)
+        return np.sum([made.layers[m.name] for m in models], axis=0)
+
+    reference = offline(0)
     embed = MfccStats()
     ref_emb = embed(reference, rate)
 
-    other_seed = accompany(signal, rate, [model], steps=args.steps, seed=1).layers[model.name]
+    other_seed = offline(1)
     floor = (fad(ref_emb, embed(other_seed, rate)), chroma_similarity(reference, other_seed, rate))
     source_f0 = f0(signal, rate)
     rows = []
-    windows = [(float(w), True) for w in args.windows.split(",")]
+    windows = [(None if w.strip() == "auto" else float(w), True) for w in args.windows.split(",")]
     windows += [(args.seams_window, False)] if args.seams_window else []  # the same window grown alone, as before
     for seconds, lead_in in windows:
-        budget = measure_budget(live_process(model, args.steps, "fit", REGISTER_CONTEXT_SECONDS, lead_in=lead_in), rate,
-                                seconds)
-        played, engine = run_offline(live_process(model, args.steps, "fit", REGISTER_CONTEXT_SECONDS, lead_in=lead_in),
+        budget = measure_budget(live_process(models, args.steps, "fit", REGISTER_CONTEXT_SECONDS, lead_in=lead_in), rate,
+                                seconds or MIN_AUTO_WINDOW_SECONDS)
+        label = "" if seconds else "auto: "
+        seconds = seconds or auto_window(budget, models[0].info.codec.window_seconds)
+        played, engine = run_offline(live_process(models, args.steps, "fit", REGISTER_CONTEXT_SECONDS, lead_in=lead_in),
                                      signal, rate, seconds, budget)
         close, voiced = pitch_agreement(source_f0, f0(played, rate))
-        rows.append((f"{seconds:g} s" + ("" if lead_in else ", grown alone"), engine.stats.latency_seconds,
+        rows.append((f"{label}{seconds:.3g} s" + ("" if lead_in else ", grown alone"), engine.stats.latency_seconds,
                      float(np.mean(engine.stats.compute_seconds)), fad(ref_emb, embed(played, rate)),
-                     chroma_similarity(reference, played, rate), close / max(voiced, 1)))
+                     chroma_similarity(reference, played, rate), close / max(voiced, 1), engine.stats.dropped_windows))
         print(rows[-1], flush=True)
 
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"## {stamp} — `python -m bench.live_window` — live window length vs latency and quality", "",
-             f"- machine: {machine()}; accompany with `{model.name}`, strength default, {args.steps} steps, register fit "
+             f"- machine: {machine()}; accompany with {names} (layers summed, as `diffband live` plays them), strength default, {args.steps} steps, register fit "
              f"decided on the last {REGISTER_CONTEXT_SECONDS:g} s of input (as `diffband live`); input: "
              "the example vocal x4 (24 s); reference: offline `accompany` of the whole file; each window grown "
              "with the input leading into it (a model window's worth, `bridge.live.grown_from`), as `diffband live`, "
              "and at the seams window also grown alone (padded to a model window), as live did before; pitch: the "
              "input's voiced frames (pyin) the output plays within 50 cents", "",
              "| window | latency (window + budget) | compute per window | FAD to offline (mfcc-stats) | chroma vs offline "
-             "| pitch within 50 c |",
-             "|---|---|---|---|---|---|"]
-    lines += [f"| {w} | {lat:.2f} s | {comp:.3f} s | {f:.0f} | {c:.2f} | {pitch:.2f} |" for w, lat, comp, f, c, pitch in rows]
+             "| pitch within 50 c | windows dropped |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {w} | {lat:.2f} s | {comp:.3f} s | {f:.0f} | {c:.2f} | {pitch:.2f} | {dropped} |"
+              for w, lat, comp, f, c, pitch, dropped in rows]
     offline_pitch = pitch_agreement(source_f0, f0(reference, rate))
     lines += [f"| offline, another seed (the noise floor) | | | {floor[0]:.0f} | {floor[1]:.2f} | "
-              f"{offline_pitch[0] / max(offline_pitch[1], 1):.2f} (offline) |"]
+              f"{offline_pitch[0] / max(offline_pitch[1], 1):.2f} (offline) | |"]
     if args.seams_window:
         lines += ["", f"Seams at the {args.seams_window:g} s window: spectral change across each crossfade (log-mel L1, "
                   f"frames {SEAM_SPAN:g} s either side) over the mean change across the windows' middles"
                   "; pitch: the input's voiced frames (pyin) the whole output plays within 50 cents", "",
                   "| register: seams | seams | change at seam / change mid-window | pitch within 50 c |", "|---|---|---|---|"]
         lines += [f"| {label} | {n} | {ratio:.2f} | {pitch:.2f} |"
-                  for label, n, ratio, pitch in seam_rows(model, signal, rate, args.seams_window, args.steps)]
+                  for label, n, ratio, pitch in seam_rows(models, signal, rate, args.seams_window, args.steps)]
     append_results(Path(args.out), "\n".join(lines) + "\n")
     return 0
 

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 from diffband.bridge.cli_options import add_option_flags, option_values
-from diffband.bridge.live import REGISTER_CONTEXT_SECONDS
+from diffband.bridge.live import MIN_AUTO_WINDOW_SECONDS, REGISTER_CONTEXT_SECONDS
 from diffband.bridge.protocol import DEFAULT_CLIENT_PORT, DEFAULT_HOST, DEFAULT_PORT, MAX_MODELS_PER_JOB, OPTIONS, TECHNIQUES
 from diffband.engine.techniques import TECHNIQUES as TECHNIQUE_REGISTRY
 from diffband.engine.techniques import options_of
@@ -133,6 +133,19 @@ def live_options() -> list:
     return options_of(LIVE_TECHNIQUES)
 
 
+def window_seconds(value: str) -> float | None:
+    """``--window``: seconds (> 0), or ``auto`` (None: picked from the measured budget)."""
+    if value.strip().lower() == "auto":
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"wants seconds or auto, got {value!r}") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"wants a positive number of seconds or auto, got {value!r}")
+    return seconds
+
+
 def cmd_live(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -174,6 +187,7 @@ def cmd_live(args: argparse.Namespace) -> int:
     stats = run_live(
         process, args.window, args.duration, device(args.input_device), device(args.output_device),
         args.budget, args.monitor, reporter=reporter, layer_octaves=layer_octaves, after_probe=context.reset,
+        longest_window=model_seconds,
     )
     if args.stats:
         Path(args.stats).write_text(stats.to_json())
@@ -218,7 +232,9 @@ def add_commands(sub) -> None:
     p.add_argument("--technique", choices=LIVE_TECHNIQUES, default="accompany", help="technique run on each window (default accompany)")
     p.add_argument("--input-device", help="sounddevice input (index or name; default: the system default)")
     p.add_argument("--output-device", help="sounddevice output (index or name)")
-    p.add_argument("--window", type=float, default=1.5, help="seconds of input per generated window (1.5: see bench/RESULTS.md)")
+    p.add_argument("--window", type=window_seconds, default=None, metavar="SECONDS|auto",
+                   help="seconds of input per generated window (default auto: the shortest, at least "
+                        f"{MIN_AUTO_WINDOW_SECONDS:g} s, whose hop covers the measured compute budget; bench/RESULTS.md)")
     p.add_argument("--budget", type=float, help="compute allowance per window, s (default: measured at start)")
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--monitor", action="store_true", help="mix the dry input into the output")

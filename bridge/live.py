@@ -30,6 +30,9 @@ from diffband.engine.windowing import PEAK_CEILING, raised_cosine_edges
 FADE_SHARE = 0.1
 #: Seconds of recent input a live window's register decision reads (``RegisterContext``).
 REGISTER_CONTEXT_SECONDS = 6.0
+#: Shortest window ``--window auto`` picks: shorter ones lose the notes (``python -m bench.live_window``,
+#: violin on the example vocal: a 0.5 s window keeps 0.51 of its voiced frames within 50 cents, 1 s 0.88).
+MIN_AUTO_WINDOW_SECONDS = 1.0
 
 
 @dataclass
@@ -304,9 +307,20 @@ def measure_budget(process: Process, sample_rate: int, window_seconds: float, ru
     return 1.5 * max(times[1:]) + 0.05
 
 
+def auto_window(budget_seconds: float, longest_seconds: float) -> float:
+    """The window ``--window auto`` picks for a compute ``budget_seconds`` per window: the shortest whose
+    hop (the window less its crossfade) is at least the budget, so the worker keeps up with the input with
+    the budget's margin; never under ``MIN_AUTO_WINDOW_SECONDS`` nor over ``longest_seconds`` (a model
+    window: longer ones add latency and no music)."""
+    if budget_seconds <= 0:
+        raise ValueError(f"the compute budget must be positive, got {budget_seconds} s")
+    needed = budget_seconds / (1.0 - FADE_SHARE)
+    return float(min(max(MIN_AUTO_WINDOW_SECONDS, needed), max(longest_seconds, MIN_AUTO_WINDOW_SECONDS)))
+
+
 def run_live(
     process: Process,
-    window_seconds: float,
+    window_seconds: float | None,
     duration: float | None = None,
     input_device=None,
     output_device=None,
@@ -316,9 +330,11 @@ def run_live(
     reporter: LiveReporter | None = None,
     layer_octaves: dict[str, int] | None = None,
     after_probe: Callable[[], None] | None = None,
+    longest_window: float = 4.46,
 ) -> LiveStats:
     """Open a duplex stream, run until ``duration`` seconds pass (or Ctrl-C), return the stats;
-    ``reporter`` gets the latency at start and every second, and the totals at the end.
+    ``window_seconds`` None picks the window from the budget (:func:`auto_window`, at most
+    ``longest_window``); ``reporter`` gets the latency at start and every second, and the totals at the end.
     ``layer_octaves`` is the dict ``process`` keeps each layer's octave in (the register option
     decides per window): the reporter hears changes every second, the stats keep the last.
     ``after_probe`` runs once the compute budget is measured (``process`` forgets the probe's input)."""
@@ -333,14 +349,18 @@ def run_live(
     if in_channels < 1 or out_channels < 1:
         raise ValueError(f"need an input and an output device; got {in_info['name']!r} and {out_info['name']!r}")
     if budget_seconds is None:
-        budget_seconds = measure_budget(process, rate, window_seconds)
+        budget_seconds = measure_budget(process, rate, window_seconds or MIN_AUTO_WINDOW_SECONDS)
         layer_octaves.clear()  # the timing probe is not the input
         if after_probe is not None:
             after_probe()
+    picked = window_seconds is None
+    if picked:
+        window_seconds = auto_window(budget_seconds, longest_window)
     engine = LiveEngine(process, rate, window_seconds, budget_seconds, out_channels, monitor)
     report(
         f"live: {in_info['name']} -> {out_info['name']} at {rate} Hz; latency {engine.stats.latency_seconds:.2f} s "
-        f"(window {engine.stats.window_seconds:.2f} s + compute budget {engine.stats.compute_budget_seconds:.2f} s)"
+        f"(window {engine.stats.window_seconds:.2f} s{' (auto)' if picked else ''} + compute budget "
+        f"{engine.stats.compute_budget_seconds:.2f} s)"
     )
     worker = threading.Thread(target=engine.work, name="diffband-live", daemon=True)
     with sd.Stream(

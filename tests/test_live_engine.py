@@ -9,7 +9,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from diffband.bridge.live import LiveEngine
+import pytest
+
+from diffband.bridge.live import FADE_SHARE, MIN_AUTO_WINDOW_SECONDS, LiveEngine, auto_window
 
 RATE = 8000
 BLOCK = 256
@@ -93,3 +95,15 @@ def test_the_budget_is_measured_on_a_sung_like_line_that_the_pitch_reader_voices
     assert voiced.mean() > 0.8  # the re-tuning and the condition have notes to work on, as with a player
     midi = 21 + (asked.bins[voiced] - 1) / 3
     assert 56 < np.median(midi) < 67  # A3 up to F#4
+
+
+def test_auto_window_is_the_shortest_whose_hop_covers_the_budget():
+    # a fast machine gets the shortest window that keeps the notes, a slow one a window its worker keeps up with
+    assert auto_window(0.3, 4.46) == MIN_AUTO_WINDOW_SECONDS
+    slow = auto_window(1.8, 4.46)
+    assert slow * (1 - FADE_SHARE) == pytest.approx(1.8) and slow > MIN_AUTO_WINDOW_SECONDS
+    engine = LiveEngine(lambda window, rate: window, RATE, slow, 1.8, out_channels=1)
+    assert engine.hop / RATE >= 1.8 - 1 / RATE  # the worker gets the whole budget between windows
+    assert auto_window(9.0, 4.46) == 4.46  # never past a model window: the latency would grow, the music not
+    with pytest.raises(ValueError, match="budget must be positive"):
+        auto_window(0.0, 4.46)

@@ -17,9 +17,8 @@ import soundfile as sf
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
 
+from diffband.bridge.live import FADE_SHARE, MIN_AUTO_WINDOW_SECONDS
 from tests.conftest import REPO
-
-WINDOW = 1.5
 
 
 def jack_env(name: str) -> dict[str, str]:
@@ -71,7 +70,7 @@ def test_live_cross_on_jack_dummy(jack_server, tmp_path):
     listener = ThreadingOSCUDPServer(("127.0.0.1", 0), dispatcher)
     threading.Thread(target=listener.serve_forever, daemon=True).start()
     live = subprocess.Popen(
-        [sys.executable, "-m", "diffband.bridge.cli", "live", "--with", "violin", "--technique", "cross", "--window", str(WINDOW),
+        [sys.executable, "-m", "diffband.bridge.cli", "live", "--with", "violin", "--technique", "cross",
          "--steps", "4", "--duration", "14", "--threads", "1", "--stats", str(stats_path),
          "--report-to", f"127.0.0.1:{listener.server_address[1]}"],
         env={**env, "DIFFBAND_MODELS": str(REPO / "models")}, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -96,10 +95,12 @@ def test_live_cross_on_jack_dummy(jack_server, tmp_path):
     assert live.returncode == 0, output
     stats = json.loads(stats_path.read_text())
 
-    assert "latency" in output and f"window {WINDOW:.2f} s" in output
+    window = stats["window_seconds"]  # the default window: picked from the measured budget
+    assert "latency" in output and f"window {window:.2f} s (auto)" in output
     assert stats["sample_rate"] == 48000
-    assert stats["latency_seconds"] == pytest.approx(stats["window_seconds"] + stats["compute_budget_seconds"], abs=1e-3)
-    assert stats["window_seconds"] == pytest.approx(WINDOW)
+    assert stats["latency_seconds"] == pytest.approx(window + stats["compute_budget_seconds"], abs=1e-3)
+    assert window >= MIN_AUTO_WINDOW_SECONDS
+    assert window == pytest.approx(MIN_AUTO_WINDOW_SECONDS, abs=1e-3) or window * (1 - FADE_SHARE) >= stats["compute_budget_seconds"] - 1e-3
     assert stats["windows"] >= 3
     assert stats["input_rms"] > 0.05  # the metronome reached our input
     assert stats["output_rms"] > 1e-3 and np.isfinite(stats["output_peak"])  # layers came out
@@ -109,10 +110,10 @@ def test_live_cross_on_jack_dummy(jack_server, tmp_path):
     # the latency went to the client: at start and every second, the same figure as the stats
     latency = [r for r in reports if r[0] == "/diffband/live/latency"]
     assert len(latency) >= 5
-    seconds, samples, rate, window, budget = latency[0][1:]
+    seconds, samples, rate, reported_window, budget = latency[0][1:]
     assert samples == stats["latency_samples"] and rate == 48000
-    assert seconds == pytest.approx(stats["latency_seconds"], abs=1e-5) and window == pytest.approx(WINDOW)
-    assert samples == round((window + budget) * rate)
+    assert seconds == pytest.approx(stats["latency_seconds"], abs=1e-5) and reported_window == pytest.approx(window, abs=1e-5)
+    assert samples == round((reported_window + budget) * rate)
     assert all(r[1:] == latency[0][1:] for r in latency)  # constant for the run
     progress = [r for r in reports if r[0] == "/diffband/live/stats"]
     assert progress and [r[1] for r in progress] == sorted(r[1] for r in progress)
