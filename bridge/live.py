@@ -148,7 +148,7 @@ class RegisterContext:
 def grown_from(window: np.ndarray, recent: np.ndarray, seconds: float, rate: int) -> np.ndarray:
     """The audio a live window's layers are grown from: the last ``seconds`` (a model window) of the
     ``recent`` input, which ends with ``window`` (as much as it holds), or the window alone when it
-    is longer.  A model grows a whole window either way (a short clip is padded with silence); given
+    is longer.  A model grows a whole window either way (a short clip is looped to fill one); given
     the input before the window instead, it hears the notes leading into it, as offline
     (``python -m bench.live_window``).  The caller keeps the last ``window.size`` samples of the layer."""
     mono = _mono(window)

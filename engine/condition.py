@@ -45,6 +45,7 @@ import numpy as np
 from diffband.engine.mel import MelCodec
 from diffband.engine.options import FOLLOW_CHOICES
 from diffband.engine.settings import setting
+from diffband.engine.windowing import windows_at
 
 if TYPE_CHECKING:
     from diffband.engine.model import DiffusionModel
@@ -326,10 +327,8 @@ def extractor(codec: MelCodec, spec: ConditionSpec) -> PitchCondition:
 
 
 def window_audio(mono: np.ndarray, starts: Sequence[int], window: int) -> np.ndarray:
-    """The windows ``(k, window)`` that ``engine.windowing.split`` cut at ``starts`` (zero-padded at the end)."""
-    padded = np.zeros(starts[-1] + window, dtype=np.float32)
-    padded[: mono.size] = mono[: padded.size]
-    return np.stack([padded[s : s + window] for s in starts])
+    """The windows ``(k, window)`` that ``engine.windowing.split`` cut at ``starts`` (``windows_at``)."""
+    return windows_at(mono, list(starts), window)
 
 
 # ------------------------------------------------------------------ follow: which models, which condition
