@@ -45,7 +45,6 @@ import numpy as np
 from diffband.engine.mel import MelCodec
 from diffband.engine.options import FOLLOW_CHOICES
 from diffband.engine.settings import setting
-from diffband.engine.windowing import windows_at
 
 if TYPE_CHECKING:
     from diffband.engine.model import DiffusionModel
@@ -328,6 +327,8 @@ def extractor(codec: MelCodec, spec: ConditionSpec) -> PitchCondition:
 
 def window_audio(mono: np.ndarray, starts: Sequence[int], window: int) -> np.ndarray:
     """The windows ``(k, window)`` that ``engine.windowing.split`` cut at ``starts`` (``windows_at``)."""
+    from diffband.engine.windowing import windows_at  # here: importing this module needs no soxr (export.gpu)
+
     return windows_at(mono, list(starts), window)
 
 
