@@ -5,8 +5,8 @@ window, the notes included: on held-out pieces, a 1.5 s rest inside a window mad
 2.4-4.3x flatter over the notes and a 1.5 s silent lead-in 3.6-6.1x (voice->violin pitch within
 50 cents 0.73 -> 0.39; ``docs/decisions.md``).  A player doubling a part rests where it rests.
 So before windowing, each rest of at least ``MIN_REST_SECONDS`` (frames quieter than ``TOP_DB``
-below the input's loudest, as ``librosa.effects.split`` measures them; written here in numpy, as
-the engine runs without librosa) is filled with the sound before it (after it, for
+below the input's loudest, as ``librosa.effects.split`` measures them, and than ``SILENT_DBFS``;
+written here in numpy, as the engine runs without librosa) is filled with the sound before it (after it, for
 a rest at the start), looped, its joints faded over ``JOIN_SECONDS``; once grown, the layers are
 silenced there: the note sounding into a rest dies away over ``RELEASE_SECONDS``, and the layer
 comes back over the last ``JOIN_SECONDS`` before the input does.
@@ -20,8 +20,10 @@ import numpy as np
 
 #: Shortest silence treated as a rest (shorter gaps, a staccato's, the models learned).
 MIN_REST_SECONDS = 0.25
-#: A frame is silent when its RMS level is this far below the input's loudest frame's.
+#: A frame is silent when its RMS level is this far below the input's loudest frame's ...
 TOP_DB = 40.0
+#: ... and below this level (dBFS), so quiet singing after one loud hit is not a rest (live's gate is the same).
+SILENT_DBFS = -50.0
 #: Fade at each joint between the input and the sound a rest is filled with, and before the input resumes.
 JOIN_SECONDS = 0.01
 #: How long a layer's note takes to die away into a rest.
@@ -61,12 +63,13 @@ class Rests:
 
 
 def sounding_samples(mono: np.ndarray) -> np.ndarray:
-    """Per sample of ``mono``, whether the frame centred nearest it is within ``TOP_DB`` of the loudest
-    frame (frame RMS over ``FRAME`` samples every ``HOP``, the signal zero-padded by half a frame)."""
+    """Per sample of ``mono``, whether the frame centred nearest it sounds: within ``TOP_DB`` of the
+    loudest frame or above ``SILENT_DBFS`` (frame RMS over ``FRAME`` samples every ``HOP``, the signal
+    zero-padded by half a frame)."""
     padded = np.pad(np.asarray(mono, dtype=np.float64), FRAME // 2)
     frames = np.lib.stride_tricks.sliding_window_view(padded, FRAME)[::HOP]
     rms = np.sqrt(np.mean(frames**2, axis=1))
-    loud = rms > rms.max() * 10 ** (-TOP_DB / 20)
+    loud = (rms > rms.max() * 10 ** (-TOP_DB / 20)) | (rms > 10 ** (SILENT_DBFS / 20))
     nearest = np.minimum((np.arange(mono.size) + HOP // 2) // HOP, loud.size - 1)
     return loud[nearest]
 

@@ -35,6 +35,14 @@ def test_rests_are_the_long_silences_lead_in_and_tail_included():
     assert find_rests(tone(2.0), RATE).spans == () and find_rests(silence(2.0), RATE).spans == ()
 
 
+def test_quiet_singing_after_a_loud_hit_is_not_a_rest():
+    hit = np.concatenate([np.full(int(0.1 * RATE), 0.9, np.float32), silence(0.05)])
+    quiet = tone(1.5) * 10 ** (-32 / 20)  # about -45 dBFS RMS: 44 dB under the hit, still singing
+    audio = np.concatenate([hit, quiet, silence(0.6)])
+    spans = find_rests(audio, RATE).spans
+    assert len(spans) == 1 and spans[0][0] / RATE > 1.5, [(a / RATE, b / RATE) for a, b in spans]  # only the tail
+
+
 def test_a_filled_input_has_no_rest_left_and_keeps_its_sound():
     audio = np.concatenate([silence(0.8), tone(1.0, 220), silence(1.2), tone(0.7, 440)])
     rests = find_rests(audio, RATE)
