@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diffband.engine.windowing import edge_fade, raised_cosine_ramp
+
 #: Shortest silence treated as a rest (shorter gaps, a staccato's, the models learned).
 MIN_REST_SECONDS = 0.25
 #: A frame is silent when its RMS level is this far below the input's loudest frame's ...
@@ -49,10 +51,10 @@ class Rests:
             gate[start:stop] = 0.0
             if start > 0 and release:  # the note sounding into the rest dies away
                 n = min(release, stop - start)
-                gate[start : start + n] = 0.5 + 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / release)
+                gate[start : start + n] = raised_cosine_ramp(release)[::-1][:n]
             if stop < self.length and join:  # back in just before the input is
                 n = min(join, stop - start)
-                gate[stop - n : stop] = 0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)
+                gate[stop - n : stop] = raised_cosine_ramp(n)
         return gate
 
     def silence(self, layer: np.ndarray) -> np.ndarray:
@@ -95,18 +97,11 @@ def fill_rests(mono: np.ndarray, rests: Rests) -> np.ndarray:
         return mono
     out = mono.copy()
     bounds = [(0, 0), *rests.spans, (mono.size, mono.size)]
-    join = int(JOIN_SECONDS * rests.sample_rate)
     for k in range(1, len(bounds) - 1):
         start, stop = bounds[k]
         before = mono[bounds[k - 1][1] : start]
         source = before if before.size else mono[stop : bounds[k + 1][0]]
         if source.size == 0:
             continue
-        fill = np.resize(source, stop - start).astype(np.float32)
-        n = min(join, fill.size // 2)
-        if n:
-            ramp = (0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)).astype(np.float32)
-            fill[:n] *= ramp
-            fill[-n:] *= ramp[::-1]
-        out[start:stop] = fill
+        out[start:stop] = edge_fade(np.resize(source, stop - start), rests.sample_rate, JOIN_SECONDS)
     return out

@@ -140,7 +140,7 @@ def overlap_add(windows: np.ndarray, starts: list[int], length: int, fade: int) 
     same notes are never averaged)."""
     window = windows.shape[-1]
     fade = int(min(fade, window // 2))
-    ramp = raised_cosine_edges(2 * fade, fade)[:fade]
+    ramp = raised_cosine_ramp(fade)
     total = np.zeros(starts[-1] + window, dtype=np.float64)
     norm = np.zeros_like(total)
     for i, (chunk, start) in enumerate(zip(windows, starts)):
@@ -169,12 +169,17 @@ def limit_peak(audio: np.ndarray, ceiling: float = PEAK_CEILING) -> np.ndarray:
     return audio if gain == 1.0 else (audio * np.float32(gain)).astype(np.float32)
 
 
+def raised_cosine_ramp(fade: int) -> np.ndarray:
+    """A raised-cosine fade-in of ``fade`` samples, 0 -> 1 (reversed, the fade-out it adds up to 1 with)."""
+    return 0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)
+
+
 def raised_cosine_edges(length: int, fade: int) -> np.ndarray:
     """Weights of ``length`` samples: 1, with raised-cosine ramps of ``fade`` samples at both
     ends (complementary ramps of neighbouring windows add up to 1)."""
     weight = np.ones(length, dtype=np.float64)
     if fade > 0:
-        ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(fade) + 0.5) / fade)
+        ramp = raised_cosine_ramp(fade)
         weight[:fade] = ramp
         weight[length - fade :] = ramp[::-1]
     return weight
