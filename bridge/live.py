@@ -330,14 +330,16 @@ def run_live(
     reporter: LiveReporter | None = None,
     layer_octaves: dict[str, int] | None = None,
     after_probe: Callable[[], None] | None = None,
-    longest_window: float = 4.46,
+    longest_window: float | None = None,
 ) -> LiveStats:
     """Open a duplex stream, run until ``duration`` seconds pass (or Ctrl-C), return the stats;
     ``window_seconds`` None picks the window from the budget (:func:`auto_window`, at most
-    ``longest_window``); ``reporter`` gets the latency at start and every second, and the totals at the end.
+    ``longest_window``, the model's window, which it then needs); ``reporter`` gets the latency at start and every second, and the totals at the end.
     ``layer_octaves`` is the dict ``process`` keeps each layer's octave in (the register option
     decides per window): the reporter hears changes every second, the stats keep the last.
     ``after_probe`` runs once the compute budget is measured (``process`` forgets the probe's input)."""
+    if window_seconds is None and longest_window is None:
+        raise ValueError("an automatic window needs longest_window (the model's window length in seconds)")
     layer_octaves = {} if layer_octaves is None else layer_octaves
     import sounddevice as sd
 

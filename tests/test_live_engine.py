@@ -11,7 +11,7 @@ import numpy as np
 
 import pytest
 
-from diffband.bridge.live import FADE_SHARE, MIN_AUTO_WINDOW_SECONDS, LiveEngine, auto_window
+from diffband.bridge.live import FADE_SHARE, MIN_AUTO_WINDOW_SECONDS, LiveEngine, auto_window, run_live
 
 RATE = 8000
 BLOCK = 256
@@ -107,3 +107,5 @@ def test_auto_window_is_the_shortest_whose_hop_covers_the_budget():
     assert auto_window(9.0, 4.46) == 4.46  # never past a model window: the latency would grow, the music not
     with pytest.raises(ValueError, match="budget must be positive"):
         auto_window(0.0, 4.46)
+    with pytest.raises(ValueError, match="needs longest_window"):  # said before any audio device opens
+        run_live(lambda window, rate: window, None, duration=0.1)
