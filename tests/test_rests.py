@@ -10,7 +10,7 @@ import soundfile as sf
 from diffband.engine.accompany import accompany
 from diffband.engine.cross import cross
 from diffband.engine.model import load_models
-from diffband.engine.rests import MIN_REST_SECONDS, fill_rests, find_rests
+from diffband.engine.rests import GAUSSIAN_FLATNESS, MIN_REST_SECONDS, fill_rests, find_rests, noise_likeness
 from diffband.evaluation.quality import flatness
 from tests.conftest import REPO
 
@@ -24,6 +24,20 @@ def tone(seconds: float, hz: float = 330.0) -> np.ndarray:
 
 def silence(seconds: float) -> np.ndarray:
     return np.zeros(int(seconds * RATE), np.float32)
+
+
+def harmonic(seconds: float, hz: float = 220.0) -> np.ndarray:
+    """A note with eight partials, as an instrument's (peak about 0.5)."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    return (0.25 * sum(np.sin(2 * np.pi * k * hz * t) / k for k in range(1, 9))).astype(np.float32)
+
+
+def coloured_noise(samples: int, slope: float, seed: int = 0) -> np.ndarray:
+    """Gaussian noise of RMS 1 whose power falls as 1/f**slope (0 white, 1 pink, 2 brown)."""
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(samples))
+    spectrum /= np.maximum(np.arange(spectrum.size), 1) ** (slope / 2)
+    noise = np.fft.irfft(spectrum, samples)
+    return (noise / np.sqrt(np.mean(noise**2))).astype(np.float32)
 
 
 def test_rests_are_the_long_silences_lead_in_and_tail_included():
@@ -84,3 +98,39 @@ def test_accompany_rests_too(rested_vocal):
     made = accompany(rested, rate, load_models(["violin"], device="cpu", threads=1), steps=4, seed=0)
     inner = slice(at + int(0.2 * rate), at + gap - int(0.1 * rate))
     assert np.sqrt(np.mean(made.layers["violin"][inner] ** 2)) < 1e-4  # the band-pass may ring a little, no more
+
+
+def test_noise_reads_as_noise_and_a_note_does_not():
+    for slope in (0, 1, 2):  # hiss, room tone, rumble
+        assert noise_likeness(coloured_noise(RATE, slope), RATE) > 0.8 * GAUSSIAN_FLATNESS, slope
+    hum = 0.5 * np.sin(2 * np.pi * 50 * np.arange(RATE) / RATE) + 0.05 * coloured_noise(RATE, 1)
+    assert noise_likeness(hum, RATE) > 0.8 * GAUSSIAN_FLATNESS  # mains hum under the bands read
+    assert noise_likeness(harmonic(1.0) * 0.01, RATE) < 0.2 * GAUSSIAN_FLATNESS  # however quiet
+
+
+def test_a_rest_on_a_recording_noise_floor_is_found():
+    """A quiet take (peak -30 dBFS) with room tone at -60 dBFS: its rest is 30 dB under the notes but not
+    under -50 dBFS or 40 dB under the peak, so only the noise floor tells it apart."""
+    clean = np.concatenate([harmonic(1.5), silence(1.2), harmonic(1.5, 330.0)])
+    take = clean / np.abs(clean).max() * 10 ** (-30 / 20) + coloured_noise(clean.size, 1) * 10 ** (-60 / 20)
+    spans = [(a / RATE, b / RATE) for a, b in find_rests(take, RATE).spans]
+    assert len(spans) == 1 and spans[0] == pytest.approx((1.5, 2.7), abs=0.07), spans
+
+
+def test_a_quiet_passage_is_not_a_rest():
+    """A phrase 26 dB under the others is the quietest stretch, far under the take's level, but it sounds
+    notes: it is not a noise floor, and the layers play it."""
+    audio = np.concatenate([harmonic(1.0), harmonic(1.2, 330.0) * 0.05, harmonic(1.0)])
+    assert find_rests(audio, RATE).spans == ()
+    noisy = audio + coloured_noise(audio.size, 1) * 10 ** (-75 / 20)  # a floor far under even the quiet phrase
+    assert find_rests(noisy, RATE).spans == ()
+
+
+def test_a_layer_rests_on_a_noisy_take(rested_vocal):
+    """The rested vocal recorded quietly in a room: peak -30 dBFS, pink room tone at -62 dBFS throughout.
+    Before the noise floor was read, the layers grew the room tone into a noisy layer 27 dB under their notes."""
+    _, rested, rate, (at, gap) = rested_vocal
+    take = rested / np.abs(rested).max() * 10 ** (-30 / 20) + coloured_noise(rested.size, 1) * 10 ** (-62 / 20)
+    layer = cross(take.astype(np.float32), rate, load_models(["violin"], device="cpu", threads=1)[0], seed=0)
+    assert np.all(layer[at + int(0.2 * rate) : at + gap - int(0.1 * rate)] == 0.0)
+    assert np.sqrt(np.mean(layer[:at] ** 2)) > 0.01
