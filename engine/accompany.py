@@ -18,7 +18,7 @@ from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_REGISTER, DEFAULT
 from diffband.engine.cross import DEFAULT_OVERLAP, cross_images
 from diffband.engine.model import DiffusionModel
 from diffband.engine.image_transpose import lower_images
-from diffband.engine.rests import fill_rests, find_rests
+from diffband.engine.heard import hear
 from diffband.engine.register import layer_placements
 from diffband.engine.tuning import asked_pitch, tune_layer, tunes
 from diffband.engine.windowing import (
@@ -128,9 +128,9 @@ def accompany(
     tuning = tunes(follow, instruments, guidance)
     images: dict[int, np.ndarray] = {}  # the vocal's window images, moved by each octave a layer uses
     conditions: list[np.ndarray | None] = [None] * len(instruments)
-    layout, sung = checked_model_mono(first, vocals, sample_rate, max_seconds)  # checked and resampled once
-    rests = find_rests(sung, first.info.sample_rate)
-    sung = fill_rests(sung, rests)  # no window holds a rest; the layers rest there (engine.rests)
+    layout, plain = checked_model_mono(first, vocals, sample_rate, max_seconds)  # checked and resampled once
+    heard = hear(plain, first.info.sample_rate)  # rests filled, at the training level (engine.heard)
+    sung = heard.audio
     for shift in dict.fromkeys(octaves):
         mono, images[shift], starts = encode_mono(first, sung, overlap, shift)
         members = [i for i, o in enumerate(octaves) if o == shift]
@@ -163,7 +163,7 @@ def accompany(
         layer = decode_windows(model, out_images, starts, sung.size, overlap)  # a move keeps the length
         if tuning:
             layer = tune_layer(layer, model_rate, asked_pitch(sung, model_rate, sounding))
-        layer = rests.silence(layer)
+        layer = heard.restore(layer)  # silent in the rests; the level no longer matters, matched below
         low, high = INSTRUMENT_BANDS.get(model.info.instrument, DEFAULT_BAND)
         low /= 2.0 ** (grown - sounding)  # a layer brought down (register fit) keeps its notes' fundamentals
         layer = edge_fade(band_pass(layer, model_rate, low, high), model_rate)

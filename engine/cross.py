@@ -18,7 +18,7 @@ from diffband.engine.model import DiffusionModel, Guided
 from diffband.engine.denoise import denoise
 from diffband.engine.samplers import DDIMInverseSampler, make_sampler
 from diffband.engine.image_transpose import lower_images
-from diffband.engine.rests import fill_rests, find_rests
+from diffband.engine.heard import hear
 from diffband.engine.register import layer_placements
 from diffband.engine.schedule import NoiseSchedule
 from diffband.engine.tuning import asked_pitch, tune_layer, tunes
@@ -127,14 +127,13 @@ def cross(
     [(grown, sounding)] = ([placement] if placement is not None
                            else layer_placements([target], audio, sample_rate, register, octave, max_seconds))
     layout, plain = checked_model_mono(target, audio, sample_rate, max_seconds)
-    rests = find_rests(plain, target.info.sample_rate)
-    heard = fill_rests(plain, rests)  # no window holds a rest (engine.rests)
-    mono, images, starts = encode_mono(target, heard, overlap, grown)
+    heard = hear(plain, target.info.sample_rate)  # rests filled, at the training level (engine.heard)
+    mono, images, starts = encode_mono(target, heard.audio, overlap, grown)
     conditions = follow_conditions(follow, [target], mono, starts)
     out_images = cross_images(target, images, strength, steps, seed, eta, progress, invert_with, sampler_kind,
                               None if conditions is None else conditions[0], guidance, eps_scale)
     out_images = lower_images(out_images, target.info.codec, grown - sounding)
     out = decode_windows(target, out_images, starts, mono.size, overlap)
     if tunes(follow, [target], guidance):
-        out = tune_layer(out, target.info.sample_rate, asked_pitch(heard, target.info.sample_rate, sounding))
-    return limit_peak(from_model_mono(rests.silence(out), layout, target.info.sample_rate))
+        out = tune_layer(out, target.info.sample_rate, asked_pitch(heard.audio, target.info.sample_rate, sounding))
+    return limit_peak(from_model_mono(heard.restore(out), layout, target.info.sample_rate))

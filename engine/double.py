@@ -37,7 +37,7 @@ from diffband.engine.condition import conditions_for, follow_conditions, follows
 from diffband.engine.cross import DEFAULT_OVERLAP, diffuse, start_index
 from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_REGISTER
 from diffband.engine.image_transpose import lower_images
-from diffband.engine.rests import fill_rests, find_rests
+from diffband.engine.heard import hear
 from diffband.engine.model import DiffusionModel, Guided
 from diffband.engine.denoise import denoise, denoise_lanes
 from diffband.engine.samplers import Denoiser, Sampler, make_sampler
@@ -206,8 +206,8 @@ def chorus(
         placements = chorus_placements(models, audio, sample_rate, follow, register, max_seconds)
     first_model = models[0]
     layout, plain = checked_model_mono(first_model, audio, sample_rate, max_seconds)
-    rests = find_rests(plain, first_model.info.sample_rate)
-    plain = fill_rests(plain, rests)  # no window holds a rest; the layers rest there (engine.rests)
+    heard = hear(plain, first_model.info.sample_rate)  # rests filled, at the training level (engine.heard)
+    plain = heard.audio
     schedule = first_model.info.schedule
     sampler = make_sampler(schedule, sampler_kind, eta, eps_scale)
     timesteps = sampler.timesteps(steps)
@@ -247,6 +247,6 @@ def chorus(
             lead_line = asked_pitch(signal, rate)
         elif tuning:
             signal = tune_layer(signal, rate, lead_line)
-        signal = from_model_mono(rests.silence(signal), layout, rate)
+        signal = from_model_mono(heard.restore(signal), layout, rate)
         out.append((label, limit_peak(signal)))
     return out

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from diffband.engine.condition import BP_SAMPLE_RATE, VOICED_SALIENCE, contour_at, contour_frequencies
+from diffband.engine.heard import training_gain
 from diffband.engine.options import MAX_OCTAVES, REGISTERS
 from diffband.engine.windowing import DEFAULT_MAX_SECONDS, check_audio, to_model_mono
 
@@ -105,9 +106,11 @@ def layer_placements(models: Sequence["DiffusionModel"], audio: np.ndarray, samp
 
 def input_pitches(audio: np.ndarray, sample_rate: int, octave: int = 0,
                   max_seconds: float = DEFAULT_MAX_SECONDS) -> np.ndarray:
-    """MIDI pitch of each voiced frame of the caller's ``audio`` (checked, mixed to mono), moved ``octave``."""
+    """MIDI pitch of each voiced frame of the caller's ``audio`` (checked, mixed to mono, read at the
+    level the layers are grown at: basic-pitch finds more voiced frames in a quieter take, which moved
+    a phrase's median and so its register), moved ``octave``."""
     mono = to_model_mono(audio, check_audio(audio, sample_rate, max_seconds), BP_SAMPLE_RATE)
-    return voiced_pitches(mono, BP_SAMPLE_RATE) + 12.0 * octave
+    return voiced_pitches(mono * np.float32(training_gain(mono)), BP_SAMPLE_RATE) + 12.0 * octave
 
 
 def headroom(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_rate: int, octave: int = 0,

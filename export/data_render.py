@@ -28,10 +28,11 @@ from scipy.signal import butter, sosfilt
 from tqdm import tqdm
 
 from diffband.engine.bundle import checked_pitch_range
+from diffband.engine.heard import TRAINING_PEAK_DBFS
 from diffband.export.instruments import EVALUATION_SOUNDFONTS, SOUNDFONTS, Instrument, instrument
 
 SAMPLE_RATE = 22050
-PEAK_DBFS = -1.0
+PEAK_DBFS = TRAINING_PEAK_DBFS  # the level the techniques grow their inputs at (engine.heard)
 MAX_PIECE_SECONDS = 45.0
 #: FluidSynth is quiet at its default gain; 0.8 brings pieces near full scale.
 SYNTH_GAIN = 0.8

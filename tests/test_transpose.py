@@ -65,12 +65,17 @@ def test_cross_and_accompany_grow_layers_from_the_shifted_input(conditional_bund
     clip = guitar_clip[: int(5.0 * RATE)]
     up = shift_octaves(clip, RATE, 1)
     options = {"strength": 0.8, "steps": 3, "seed": 0}
-    assert np.array_equal(cross(clip, RATE, model, octave=1, **options), cross(up, RATE, model, **options))
-    assert not np.array_equal(cross(clip, RATE, model, octave=1, **options), cross(clip, RATE, model, **options))
-    shifted = accompany(clip, RATE, [model], octave=1, **options)
-    layers_only = accompany(up, RATE, [model], **options)
+    unfollowed = {**options, "follow": "off"}  # no note reading, whose thresholds a rounding can tip
+    moved, grown_up, plain = (cross(clip, RATE, model, octave=1, **unfollowed), cross(up, RATE, model, **unfollowed),
+                              cross(clip, RATE, model, **unfollowed))
+    # each input is brought to the training level (engine.heard) before it is moved: the same layer, but for the
+    # rounding of the two gains (the shifted input peaks elsewhere)
+    same, other = np.corrcoef(moved, grown_up)[0, 1], np.corrcoef(moved, plain)[0, 1]
+    assert same > 0.999 and other < 0.9, (same, other)
+    shifted = accompany(clip, RATE, [model], octave=1, **unfollowed)
+    layers_only = accompany(up, RATE, [model], **unfollowed)
     ours, theirs = shifted.layers[model.name], layers_only.layers[model.name]
-    # the same layer, loudness-matched to a different vocal: equal up to one gain
-    assert np.allclose(ours / np.linalg.norm(ours), theirs / np.linalg.norm(theirs), atol=1e-6)
-    assert shifted.vocal_lufs == pytest.approx(accompany(clip, RATE, [model], **options).vocal_lufs)  # the input, as it came
+    # the same layer, loudness-matched to a different vocal: equal up to one gain (and the two gains' rounding)
+    assert np.corrcoef(ours, theirs)[0, 1] > 0.999
+    assert shifted.vocal_lufs == pytest.approx(accompany(clip, RATE, [model], **unfollowed).vocal_lufs)  # the input, as it came
     assert not np.allclose(shifted.mix, layers_only.mix)  # mixed with the vocal as sung, not the shifted one

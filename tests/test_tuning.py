@@ -8,11 +8,17 @@ import pytest
 import diffband.engine.accompany as accompany_module
 import diffband.engine.cross as cross_module
 import diffband.engine.double as double_module
+from diffband.engine.heard import hear
 from diffband.engine.model import DiffusionModel
 from diffband.engine.transpose import shift_cents, shift_octaves
 from diffband.engine.tuning import AskedPitch, asked_pitch, correction_bins, tune_layer
 
 RATE = 22050
+
+
+def grown_from(clip: np.ndarray) -> np.ndarray:
+    """``clip`` as the techniques grow it and read its notes: at the training level (``engine.heard``)."""
+    return hear(clip, RATE).audio
 
 
 def tone(hz: float | list[float], seconds: float = 3.0, partials: int = 4) -> np.ndarray:
@@ -152,7 +158,7 @@ def test_cross_retunes_with_follow_notes_only(monkeypatch, conditional, follow, 
     assert out.shape == clip.shape and np.isfinite(out).all()
     assert len(calls) == (1 if tuned else 0)
     if tuned:  # the asked line is the input's, where the layer sounds (register input: as played)
-        np.testing.assert_allclose(calls[0].bins, asked_pitch(clip, RATE).bins, equal_nan=True)
+        np.testing.assert_allclose(calls[0].bins, asked_pitch(grown_from(clip), RATE).bins, equal_nan=True)
 
 
 def test_loose_follows_the_notes_like_notes_before_the_tuning(conditional):
@@ -169,7 +175,7 @@ def test_accompany_tunes_each_layer_to_the_vocal_where_it_sounds(monkeypatch, co
                                         octave=1, register="input")
     assert len(calls) == 2
     for asked in calls:
-        np.testing.assert_array_equal(asked.bins, asked_pitch(vocal, RATE, 1).bins)
+        np.testing.assert_array_equal(asked.bins, asked_pitch(grown_from(vocal), RATE, 1).bins)
     assert all(np.isfinite(layer).all() and layer.shape == vocal.shape for layer in result.layers.values())
     loose = spy(monkeypatch, accompany_module)
     accompany_module.accompany(vocal, RATE, [conditional], 0.8, steps=3, follow="loose")
@@ -187,7 +193,7 @@ def test_chorus_retunes_each_later_layer_to_the_lead_layer(monkeypatch, conditio
     assert all(audio.shape == clip.shape and np.isfinite(audio).all() for _, audio in layers)
     assert len(calls) == (3 if tuned else 0)
     if tuned:  # every layer, the lead's included, to the clip's notes (one reading of them)
-        np.testing.assert_allclose(calls[0].bins, asked_pitch(clip, RATE).bins, equal_nan=True)
+        np.testing.assert_allclose(calls[0].bins, asked_pitch(grown_from(clip), RATE).bins, equal_nan=True)
         assert calls[0] is calls[1] is calls[2]
 
 
@@ -199,7 +205,7 @@ def test_a_chorus_with_an_unconditional_lead_tunes_the_later_layers_to_the_lead(
                                   follow="notes")
     assert len(layers) == 3 and all(np.isfinite(audio).all() for _, audio in layers)
     assert len(calls) == 2 and calls[0] is calls[1]  # the lead stays as made, the later two go to its notes
-    assert not np.allclose(calls[0].bins, asked_pitch(clip, RATE).bins, equal_nan=True)  # the lead's, not the clip's
+    assert not np.allclose(calls[0].bins, asked_pitch(grown_from(clip), RATE).bins, equal_nan=True)  # the lead's, not the clip's
 
 
 def test_a_conditional_chorus_lead_follows_the_clip(conditional):
