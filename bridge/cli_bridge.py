@@ -149,7 +149,7 @@ def window_seconds(value: str) -> float | None:
 def cmd_live(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from diffband.bridge.live import LiveReporter, RegisterContext, grown_from, run_live
+    from diffband.bridge.live import LiveReporter, RegisterContext, RoomGate, grown_from, run_live
     from diffband.engine.model import load_models, threads_per_model
     from diffband.engine.techniques import Request, run
     from diffband.engine.windowing import limit_peak
@@ -160,20 +160,24 @@ def cmd_live(args: argparse.Namespace) -> int:
     context = RegisterContext(args.register_context)  # a bad --register-context is refused before models load
     models = load_models(names, device=args.device, threads=args.threads or threads_per_model(len(names)))
     options = {k: v for k, v in option_values(args, live_options()).items() if k in spec.defaults}
-    gate = 10 ** (args.gate / 20)
+    gate = RoomGate(args.gate)
     layer_octaves: dict[str, int] = {}  # each layer's octave in the last window (reported when it changes)
 
     model_seconds = models[0].info.codec.window_seconds
 
     def process(window: np.ndarray, rate: int) -> np.ndarray:
         recent = context.add(window, rate)
-        if np.sqrt(np.mean(np.square(window))) < gate:
-            return np.zeros_like(window)  # silence in, silence out
+        if gate.silent(window, recent, rate):
+            return np.zeros_like(window)  # silence (or the room alone) in, silence out
         clip = grown_from(window, recent, model_seconds, rate)  # the window with the input leading into it
         layers = run(spec.name, Request(models, dict(options), clip, rate, workers=len(models), register_context=recent))
         layer_octaves.update({layer.name: layer.octave for layer in layers if layer.name != "mix"})
         mix = np.sum([layer.audio for layer in layers if layer.name != "mix"], axis=0)  # layers, not the input
         return limit_peak(mix[mix.shape[0] - len(window):])
+
+    def forget_probe() -> None:  # the budget probe's windows are not the input
+        context.reset()
+        gate.reset()
 
     def device(value: str | None):
         return int(value) if value is not None and value.isdigit() else value
@@ -186,7 +190,7 @@ def cmd_live(args: argparse.Namespace) -> int:
         reporter = LiveReporter(host, int(port))
     stats = run_live(
         process, args.window, args.duration, device(args.input_device), device(args.output_device),
-        args.budget, args.monitor, reporter=reporter, layer_octaves=layer_octaves, after_probe=context.reset,
+        args.budget, args.monitor, reporter=reporter, layer_octaves=layer_octaves, after_probe=forget_probe,
         longest_window=model_seconds,
     )
     if args.stats:
@@ -238,7 +242,8 @@ def add_commands(sub) -> None:
     p.add_argument("--budget", type=float, help="compute allowance per window, s (default: measured at start)")
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--monitor", action="store_true", help="mix the dry input into the output")
-    p.add_argument("--gate", type=float, default=-50.0, help="windows quieter than this (dBFS RMS) give silence")
+    p.add_argument("--gate", type=float, default=-50.0, help="windows quieter than this (dBFS RMS) give silence, as do windows of nothing but the "
+                   "room's noise floor once a phrase has shown it")
     p.add_argument("--register-context", type=float, default=REGISTER_CONTEXT_SECONDS, metavar="SECONDS",
                    help="recent input the register option decides on, so a layer's octave holds across windows; "
                         "each window's layers are also grown with up to a model window of it leading in "

@@ -157,6 +157,36 @@ def grown_from(window: np.ndarray, recent: np.ndarray, seconds: float, rate: int
     return recent[-max(mono.size, min(int(np.ceil(seconds * rate)), recent.size)):]
 
 
+class RoomGate:
+    """Which live windows give silence: those under ``gate_dbfs`` (RMS), and, once the room's noise
+    floor is known, those that are nothing but it.  A window is grown with the input before it
+    (:func:`grown_from`), so room tone after a phrase is a rest the techniques silence
+    (``engine.rests``); but after a pause longer than that input, a window of room tone louder than
+    the gate holds no note to tell the floor by, and was grown into a noise layer.  So the floor
+    found in the recent input (``engine.rests.noise_floor``) is remembered, and a window whose every
+    frame lies within ``FLOOR_MARGIN_DB`` of it is silence too."""
+
+    def __init__(self, gate_dbfs: float):
+        self.gate = 10 ** (gate_dbfs / 20)
+        self.floor_dbfs: float | None = None
+
+    def reset(self) -> None:
+        """Forget the floor (after the budget probe's windows)."""
+        self.floor_dbfs = None
+
+    def silent(self, window: np.ndarray, recent: np.ndarray, rate: int) -> bool:
+        """Whether ``window`` (``recent``, mono, ends with it) gives silence; learns the floor from ``recent``."""
+        from diffband.engine.rests import FLOOR_MARGIN_DB, frame_levels, noise_floor
+
+        mono = _mono(window)
+        if np.sqrt(np.mean(np.square(mono))) < self.gate:
+            return True
+        floor = noise_floor(recent, frame_levels(recent), rate)
+        if floor is not None:
+            self.floor_dbfs = floor
+        return self.floor_dbfs is not None and bool(frame_levels(mono).max() <= self.floor_dbfs + FLOOR_MARGIN_DB)
+
+
 class LiveEngine:
     """The ring buffers, the callback and the worker; the stream itself is opened by ``run_live``."""
 

@@ -11,7 +11,7 @@ import numpy as np
 
 import pytest
 
-from diffband.bridge.live import FADE_SHARE, MIN_AUTO_WINDOW_SECONDS, LiveEngine, auto_window, run_live
+from diffband.bridge.live import FADE_SHARE, MIN_AUTO_WINDOW_SECONDS, LiveEngine, RoomGate, auto_window, run_live
 
 RATE = 8000
 BLOCK = 256
@@ -109,3 +109,24 @@ def test_auto_window_is_the_shortest_whose_hop_covers_the_budget():
         auto_window(0.0, 4.46)
     with pytest.raises(ValueError, match="needs longest_window"):  # said before any audio device opens
         run_live(lambda window, rate: window, None, duration=0.1)
+
+
+def test_room_tone_alone_is_silence_once_a_phrase_has_shown_the_floor():
+    """A window of room tone louder than the gate used to be grown into a noise layer after a pause
+    longer than the input a window is grown with."""
+    rate = 16000
+    rng = np.random.default_rng(0)
+    room = lambda seconds: (rng.standard_normal(int(seconds * rate)) * 10 ** (-45 / 20)).astype(np.float32)
+    t = np.arange(2 * rate) / rate
+    phrase = (0.3 * sum(np.sin(2 * np.pi * k * 220 * t) / k for k in range(1, 6))).astype(np.float32) + room(2.0)
+    gate = RoomGate(-50.0)
+    assert not gate.silent(room(1.0), room(6.0), rate)  # no note yet: the floor is unknown, the window is grown
+    recent = np.concatenate([phrase, room(4.0)])
+    assert gate.silent(recent[-rate:], recent, rate) and gate.floor_dbfs == pytest.approx(-45, abs=2)
+    later = room(6.0)  # a long pause: no note left in the recent input, the floor remembered
+    assert gate.silent(later[-rate:], later, rate)
+    sung = np.concatenate([later[: 5 * rate], phrase[:rate]])
+    assert not gate.silent(sung[-rate:], sung, rate)  # a note again
+    assert gate.silent(np.zeros(rate, np.float32), np.zeros(6 * rate, np.float32), rate)  # under the gate
+    gate.reset()
+    assert not gate.silent(later[-rate:], later, rate)
