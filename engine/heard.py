@@ -1,8 +1,8 @@
-"""An input as the models hear it: rests filled and at the level they were trained at.
+"""An input as the models hear it: rests filled, room tone gated out, at the level they were trained at.
 
-Two things a take has that the training renders had not, each of which turns a layer to noise:
-rests of silence or room tone inside a window (``engine.rests``), and a level far from the
-training level.  The mel codec keeps absolute level (a fixed dB reference, ``engine.mel``), and
+Three things a take has that the training renders had not, each of which turns a layer to noise:
+rests of silence or room tone inside a window (``engine.rests``), room tone under the notes
+(``engine.room_tone``), and a level far from the training level.  The mel codec keeps absolute level (a fixed dB reference, ``engine.mel``), and
 every training piece was peak-normalised to ``TRAINING_PEAK_DBFS`` (``export.data_render``), so a
 take recorded with headroom is a dimmer image than any the models learned: on held-out windows
 peaking at -24 dBFS, violin->guitar kept 0.54 of the source's voiced frames within 50 cents against
@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffband.engine.rests import Rests, fill_rests, find_rests
+from diffband.engine.rests import Rests, fill_rests, find_noise_floor, find_rests, frame_levels
+from diffband.engine.room_tone import without_room_tone
 
 #: Every training piece's sample peak (dBFS); the level a technique grows its input at.
 TRAINING_PEAK_DBFS = -1.0
@@ -45,8 +46,12 @@ def training_gain(mono: np.ndarray) -> float:
 
 def hear(mono: np.ndarray, sample_rate: int) -> Heard:
     """``mono`` (model-rate) as the models hear it: rests found (on the take's own level, as recorded),
-    filled, and the whole brought to the training level."""
+    filled, room tone gated out where the take has a noise floor, and the whole brought to the
+    training level."""
     rests = find_rests(mono, sample_rate)
     filled = fill_rests(mono, rests)
+    floor = find_noise_floor(np.asarray(mono, np.float32), frame_levels(mono), sample_rate)
+    if floor is not None:  # room tone under the notes too (engine.room_tone)
+        filled = without_room_tone(filled, floor)
     gain = training_gain(filled)
     return Heard((filled * np.float32(gain)).astype(np.float32), rests, gain)

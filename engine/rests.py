@@ -103,12 +103,20 @@ def noise_likeness(segment: np.ndarray, sample_rate: int) -> float:
     return float(np.median((mean * flatness).sum(axis=1) / mean.sum(axis=1)))
 
 
-def noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int) -> float | None:
-    """The level (dBFS) of ``mono``'s noise floor: its quietest ``MIN_REST_SECONDS`` that is not digital
-    silence, when that stretch lies ``FLOOR_SEPARATION_DB`` under the input's sounding level (its
-    90th-percentile frame of ``levels``) and sounds like noise (:func:`noise_likeness` at least half
-    ``GAUSSIAN_FLATNESS``; a quiet note's stretch scores 0.0005-0.14 on held-out pieces, hiss, pink or
-    brown noise and hum 0.50-0.60); else None."""
+@dataclass(frozen=True)
+class NoiseFloor:
+    """A take's noise floor: its level (dBFS) and the stretch of the take it was read from."""
+
+    dbfs: float
+    stretch: np.ndarray
+
+
+def find_noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int) -> NoiseFloor | None:
+    """``mono``'s noise floor: its quietest ``MIN_REST_SECONDS`` that is not digital silence, when that
+    stretch lies ``FLOOR_SEPARATION_DB`` under the input's sounding level (its 90th-percentile frame
+    of ``levels``, from :func:`frame_levels`) and sounds like noise (:func:`noise_likeness` at least
+    half ``GAUSSIAN_FLATNESS``; a quiet note's stretch scores 0.0005-0.14 on held-out pieces, hiss,
+    pink or brown noise and hum 0.50-0.60); else None."""
     span = max(1, int(round(MIN_REST_SECONDS * sample_rate / HOP)))
     if levels.size < span:
         return None
@@ -122,7 +130,13 @@ def noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int) -> float
         return None
     padded = np.pad(np.asarray(mono, dtype=np.float64), FRAME // 2)  # frame k is centred on sample k * HOP
     stretch = padded[start * HOP : (start + span - 1) * HOP + FRAME]
-    return floor if noise_likeness(stretch, sample_rate) >= GAUSSIAN_FLATNESS / 2 else None
+    return NoiseFloor(floor, stretch) if noise_likeness(stretch, sample_rate) >= GAUSSIAN_FLATNESS / 2 else None
+
+
+def noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int) -> float | None:
+    """The level (dBFS) of ``mono``'s noise floor (:func:`find_noise_floor`), or None."""
+    found = find_noise_floor(mono, levels, sample_rate)
+    return None if found is None else found.dbfs
 
 
 def sounding_samples(mono: np.ndarray, sample_rate: int) -> np.ndarray:

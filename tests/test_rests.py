@@ -10,7 +10,9 @@ import soundfile as sf
 from diffband.engine.accompany import accompany
 from diffband.engine.cross import cross
 from diffband.engine.model import load_models
-from diffband.engine.rests import GAUSSIAN_FLATNESS, MIN_REST_SECONDS, fill_rests, find_rests, noise_likeness
+from diffband.engine.rests import (GAUSSIAN_FLATNESS, MIN_REST_SECONDS, fill_rests, find_noise_floor, find_rests,
+                                   frame_levels, noise_likeness)
+from diffband.engine.room_tone import without_room_tone
 from diffband.evaluation.quality import flatness
 from tests.conftest import REPO
 
@@ -135,3 +137,23 @@ def test_a_layer_rests_on_a_noisy_take(rested_vocal):
     assert np.all(layer[at + int(0.2 * rate) : at + gap - int(0.1 * rate)] == 0.0)
     rms = lambda x: np.sqrt(np.mean(x.astype(np.float64) ** 2))
     assert rms(layer[:at]) > 0.1 * rms(take[:at])  # playing before it, at the take's level (engine.heard)
+
+
+def test_room_tone_under_the_notes_is_gated_out_and_the_notes_kept():
+    """A take with pink room tone 40 dB under its notes and a rest that shows the floor: the gate takes
+    the room tone out between the partials and leaves the partials' level."""
+    clean = np.concatenate([harmonic(2.0), silence(0.8), harmonic(2.0, 330.0)])
+    room = coloured_noise(clean.size, 1) * np.float32(10 ** (-46 / 20))
+    take = clean * np.float32(0.5) + room
+    floor = find_noise_floor(take, frame_levels(take), RATE)
+    assert floor is not None and floor.dbfs == pytest.approx(-46, abs=3)
+    gated = without_room_tone(take, floor)
+    assert gated.shape == take.shape
+    spectrum = lambda x: np.abs(np.fft.rfft(x[int(0.5 * RATE) : int(1.5 * RATE)]))  # one second of the first note
+    hz = np.fft.rfftfreq(RATE, 1 / RATE)
+    partials = np.isin(np.round(hz), 220 * np.arange(1, 9))
+    between = (hz > 250) & (hz < 2000) & (np.abs(hz / 220 - np.round(hz / 220)) > 0.3)  # away from every partial
+    db = lambda x: 20 * np.log10(np.sqrt(np.mean(x**2)))
+    assert db(spectrum(gated)[partials]) == pytest.approx(db(spectrum(take)[partials]), abs=1.0)
+    assert db(spectrum(gated)[between]) < db(spectrum(take)[between]) - 10.0
+    assert find_noise_floor(clean, frame_levels(clean), RATE) is None  # a clean take has no floor, and is not gated
