@@ -2,9 +2,9 @@
 
 Three things a take has that the training renders had not, each of which turns a layer to noise:
 rests of silence or room tone inside a window (``engine.rests``), room tone under the notes
-(``engine.room_tone``), and a level far from the training level.  The mel codec keeps absolute level (a fixed dB reference, ``engine.mel``), and
-every training piece was peak-normalised to ``TRAINING_PEAK_DBFS`` (``export.data_render``), so a
-take recorded with headroom is a dimmer image than any the models learned: on held-out windows
+(``engine.room_tone``), and a level far from the training level.  The mel codec keeps absolute
+level (a fixed dB reference, ``engine.mel``), and every training piece was peak-normalised to
+``TRAINING_PEAK_DBFS`` (``export.data_render``), so a take recorded with headroom is a dimmer image than any the models learned: on held-out windows
 peaking at -24 dBFS, violin->guitar kept 0.54 of the source's voiced frames within 50 cents against
 0.79 at -1 dBFS, and at -36 dBFS every pair lost 0.09-0.37 of them and grew layers 4-13x flatter
 (``docs/decisions.md``).  So a technique grows its input with its peak at ``TRAINING_PEAK_DBFS``
