@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from diffband.bridge.protocol import PREFIX
+from diffband.engine.rests import FLOOR_MARGIN_DB, find_noise_floor, frame_levels
 from diffband.engine.windowing import PEAK_CEILING, raised_cosine_edges
 
 #: Share of the window crossfaded with its neighbour.
@@ -163,7 +164,7 @@ class RoomGate:
     (:func:`grown_from`), so room tone after a phrase is a rest the techniques silence
     (``engine.rests``); but after a pause longer than that input, a window of room tone louder than
     the gate holds no note to tell the floor by, and was grown into a noise layer.  So the floor
-    found in the recent input (``engine.rests.noise_floor``) is remembered, and a window whose every
+    found in the recent input (``engine.rests.find_noise_floor``) is remembered, and a window whose every
     frame lies within ``FLOOR_MARGIN_DB`` of it is silence too."""
 
     def __init__(self, gate_dbfs: float):
@@ -176,14 +177,12 @@ class RoomGate:
 
     def silent(self, window: np.ndarray, recent: np.ndarray, rate: int) -> bool:
         """Whether ``window`` (``recent``, mono, ends with it) gives silence; learns the floor from ``recent``."""
-        from diffband.engine.rests import FLOOR_MARGIN_DB, frame_levels, noise_floor
-
         mono = _mono(window)
         if np.sqrt(np.mean(np.square(mono))) < self.gate:
             return True
-        floor = noise_floor(recent, frame_levels(recent), rate)
+        floor = find_noise_floor(recent, frame_levels(recent), rate)
         if floor is not None:
-            self.floor_dbfs = floor
+            self.floor_dbfs = floor.dbfs
         return self.floor_dbfs is not None and bool(frame_levels(mono).max() <= self.floor_dbfs + FLOOR_MARGIN_DB)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffband.engine.rests import Rests, fill_rests, find_noise_floor, find_rests, frame_levels
+from diffband.engine.rests import Rests, fill_rests, find_rests
 from diffband.engine.room_tone import without_room_tone
 
 #: Every training piece's sample peak (dBFS); the level a technique grows its input at.
@@ -50,8 +50,7 @@ def hear(mono: np.ndarray, sample_rate: int) -> Heard:
     training level."""
     rests = find_rests(mono, sample_rate)
     filled = fill_rests(mono, rests)
-    floor = find_noise_floor(np.asarray(mono, np.float32), frame_levels(mono), sample_rate)
-    if floor is not None:  # room tone under the notes too (engine.room_tone)
-        filled = without_room_tone(filled, floor)
+    if rests.floor is not None:  # room tone under the notes too (engine.room_tone)
+        filled = without_room_tone(filled, rests.floor)
     gain = training_gain(filled)
     return Heard((filled * np.float32(gain)).astype(np.float32), rests, gain)

@@ -7,7 +7,7 @@ window, the notes included: on held-out pieces, a 1.5 s rest inside a window mad
 So before windowing, each rest of at least ``MIN_REST_SECONDS`` (frames quieter than ``TOP_DB``
 below the input's loudest, as ``librosa.effects.split`` measures them, and than ``SILENT_DBFS``;
 written here in numpy, as the engine runs without librosa; or, in a recording with a noise floor,
-within ``FLOOR_MARGIN_DB`` of it: :func:`noise_floor`) is filled with the sound before it (after it, for
+within ``FLOOR_MARGIN_DB`` of it: :func:`find_noise_floor`) is filled with the sound before it (after it, for
 a rest at the start), looped, its joints faded over ``JOIN_SECONDS``; once grown, the layers are
 silenced there: the note sounding into a rest dies away over ``RELEASE_SECONDS``, and the layer
 comes back over the last ``JOIN_SECONDS`` before the input does.
@@ -46,12 +46,22 @@ FRAME, HOP = 2048, 512
 
 
 @dataclass(frozen=True)
+class NoiseFloor:
+    """A take's noise floor: its level (dBFS) and the stretch of the take it was read from."""
+
+    dbfs: float
+    stretch: np.ndarray
+
+
+@dataclass(frozen=True)
 class Rests:
-    """The rests ``(start, stop)`` (samples) of an input of ``length`` samples at ``sample_rate``."""
+    """The rests ``(start, stop)`` (samples) of an input of ``length`` samples at ``sample_rate``, and
+    the noise floor they were told apart from, where the input has one (:func:`find_noise_floor`)."""
 
     spans: tuple[tuple[int, int], ...]
     length: int
     sample_rate: int
+    floor: NoiseFloor | None = None
 
     def gate(self) -> np.ndarray:
         """Per sample, 1 where the input sounds, 0 in its rests, with the release and the re-entry fade."""
@@ -103,14 +113,6 @@ def noise_likeness(segment: np.ndarray, sample_rate: int) -> float:
     return float(np.median((mean * flatness).sum(axis=1) / mean.sum(axis=1)))
 
 
-@dataclass(frozen=True)
-class NoiseFloor:
-    """A take's noise floor: its level (dBFS) and the stretch of the take it was read from."""
-
-    dbfs: float
-    stretch: np.ndarray
-
-
 def find_noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int) -> NoiseFloor | None:
     """``mono``'s noise floor: its quietest ``MIN_REST_SECONDS`` that is not digital silence, when that
     stretch lies ``FLOOR_SEPARATION_DB`` under the input's sounding level (its 90th-percentile frame
@@ -133,22 +135,14 @@ def find_noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int) -> 
     return NoiseFloor(floor, stretch) if noise_likeness(stretch, sample_rate) >= GAUSSIAN_FLATNESS / 2 else None
 
 
-def noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int) -> float | None:
-    """The level (dBFS) of ``mono``'s noise floor (:func:`find_noise_floor`), or None."""
-    found = find_noise_floor(mono, levels, sample_rate)
-    return None if found is None else found.dbfs
-
-
-def sounding_samples(mono: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Per sample of ``mono``, whether the frame centred nearest it sounds: within ``TOP_DB`` of the
-    loudest frame or above ``SILENT_DBFS``, and more than ``FLOOR_MARGIN_DB`` above the noise floor
-    (:func:`noise_floor`) where the input has one."""
-    levels = frame_levels(mono)
+def sounding_samples(levels: np.ndarray, length: int, floor: NoiseFloor | None) -> np.ndarray:
+    """Per sample of an input of ``length`` samples, whether the frame centred nearest it sounds (its
+    ``levels``, from :func:`frame_levels`): within ``TOP_DB`` of the loudest frame or above
+    ``SILENT_DBFS``, and more than ``FLOOR_MARGIN_DB`` above the input's noise ``floor`` where it has one."""
     loud = (levels > levels.max() - TOP_DB) | (levels > SILENT_DBFS)
-    floor = noise_floor(mono, levels, sample_rate)
     if floor is not None:
-        loud &= levels > floor + FLOOR_MARGIN_DB
-    nearest = np.minimum((np.arange(mono.size) + HOP // 2) // HOP, loud.size - 1)
+        loud &= levels > floor.dbfs + FLOOR_MARGIN_DB
+    nearest = np.minimum((np.arange(length) + HOP // 2) // HOP, loud.size - 1)
     return loud[nearest]
 
 
@@ -158,11 +152,13 @@ def find_rests(mono: np.ndarray, sample_rate: int) -> Rests:
     mono = np.asarray(mono, dtype=np.float32)
     if mono.size == 0 or not np.any(mono):
         return Rests((), mono.size, sample_rate)
-    quiet = ~sounding_samples(mono, sample_rate)
+    levels = frame_levels(mono)
+    floor = find_noise_floor(mono, levels, sample_rate)
+    quiet = ~sounding_samples(levels, mono.size, floor)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]])))
     shortest = int(MIN_REST_SECONDS * sample_rate)
     spans = tuple((int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= shortest)
-    return Rests(spans, mono.size, sample_rate)
+    return Rests(spans, mono.size, sample_rate, floor)
 
 
 def fill_rests(mono: np.ndarray, rests: Rests) -> np.ndarray:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import uniform_filter
-from scipy.signal import istft, stft
 
 from diffband.engine.rests import NoiseFloor
+from diffband.engine.stft import istft, stft
 
 #: STFT of the gate: frame and hop (samples, Hann window).
 GATE_FRAME, GATE_HOP = 2048, 512
@@ -26,16 +26,11 @@ GATE_STD = 1.5
 SMOOTH_BINS, SMOOTH_FRAMES = 5, 3
 
 
-def _spectrum(audio: np.ndarray) -> np.ndarray:
-    return stft(audio, nperseg=GATE_FRAME, noverlap=GATE_FRAME - GATE_HOP)[2]
-
-
 def without_room_tone(mono: np.ndarray, floor: NoiseFloor) -> np.ndarray:
     """``mono`` with the bins that do not stand out of ``floor`` (read from the same take) gated out."""
-    noise_db = 20 * np.log10(np.abs(_spectrum(floor.stretch)) + 1e-12)
+    noise_db = 20 * np.log10(np.abs(stft(floor.stretch, GATE_FRAME, GATE_HOP)) + 1e-12)
     threshold = noise_db.mean(axis=1) + GATE_STD * noise_db.std(axis=1)
-    spectrum = _spectrum(np.asarray(mono, np.float64))
-    keep = (20 * np.log10(np.abs(spectrum) + 1e-12) > threshold[:, None]).astype(np.float64)
+    spectrum = stft(mono, GATE_FRAME, GATE_HOP)
+    keep = (20 * np.log10(np.abs(spectrum) + 1e-12) > threshold[:, None]).astype(np.float32)
     keep = uniform_filter(keep, size=(SMOOTH_BINS, SMOOTH_FRAMES), mode="nearest")
-    gated = istft(spectrum * keep, nperseg=GATE_FRAME, noverlap=GATE_FRAME - GATE_HOP)[1]
-    return np.pad(gated, (0, max(0, mono.size - gated.size)))[: mono.size].astype(np.float32)
+    return istft(spectrum * keep, GATE_FRAME, GATE_HOP, mono.size)
