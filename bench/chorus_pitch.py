@@ -14,13 +14,12 @@ section to ``bench/RESULTS.md`` (``--out``).
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 from pathlib import Path
 
 import numpy as np
 
-from bench.engine import RESULTS, append_results, machine
+from bench.engine import append_results, heldout_parser, machine
 from diffband.engine.defaults import DEFAULT_GUIDANCE
 from diffband.engine.double import chorus
 from diffband.engine.model import DiffusionModel, load_models
@@ -59,13 +58,8 @@ def cell_rows(lead: DiffusionModel, later: DiffusionModel, source: str, heldout:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--heldout", type=Path, default=Path("data/heldout_eval"),
-                        help="held-out renders as `eval quality` uses them")
-    parser.add_argument("--pairs", default=",".join(PAIRS), help="lead:later pairs")
+    parser = heldout_parser(__doc__, PAIRS, 4, pairs_help="lead:later pairs")
     parser.add_argument("--sources", default=",".join(SOURCES))
-    parser.add_argument("--clips", type=int, default=4)
-    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     pairs = [p.split(":") for p in args.pairs.split(",")]
     models = {m.name: m for m in load_models(sorted({n for pair in pairs for n in pair}), device="cpu")}

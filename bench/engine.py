@@ -6,6 +6,7 @@ folded into ``python -m bench``; its runs stay in ``bench/RESULTS.md``.)
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -68,6 +69,18 @@ def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 2) -> f
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def heldout_parser(doc: str, pairs: tuple[str, ...], clips: int, pairs_help: str | None = None,
+                   heldout_help: str = "held-out renders as `eval quality` uses them") -> argparse.ArgumentParser:
+    """The arguments every bench that reads held-out windows takes: ``--heldout``, ``--pairs`` (default
+    ``pairs``), ``--clips`` (default ``clips``) and ``--out`` (``bench/RESULTS.md``)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--heldout", type=Path, default=Path("data/heldout_eval"), help=heldout_help)
+    parser.add_argument("--pairs", default=",".join(pairs), help=pairs_help)
+    parser.add_argument("--clips", type=int, default=clips)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    return parser
 
 
 def append_results(path: Path, text: str) -> None:

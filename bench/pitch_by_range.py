@@ -14,14 +14,13 @@ vocoder, the best a layer can score.  Appends a section to ``bench/RESULTS.md`` 
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 from pathlib import Path
 
 import librosa
 import numpy as np
 
-from bench.engine import RESULTS, append_results, machine
+from bench.engine import append_results, heldout_parser, machine
 from diffband.bridge.cli_eval import PLAYED_FOLDER
 from diffband.engine.condition import conditions_for
 from diffband.engine.cross import cross_images
@@ -73,12 +72,8 @@ def pair_rows(source_name: str, target: DiffusionModel, heldout: Path, clips: in
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--heldout", type=Path, default=Path("data/heldout_eval"),
-                        help="held-out renders as `eval quality` uses them (with their played/ folder)")
-    parser.add_argument("--pairs", default=",".join(PAIRS))
-    parser.add_argument("--clips", type=int, default=6)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser = heldout_parser(__doc__, PAIRS, 6, heldout_help="held-out renders as `eval quality` uses them "
+                                                          "(with their played/ folder)")
     args = parser.parse_args(argv)
     pairs = [p.split(":") for p in args.pairs.split(",")]
     targets = {m.name: m for m in load_models(sorted({t for _, t in pairs}), device="cpu")}

@@ -17,13 +17,12 @@ section to ``bench/RESULTS.md`` (``--out``).
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 from pathlib import Path
 
 import numpy as np
 
-from bench.engine import RESULTS, append_results, machine
+from bench.engine import append_results, heldout_parser, machine
 from diffband.engine.cross import cross
 from diffband.engine.model import load_models
 from diffband.evaluation.quality import f0, flatness, named_windows, pitch_agreement
@@ -93,12 +92,7 @@ def pair_rows(source: str, target_name: str, models: dict, heldout: Path, clips:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--heldout", type=Path, default=Path("data/heldout_eval"),
-                        help="held-out renders as `eval quality` uses them")
-    parser.add_argument("--pairs", default=",".join(PAIRS), help="source:target pairs")
-    parser.add_argument("--clips", type=int, default=6)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser = heldout_parser(__doc__, PAIRS, 6, pairs_help="source:target pairs")
     args = parser.parse_args(argv)
     pairs = [p.split(":") for p in args.pairs.split(",")]
     models = {m.name: m for m in load_models(sorted({target for _, target in pairs}), device="cpu")}
