@@ -159,13 +159,14 @@ def grown_from(window: np.ndarray, recent: np.ndarray, seconds: float, rate: int
 
 
 class RoomGate:
-    """Which live windows give silence: those under ``gate_dbfs`` (RMS), and, once the room's noise
-    floor is known, those that are nothing but it.  A window is grown with the input before it
-    (:func:`grown_from`), so room tone after a phrase is a rest the techniques silence
-    (``engine.rests``); but after a pause longer than that input, a window of room tone louder than
-    the gate holds no note to tell the floor by, and was grown into a noise layer.  So the floor
-    found in the recent input (``engine.rests.find_noise_floor``) is remembered, and a window whose every
-    frame lies within ``FLOOR_MARGIN_DB`` of it is silence too."""
+    """Which live windows give silence: those under ``gate_dbfs`` (RMS), and those that are nothing
+    but the room's noise floor.  A window is grown with the input before it (:func:`grown_from`), so
+    room tone after a phrase is a rest the techniques silence (``engine.rests``); but after a pause
+    longer than that input, a window of room tone louder than the gate holds no note to tell the
+    floor by, and was grown into a noise layer.  So the floor found in the recent input
+    (``engine.rests.find_noise_floor``: under the notes, or the room tone alone, before the first
+    phrase) is remembered, and a window whose every frame lies within ``FLOOR_MARGIN_DB`` of it is
+    silence too."""
 
     def __init__(self, gate_dbfs: float):
         self.gate = 10 ** (gate_dbfs / 20)

@@ -35,6 +35,9 @@ FLOOR_SEPARATION_DB = 12.0
 GAUSSIAN_FLATNESS = float(np.exp(-np.euler_gamma))
 #: The bands :func:`noise_likeness` reads: this wide, from this frequency up (over mains hum).
 NOISE_BAND_HZ, NOISE_LOWEST_HZ = 344.0, 250.0
+#: Steady noise with nothing over it is room tone only up to this level (dBFS); louder, rain or a noise
+#: pad someone sent on purpose, grown as any sound.
+ROOM_TONE_MAX_DBFS = -40.0
 #: Frames under this level are digital silence, not a noise floor.
 DIGITAL_SILENCE_DBFS = -120.0
 #: Fade at each joint between the input and the sound a rest is filled with, and before the input resumes.
@@ -115,10 +118,12 @@ def noise_likeness(segment: np.ndarray, sample_rate: int) -> float:
 
 def find_noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int) -> NoiseFloor | None:
     """``mono``'s noise floor: its quietest ``MIN_REST_SECONDS`` that is not digital silence, when that
-    stretch lies ``FLOOR_SEPARATION_DB`` under the input's sounding level (its 90th-percentile frame
-    of ``levels``, from :func:`frame_levels`) and sounds like noise (:func:`noise_likeness` at least
-    half ``GAUSSIAN_FLATNESS``; a quiet note's stretch scores 0.0005-0.14 on held-out pieces, hiss,
-    pink or brown noise and hum 0.50-0.60); else None."""
+    stretch sounds like noise (:func:`noise_likeness` at least half ``GAUSSIAN_FLATNESS``; a quiet
+    note's stretch scores 0.0005-0.14 on held-out pieces, hiss, pink or brown noise and hum
+    0.50-0.60) and either lies ``FLOOR_SEPARATION_DB`` under the input's sounding level (its
+    90th-percentile frame of ``levels``, from :func:`frame_levels`) or is all the input holds (no
+    frame more than ``FLOOR_MARGIN_DB`` over it, and under ``ROOM_TONE_MAX_DBFS``: room tone before
+    anyone plays); else None."""
     span = max(1, int(round(MIN_REST_SECONDS * sample_rate / HOP)))
     if levels.size < span:
         return None
@@ -128,7 +133,8 @@ def find_noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int) -> 
         return None
     start = int(np.argmin(np.where(digital, np.inf, mean_power)))
     floor = float(10 * np.log10(mean_power[start]))
-    if np.percentile(levels, 90) - floor < FLOOR_SEPARATION_DB:
+    room_tone_only = levels.max() - floor <= FLOOR_MARGIN_DB and floor <= ROOM_TONE_MAX_DBFS
+    if np.percentile(levels, 90) - floor < FLOOR_SEPARATION_DB and not room_tone_only:
         return None
     padded = np.pad(np.asarray(mono, dtype=np.float64), FRAME // 2)  # frame k is centred on sample k * HOP
     stretch = padded[start * HOP : (start + span - 1) * HOP + FRAME]

@@ -111,16 +111,18 @@ def test_auto_window_is_the_shortest_whose_hop_covers_the_budget():
         run_live(lambda window, rate: window, None, duration=0.1)
 
 
-def test_room_tone_alone_is_silence_once_a_phrase_has_shown_the_floor():
-    """A window of room tone louder than the gate used to be grown into a noise layer after a pause
-    longer than the input a window is grown with."""
+def test_room_tone_alone_is_silence_before_and_after_a_phrase():
+    """A window of room tone louder than the gate used to be grown into a noise layer before the first
+    phrase and after a pause longer than the input a window is grown with."""
     rate = 16000
     rng = np.random.default_rng(0)
     room = lambda seconds: (rng.standard_normal(int(seconds * rate)) * 10 ** (-45 / 20)).astype(np.float32)
     t = np.arange(2 * rate) / rate
     phrase = (0.3 * sum(np.sin(2 * np.pi * k * 220 * t) / k for k in range(1, 6))).astype(np.float32) + room(2.0)
     gate = RoomGate(-50.0)
-    assert not gate.silent(room(1.0), room(6.0), rate)  # no note yet: the floor is unknown, the window is grown
+    before = room(6.0)
+    assert gate.silent(before[-rate:], before, rate)  # no note yet: nothing but room tone, its floor
+    gate.reset()
     recent = np.concatenate([phrase, room(4.0)])
     assert gate.silent(recent[-rate:], recent, rate) and gate.floor_dbfs == pytest.approx(-45, abs=2)
     later = room(6.0)  # a long pause: no note left in the recent input, the floor remembered
@@ -129,4 +131,7 @@ def test_room_tone_alone_is_silence_once_a_phrase_has_shown_the_floor():
     assert not gate.silent(sung[-rate:], sung, rate)  # a note again
     assert gate.silent(np.zeros(rate, np.float32), np.zeros(6 * rate, np.float32), rate)  # under the gate
     gate.reset()
-    assert not gate.silent(later[-rate:], later, rate)
+    assert gate.silent(later[-rate:], later, rate)  # forgotten, and found again in the room tone itself
+    drone = np.concatenate([later[: 5 * rate], phrase[:rate] * 0.1])  # a soft note 15 dB over the room tone
+    gate.reset()
+    assert not gate.silent(drone[-rate:], drone, rate)

@@ -128,6 +128,18 @@ def test_a_quiet_passage_is_not_a_rest():
     assert find_rests(noisy, RATE).spans == ()
 
 
+@pytest.mark.parametrize("slope", [0, 1])  # hiss, room tone (brown noise's level wanders with its infrasound)
+def test_room_tone_alone_is_one_rest_and_a_soft_note_over_it_is_not(slope):
+    """A take of nothing but room tone (before anyone plays) has no sound above its floor: one rest,
+    so its layers are silence, not grown room tone.  A soft note over the same room tone is played."""
+    room = coloured_noise(3 * RATE, slope) * 10 ** (-45 / 20)
+    rests = find_rests(room, RATE)
+    assert rests.spans == ((0, room.size),) and rests.floor.dbfs == pytest.approx(-45, abs=3)
+    soft = room + harmonic(3.0) * 10 ** (-20 / 20)  # the note about 17 dB over the room tone
+    assert find_rests(soft, RATE).spans == ()
+    assert find_rests(room * 10 ** (25 / 20), RATE).spans == ()  # at -20 dBFS: rain, a noise pad; sent to be grown
+
+
 def test_a_layer_rests_on_a_noisy_take(rested_vocal):
     """The rested vocal recorded quietly in a room: peak -30 dBFS, pink room tone at -62 dBFS throughout.
     Before the noise floor was read, the layers grew the room tone into a noisy layer 27 dB under their notes."""
