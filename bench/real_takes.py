@@ -10,7 +10,8 @@ quality`` picks them), each pair's source window is grown by ``cross`` at its de
   ``ROOM_TONE_DBFS`` throughout.
 
 Per take: pitch within 50 cents of the source's pyin-voiced frames (the window as played, the rest
-included), the layer's spectral flatness over the notes against the studio take's (1: as clean),
+included), note F1 against basic-pitch's notes of the window as played (at -1 dBFS, no room tone:
+what the condition reads of the take, room tone gated out or not, shows here), the layer's spectral flatness over the notes against the studio take's (1: as clean),
 and for *room* the layer's level in the rest's middle against its notes (silent: -inf).  Appends a
 section to ``bench/RESULTS.md`` (``--out``).
 """
@@ -25,7 +26,8 @@ import numpy as np
 from bench.engine import append_results, heldout_parser, machine
 from diffband.engine.cross import cross
 from diffband.engine.model import load_models
-from diffband.evaluation.quality import f0, flatness, named_windows, pitch_agreement
+from diffband.evaluation import notes
+from diffband.evaluation.quality import ONSET_TOLERANCE, f0, flatness, named_windows, pitch_agreement
 
 PAIRS = ("voice:violin", "voice:guitar", "guitar:violin", "violin:guitar")
 HEADROOM_DBFS = -30.0
@@ -79,12 +81,15 @@ def pair_rows(source: str, target_name: str, models: dict, heldout: Path, clips:
                 continue
             layer = cross(grown, rate, target, seed=0)
             rest_db = level_db(layer[middle]) - level_db(layer[sounding]) if take == "room" else float("nan")
-            scores[take].append((pitch_agreement(f0(played, rate), f0(layer, rate)), flatness(layer[sounding], rate), rest_db))
+            f1 = notes.f1(notes.transcribe(at_peak(played, -1.0), rate), notes.transcribe(layer, rate), ONSET_TOLERANCE)["f1"]
+            scores[take].append((pitch_agreement(f0(played, rate), f0(layer, rate)), flatness(layer[sounding], rate),
+                                 rest_db, f1))
     studio_flatness = np.mean([s[1] for s in scores["studio"]])
     rows = []
     for take in TAKES:
         kept, voiced = sum(s[0][0] for s in scores[take]), sum(s[0][1] for s in scores[take])
         rows.append({"pair": f"{source}->{target_name}", "take": take, "pitch": f"{kept / voiced:.2f}" if voiced else "nan",
+                     "f1": f"{np.mean([s[3] for s in scores[take]]):.2f}",
                      "flatness": f"{np.mean([s[1] for s in scores[take]]) / studio_flatness:.2f}",
                      "rest": "" if take != "room" else f"{max(s[2] for s in scores[take]):.0f} dB"})
         print(rows[-1], flush=True)
@@ -103,13 +108,14 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {machine()}. {args.clips} held-out windows per source (`{args.heldout}`), `cross` at its defaults, "
         f"seed 0. Takes: *studio* peak -1 dBFS; *headroom* peak {HEADROOM_DBFS:g} dBFS; *room* a {REST_SECONDS:g} s "
         f"rest at {REST_AT:g} s, peak {ROOM_PEAK_DBFS:g} dBFS, pink room tone at {ROOM_TONE_DBFS:g} dBFS. *pitch*: share "
-        "of the source's pyin-voiced frames the layer is within 50 cents of; *flatness*: the layer's over the notes "
+        "of the source's pyin-voiced frames the layer is within 50 cents of; *note F1*: the layer's basic-pitch notes against "
+        "the window's as played (mean over windows); *flatness*: the layer's over the notes "
         "against the studio take's (mean over windows); *rest*: the loudest layer in the rest's middle against its "
         "notes, over the windows (-inf: silent in every one).",
         "",
-        "| pair | take | pitch | flatness / studio | layer in the rest |",
-        "|---|---|---|---|---|",
-        *[f"| {r['pair']} | {r['take']} | {r['pitch']} | {r['flatness']} | {r['rest']} |" for r in rows],
+        "| pair | take | pitch | note F1 | flatness / studio | layer in the rest |",
+        "|---|---|---|---|---|---|",
+        *[f"| {r['pair']} | {r['take']} | {r['pitch']} | {r['f1']} | {r['flatness']} | {r['rest']} |" for r in rows],
         "",
     ]
     append_results(args.out, "\n".join(lines))
