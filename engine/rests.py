@@ -154,10 +154,11 @@ def sounding_samples(levels: np.ndarray, length: int, floor: NoiseFloor | None) 
 
 def find_rests(mono: np.ndarray, sample_rate: int) -> Rests:
     """The rests of ``mono``: stretches of at least ``MIN_REST_SECONDS`` more than ``TOP_DB`` below its
-    loudest frame, lead-in and tail included; none in an input with no sound at all."""
+    loudest frame, lead-in and tail included; an input with no sound at all is one rest (its layers
+    are silence: a model grew digital silence into a violin layer at -35 dBFS of noise)."""
     mono = np.asarray(mono, dtype=np.float32)
-    if mono.size == 0 or not np.any(mono):
-        return Rests((), mono.size, sample_rate)
+    if not np.any(mono):
+        return Rests(((0, mono.size),) if mono.size else (), mono.size, sample_rate)
     levels = frame_levels(mono)
     floor = find_noise_floor(mono, levels, sample_rate)
     quiet = ~sounding_samples(levels, mono.size, floor)

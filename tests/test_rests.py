@@ -48,7 +48,8 @@ def test_rests_are_the_long_silences_lead_in_and_tail_included():
     assert len(spans) == 3, spans  # the 0.1 s gap is a staccato's, not a rest
     for (start, stop), (want_start, want_stop) in zip(spans, [(0.0, 0.5), (1.5, 2.1), (3.7, 4.2)]):
         assert start == pytest.approx(want_start, abs=0.07) and stop == pytest.approx(want_stop, abs=0.07)
-    assert find_rests(tone(2.0), RATE).spans == () and find_rests(silence(2.0), RATE).spans == ()
+    assert find_rests(tone(2.0), RATE).spans == ()
+    assert find_rests(silence(2.0), RATE).spans == ((0, 2 * RATE),)  # nothing to grow: its layers are silence
 
 
 def test_quiet_singing_after_a_loud_hit_is_not_a_rest():
@@ -138,6 +139,15 @@ def test_room_tone_alone_is_one_rest_and_a_soft_note_over_it_is_not(slope):
     soft = room + harmonic(3.0) * 10 ** (-20 / 20)  # the note about 17 dB over the room tone
     assert find_rests(soft, RATE).spans == ()
     assert find_rests(room * 10 ** (25 / 20), RATE).spans == ()  # at -20 dBFS: rain, a noise pad; sent to be grown
+
+
+def test_silence_and_room_tone_alone_give_silent_layers():
+    """Before, a model grew an empty region into a violin layer at -35 dBFS of noise, and room tone too."""
+    violin = load_models(["violin"], device="cpu", threads=1)[0]
+    room = coloured_noise(5 * RATE, 1) * 10 ** (-50 / 20)
+    for name, clip in (("digital silence", silence(5.0)), ("room tone", room)):
+        layer = cross(clip, RATE, violin, steps=4, seed=0)
+        assert layer.shape == clip.shape and not np.any(layer), name
 
 
 def test_a_layer_rests_on_a_noisy_take(rested_vocal):
