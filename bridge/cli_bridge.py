@@ -11,6 +11,7 @@ from pathlib import Path
 from diffband.bridge.cli_options import add_option_flags, option_values
 from diffband.bridge.live import MIN_AUTO_WINDOW_SECONDS, REGISTER_CONTEXT_SECONDS
 from diffband.bridge.protocol import DEFAULT_CLIENT_PORT, DEFAULT_HOST, DEFAULT_PORT, MAX_MODELS_PER_JOB, OPTIONS, TECHNIQUES
+from diffband.engine.rests import ROOM_TONE_MAX_DBFS
 from diffband.engine.techniques import TECHNIQUES as TECHNIQUE_REGISTRY
 from diffband.engine.techniques import options_of
 
@@ -243,7 +244,7 @@ def add_commands(sub) -> None:
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--monitor", action="store_true", help="mix the dry input into the output")
     p.add_argument("--gate", type=float, default=-50.0, help="windows quieter than this (dBFS RMS) give silence, as do windows of nothing but the "
-                   "room's noise floor once a phrase has shown it")
+                   f"room's noise floor (found under a phrase, or in room tone alone under {ROOM_TONE_MAX_DBFS:g} dBFS)")
     p.add_argument("--register-context", type=float, default=REGISTER_CONTEXT_SECONDS, metavar="SECONDS",
                    help="recent input the register option decides on, so a layer's octave holds across windows; "
                         "each window's layers are also grown with up to a model window of it leading in "
