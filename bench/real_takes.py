@@ -48,18 +48,19 @@ def at_peak(audio: np.ndarray, dbfs: float) -> np.ndarray:
     return (audio / np.max(np.abs(audio)) * 10 ** (dbfs / 20)).astype(np.float32)
 
 
-def takes_of(window: np.ndarray, rate: int, rng: np.random.Generator) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per take: (what is grown, the source as played without the room tone, which samples sound)."""
+def takes_of(window: np.ndarray, rate: int, rng: np.random.Generator
+             ) -> tuple[dict[str, tuple[np.ndarray, str, np.ndarray]], dict[str, np.ndarray]]:
+    """Per take: (what is grown, which way the source is played in it, which samples sound); and each
+    way of playing it (``whole``, ``rested``), without the room tone."""
     at, gap = int(REST_AT * rate), int(REST_SECONDS * rate)
     rested = np.concatenate([window[:at], np.zeros(gap, np.float32), window[at:]])[: window.size]
     sounding = np.ones(window.size, bool)
     sounding[at : at + gap] = False
-    studio = at_peak(window, -1.0)
-    played = at_peak(rested, ROOM_PEAK_DBFS)
-    room = played + pink_noise(window.size, rng) * np.float32(10 ** (ROOM_TONE_DBFS / 20))
-    return {"studio": (studio, studio, np.ones(window.size, bool)),
-            "headroom": (at_peak(window, HEADROOM_DBFS), studio, np.ones(window.size, bool)),
-            "room": (room.astype(np.float32), played, sounding)}
+    played = {"whole": at_peak(window, -1.0), "rested": at_peak(rested, ROOM_PEAK_DBFS)}
+    room = played["rested"] + pink_noise(window.size, rng) * np.float32(10 ** (ROOM_TONE_DBFS / 20))
+    return {"studio": (played["whole"], "whole", np.ones(window.size, bool)),
+            "headroom": (at_peak(window, HEADROOM_DBFS), "whole", np.ones(window.size, bool)),
+            "room": (room.astype(np.float32), "rested", sounding)}, played
 
 
 def level_db(audio: np.ndarray) -> float:
@@ -76,13 +77,17 @@ def pair_rows(source: str, target_name: str, models: dict, heldout: Path, clips:
     at, gap = int(REST_AT * rate), int(REST_SECONDS * rate)
     middle = slice(at + int(0.2 * rate), at + gap - int(0.1 * rate))
     for window in windows:
-        for take, (grown, played, sounding) in takes_of(window, rate, rng).items():
-            if take not in scores:
-                continue
+        takes, played = takes_of(window, rate, rng)
+        takes = {take: made for take, made in takes.items() if take in scores}
+        # each way of playing the source read once: its pyin f0 and its notes (at -1 dBFS)
+        reference = {way: (f0(played[way], rate), notes.transcribe(at_peak(played[way], -1.0), rate))
+                     for way in {way for _, way, _ in takes.values()}}
+        for take, (grown, way, sounding) in takes.items():
             layer = cross(grown, rate, target, seed=0)
             rest_db = level_db(layer[middle]) - level_db(layer[sounding]) if take == "room" else float("nan")
-            f1 = notes.f1(notes.transcribe(at_peak(played, -1.0), rate), notes.transcribe(layer, rate), ONSET_TOLERANCE)["f1"]
-            scores[take].append((pitch_agreement(f0(played, rate), f0(layer, rate)), flatness(layer[sounding], rate),
+            source_f0, source_notes = reference[way]
+            f1 = notes.f1(source_notes, notes.transcribe(layer, rate), ONSET_TOLERANCE)["f1"]
+            scores[take].append((pitch_agreement(source_f0, f0(layer, rate)), flatness(layer[sounding], rate),
                                  rest_db, f1))
     studio_flatness = np.mean([s[1] for s in scores["studio"]])
     rows = []
