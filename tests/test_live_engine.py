@@ -132,6 +132,6 @@ def test_room_tone_alone_is_silence_before_and_after_a_phrase():
     assert gate.silent(np.zeros(rate, np.float32), np.zeros(6 * rate, np.float32), rate)  # under the gate
     gate.reset()
     assert gate.silent(later[-rate:], later, rate)  # forgotten, and found again in the room tone itself
-    drone = np.concatenate([later[: 5 * rate], phrase[:rate] * 0.1])  # a soft note 15 dB over the room tone
+    drone = np.concatenate([later[: 5 * rate], phrase[:rate] * 0.1])  # a soft note, 13 dB over the room tone
     gate.reset()
     assert not gate.silent(drone[-rate:], drone, rate)
