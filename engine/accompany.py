@@ -16,7 +16,7 @@ from diffband.engine.bundle import check_compatible
 from diffband.engine.condition import follow_conditions, follows
 from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_REGISTER, DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.engine.cross import DEFAULT_OVERLAP, cross_images
-from diffband.engine.model import DiffusionModel
+from diffband.engine.model import DiffusionModel, layer_names
 from diffband.engine.image_transpose import lower_images
 from diffband.engine.heard import hear
 from diffband.engine.register import layer_placements
@@ -131,7 +131,7 @@ def accompany(
     layout, plain = checked_model_mono(first, vocals, sample_rate, max_seconds)  # checked and resampled once
     heard = hear(plain, first.info.sample_rate)  # rests filled, at the training level (engine.heard)
     sung = heard.audio
-    for shift in dict.fromkeys(octaves):
+    for shift in dict.fromkeys([] if heard.nothing_to_grow else octaves):  # all rest: nothing to encode
         mono, images[shift], starts = encode_mono(first, sung, overlap, shift)
         members = [i for i, o in enumerate(octaves) if o == shift]
         made = follow_conditions(following, [instruments[i] for i in members], mono, starts)
@@ -155,14 +155,17 @@ def accompany(
                     done[index] = i
                     progress(sum(done), n * len(instruments))
 
-        out_images = cross_images(model, images[octaves[index]], strength, steps, seed + index, eta, tick,
-                                  sampler_kind=sampler_kind, condition=conditions[index], guidance=guidance,
-                                  eps_scale=eps_scale)
         grown, sounding = placements[index]
-        out_images = lower_images(out_images, model.info.codec, grown - sounding)
-        layer = decode_windows(model, out_images, starts, sung.size, overlap)  # a move keeps the length
-        if tuning:
-            layer = tune_layer(layer, model_rate, asked_pitch(sung, model_rate, sounding))
+        if heard.nothing_to_grow:  # silence or room tone alone: a silent layer, no model run
+            layer = np.zeros_like(sung)
+        else:
+            out_images = cross_images(model, images[octaves[index]], strength, steps, seed + index, eta, tick,
+                                      sampler_kind=sampler_kind, condition=conditions[index], guidance=guidance,
+                                      eps_scale=eps_scale)
+            out_images = lower_images(out_images, model.info.codec, grown - sounding)
+            layer = decode_windows(model, out_images, starts, sung.size, overlap)  # a move keeps the length
+            if tuning:
+                layer = tune_layer(layer, model_rate, asked_pitch(sung, model_rate, sounding))
         layer = heard.restore(layer)  # silent in the rests; the level no longer matters, matched below
         low, high = INSTRUMENT_BANDS.get(model.info.instrument, DEFAULT_BAND)
         low /= 2.0 ** (grown - sounding)  # a layer brought down (register fit) keeps its notes' fundamentals
@@ -182,8 +185,7 @@ def accompany(
     layer_lufs: dict[str, float] = {}
     moved: dict[str, int] = {}
     fitted: dict[str, int] = {}
-    for index, (model, (layer, lufs)) in enumerate(zip(instruments, rendered)):
-        name = model.name if model.name not in layers else f"{model.name}_{index}"
+    for index, (name, (layer, lufs)) in enumerate(zip(layer_names(instruments), rendered)):
         layers[name] = layer
         layer_lufs[name] = lufs
         grown, sounding = placements[index]

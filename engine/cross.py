@@ -128,6 +128,8 @@ def cross(
                            else layer_placements([target], audio, sample_rate, register, octave, max_seconds))
     layout, plain = checked_model_mono(target, audio, sample_rate, max_seconds)
     heard = hear(plain, target.info.sample_rate)  # rests filled, at the training level (engine.heard)
+    if heard.nothing_to_grow:  # silence or room tone alone: a silent layer, no model run
+        return from_model_mono(np.zeros_like(heard.audio), layout, target.info.sample_rate)
     mono, images, starts = encode_mono(target, heard.audio, overlap, grown)
     conditions = follow_conditions(follow, [target], mono, starts)
     out_images = cross_images(target, images, strength, steps, seed, eta, progress, invert_with, sampler_kind,

@@ -38,7 +38,7 @@ from diffband.engine.cross import DEFAULT_OVERLAP, diffuse, start_index
 from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_REGISTER
 from diffband.engine.image_transpose import lower_images
 from diffband.engine.heard import hear
-from diffband.engine.model import DiffusionModel, Guided
+from diffband.engine.model import DiffusionModel, Guided, layer_names
 from diffband.engine.denoise import denoise, denoise_lanes
 from diffband.engine.samplers import Denoiser, Sampler, make_sampler
 from diffband.engine.register import layer_placements
@@ -214,6 +214,9 @@ def chorus(
     first = start_index(timesteps, strength, schedule.num_train_timesteps)
     if strength == 0.0 or first >= len(timesteps):
         raise ValueError("chorus strength must be above 0 (at 0 every layer would be the input itself)")
+    if heard.nothing_to_grow:  # silence or room tone alone: silent layers, no model run
+        silent = from_model_mono(np.zeros_like(plain), layout, first_model.info.sample_rate)
+        return [(label, silent.copy()) for label in layer_names(models)]
     octaves = list(dict.fromkeys(grown for grown, _ in placements))
     grown_images: list[np.ndarray] = [np.empty(0)] * len(models)
     for k, grown in enumerate(octaves):  # one trunk per octave the layers are grown at
@@ -232,10 +235,7 @@ def chorus(
     asked: dict[int, AskedPitch] = {}  # the clip's notes the layers are tuned to, by the octave they sound at
     lead_line: AskedPitch | None = None  # an unconditional lead's notes, which the later layers are tuned to
     out: list[tuple[str, np.ndarray]] = []
-    names: set[str] = set()
-    for index, (model, layer_images) in enumerate(zip(models, grown_images)):
-        label = model.name if model.name not in names else f"{model.name}_{index}"
-        names.add(label)
+    for index, (label, layer_images) in enumerate(zip(layer_names(models), grown_images)):
         grown, sounding = placements[index]
         layer_images = lower_images(layer_images, first_model.info.codec, grown - sounding)
         signal = decode_windows(first_model, layer_images, starts, plain.size, overlap)

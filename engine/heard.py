@@ -32,6 +32,11 @@ class Heard:
     rests: Rests
     gain: float
 
+    @property
+    def nothing_to_grow(self) -> bool:
+        """Whether the input is all rest, so every layer is silence and no model need run."""
+        return self.rests.everywhere
+
     def restore(self, layer: np.ndarray) -> np.ndarray:
         """A layer grown from :attr:`audio` (mono, same length and rate) at the input's own level,
         silent in its rests."""

@@ -228,6 +228,14 @@ def load_models(names: list[str], device: str | None = None, threads: int | None
     return models
 
 
+def layer_names(models: list[DiffusionModel]) -> list[str]:
+    """The name each model's layer goes by: the model's, with ``_<index>`` for a model named again."""
+    names: list[str] = []
+    for index, model in enumerate(models):
+        names.append(model.name if model.name not in names else f"{model.name}_{index}")
+    return names
+
+
 def list_bundles(folder: Path | None = None) -> list[BundleInfo | tuple[Path, str]]:
     """Bundles in ``folder`` (or every model dir): their info, or (path, error) for bad files."""
     folders = [Path(folder)] if folder else model_dirs()

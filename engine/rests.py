@@ -66,6 +66,11 @@ class Rests:
     sample_rate: int
     floor: NoiseFloor | None = None
 
+    @property
+    def everywhere(self) -> bool:
+        """Whether the whole input is one rest (silence, room tone alone): its layers are silence."""
+        return self.spans == ((0, self.length),) and self.length > 0
+
     def gate(self) -> np.ndarray:
         """Per sample, 1 where the input sounds, 0 in its rests, with the release and the re-entry fade."""
         gate = np.ones(self.length, dtype=np.float32)

@@ -9,7 +9,8 @@ import soundfile as sf
 
 from diffband.engine.accompany import accompany
 from diffband.engine.cross import cross
-from diffband.engine.model import load_models
+from diffband.engine.double import chorus
+from diffband.engine.model import DiffusionModel, load_models
 from diffband.engine.rests import (GAUSSIAN_FLATNESS, MIN_REST_SECONDS, fill_rests, find_noise_floor, find_rests,
                                    frame_levels, noise_likeness)
 from diffband.engine.room_tone import without_room_tone
@@ -141,13 +142,28 @@ def test_room_tone_alone_is_one_rest_and_a_soft_note_over_it_is_not(slope):
     assert find_rests(room * 10 ** (25 / 20), RATE).spans == ()  # at -20 dBFS: rain, a noise pad; sent to be grown
 
 
-def test_silence_and_room_tone_alone_give_silent_layers():
-    """Before, a model grew an empty region into a violin layer at -35 dBFS of noise, and room tone too."""
-    violin = load_models(["violin"], device="cpu", threads=1)[0]
+def test_silence_and_room_tone_alone_give_silent_layers(monkeypatch):
+    """Before, a model grew an empty region into a violin layer at -35 dBFS of noise, and room tone too;
+    then it grew them only for the rest to zero the layers.  Now every technique gives silence in the
+    input's shape at once, and no model runs."""
+    violin, guitar = load_models(["violin", "guitar"], device="cpu", threads=1)
+    calls: list[str] = []
+    model_call = DiffusionModel.__call__
+    monkeypatch.setattr(DiffusionModel, "__call__", lambda self, *a, **k: calls.append(self.name) or model_call(self, *a, **k))
     room = coloured_noise(5 * RATE, 1) * 10 ** (-50 / 20)
-    for name, clip in (("digital silence", silence(5.0)), ("room tone", room)):
+    for name, clip in (("digital silence", silence(5.0)), ("room tone", room), ("stereo silence", np.zeros((RATE * 5, 2), np.float32))):
         layer = cross(clip, RATE, violin, steps=4, seed=0)
         assert layer.shape == clip.shape and not np.any(layer), name
+        made = accompany(clip, RATE, [violin, guitar, violin], steps=4, seed=0)
+        assert list(made.layers) == ["violin", "guitar", "violin_2"], name
+        assert all(layer.shape == clip.shape and not np.any(layer) for layer in made.layers.values()), name
+        assert np.array_equal(made.mix, clip * np.float32(10 ** (made.mix_gain_db / 20))), name
+        layers = chorus(clip, RATE, [violin, guitar], steps=4, seed=0)
+        assert [label for label, _ in layers] == ["violin", "guitar"], name
+        assert all(layer.shape == clip.shape and not np.any(layer) for _, layer in layers), name
+    assert calls == []
+    cross(harmonic(5.0), RATE, violin, steps=4, seed=0)
+    assert calls and set(calls) == {"violin"}  # the counter sees a model run
 
 
 def test_a_layer_rests_on_a_noisy_take(rested_vocal):
