@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from diffband.engine.condition import null_conditions
-from diffband.engine.model import DiffusionModel
+from diffband.engine.model import DiffusionModel, load_models
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -81,6 +81,16 @@ def heldout_parser(doc: str, pairs: tuple[str, ...], clips: int, pairs_help: str
     parser.add_argument("--clips", type=int, default=clips)
     parser.add_argument("--out", type=Path, default=RESULTS)
     return parser
+
+
+def pair_bench_setup(doc: str, pairs: tuple[str, ...], clips: int, argv: list[str] | None = None
+                     ) -> tuple[argparse.Namespace, list[tuple[str, str]], dict]:
+    """A bench over source:target pairs: its arguments (:func:`heldout_parser`), the pairs as
+    ``(source, target)`` and the target models by name, loaded on the CPU."""
+    args = heldout_parser(doc, pairs, clips, pairs_help="source:target pairs").parse_args(argv)
+    chosen = [tuple(p.split(":")) for p in args.pairs.split(",")]
+    models = {m.name: m for m in load_models(sorted({target for _, target in chosen}), device="cpu")}
+    return args, chosen, models
 
 
 def append_results(path: Path, text: str) -> None:

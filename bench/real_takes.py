@@ -23,9 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.engine import append_results, heldout_parser, machine
+from bench.engine import append_results, machine, pair_bench_setup
 from diffband.engine.cross import cross
-from diffband.engine.model import load_models
 from diffband.evaluation import notes
 from diffband.evaluation.quality import ONSET_TOLERANCE, f0, flatness, named_windows, pitch_agreement
 
@@ -102,10 +101,7 @@ def pair_rows(source: str, target_name: str, models: dict, heldout: Path, clips:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = heldout_parser(__doc__, PAIRS, 6, pairs_help="source:target pairs")
-    args = parser.parse_args(argv)
-    pairs = [p.split(":") for p in args.pairs.split(",")]
-    models = {m.name: m for m in load_models(sorted({target for _, target in pairs}), device="cpu")}
+    args, pairs, models = pair_bench_setup(__doc__, PAIRS, 6, argv)
     rows = [row for source, target in pairs for row in pair_rows(source, target, models, args.heldout, args.clips)]
     lines = [
         f"## {dt.datetime.now():%Y-%m-%d %H:%M} UTC — `python -m bench.real_takes` — layers from a musician's take",

@@ -7,7 +7,7 @@ window, the notes included: on held-out pieces, a 1.5 s rest inside a window mad
 So before windowing, each rest of at least ``MIN_REST_SECONDS`` (frames quieter than ``TOP_DB``
 below the input's loudest, as ``librosa.effects.split`` measures them, and than ``SILENT_DBFS``;
 written here in numpy, as the engine runs without librosa; or, in a recording with a noise floor,
-within ``FLOOR_MARGIN_DB`` of it: :func:`find_noise_floor`) is filled with the sound before it (after it, for
+within ``FLOOR_MARGIN_DB`` of it, as it stands in that part of the take: :func:`track_noise_floor`) is filled with the sound before it (after it, for
 a rest at the start), looped, its joints faded over ``JOIN_SECONDS``; once grown, the layers are
 silenced there: the note sounding into a rest dies away over ``RELEASE_SECONDS``, and the layer
 comes back over the last ``JOIN_SECONDS`` before the input does.
@@ -38,6 +38,10 @@ NOISE_BAND_HZ, NOISE_LOWEST_HZ = 344.0, 250.0
 #: Steady noise with nothing over it is room tone only up to this level (dBFS); louder, rain or a noise
 #: pad someone sent on purpose, grown as any sound.
 ROOM_TONE_MAX_DBFS = -40.0
+#: A take's noise floor is read anew from each block of about this many seconds (:func:`track_noise_floor`).
+FLOOR_BLOCK_SECONDS = 10.0
+#: ... and a block's floor louder than the take's quietest must be heard for this long in the block.
+FLOOR_PERSIST_SECONDS = 1.0
 #: Frames under this level are digital silence, not a noise floor.
 DIGITAL_SILENCE_DBFS = -120.0
 #: Fade at each joint between the input and the sound a rest is filled with, and before the input resumes.
@@ -57,14 +61,31 @@ class NoiseFloor:
 
 
 @dataclass(frozen=True)
+class FloorTrack:
+    """A take's noise floor over time (:func:`track_noise_floor`): ``floors[k]`` holds from level
+    frame ``bounds[k]`` (:func:`frame_levels`) up to ``bounds[k + 1]``, the last one to the end."""
+
+    floors: tuple[NoiseFloor, ...]
+    bounds: tuple[int, ...]
+
+    def block_of_frame(self, frames: int) -> np.ndarray:
+        """For each of ``frames`` level frames (or STFT frames at ``HOP``), the index of its floor."""
+        return np.searchsorted(np.asarray(self.bounds[1:]), np.arange(frames), side="right")
+
+    def dbfs(self, frames: int) -> np.ndarray:
+        """The floor's level (dBFS) at each of ``frames`` level frames."""
+        return np.array([floor.dbfs for floor in self.floors])[self.block_of_frame(frames)]
+
+
+@dataclass(frozen=True)
 class Rests:
     """The rests ``(start, stop)`` (samples) of an input of ``length`` samples at ``sample_rate``, and
-    the noise floor they were told apart from, where the input has one (:func:`find_noise_floor`)."""
+    the noise floor they were told apart from, where the input has one (:func:`track_noise_floor`)."""
 
     spans: tuple[tuple[int, int], ...]
     length: int
     sample_rate: int
-    floor: NoiseFloor | None = None
+    floor: FloorTrack | None = None
 
     @property
     def everywhere(self) -> bool:
@@ -121,38 +142,69 @@ def noise_likeness(segment: np.ndarray, sample_rate: int) -> float:
     return float(np.median((mean * flatness).sum(axis=1) / mean.sum(axis=1)))
 
 
-def find_noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int) -> NoiseFloor | None:
-    """``mono``'s noise floor: its quietest ``MIN_REST_SECONDS`` that is not digital silence, when that
+def find_noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int, frames: slice = slice(None),
+                     sounding_dbfs: float | None = None) -> NoiseFloor | None:
+    """``mono``'s noise floor, read from its level ``frames`` (all by default; :func:`frame_levels`
+    gives ``levels``): their quietest ``MIN_REST_SECONDS`` that is not digital silence, when that
     stretch sounds like noise (:func:`noise_likeness` at least half ``GAUSSIAN_FLATNESS``; a quiet
     note's stretch scores 0.0005-0.14 on held-out pieces, hiss, pink or brown noise and hum
-    0.50-0.60) and either lies ``FLOOR_SEPARATION_DB`` under the input's sounding level (its
-    90th-percentile frame of ``levels``, from :func:`frame_levels`) or is all the input holds (no
-    frame more than ``FLOOR_MARGIN_DB`` over it, and under ``ROOM_TONE_MAX_DBFS``: room tone before
-    anyone plays); else None."""
+    0.50-0.60) and either lies ``FLOOR_SEPARATION_DB`` under the input's sounding level
+    (``sounding_dbfs``, by default the 90th-percentile frame of ``levels``) or is all those frames
+    hold (none more than ``FLOOR_MARGIN_DB`` over it, and under ``ROOM_TONE_MAX_DBFS``: room tone
+    before anyone plays); else None."""
+    first, stop, _ = frames.indices(levels.size)
+    block = levels[first:stop]
     span = max(1, int(round(MIN_REST_SECONDS * sample_rate / HOP)))
-    if levels.size < span:
+    if block.size < span:
         return None
-    mean_power = np.convolve(10 ** (levels / 10), np.ones(span) / span, mode="valid")
-    digital = np.convolve((levels <= DIGITAL_SILENCE_DBFS).astype(float), np.ones(span), mode="valid") > 0
+    mean_power = np.convolve(10 ** (block / 10), np.ones(span) / span, mode="valid")
+    digital = np.convolve((block <= DIGITAL_SILENCE_DBFS).astype(float), np.ones(span), mode="valid") > 0
     if digital.all():
         return None
     start = int(np.argmin(np.where(digital, np.inf, mean_power)))
     floor = float(10 * np.log10(mean_power[start]))
-    room_tone_only = levels.max() - floor <= FLOOR_MARGIN_DB and floor <= ROOM_TONE_MAX_DBFS
-    if np.percentile(levels, 90) - floor < FLOOR_SEPARATION_DB and not room_tone_only:
+    start += first
+    sounding = float(np.percentile(levels, 90)) if sounding_dbfs is None else sounding_dbfs
+    room_tone_only = block.max() - floor <= FLOOR_MARGIN_DB and floor <= ROOM_TONE_MAX_DBFS
+    if sounding - floor < FLOOR_SEPARATION_DB and not room_tone_only:
         return None
     padded = np.pad(np.asarray(mono, dtype=np.float64), FRAME // 2)  # frame k is centred on sample k * HOP
     stretch = padded[start * HOP : (start + span - 1) * HOP + FRAME]
     return NoiseFloor(floor, stretch) if noise_likeness(stretch, sample_rate) >= GAUSSIAN_FLATNESS / 2 else None
 
 
-def sounding_samples(levels: np.ndarray, length: int, floor: NoiseFloor | None) -> np.ndarray:
+def track_noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int) -> FloorTrack | None:
+    """``mono``'s noise floor over time: read (:func:`find_noise_floor`) from each block of about
+    ``FLOOR_BLOCK_SECONDS`` against the whole take's sounding level, so a floor that changes during a
+    take (a fan switched on) is followed.  A block's floor more than ``FLOOR_MARGIN_DB`` over the
+    take's quietest must hold for ``FLOOR_PERSIST_SECONDS`` of the block (frames within
+    ``FLOOR_MARGIN_DB`` of it), so a breath between two phrases is not read as a new floor; a block
+    with no floor of its own (all notes) takes the nearest block's.  A take no longer than ``1.5 * FLOOR_BLOCK_SECONDS`` is one block.  None when no
+    block has a floor."""
+    blocks = max(1, int(round(levels.size * HOP / sample_rate / FLOOR_BLOCK_SECONDS)))
+    bounds = [int(round(k * levels.size / blocks)) for k in range(blocks)]
+    sounding = float(np.percentile(levels, 90))
+    found = [find_noise_floor(mono, levels, sample_rate, slice(a, b), sounding)
+             for a, b in zip(bounds, [*bounds[1:], levels.size])]
+    quietest = min((floor.dbfs for floor in found if floor is not None), default=None)
+    if quietest is None:
+        return None
+    within = levels[:, None] <= np.array([np.inf if f is None else f.dbfs + FLOOR_MARGIN_DB for f in found])[None]
+    block = np.searchsorted(np.asarray(bounds[1:]), np.arange(levels.size), side="right")
+    persists = np.bincount(block, weights=within[np.arange(levels.size), block], minlength=blocks) * HOP / sample_rate
+    have = [k for k, floor in enumerate(found)  # a louder floor must last: not a breath between two phrases
+            if floor is not None and (floor.dbfs <= quietest + FLOOR_MARGIN_DB or persists[k] >= FLOOR_PERSIST_SECONDS)]
+    nearest = [found[min(have, key=lambda h: (abs(h - k), h))] for k in range(blocks)]
+    return FloorTrack(tuple(nearest), tuple(bounds))
+
+
+def sounding_samples(levels: np.ndarray, length: int, floor: FloorTrack | None) -> np.ndarray:
     """Per sample of an input of ``length`` samples, whether the frame centred nearest it sounds (its
     ``levels``, from :func:`frame_levels`): within ``TOP_DB`` of the loudest frame or above
-    ``SILENT_DBFS``, and more than ``FLOOR_MARGIN_DB`` above the input's noise ``floor`` where it has one."""
+    ``SILENT_DBFS``, and more than ``FLOOR_MARGIN_DB`` above the input's noise ``floor`` there, where it has one."""
     loud = (levels > levels.max() - TOP_DB) | (levels > SILENT_DBFS)
     if floor is not None:
-        loud &= levels > floor.dbfs + FLOOR_MARGIN_DB
+        loud &= levels > floor.dbfs(levels.size) + FLOOR_MARGIN_DB
     nearest = np.minimum((np.arange(length) + HOP // 2) // HOP, loud.size - 1)
     return loud[nearest]
 
@@ -165,7 +217,7 @@ def find_rests(mono: np.ndarray, sample_rate: int) -> Rests:
     if not np.any(mono):
         return Rests(((0, mono.size),) if mono.size else (), mono.size, sample_rate)
     levels = frame_levels(mono)
-    floor = find_noise_floor(mono, levels, sample_rate)
+    floor = track_noise_floor(mono, levels, sample_rate)
     quiet = ~sounding_samples(levels, mono.size, floor)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]])))
     shortest = int(MIN_REST_SECONDS * sample_rate)

@@ -15,22 +15,31 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import uniform_filter
 
-from diffband.engine.rests import NoiseFloor
+from diffband.engine.rests import HOP, FloorTrack, NoiseFloor
 from diffband.engine.stft import istft, stft
 
-#: STFT of the gate: frame and hop (samples, Hann window).
-GATE_FRAME, GATE_HOP = 2048, 512
+#: STFT of the gate: frame and hop (samples, Hann window); its frames are the rest finder's level frames.
+GATE_FRAME, GATE_HOP = 2048, HOP
 #: A bin is kept where its level (dB) is this many standard deviations over the floor's mean there.
 GATE_STD = 1.5
 #: The keep-mask is averaged over this many bins (about 54 Hz at 22.05 kHz) and frames (about 70 ms).
 SMOOTH_BINS, SMOOTH_FRAMES = 5, 3
 
 
-def without_room_tone(mono: np.ndarray, floor: NoiseFloor) -> np.ndarray:
-    """``mono`` with the bins that do not stand out of ``floor`` (read from the same take) gated out."""
+def bin_thresholds(floor: NoiseFloor) -> np.ndarray:
+    """Per STFT bin, the level (dB) a bin must exceed to stand out of ``floor``."""
     noise_db = 20 * np.log10(np.abs(stft(floor.stretch, GATE_FRAME, GATE_HOP)) + 1e-12)
-    threshold = noise_db.mean(axis=1) + GATE_STD * noise_db.std(axis=1)
+    return noise_db.mean(axis=1) + GATE_STD * noise_db.std(axis=1)
+
+
+def without_room_tone(mono: np.ndarray, floor: NoiseFloor | FloorTrack) -> np.ndarray:
+    """``mono`` with the bins that do not stand out of ``floor`` (read from the same take; a
+    :class:`FloorTrack`'s floor where each frame lies) gated out."""
     spectrum = stft(mono, GATE_FRAME, GATE_HOP)
-    keep = (20 * np.log10(np.abs(spectrum) + 1e-12) > threshold[:, None]).astype(np.float32)
+    if isinstance(floor, NoiseFloor):
+        threshold = bin_thresholds(floor)[:, None]
+    else:  # the gate's frames are the level frames (hop HOP, centred), so each takes its block's floor
+        threshold = np.stack([bin_thresholds(f) for f in floor.floors], axis=1)[:, floor.block_of_frame(spectrum.shape[1])]
+    keep = (20 * np.log10(np.abs(spectrum) + 1e-12) > threshold).astype(np.float32)
     keep = uniform_filter(keep, size=(SMOOTH_BINS, SMOOTH_FRAMES), mode="nearest")
     return istft(spectrum * keep, GATE_FRAME, GATE_HOP, mono.size)
