@@ -15,7 +15,7 @@ from scipy.signal import butter, sosfiltfilt
 from diffband.engine.bundle import check_compatible
 from diffband.engine.condition import follow_conditions, follows
 from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_REGISTER, DEFAULT_STEPS, DEFAULT_STRENGTH
-from diffband.engine.cross import DEFAULT_OVERLAP, cross_images
+from diffband.engine.cross import DEFAULT_OVERLAP, check_options, cross_images
 from diffband.engine.model import DiffusionModel, layer_names
 from diffband.engine.image_transpose import lower_images
 from diffband.engine.heard import hear
@@ -131,7 +131,11 @@ def accompany(
     layout, plain = checked_model_mono(first, vocals, sample_rate, max_seconds)  # checked and resampled once
     heard = hear(plain, first.info.sample_rate)  # rests filled, at the training level (engine.heard)
     sung = heard.audio
-    for shift in dict.fromkeys([] if heard.nothing_to_grow else octaves):  # all rest: nothing to encode
+    if heard.nothing_to_grow:  # all rest: nothing to encode, every layer silence (below)
+        check_options(first, instruments, strength, steps, sampler_kind, eta, eps_scale, follow)
+        if progress:
+            progress(1, 1)
+    for shift in dict.fromkeys([] if heard.nothing_to_grow else octaves):
         mono, images[shift], starts = encode_mono(first, sung, overlap, shift)
         members = [i for i, o in enumerate(octaves) if o == shift]
         made = follow_conditions(following, [instruments[i] for i in members], mono, starts)

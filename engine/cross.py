@@ -7,12 +7,12 @@ ignores the source (plain generation).  The source needs no model.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
 from diffband.engine.bundle import check_compatible
-from diffband.engine.condition import follow_conditions
+from diffband.engine.condition import follow_conditions, follows
 from diffband.engine.defaults import DEFAULT_GUIDANCE, DEFAULT_REGISTER, DEFAULT_STEPS, DEFAULT_STRENGTH
 from diffband.engine.model import DiffusionModel, Guided
 from diffband.engine.denoise import denoise
@@ -37,6 +37,15 @@ def start_index(timesteps: np.ndarray, strength: float, num_train_timesteps: int
     limit = strength * num_train_timesteps
     below = np.flatnonzero(timesteps <= limit)
     return int(below[0]) if below.size else len(timesteps)
+
+
+def check_options(model: DiffusionModel, followers: Sequence[DiffusionModel], strength: float, steps: int,
+                  sampler_kind: str, eta: float, eps_scale: float, follow: str) -> None:
+    """The errors a job's options raise once its models run, raised without running them (an input
+    that is all rest, whose layers are silence at once)."""
+    sampler = make_sampler(model.info.schedule, sampler_kind, eta, eps_scale)
+    start_index(sampler.timesteps(steps), strength, model.info.schedule.num_train_timesteps)
+    follows(follow, followers)
 
 
 def diffuse(schedule: NoiseSchedule, images: np.ndarray, strength: float, t: int, rng: np.random.Generator) -> np.ndarray:
@@ -129,6 +138,11 @@ def cross(
     layout, plain = checked_model_mono(target, audio, sample_rate, max_seconds)
     heard = hear(plain, target.info.sample_rate)  # rests filled, at the training level (engine.heard)
     if heard.nothing_to_grow:  # silence or room tone alone: a silent layer, no model run
+        check_options(target, [target], strength, steps, sampler_kind, eta, eps_scale, follow)
+        if invert_with is not None:
+            check_compatible([invert_with.info, target.info])
+        if progress:
+            progress(1, 1)
         return from_model_mono(np.zeros_like(heard.audio), layout, target.info.sample_rate)
     mono, images, starts = encode_mono(target, heard.audio, overlap, grown)
     conditions = follow_conditions(follow, [target], mono, starts)

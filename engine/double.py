@@ -215,6 +215,8 @@ def chorus(
     if strength == 0.0 or first >= len(timesteps):
         raise ValueError("chorus strength must be above 0 (at 0 every layer would be the input itself)")
     if heard.nothing_to_grow:  # silence or room tone alone: silent layers, no model run
+        if progress:
+            progress(1, 1)
         silent = from_model_mono(np.zeros_like(plain), layout, first_model.info.sample_rate)
         return [(label, silent.copy()) for label in layer_names(models)]
     octaves = list(dict.fromkeys(grown for grown, _ in placements))

@@ -232,7 +232,10 @@ def layer_names(models: list[DiffusionModel]) -> list[str]:
     """The name each model's layer goes by: the model's, with ``_<index>`` for a model named again."""
     names: list[str] = []
     for index, model in enumerate(models):
-        names.append(model.name if model.name not in names else f"{model.name}_{index}")
+        name, again = model.name, index
+        while name in names:  # ``violin, violin_2, violin``: the third is violin_3, not a second violin_2
+            name, again = f"{model.name}_{again}", again + 1
+        names.append(name)
     return names
 
 

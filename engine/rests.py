@@ -7,9 +7,9 @@ window, the notes included: on held-out pieces, a 1.5 s rest inside a window mad
 So before windowing, each rest of at least ``MIN_REST_SECONDS`` (frames quieter than ``TOP_DB``
 below the input's loudest, as ``librosa.effects.split`` measures them, and than ``SILENT_DBFS``;
 written here in numpy, as the engine runs without librosa; or, in a recording with a noise floor,
-within ``FLOOR_MARGIN_DB`` of it, as it stands in that part of the take: :func:`track_noise_floor`) is filled with the sound before it (after it, for
-a rest at the start), looped, its joints faded over ``JOIN_SECONDS``; once grown, the layers are
-silenced there: the note sounding into a rest dies away over ``RELEASE_SECONDS``, and the layer
+within ``FLOOR_MARGIN_DB`` of it, as it stands in that part of the take: :func:`track_noise_floor`)
+is filled with the sound before it (after it, for a rest at the start), looped, its joints faded
+over ``JOIN_SECONDS``; once grown, the layers are silenced there: the note sounding into a rest dies away over ``RELEASE_SECONDS``, and the layer
 comes back over the last ``JOIN_SECONDS`` before the input does.
 """
 
@@ -40,8 +40,9 @@ NOISE_BAND_HZ, NOISE_LOWEST_HZ = 344.0, 250.0
 ROOM_TONE_MAX_DBFS = -40.0
 #: A take's noise floor is read anew from each block of about this many seconds (:func:`track_noise_floor`).
 FLOOR_BLOCK_SECONDS = 10.0
-#: ... and a block's floor louder than the take's quietest must be heard for this long in the block.
-FLOOR_PERSIST_SECONDS = 1.0
+#: ... and a block's floor louder than the take's quietest must be heard this long on end in the block (a
+#: 1 s rest over a fan stays within ``FLOOR_MARGIN_DB`` of it for 0.95 s, a 0.4 s breath for 0.33 s).
+FLOOR_PERSIST_SECONDS = 0.7
 #: Frames under this level are digital silence, not a noise floor.
 DIGITAL_SILENCE_DBFS = -120.0
 #: Fade at each joint between the input and the sound a rest is filled with, and before the input resumes.
@@ -68,13 +69,13 @@ class FloorTrack:
     floors: tuple[NoiseFloor, ...]
     bounds: tuple[int, ...]
 
-    def block_of_frame(self, frames: int) -> np.ndarray:
-        """For each of ``frames`` level frames (or STFT frames at ``HOP``), the index of its floor."""
-        return np.searchsorted(np.asarray(self.bounds[1:]), np.arange(frames), side="right")
+    def blocks_of_frames(self, count: int) -> np.ndarray:
+        """For each of ``count`` level frames (or STFT frames at ``HOP``), the index of its floor."""
+        return np.searchsorted(np.asarray(self.bounds[1:]), np.arange(count), side="right")
 
-    def dbfs(self, frames: int) -> np.ndarray:
-        """The floor's level (dBFS) at each of ``frames`` level frames."""
-        return np.array([floor.dbfs for floor in self.floors])[self.block_of_frame(frames)]
+    def dbfs_at(self, count: int) -> np.ndarray:
+        """The floor's level (dBFS) at each of ``count`` level frames."""
+        return np.array([floor.dbfs for floor in self.floors])[self.blocks_of_frames(count)]
 
 
 @dataclass(frozen=True)
@@ -173,27 +174,44 @@ def find_noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int, fra
     return NoiseFloor(floor, stretch) if noise_likeness(stretch, sample_rate) >= GAUSSIAN_FLATNESS / 2 else None
 
 
+def longest_run(flags: np.ndarray) -> int:
+    """The most consecutive True values in ``flags``."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(np.int8), [0]])))
+    return int((edges[1::2] - edges[::2]).max()) if edges.size else 0
+
+
+def floor_blocks(seconds: float) -> int:
+    """How many blocks a take of ``seconds`` has its floor read in: one up to ``1.5 *
+    FLOOR_BLOCK_SECONDS``, else the nearest whole number of ``FLOOR_BLOCK_SECONDS``."""
+    return 1 if seconds <= 1.5 * FLOOR_BLOCK_SECONDS else int(round(seconds / FLOOR_BLOCK_SECONDS))
+
+
 def track_noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int) -> FloorTrack | None:
-    """``mono``'s noise floor over time: read (:func:`find_noise_floor`) from each block of about
-    ``FLOOR_BLOCK_SECONDS`` against the whole take's sounding level, so a floor that changes during a
-    take (a fan switched on) is followed.  A block's floor more than ``FLOOR_MARGIN_DB`` over the
-    take's quietest must hold for ``FLOOR_PERSIST_SECONDS`` of the block (frames within
-    ``FLOOR_MARGIN_DB`` of it), so a breath between two phrases is not read as a new floor; a block
-    with no floor of its own (all notes) takes the nearest block's.  A take no longer than ``1.5 * FLOOR_BLOCK_SECONDS`` is one block.  None when no
-    block has a floor."""
-    blocks = max(1, int(round(levels.size * HOP / sample_rate / FLOOR_BLOCK_SECONDS)))
+    """``mono``'s noise floor over time: read (:func:`find_noise_floor`) from each of
+    :func:`floor_blocks` blocks against the whole take's sounding level, so a floor that changes
+    during a take (a fan switched on) is followed.  A block's floor more than ``FLOOR_MARGIN_DB``
+    over the take's quietest counts only where the block stays within ``FLOOR_MARGIN_DB`` of it for
+    ``FLOOR_PERSIST_SECONDS`` on end (a rest over the new floor), so breaths between phrases are
+    not read as a new floor however many there are; a block with no floor of its own (all notes)
+    takes the nearest block's.  None when no block has a floor."""
+    blocks = floor_blocks(mono.size / sample_rate)
     bounds = [int(round(k * levels.size / blocks)) for k in range(blocks)]
+    ends = [*bounds[1:], levels.size]
     sounding = float(np.percentile(levels, 90))
-    found = [find_noise_floor(mono, levels, sample_rate, slice(a, b), sounding)
-             for a, b in zip(bounds, [*bounds[1:], levels.size])]
+    found = [find_noise_floor(mono, levels, sample_rate, slice(a, b), sounding) for a, b in zip(bounds, ends)]
     quietest = min((floor.dbfs for floor in found if floor is not None), default=None)
     if quietest is None:
         return None
-    within = levels[:, None] <= np.array([np.inf if f is None else f.dbfs + FLOOR_MARGIN_DB for f in found])[None]
-    block = np.searchsorted(np.asarray(bounds[1:]), np.arange(levels.size), side="right")
-    persists = np.bincount(block, weights=within[np.arange(levels.size), block], minlength=blocks) * HOP / sample_rate
-    have = [k for k, floor in enumerate(found)  # a louder floor must last: not a breath between two phrases
-            if floor is not None and (floor.dbfs <= quietest + FLOOR_MARGIN_DB or persists[k] >= FLOOR_PERSIST_SECONDS)]
+    lasting = int(np.ceil(FLOOR_PERSIST_SECONDS * sample_rate / HOP))
+
+    def counts(k: int) -> bool:
+        floor = found[k]
+        if floor is None:
+            return False
+        return floor.dbfs <= quietest + FLOOR_MARGIN_DB or longest_run(
+            levels[bounds[k] : ends[k]] <= floor.dbfs + FLOOR_MARGIN_DB) >= lasting
+
+    have = [k for k in range(blocks) if counts(k)]
     nearest = [found[min(have, key=lambda h: (abs(h - k), h))] for k in range(blocks)]
     return FloorTrack(tuple(nearest), tuple(bounds))
 
@@ -204,7 +222,7 @@ def sounding_samples(levels: np.ndarray, length: int, floor: FloorTrack | None) 
     ``SILENT_DBFS``, and more than ``FLOOR_MARGIN_DB`` above the input's noise ``floor`` there, where it has one."""
     loud = (levels > levels.max() - TOP_DB) | (levels > SILENT_DBFS)
     if floor is not None:
-        loud &= levels > floor.dbfs(levels.size) + FLOOR_MARGIN_DB
+        loud &= levels > floor.dbfs_at(levels.size) + FLOOR_MARGIN_DB
     nearest = np.minimum((np.arange(length) + HOP // 2) // HOP, loud.size - 1)
     return loud[nearest]
 

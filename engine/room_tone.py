@@ -1,6 +1,6 @@
 """Room tone under the notes: taken out of a take before a model hears it.
 
-A take's noise floor (``engine.rests.find_noise_floor``) also lies under every note, where no rest
+A take's noise floor (``engine.rests.track_noise_floor``) also lies under every note, where no rest
 can silence it; the models, trained on clean renders, grow it into the layer: on held-out windows
 with pink room tone 35 dB under the peak, the layers' notes came out 1.2-1.7x flatter than from
 the clean take (``python -m bench.real_takes``).  So, where a take has a noise floor, a stationary
@@ -36,10 +36,14 @@ def without_room_tone(mono: np.ndarray, floor: NoiseFloor | FloorTrack) -> np.nd
     """``mono`` with the bins that do not stand out of ``floor`` (read from the same take; a
     :class:`FloorTrack`'s floor where each frame lies) gated out."""
     spectrum = stft(mono, GATE_FRAME, GATE_HOP)
-    if isinstance(floor, NoiseFloor):
-        threshold = bin_thresholds(floor)[:, None]
+    floors = (floor,) if isinstance(floor, NoiseFloor) else floor.floors
+    level = 20 * np.log10(np.abs(spectrum) + 1e-12)
+    if len({id(f) for f in floors}) == 1:
+        keep = (level > bin_thresholds(floors[0])[:, None]).astype(np.float32)
     else:  # the gate's frames are the level frames (hop HOP, centred), so each takes its block's floor
-        threshold = np.stack([bin_thresholds(f) for f in floor.floors], axis=1)[:, floor.block_of_frame(spectrum.shape[1])]
-    keep = (20 * np.log10(np.abs(spectrum) + 1e-12) > threshold).astype(np.float32)
+        blocks = floor.blocks_of_frames(spectrum.shape[1])
+        keep = np.empty(spectrum.shape, np.float32)
+        for k, f in enumerate(floors):
+            keep[:, blocks == k] = level[:, blocks == k] > bin_thresholds(f)[:, None]
     keep = uniform_filter(keep, size=(SMOOTH_BINS, SMOOTH_FRAMES), mode="nearest")
     return istft(spectrum * keep, GATE_FRAME, GATE_HOP, mono.size)

@@ -162,6 +162,17 @@ def test_silence_and_room_tone_alone_give_silent_layers(monkeypatch):
         assert [label for label, _ in layers] == ["violin", "guitar"], name
         assert all(layer.shape == clip.shape and not np.any(layer) for _, layer in layers), name
     assert calls == []
+    ticks: list[tuple[int, int]] = []
+    cross(silence(5.0), RATE, violin, steps=4, seed=0, progress=lambda i, n: ticks.append((i, n)))
+    accompany(silence(5.0), RATE, [violin], steps=4, seed=0, progress=lambda i, n: ticks.append((i, n)))
+    chorus(silence(5.0), RATE, [violin, guitar], steps=4, seed=0, progress=lambda i, n: ticks.append((i, n)))
+    assert ticks == [(1, 1)] * 3  # a client's progress bar still reaches the end
+    for bad, message in (({"steps": 0}, "steps"), ({"strength": 1.5}, "strength"), ({"sampler_kind": "euler"}, "sampler")):
+        with pytest.raises(ValueError, match=message):  # the options are checked as when a model runs
+            cross(silence(5.0), RATE, violin, **bad)
+        with pytest.raises(ValueError, match=message):
+            accompany(silence(5.0), RATE, [violin], **bad)
+    assert calls == []
     cross(harmonic(5.0), RATE, violin, steps=4, seed=0)
     assert calls and set(calls) == {"violin"}  # the counter sees a model run
 
@@ -235,13 +246,14 @@ def test_a_floor_that_rises_during_a_take_is_followed(monkeypatch):
     assert found(find_rests(take, RATE).spans) == [start < half for start, _ in true_rests]  # none after the fan
 
 
-def test_a_breath_between_phrases_is_not_a_new_floor():
-    """A take whose second half is one long phrase, broken once by a 0.4 s breath (noise at -35 dBFS),
-    over room tone at -66 dBFS: the breath is not read as that half's floor, so nothing in it is a
-    rest and its notes are not gated by the breath's spectrum."""
+def test_breaths_between_phrases_are_not_a_new_floor():
+    """A take whose second half is one long phrase, broken by four 0.4 s breaths (noise at -35 dBFS),
+    over room tone at -66 dBFS: the breaths are not read as that half's floor, so nothing in it is a
+    rest and its notes are not gated by the breaths' spectrum."""
     first, true_rests = phrases_with_rests(10.0)
-    breath = np.random.default_rng(1).standard_normal(int(0.4 * RATE)).astype(np.float32) * np.float32(10 ** (-35 / 20))
-    second = np.concatenate([harmonic(4.8, 262.0), breath, harmonic(4.8, 294.0)])
+    breath = lambda seed: (np.random.default_rng(seed).standard_normal(int(0.4 * RATE)) * 10 ** (-35 / 20)).astype(np.float32)
+    second = np.concatenate([harmonic(2.2, 262.0), breath(1), harmonic(2.2, 294.0), breath(2), harmonic(2.2, 330.0),
+                             breath(3), harmonic(2.2, 294.0), breath(4), harmonic(0.4, 262.0)])  # four breaths: 1.6 s in all
     clean = np.concatenate([first, second])
     take = (clean + coloured_noise(clean.size, 1) * np.float32(10 ** (-66 / 20))).astype(np.float32)
     rests = find_rests(take, RATE)
