@@ -15,7 +15,8 @@ input's register.  The ``octave`` option adds to the shift.
 
 ``register="fit"`` (the default) keeps the notes where the input plays them but grows them where
 the model plays best: an input whose median lies below the middle half of a model's range is
-moved up by those octaves, the layer grown there and brought back down on its mel image
+moved up by those octaves (stopping at the first that puts it inside the range: :func:`fit_octaves`),
+the layer grown there and brought back down on its mel image
 (``engine.image_transpose``), as a sampler plays a note below its lowest sample; an input inside
 or above the range is grown as it is (the models follow notes above their range about as well
 as inside it, and far worse below: ``docs/decisions.md``, "fit register").
@@ -72,6 +73,19 @@ def octaves_into_range(pitches: np.ndarray, pitch_range: tuple[int, int], limit:
     return inside[0] if inside else min(shifts, key=lambda k: abs(median + 12 * k - centre))
 
 
+def fit_octaves(pitches: np.ndarray, pitch_range: tuple[int, int], limit: int = MAX_OCTAVES) -> int:
+    """How far register ``fit`` grows a layer up from ``pitches`` (MIDI): as :func:`octaves_into_range`
+    moves a low input up, but no further than the first octave that puts its median inside
+    ``pitch_range`` (at least one).  A window grown two octaves up and lowered two on its mel image
+    kept fewer notes than one grown one octave up, inside the range (``docs/decisions.md``); 0 or
+    less (an input in or above the range's middle half) as :func:`octaves_into_range` gives it."""
+    move = octaves_into_range(pitches, pitch_range, limit)
+    if move <= 1:
+        return move
+    first_inside = int(np.ceil((pitch_range[0] - float(np.median(pitches))) / 12.0))
+    return min(move, max(1, first_inside))
+
+
 def layer_octaves(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_rate: int, register: str,
                   octave: int = 0, max_seconds: float = DEFAULT_MAX_SECONDS) -> list[int]:
     """The octaves each model's layer sounds from the caller's ``audio`` (``(frames,)`` or
@@ -95,7 +109,7 @@ def layer_placements(models: Sequence["DiffusionModel"], audio: np.ndarray, samp
         return [(octave, octave)] * len(models)
     decided_on = audio if context is None else context
     if register == "fit":  # decided from the input as it sounds, ``octave`` moved: grown higher only when that is low
-        moves = range_moves(models, decided_on, sample_rate, max_seconds, warn=False, octave=octave)
+        moves = range_moves(models, decided_on, sample_rate, max_seconds, warn=False, octave=octave, fit=True)
         if context is not None:
             moves = [min(move, room) for move, room in zip(moves, headroom(models, audio, sample_rate, octave, max_seconds))]
         return [(int(np.clip(octave + max(0, move), -MAX_OCTAVES, MAX_OCTAVES)), octave) for move in moves]
@@ -128,10 +142,12 @@ def headroom(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_rate:
 
 
 def range_moves(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_rate: int,
-                max_seconds: float = DEFAULT_MAX_SECONDS, warn: bool = True, octave: int = 0) -> list[int]:
+                max_seconds: float = DEFAULT_MAX_SECONDS, warn: bool = True, octave: int = 0,
+                fit: bool = False) -> list[int]:
     """Per model, the whole octaves that bring ``audio``'s pitch, moved ``octave`` octaves, into its
-    range (:func:`octaves_into_range`); 0 for a model whose bundle records no ``pitch_range`` (with
-    ``warn``, a warning says so) or an input with no pitch."""
+    range (:func:`octaves_into_range`; with ``fit``, as register ``fit`` grows it: :func:`fit_octaves`);
+    0 for a model whose bundle records no ``pitch_range`` (with ``warn``, a warning says so) or an
+    input with no pitch."""
     lacking = [m.name for m in models if not m.info.pitch_range]
     if lacking and warn:
         warnings.warn(f"model {', '.join(lacking)} records no pitch range: its layer keeps the input's register",
@@ -139,4 +155,5 @@ def range_moves(models: Sequence["DiffusionModel"], audio: np.ndarray, sample_ra
     if len(lacking) == len(models):
         return [0] * len(models)
     pitches = input_pitches(audio, sample_rate, octave, max_seconds)
-    return [octaves_into_range(pitches, model.info.pitch_range) if model.info.pitch_range else 0 for model in models]
+    moves = fit_octaves if fit else octaves_into_range
+    return [moves(pitches, model.info.pitch_range) if model.info.pitch_range else 0 for model in models]

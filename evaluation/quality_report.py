@@ -367,7 +367,8 @@ def write_report(plan: QualityPlan, models: dict[str, DiffusionModel], reference
                       "piece moved by the octaves of its window, so *FAD played / FAD source* compares the layers "
                       "with a real player in the same register." if plan.moves_sources else "")
                    + (" Layers are grown with register `fit`: a source window whose pitch lies below the middle of "
-                      "the target's range is moved up by whole octaves, the layer grown there and brought back down "
+                      "the target's range is moved up by whole octaves (no further than the first octave inside the range), "
+                      "the layer grown there and brought back down "
                       "on its mel image (`engine.image_transpose`), so it plays the source's notes where the source "
                       "plays them. The round-trip and real-player controls use the source as played; the condition control "
                       "is grown and brought down as the layers are." if plan.register == "fit" else ""),

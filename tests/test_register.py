@@ -193,13 +193,15 @@ def test_fit_grows_a_low_input_in_range_and_leaves_the_layer_at_the_inputs_octav
 
     high, low, unknown = (DiffusionModel.load(ranged_bundles[k]) for k in ("high", "low", "unknown"))
     a2, a5 = harmonic_tone(45), harmonic_tone(81)
-    assert layer_placements([high, low], a2, RATE, "fit") == [(2, 0), (1, 0)]  # below both: grown up, sounds at A2
+    assert layer_placements([high, low], a2, RATE, "fit") == [(1, 0), (1, 0)]  # below both: grown up, sounds at A2
+    # grown up to the first octave inside the range (A3, over the violin's G3), not on to its middle half (A4):
+    assert layer_placements([high], harmonic_tone(33), RATE, "fit") == [(2, 0)]  # A1: two octaves to reach G3
     assert layer_placements([high, low], a5, RATE, "fit") == [(0, 0), (0, 0)]  # inside / above: grown where it plays
     assert layer_placements([high], a2, RATE, "fit", octave=-1) == [(1, -1)]
     assert layer_octaves([high, low], a2, RATE, "fit") == [0, 0]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # fit is the default: a bundle with no range keeps the input's register quietly
-        assert layer_placements([unknown, high], a2, RATE, "fit") == [(0, 0), (2, 0)]
+        assert layer_placements([unknown, high], a2, RATE, "fit") == [(0, 0), (1, 0)]
 
 
 def test_cross_accompany_and_the_technique_bring_a_fitted_layer_back_down(ranged_bundles):
@@ -209,7 +211,7 @@ def test_cross_accompany_and_the_technique_bring_a_fitted_layer_back_down(ranged
     from diffband.engine.techniques import Request, run
 
     high, low = DiffusionModel.load(ranged_bundles["high"]), DiffusionModel.load(ranged_bundles["low"])
-    clip = harmonic_tone(45, seconds=5.0)
+    clip = harmonic_tone(33, seconds=5.0)  # A1: two octaves under the violin-ranged copy
     options = {"strength": 0.8, "steps": 3, "seed": 0}
     fitted = cross(clip, RATE, high, **options)  # the default register: fit
     assert fitted.shape == clip.shape and np.isfinite(fitted).all()
@@ -232,7 +234,7 @@ def test_the_cli_says_when_a_layer_was_grown_higher_and_brought_back(ranged_bund
     from diffband.engine.techniques import Request, run
 
     high, low = DiffusionModel.load(ranged_bundles["high"]), DiffusionModel.load(ranged_bundles["low"])
-    clip = harmonic_tone(45, seconds=5.0)
+    clip = harmonic_tone(33, seconds=5.0)  # A1: two octaves under the violin-ranged copy
     layers = run("accompany", Request([high, low], technique_options("accompany", {"strength": 0.8, "steps": 2}), clip,
                                       RATE))
     assert [(layer.name, layer.octave, layer.fitted) for layer in layers] == [("high", 0, 2), ("low", 0, 1), ("mix", 0, 0)]
@@ -278,10 +280,10 @@ def test_a_live_window_decides_its_register_on_the_recent_input(ranged_bundles):
     high = DiffusionModel.load(ranged_bundles["high"])  # range 55:93
     context = RegisterContext(6.0)
     for _ in range(3):
-        recent = context.add(harmonic_tone(45, seconds=1.5), RATE)  # A2: two octaves under the range's middle
+        recent = context.add(harmonic_tone(33, seconds=1.5), RATE)  # A1: two octaves under the range's low G3
     options = {"strength": 0.8, "steps": 2}
-    a2 = harmonic_tone(45, seconds=1.5)
-    assert accompany(a2, RATE, [high], register_audio=context.add(a2, RATE), **options).layer_fitted == {"high": 2}
+    a1 = harmonic_tone(33, seconds=1.5)
+    assert accompany(a1, RATE, [high], register_audio=context.add(a1, RATE), **options).layer_fitted == {"high": 2}
     a5 = harmonic_tone(81, seconds=1.5)
     recent = context.add(a5, RATE)
     assert recent.size == int(6.0 * RATE)
@@ -345,14 +347,14 @@ def test_a_live_window_is_grown_with_the_input_leading_into_it():
 
 
 def test_a_chorus_that_follows_the_clip_places_each_layer_by_its_range(ranged_bundles, monkeypatch):
-    """On A2, register fit grows the violin-ranged layer two octaves higher and the guitar-ranged one
+    """On A1, register fit grows the violin-ranged layer two octaves higher and the guitar-ranged one
     one octave higher, each brought back down; both play the clip's notes where it plays them."""
     import diffband.engine.double as double_module
     from diffband.engine.model import DiffusionModel
     from diffband.engine.techniques import Request, run
 
     high, low = (DiffusionModel.load(ranged_bundles[name]) for name in ("high", "low"))
-    clip = harmonic_tone(45, seconds=5.0)
+    clip = harmonic_tone(33, seconds=5.0)
     grown_at: list[int] = []
     encode = double_module.encode_mono
     monkeypatch.setattr(double_module, "encode_mono", lambda model, mono, overlap, octave: grown_at.append(octave)
