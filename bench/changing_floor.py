@@ -24,6 +24,7 @@ from bench.engine import append_results, machine, pair_bench_setup
 from bench.real_takes import at_peak, level_db, pink_noise
 from diffband.engine import rests
 from diffband.engine.cross import cross
+from diffband.engine.runs import true_runs
 from diffband.evaluation.quality import f0, flatness, named_windows, pitch_agreement
 
 PAIRS = ("voice:violin", "voice:guitar", "guitar:violin", "violin:guitar")
@@ -64,8 +65,7 @@ def pair_row(source: str, target_name: str, models: dict, heldout, clips: int) -
     late_notes = sounding.copy()
     late_notes[:rise] = False
     edge = int(0.2 * rate)  # a rest's middle: clear of the release and the re-entry
-    gaps = np.flatnonzero(np.diff(np.concatenate([[0], (~sounding).astype(np.int8), [0]]))).reshape(-1, 2)
-    late_rests = [slice(a + edge, b - edge) for a, b in gaps if a >= rise]
+    late_rests = [slice(a + edge, b - edge) for a, b in true_runs(~sounding) if a >= rise]
     source_f0 = f0(np.where(late_notes, at_peak(take, -1.0), 0.0).astype(np.float32), rate)
     layers = {WAYS[0]: cross(take + quiet, rate, target, seed=0)}
     with floor_read_once():

@@ -135,12 +135,13 @@ def accompany(
         check_options(first, instruments, strength, steps, sampler_kind, eta, eps_scale, follow)
         if progress:
             progress(1, 1)
-    for shift in dict.fromkeys([] if heard.nothing_to_grow else octaves):
-        mono, images[shift], starts = encode_mono(first, sung, overlap, shift)
-        members = [i for i, o in enumerate(octaves) if o == shift]
-        made = follow_conditions(following, [instruments[i] for i in members], mono, starts)
-        for i, condition in zip(members, made or [None] * len(members)):
-            conditions[i] = condition
+    else:
+        for shift in dict.fromkeys(octaves):
+            mono, images[shift], starts = encode_mono(first, sung, overlap, shift)
+            members = [i for i, o in enumerate(octaves) if o == shift]
+            made = follow_conditions(following, [instruments[i] for i in members], mono, starts)
+            for i, condition in zip(members, made or [None] * len(members)):
+                conditions[i] = condition
     model_rate = first.info.sample_rate
     vocal = as_float32(vocals)
     vocal_lufs = loudness_lufs(vocal, sample_rate)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from diffband.engine.runs import true_runs
 from diffband.engine.windowing import edge_fade, raised_cosine_ramp
 
 #: Shortest silence treated as a rest (shorter gaps, a staccato's, the models learned).
@@ -176,8 +177,8 @@ def find_noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int, fra
 
 def longest_run(flags: np.ndarray) -> int:
     """The most consecutive True values in ``flags``."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], flags.astype(np.int8), [0]])))
-    return int((edges[1::2] - edges[::2]).max()) if edges.size else 0
+    runs = true_runs(flags)
+    return int((runs[:, 1] - runs[:, 0]).max()) if runs.size else 0
 
 
 def floor_blocks(seconds: float) -> int:
@@ -237,9 +238,8 @@ def find_rests(mono: np.ndarray, sample_rate: int) -> Rests:
     levels = frame_levels(mono)
     floor = track_noise_floor(mono, levels, sample_rate)
     quiet = ~sounding_samples(levels, mono.size, floor)
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(np.int8), [0]])))
     shortest = int(MIN_REST_SECONDS * sample_rate)
-    spans = tuple((int(a), int(b)) for a, b in zip(edges[::2], edges[1::2]) if b - a >= shortest)
+    spans = tuple((int(a), int(b)) for a, b in true_runs(quiet) if b - a >= shortest)
     return Rests(spans, mono.size, sample_rate, floor)
 
 

@@ -38,12 +38,13 @@ def without_room_tone(mono: np.ndarray, floor: NoiseFloor | FloorTrack) -> np.nd
     spectrum = stft(mono, GATE_FRAME, GATE_HOP)
     floors = (floor,) if isinstance(floor, NoiseFloor) else floor.floors
     level = 20 * np.log10(np.abs(spectrum) + 1e-12)
-    if len({id(f) for f in floors}) == 1:
-        keep = (level > bin_thresholds(floors[0])[:, None]).astype(np.float32)
+    thresholds = {id(f): bin_thresholds(f)[:, None] for f in floors}  # once per distinct floor (blocks share them)
+    if len(thresholds) == 1:
+        keep = (level > thresholds[id(floors[0])]).astype(np.float32)
     else:  # the gate's frames are the level frames (hop HOP, centred), so each takes its block's floor
         blocks = floor.blocks_of_frames(spectrum.shape[1])
         keep = np.empty(spectrum.shape, np.float32)
         for k, f in enumerate(floors):
-            keep[:, blocks == k] = level[:, blocks == k] > bin_thresholds(f)[:, None]
+            keep[:, blocks == k] = level[:, blocks == k] > thresholds[id(f)]
     keep = uniform_filter(keep, size=(SMOOTH_BINS, SMOOTH_FRAMES), mode="nearest")
     return istft(spectrum * keep, GATE_FRAME, GATE_HOP, mono.size)

@@ -28,6 +28,7 @@ import numpy as np
 from scipy.ndimage import uniform_filter1d
 
 from diffband.engine.condition import BP_BINS, BP_BINS_PER_SEMITONE, VOICED_SALIENCE, contour_at, follows
+from diffband.engine.runs import true_runs
 from diffband.engine.transpose import shift_cents, shift_octaves
 
 if TYPE_CHECKING:
@@ -128,9 +129,8 @@ def correction_bins(asked: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     line and the layer's ``offsets`` (:func:`layer_offsets`)."""
     frames = offsets.size
     voiced = np.isfinite(asked[:frames])
-    edges = np.flatnonzero(np.diff(np.concatenate([[False], voiced, [False]]).astype(int)))
     held = np.full(frames, np.nan)
-    for start, stop in zip(edges[::2], edges[1::2]):  # each voiced passage of the input on its own
+    for start, stop in true_runs(voiced):  # each voiced passage of the input on its own
         smooth = _running_median(offsets[start:stop], SMOOTH_FRAMES)
         known = np.flatnonzero(np.isfinite(smooth))
         if known.size == 0:
@@ -174,9 +174,8 @@ def tune_layer(layer: np.ndarray, sample_rate: int, asked: AskedPitch) -> np.nda
 
 def _spans(active: np.ndarray, join: int) -> list[tuple[int, int]]:
     """``(start, stop)`` of the runs of ``active``, runs less than ``2 * join`` apart merged."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], active.astype(np.int8), [0]])))
     spans: list[tuple[int, int]] = []
-    for start, stop in zip(edges[::2].tolist(), edges[1::2].tolist()):
+    for start, stop in true_runs(active).tolist():
         if spans and start - spans[-1][1] < 2 * join:
             spans[-1] = (spans[-1][0], stop)
         else:
