@@ -4,8 +4,9 @@
 change during one.  Per source, the first ``--clips`` held-out windows (as ``eval quality`` picks
 them) are played one after another with a ``GAP_SECONDS`` rest after each, peak at
 ``ROOM_PEAK_DBFS``, over pink room tone at ``QUIET_DBFS`` that rises to ``FAN_DBFS`` after
-``RISE_SHARE`` of the take (not on a block's edge: ``engine.rests.FLOOR_BLOCK_SECONDS``).  Each take is grown by ``cross`` at its defaults with the floor read once for the whole
-take (as before ``engine.rests.track_noise_floor``) and read a block at a time (today), beside the
+``RISE_SHARE`` of the take (not on a block's edge: ``engine.rests.FLOOR_BLOCK_SECONDS``).  Each
+take is grown by ``cross`` at its defaults with the floor read once for the whole take (as before
+``engine.rests.track_noise_floor``) and read a block at a time (today), beside the
 same take with the quiet room tone throughout.  Over the part after the rise: the loudest layer in
 a rest's middle against the layer's notes (-inf: silent), the layer's spectral flatness over the
 notes against the quiet take's, and pitch within 50 cents of the source's pyin-voiced frames.

@@ -9,8 +9,9 @@ below the input's loudest, as ``librosa.effects.split`` measures them, and than 
 written here in numpy, as the engine runs without librosa; or, in a recording with a noise floor,
 within ``FLOOR_MARGIN_DB`` of it, as it stands in that part of the take: :func:`track_noise_floor`)
 is filled with the sound before it (after it, for a rest at the start), looped, its joints faded
-over ``JOIN_SECONDS``; once grown, the layers are silenced there: the note sounding into a rest dies away over ``RELEASE_SECONDS``, and the layer
-comes back over the last ``JOIN_SECONDS`` before the input does.
+over ``JOIN_SECONDS``; once grown, the layers are silenced there: the note sounding into a rest
+dies away over ``RELEASE_SECONDS``, and the layer comes back over the last ``JOIN_SECONDS`` before
+the input does.
 """
 
 from __future__ import annotations
