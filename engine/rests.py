@@ -31,6 +31,10 @@ TOP_DB = 40.0
 SILENT_DBFS = -50.0
 #: A recording's noise floor counts as silence up to this far above it ...
 FLOOR_MARGIN_DB = 9.0
+#: ... (a stretch over that margin shorter than ``MIN_REST_SECONDS`` sounds only if it rises this much higher
+#: somewhere: pink room tone's own level swells 9 dB over its quietest quarter second now and then, for up to
+#: 0.23 s and by up to 2.7 dB more in 30 takes of 27 s; a note rises far higher, a soft one lasts) ...
+FLOOR_HYSTERESIS_DB = 3.0
 #: ... when the input's sounding level lies at least this far above the floor ...
 FLOOR_SEPARATION_DB = 12.0
 #: ... and the floor sounds like noise: band-wise flatness near Gaussian noise's, exp(-Euler's gamma).
@@ -40,9 +44,12 @@ NOISE_BAND_HZ, NOISE_LOWEST_HZ = 344.0, 250.0
 #: Steady noise with nothing over it is room tone only up to this level (dBFS); louder, rain or a noise
 #: pad someone sent on purpose, grown as any sound.
 ROOM_TONE_MAX_DBFS = -40.0
-#: A take's noise floor is read anew from each block of about this many seconds (:func:`track_noise_floor`).
+#: A take's noise floor is read from windows this long (:func:`track_noise_floor`; a take up to 1.5x as
+#: long is read once) ...
 FLOOR_BLOCK_SECONDS = 10.0
-#: ... and a block's floor louder than the take's quietest must be heard this long on end in the block (a
+#: ... one ending and one starting at every step this long, so a change is followed to within a step.
+FLOOR_STEP_SECONDS = MIN_REST_SECONDS
+#: A window's floor louder than the take's quietest must be heard this long on end in the window (a
 #: 1 s rest over a fan stays within ``FLOOR_MARGIN_DB`` of it for 0.95 s, a 0.4 s breath for 0.33 s).
 FLOOR_PERSIST_SECONDS = 0.7
 #: Frames under this level are digital silence, not a noise floor.
@@ -127,6 +134,15 @@ def frame_levels(mono: np.ndarray) -> np.ndarray:
     return 20.0 * np.log10(np.maximum(np.sqrt(mean_square), 1e-10))
 
 
+def frames_audio(mono: np.ndarray, first: int, stop: int) -> np.ndarray:
+    """The samples level frames ``first`` to ``stop`` (:func:`frame_levels`) cover, zero-padded at the
+    input's ends as the frames are: a copy, so holding it keeps no long take alive."""
+    lead = first * HOP - FRAME // 2  # frame k is centred on sample k * HOP
+    tail = (stop - 1) * HOP + FRAME // 2
+    inner = np.asarray(mono[max(lead, 0) : max(min(tail, mono.size), 0)], dtype=np.float64)
+    return np.pad(inner, (max(-lead, 0), max(tail - max(mono.size, lead), 0)))
+
+
 def noise_likeness(segment: np.ndarray, sample_rate: int) -> float:
     """How noise-like ``segment`` sounds, from 0 (a few partials) to about ``GAUSSIAN_FLATNESS`` (noise):
     the spectral flatness (geometric over arithmetic mean power) of each ``NOISE_BAND_HZ``-wide band from
@@ -171,8 +187,7 @@ def find_noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int, fra
     room_tone_only = block.max() - floor <= FLOOR_MARGIN_DB and floor <= ROOM_TONE_MAX_DBFS
     if sounding - floor < FLOOR_SEPARATION_DB and not room_tone_only:
         return None
-    padded = np.pad(np.asarray(mono, dtype=np.float64), FRAME // 2)  # frame k is centred on sample k * HOP
-    stretch = padded[start * HOP : (start + span - 1) * HOP + FRAME]
+    stretch = frames_audio(mono, start, start + span)
     return NoiseFloor(floor, stretch) if noise_likeness(stretch, sample_rate) >= GAUSSIAN_FLATNESS / 2 else None
 
 
@@ -182,49 +197,94 @@ def longest_run(flags: np.ndarray) -> int:
     return int((runs[:, 1] - runs[:, 0]).max()) if runs.size else 0
 
 
-def floor_blocks(seconds: float) -> int:
-    """How many blocks a take of ``seconds`` has its floor read in: one up to ``1.5 *
-    FLOOR_BLOCK_SECONDS``, else the nearest whole number of ``FLOOR_BLOCK_SECONDS``."""
-    return 1 if seconds <= 1.5 * FLOOR_BLOCK_SECONDS else int(round(seconds / FLOOR_BLOCK_SECONDS))
+def settled(floors: list[NoiseFloor]) -> NoiseFloor | None:
+    """One floor of those read around a moment: the quietest, unless the loudest lies more than
+    ``FLOOR_MARGIN_DB`` over it (a change: the louder is the moment's own side's); None for none."""
+    if not floors:
+        return None
+    quietest, loudest = min(floors, key=lambda f: f.dbfs), max(floors, key=lambda f: f.dbfs)
+    return loudest if loudest.dbfs > quietest.dbfs + FLOOR_MARGIN_DB else quietest
+
+
+def window_floors(mono: np.ndarray, levels: np.ndarray, sample_rate: int, firsts: list[int],
+                  whole: int) -> dict[int, NoiseFloor]:
+    """The floor read (:func:`find_noise_floor`, against the whole take's sounding level) from each
+    window of ``whole`` level frames starting at one of ``firsts``, where it has one it can be
+    trusted with.  A floor within ``FLOOR_MARGIN_DB`` of the take's quietest is that quietest one
+    (one steady floor, not one per window); a louder one counts only where its window stays within
+    ``FLOOR_MARGIN_DB`` of it for ``FLOOR_PERSIST_SECONDS`` on end (a rest over a new floor), so
+    breaths between phrases are not read as a floor however many there are."""
+    sounding = float(np.percentile(levels, 90))
+    read = {first: find_noise_floor(mono, levels, sample_rate, slice(first, first + whole), sounding)
+            for first in firsts}
+    found = {first: floor for first, floor in read.items() if floor is not None}
+    if not found:
+        return {}
+    quietest = min(found.values(), key=lambda floor: floor.dbfs)
+    same: dict[float, NoiseFloor] = {}  # one object per stretch, however many windows find it
+    lasting = int(np.ceil(FLOOR_PERSIST_SECONDS * sample_rate / HOP))
+    trusted = {}
+    for first, floor in found.items():
+        if floor.dbfs <= quietest.dbfs + FLOOR_MARGIN_DB:
+            trusted[first] = quietest
+        elif longest_run(levels[first : first + whole] <= floor.dbfs + FLOOR_MARGIN_DB) >= lasting:
+            trusted[first] = same.setdefault(floor.dbfs, floor)
+    return trusted
+
+
+def nearest_present(values: list) -> list:
+    """``values`` with each None replaced by the nearest value that is not (the earlier on a tie)."""
+    have = np.flatnonzero([value is not None for value in values])
+    at = np.arange(len(values))
+    after = np.minimum(np.searchsorted(have, at), have.size - 1)
+    before = np.maximum(after - 1, 0)
+    nearest = np.where(np.abs(have[before] - at) <= np.abs(have[after] - at), have[before], have[after])
+    return [values[k] for k in nearest]
 
 
 def track_noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int) -> FloorTrack | None:
-    """``mono``'s noise floor over time: read (:func:`find_noise_floor`) from each of
-    :func:`floor_blocks` blocks against the whole take's sounding level, so a floor that changes
-    during a take (a fan switched on) is followed.  A block's floor more than ``FLOOR_MARGIN_DB``
-    over the take's quietest counts only where the block stays within ``FLOOR_MARGIN_DB`` of it for
-    ``FLOOR_PERSIST_SECONDS`` on end (a rest over the new floor), so breaths between phrases are
-    not read as a new floor however many there are; a block with no floor of its own (all notes)
-    takes the nearest block's.  None when no block has a floor."""
-    blocks = floor_blocks(mono.size / sample_rate)
-    bounds = [int(round(k * levels.size / blocks)) for k in range(blocks)]
-    ends = [*bounds[1:], levels.size]
-    sounding = float(np.percentile(levels, 90))
-    found = [find_noise_floor(mono, levels, sample_rate, slice(a, b), sounding) for a, b in zip(bounds, ends)]
-    quietest = min((floor.dbfs for floor in found if floor is not None), default=None)
-    if quietest is None:
+    """``mono``'s noise floor over time, so a floor that changes during a take (a fan switched on or
+    off) is followed to within ``FLOOR_STEP_SECONDS``.  A take up to 1.5x ``FLOOR_BLOCK_SECONDS`` is
+    read once (:func:`find_noise_floor`).  A longer one is cut in steps, and each step's floor is
+    :func:`settled` from the floors (:func:`window_floors`) of the ``FLOOR_BLOCK_SECONDS`` starting
+    where it starts and of those ending where it ends (moved inside the take at its ends).  The
+    quietest stretch of a window reaching across a change lies on its quieter side, so where the two
+    disagree the louder is the step's own side's: right after a fan comes on, the window ahead hears
+    only the fan; right before it goes off, the window behind.  A step whose windows have no floor
+    (all notes) takes the nearest step's, and each step also settles with the steps either side: the
+    stretch read around a change mixes both floors, so the step the change falls in may read the
+    quieter one after the change too.  None when no window has a floor."""
+    whole = int(round(FLOOR_BLOCK_SECONDS * sample_rate / HOP))
+    if levels.size <= 1.5 * whole:
+        floor = find_noise_floor(mono, levels, sample_rate)
+        return None if floor is None else FloorTrack((floor,), (0,))
+    step = max(1, int(round(FLOOR_STEP_SECONDS * sample_rate / HOP)))
+    bounds = list(range(0, levels.size, step))
+    inside = lambda first: min(max(first, 0), levels.size - whole)  # a window's first frame, moved inside the take
+    around = [{inside(a), inside(b - whole)} for a, b in zip(bounds, [*bounds[1:], levels.size])]  # from it, to it
+    trusted = window_floors(mono, levels, sample_rate, sorted(set().union(*around)), whole)
+    if not trusted:
         return None
-    lasting = int(np.ceil(FLOOR_PERSIST_SECONDS * sample_rate / HOP))
-
-    def counts(k: int) -> bool:
-        floor = found[k]
-        if floor is None:
-            return False
-        return floor.dbfs <= quietest + FLOOR_MARGIN_DB or longest_run(
-            levels[bounds[k] : ends[k]] <= floor.dbfs + FLOOR_MARGIN_DB) >= lasting
-
-    have = [k for k in range(blocks) if counts(k)]
-    nearest = [found[min(have, key=lambda h: (abs(h - k), h))] for k in range(blocks)]
-    return FloorTrack(tuple(nearest), tuple(bounds))
+    filled = nearest_present([settled([trusted[f] for f in firsts if f in trusted]) for firsts in around])
+    steps = [settled(filled[max(k - 1, 0) : k + 2]) for k in range(len(filled))]
+    keep = [k for k in range(len(steps)) if k == 0 or steps[k] is not steps[k - 1]]  # one span per run of a floor
+    return FloorTrack(tuple(steps[k] for k in keep), tuple(bounds[k] for k in keep))
 
 
-def sounding_samples(levels: np.ndarray, length: int, floor: FloorTrack | None) -> np.ndarray:
+def sounding_samples(levels: np.ndarray, length: int, floor: FloorTrack | None, sample_rate: int) -> np.ndarray:
     """Per sample of an input of ``length`` samples, whether the frame centred nearest it sounds (its
     ``levels``, from :func:`frame_levels`): within ``TOP_DB`` of the loudest frame or above
-    ``SILENT_DBFS``, and more than ``FLOOR_MARGIN_DB`` above the input's noise ``floor`` there, where it has one."""
+    ``SILENT_DBFS``, and more than ``FLOOR_MARGIN_DB`` above the input's noise ``floor`` there, where
+    it has one, in a run of such frames that lasts ``MIN_REST_SECONDS`` or rises ``FLOOR_HYSTERESIS_DB``
+    higher somewhere."""
     loud = (levels > levels.max() - TOP_DB) | (levels > SILENT_DBFS)
     if floor is not None:
-        loud &= levels > floor.dbfs_at(levels.size) + FLOOR_MARGIN_DB
+        over = levels - (floor.dbfs_at(levels.size) + FLOOR_MARGIN_DB)
+        loud &= over > 0
+        shortest = int(np.ceil(MIN_REST_SECONDS * sample_rate / HOP))
+        for start, stop in true_runs(loud):
+            if stop - start < shortest and over[start:stop].max() <= FLOOR_HYSTERESIS_DB:  # the room tone's swell
+                loud[start:stop] = False
     nearest = np.minimum((np.arange(length) + HOP // 2) // HOP, loud.size - 1)
     return loud[nearest]
 
@@ -238,7 +298,7 @@ def find_rests(mono: np.ndarray, sample_rate: int) -> Rests:
         return Rests(((0, mono.size),) if mono.size else (), mono.size, sample_rate)
     levels = frame_levels(mono)
     floor = track_noise_floor(mono, levels, sample_rate)
-    quiet = ~sounding_samples(levels, mono.size, floor)
+    quiet = ~sounding_samples(levels, mono.size, floor, sample_rate)
     shortest = int(MIN_REST_SECONDS * sample_rate)
     spans = tuple((int(a), int(b)) for a, b in true_runs(quiet) if b - a >= shortest)
     return Rests(spans, mono.size, sample_rate, floor)
