@@ -47,8 +47,12 @@ ROOM_TONE_MAX_DBFS = -40.0
 #: A take's noise floor is read from windows this long (:func:`track_noise_floor`; a take up to 1.5x as
 #: long is read once) ...
 FLOOR_BLOCK_SECONDS = 10.0
-#: ... one ending and one starting at every step this long, so a change is followed to within a step.
+#: ... one ending and one starting at every step this long ...
 FLOOR_STEP_SECONDS = MIN_REST_SECONDS
+#: ... and floors read more than this apart are a change (closer: one floor, read twice).  Under the margin:
+#: a fan lifting pink room tone 7-8 dB, read as one floor, broke 4 of 24 rests after it; 3 dB here turned
+#: more of the notes over loud room tone into rests (``docs/decisions.md``, 2026-11-30).
+FLOOR_CHANGE_DB = 5.0
 #: A window's floor louder than the take's quietest must be heard this long on end in the window (a
 #: 1 s rest over a fan stays within ``FLOOR_MARGIN_DB`` of it for 0.95 s, a 0.4 s breath for 0.33 s).
 FLOOR_PERSIST_SECONDS = 0.7
@@ -64,10 +68,12 @@ FRAME, HOP = 2048, 512
 
 @dataclass(frozen=True)
 class NoiseFloor:
-    """A take's noise floor: its level (dBFS) and the stretch of the take it was read from."""
+    """A take's noise floor: its level (dBFS), the stretch of the take it was read from, and the level
+    frame (:func:`frame_levels`) that stretch starts at."""
 
     dbfs: float
     stretch: np.ndarray
+    first_frame: int = 0
 
 
 @dataclass(frozen=True)
@@ -188,7 +194,7 @@ def find_noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int, fra
     if sounding - floor < FLOOR_SEPARATION_DB and not room_tone_only:
         return None
     stretch = frames_audio(mono, start, start + span)
-    return NoiseFloor(floor, stretch) if noise_likeness(stretch, sample_rate) >= GAUSSIAN_FLATNESS / 2 else None
+    return NoiseFloor(floor, stretch, start) if noise_likeness(stretch, sample_rate) >= GAUSSIAN_FLATNESS / 2 else None
 
 
 def longest_run(flags: np.ndarray) -> int:
@@ -199,61 +205,57 @@ def longest_run(flags: np.ndarray) -> int:
 
 def settled(floors: list[NoiseFloor]) -> NoiseFloor | None:
     """One floor of those read around a moment: the quietest, unless the loudest lies more than
-    ``FLOOR_MARGIN_DB`` over it (a change: the louder is the moment's own side's); None for none."""
+    ``FLOOR_CHANGE_DB`` over it (a change: the louder is the moment's own side's); None for none."""
     if not floors:
         return None
     quietest, loudest = min(floors, key=lambda f: f.dbfs), max(floors, key=lambda f: f.dbfs)
-    return loudest if loudest.dbfs > quietest.dbfs + FLOOR_MARGIN_DB else quietest
+    return loudest if loudest.dbfs > quietest.dbfs + FLOOR_CHANGE_DB else quietest
 
 
 def window_floors(mono: np.ndarray, levels: np.ndarray, sample_rate: int, firsts: list[int],
                   whole: int) -> dict[int, NoiseFloor]:
     """The floor read (:func:`find_noise_floor`, against the whole take's sounding level) from each
     window of ``whole`` level frames starting at one of ``firsts``, where it has one it can be
-    trusted with.  A floor within ``FLOOR_MARGIN_DB`` of the take's quietest is that quietest one
-    (one steady floor, not one per window); a louder one counts only where its window stays within
+    trusted with; windows that find the same stretch share one floor.  A floor within
+    ``FLOOR_CHANGE_DB`` of the take's quietest is that quietest one (one steady floor, read in many
+    windows); one more than ``FLOOR_MARGIN_DB`` over it counts only where its window stays within
     ``FLOOR_MARGIN_DB`` of it for ``FLOOR_PERSIST_SECONDS`` on end (a rest over a new floor), so
     breaths between phrases are not read as a floor however many there are."""
     sounding = float(np.percentile(levels, 90))
-    read = {first: find_noise_floor(mono, levels, sample_rate, slice(first, first + whole), sounding)
-            for first in firsts}
-    found = {first: floor for first, floor in read.items() if floor is not None}
+    same: dict[int, NoiseFloor] = {}  # by the frame its stretch starts at: one object (and one stretch) each
+    found: dict[int, NoiseFloor] = {}
+    for first in firsts:
+        floor = find_noise_floor(mono, levels, sample_rate, slice(first, first + whole), sounding)
+        if floor is not None:
+            found[first] = same.setdefault(floor.first_frame, floor)
     if not found:
         return {}
-    quietest = min(found.values(), key=lambda floor: floor.dbfs)
-    same: dict[float, NoiseFloor] = {}  # one object per stretch, however many windows find it
+    quietest = min(same.values(), key=lambda floor: floor.dbfs)
     lasting = int(np.ceil(FLOOR_PERSIST_SECONDS * sample_rate / HOP))
     trusted = {}
     for first, floor in found.items():
-        if floor.dbfs <= quietest.dbfs + FLOOR_MARGIN_DB:
+        if floor.dbfs <= quietest.dbfs + FLOOR_CHANGE_DB:
             trusted[first] = quietest
-        elif longest_run(levels[first : first + whole] <= floor.dbfs + FLOOR_MARGIN_DB) >= lasting:
-            trusted[first] = same.setdefault(floor.dbfs, floor)
+        elif floor.dbfs <= quietest.dbfs + FLOOR_MARGIN_DB or longest_run(
+                levels[first : first + whole] <= floor.dbfs + FLOOR_MARGIN_DB) >= lasting:
+            trusted[first] = floor
     return trusted
-
-
-def nearest_present(values: list) -> list:
-    """``values`` with each None replaced by the nearest value that is not (the earlier on a tie)."""
-    have = np.flatnonzero([value is not None for value in values])
-    at = np.arange(len(values))
-    after = np.minimum(np.searchsorted(have, at), have.size - 1)
-    before = np.maximum(after - 1, 0)
-    nearest = np.where(np.abs(have[before] - at) <= np.abs(have[after] - at), have[before], have[after])
-    return [values[k] for k in nearest]
 
 
 def track_noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int) -> FloorTrack | None:
     """``mono``'s noise floor over time, so a floor that changes during a take (a fan switched on or
-    off) is followed to within ``FLOOR_STEP_SECONDS``.  A take up to 1.5x ``FLOOR_BLOCK_SECONDS`` is
-    read once (:func:`find_noise_floor`).  A longer one is cut in steps, and each step's floor is
-    :func:`settled` from the floors (:func:`window_floors`) of the ``FLOOR_BLOCK_SECONDS`` starting
-    where it starts and of those ending where it ends (moved inside the take at its ends).  The
-    quietest stretch of a window reaching across a change lies on its quieter side, so where the two
-    disagree the louder is the step's own side's: right after a fan comes on, the window ahead hears
-    only the fan; right before it goes off, the window behind.  A step whose windows have no floor
-    (all notes) takes the nearest step's, and each step also settles with the steps either side: the
-    stretch read around a change mixes both floors, so the step the change falls in may read the
-    quieter one after the change too.  None when no window has a floor."""
+    off) is followed.  A take up to 1.5x ``FLOOR_BLOCK_SECONDS`` is read once
+    (:func:`find_noise_floor`).  A longer one is cut in ``FLOOR_STEP_SECONDS`` steps, and each step's
+    floor is :func:`settled` from the floors (:func:`window_floors`) of the ``FLOOR_BLOCK_SECONDS``
+    starting where it starts and of those ending where it ends (moved inside the take at its ends).
+    The quietest stretch of a window reaching across a change lies on its quieter side, so where the
+    two disagree the louder is the step's own side's: right after a fan comes on, the window ahead
+    hears only the fan; right before it goes off, the window behind.  A change is followed to within
+    a step where the room is heard on both sides of it (a rest); one that falls in a note moves to the
+    note's edge (the window ahead of a note that runs into the fan hears only the fan).  A step
+    whose windows have no floor (all notes) takes the take's quietest, and each step also settles
+    with the steps either side: the stretch read around a change mixes both floors, so the step the
+    change falls in may read the quieter one after the change too.  None when no window has a floor."""
     whole = int(round(FLOOR_BLOCK_SECONDS * sample_rate / HOP))
     if levels.size <= 1.5 * whole:
         floor = find_noise_floor(mono, levels, sample_rate)
@@ -265,7 +267,8 @@ def track_noise_floor(mono: np.ndarray, levels: np.ndarray, sample_rate: int) ->
     trusted = window_floors(mono, levels, sample_rate, sorted(set().union(*around)), whole)
     if not trusted:
         return None
-    filled = nearest_present([settled([trusted[f] for f in firsts if f in trusted]) for firsts in around])
+    quietest = min(trusted.values(), key=lambda floor: floor.dbfs)
+    filled = [settled([trusted[f] for f in firsts if f in trusted]) or quietest for firsts in around]
     steps = [settled(filled[max(k - 1, 0) : k + 2]) for k in range(len(filled))]
     keep = [k for k in range(len(steps)) if k == 0 or steps[k] is not steps[k - 1]]  # one span per run of a floor
     return FloorTrack(tuple(steps[k] for k in keep), tuple(bounds[k] for k in keep))
