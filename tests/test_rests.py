@@ -307,6 +307,21 @@ def test_room_tone_swelling_over_its_margin_does_not_split_a_rest(seed):
     assert 19.8 * RATE < spans[0][1] < 20.2 * RATE and 20.8 * RATE < spans[1][0] < 21.2 * RATE
 
 
+def test_a_long_take_is_gated_a_chunk_at_a_time_as_if_whole(monkeypatch):
+    """The room-tone gate reads a long take 12 s at a time (a 10-minute take's STFT held whole peaked
+    2 GB); each chunk's margins make the result the same, sample for sample, as gating it whole."""
+    clean, _ = phrases_with_rests(40.0)
+    room = coloured_noise(clean.size, 1)
+    room[: clean.size // 2] *= 10 ** (-66 / 20)
+    room[clean.size // 2 :] *= 10 ** (-46 / 20)
+    take = (clean + room).astype(np.float32)[: 30 * RATE + 5]  # not a whole number of hops
+    floor = find_rests(take, RATE).floor
+    assert len(floor.floors) >= 2 and take.size > 2 * 512 * 512  # two floors, three chunks
+    chunked = without_room_tone(take, floor)
+    monkeypatch.setattr("diffband.engine.room_tone.CHUNK_FRAMES", 10**9)
+    np.testing.assert_array_equal(chunked, without_room_tone(take, floor))
+
+
 def test_breaths_between_phrases_are_not_a_new_floor():
     """A take whose second half is one long phrase, broken by four 0.4 s breaths (noise at -35 dBFS),
     over room tone at -66 dBFS: the breaths are not read as that half's floor, so nothing in it is a
