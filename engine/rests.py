@@ -64,6 +64,8 @@ JOIN_SECONDS = 0.01
 RELEASE_SECONDS = 0.05
 #: Frames (centred, as librosa's) the level is measured over.
 FRAME, HOP = 2048, 512
+#: Samples squared at a time when a take's level is read (:func:`frame_levels`; a whole number of hops).
+LEVEL_CHUNK = 2**20
 
 
 @dataclass(frozen=True)
@@ -132,12 +134,22 @@ class Rests:
 
 def frame_levels(mono: np.ndarray) -> np.ndarray:
     """RMS level (dBFS, floored at -200) of each frame of ``mono``: ``FRAME`` samples every ``HOP``,
-    centred, the signal zero-padded by half a frame (as librosa frames it)."""
-    padded = np.pad(np.asarray(mono, dtype=np.float64), FRAME // 2)
-    energy = np.concatenate([[0.0], np.cumsum(padded**2)])  # a running sum: O(n) memory for a 10-minute take
-    starts = np.arange(0, padded.size - FRAME + 1, HOP)
-    mean_square = np.maximum(energy[starts + FRAME] - energy[starts], 0.0) / FRAME
-    return 20.0 * np.log10(np.maximum(np.sqrt(mean_square), 1e-10))
+    centred, the signal zero-padded by half a frame (as librosa frames it).  Summed a hop at a time
+    (a frame is ``FRAME // HOP`` hops, and the padding whole hops), a million samples at a time, so a
+    long take needs no float64 copy of itself."""
+    mono = np.asarray(mono)
+    per_frame, lead = FRAME // HOP, FRAME // 2 // HOP
+    hops = np.zeros(mono.size // HOP + per_frame, dtype=np.float64)  # the padded signal's hops, each's energy
+    for start in range(0, mono.size, LEVEL_CHUNK):
+        part = np.asarray(mono[start : start + LEVEL_CHUNK], dtype=np.float64) ** 2
+        whole = part.size // HOP * HOP
+        at = lead + start // HOP
+        hops[at : at + whole // HOP] = part[:whole].reshape(-1, HOP).sum(axis=1)
+        if whole < part.size:  # the take's last, partial hop
+            hops[at + whole // HOP] = part[whole:].sum()
+    frames = mono.size // HOP + 1
+    energy = sum(hops[k : k + frames] for k in range(per_frame))
+    return 20.0 * np.log10(np.maximum(np.sqrt(energy / FRAME), 1e-10))
 
 
 def frames_audio(mono: np.ndarray, first: int, stop: int) -> np.ndarray:
@@ -288,8 +300,8 @@ def sounding_samples(levels: np.ndarray, length: int, floor: FloorTrack | None, 
         for start, stop in true_runs(loud):
             if stop - start < shortest and over[start:stop].max() <= FLOOR_HYSTERESIS_DB:  # the room tone's swell
                 loud[start:stop] = False
-    nearest = np.minimum((np.arange(length) + HOP // 2) // HOP, loud.size - 1)
-    return loud[nearest]
+    per_sample = np.repeat(loud, HOP)[HOP // 2 : HOP // 2 + length]  # sample i: frame (i + HOP // 2) // HOP
+    return np.concatenate([per_sample, np.full(length - per_sample.size, loud[-1])])  # the last frame to the end
 
 
 def find_rests(mono: np.ndarray, sample_rate: int) -> Rests:

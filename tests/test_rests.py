@@ -11,8 +11,8 @@ from diffband.engine.accompany import accompany
 from diffband.engine.cross import cross
 from diffband.engine.double import chorus
 from diffband.engine.model import DiffusionModel, load_models
-from diffband.engine.rests import (GAUSSIAN_FLATNESS, HOP, MIN_REST_SECONDS, fill_rests, find_noise_floor, find_rests,
-                                   frame_levels, noise_likeness)
+from diffband.engine.rests import (FRAME, GAUSSIAN_FLATNESS, HOP, MIN_REST_SECONDS, fill_rests, find_noise_floor,
+                                   find_rests, frame_levels, noise_likeness)
 from diffband.engine.room_tone import without_room_tone
 from diffband.evaluation.quality import flatness
 from tests.conftest import REPO
@@ -102,6 +102,19 @@ def test_accompany_rests_too(rested_vocal):
     made = accompany(rested, rate, load_models(["violin"], device="cpu", threads=1), steps=4, seed=0)
     inner = slice(at + int(0.2 * rate), at + gap - int(0.1 * rate))
     assert np.sqrt(np.mean(made.layers["violin"][inner] ** 2)) < 1e-4  # the band-pass may ring a little, no more
+
+
+@pytest.mark.parametrize("samples", [0, 300, 512, 2049, 9000, 9216])
+def test_frame_levels_are_each_centred_frame_rms(monkeypatch, samples):
+    """The level is read a hop at a time and a chunk at a time (a small chunk here), as librosa frames a
+    take: each ``FRAME``-sample frame every ``HOP``, centred, zero-padded; a silent frame at -200 dBFS."""
+    monkeypatch.setattr("diffband.engine.rests.LEVEL_CHUNK", 4 * HOP)
+    mono = (np.random.default_rng(samples).standard_normal(samples) * 0.1).astype(np.float32)
+    mono[samples // 3 : samples // 3 + 3000] = 0.0
+    padded = np.pad(mono.astype(np.float64), FRAME // 2)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, FRAME)[::HOP]
+    expected = 20 * np.log10(np.maximum(np.sqrt(np.mean(frames**2, axis=1)), 1e-10))
+    np.testing.assert_allclose(frame_levels(mono), expected, atol=1e-6)
 
 
 def test_noise_reads_as_noise_and_a_note_does_not():
