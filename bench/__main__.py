@@ -20,14 +20,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from bench.engine import RESULTS, TorchModel, append_results, machine, median_seconds
+from bench.engine import RESULTS, TorchModel, append_results, fresh_process_json, machine, median_seconds
 from diffband.engine.accompany import accompany
 from diffband.engine.cross import cross, start_index
 from diffband.engine.condition import follow_conditions, null_conditions
@@ -139,11 +136,7 @@ def diffusers_accompany(way: DiffusersWay, vocal: np.ndarray, rate: int, strengt
 
 
 def engine_only_rss(device: str, steps: int) -> dict:
-    result = subprocess.run([sys.executable, "-c", ENGINE_ONLY, device, str(steps)], cwd=REPO,
-                            capture_output=True, text=True, timeout=1800)
-    if result.returncode != 0:
-        raise RuntimeError(result.stderr[-2000:])
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return fresh_process_json(ENGINE_ONLY, device, steps)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,9 +7,12 @@ folded into ``python -m bench``; its runs stay in ``bench/RESULTS.md``.)
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -91,6 +94,16 @@ def pair_bench_setup(doc: str, pairs: tuple[str, ...], clips: int, argv: list[st
     chosen = [tuple(p.split(":")) for p in args.pairs.split(",")]
     models = {m.name: m for m in load_models(sorted({target for _, target in chosen}), device="cpu")}
     return args, chosen, models
+
+
+def fresh_process_json(script: str, *args: object, timeout: float = 1800) -> dict:
+    """Run ``script`` (Python source) with ``args`` in a fresh interpreter from the repository root, so
+    its memory and imports are its own; the JSON object its last line prints."""
+    result = subprocess.run([sys.executable, "-c", script, *map(str, args)], cwd=RESULTS.parent.parent,
+                            capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr[-2000:])
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def append_results(path: Path, text: str) -> None:

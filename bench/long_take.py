@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import subprocess
-import sys
 
-from bench.engine import RESULTS, append_results, machine
+from bench.engine import RESULTS, append_results, fresh_process_json, machine
 
 PEAK_DBFS, QUIET_DBFS, FAN_DBFS = -20.0, -62.0, -48.0
 RATE = 44100
@@ -72,11 +69,7 @@ print(json.dumps({"minutes": minutes, "rests": len(rests.spans), "floors": len(r
 
 def one_take(minutes: float) -> dict:
     """The rest finder and the gate on one take of ``minutes``, in a fresh process."""
-    result = subprocess.run([sys.executable, "-c", ONE_TAKE, str(minutes), str(RATE), str(PEAK_DBFS),
-                             str(QUIET_DBFS), str(FAN_DBFS)], capture_output=True, text=True, timeout=1800)
-    if result.returncode != 0:
-        raise RuntimeError(result.stderr[-2000:])
-    row = json.loads(result.stdout.strip().splitlines()[-1])
+    row = fresh_process_json(ONE_TAKE, minutes, RATE, PEAK_DBFS, QUIET_DBFS, FAN_DBFS)
     print(row, flush=True)
     return row
 
