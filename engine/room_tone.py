@@ -66,6 +66,7 @@ def _gated(chunk: np.ndarray, floors: tuple[NoiseFloor, ...], thresholds: dict[i
     else:  # the gate's frames are the level frames (hop HOP, centred), so each takes its span's floor
         keep = np.empty(spectrum.shape, np.float32)
         for k in used:
-            keep[:, blocks == k] = level[:, blocks == k] > thresholds[id(floors[k])]
+            span = blocks == k
+            keep[:, span] = level[:, span] > thresholds[id(floors[k])]
     keep = uniform_filter(keep, size=(SMOOTH_BINS, SMOOTH_FRAMES), mode="nearest")
     return istft(spectrum * keep, GATE_FRAME, GATE_HOP, chunk.size)
